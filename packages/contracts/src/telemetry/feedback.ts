@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { BackpressureLevel, EpochSeconds, NonEmptyString } from '../primitives';
+
+/** Python core v1 `telemetry.FeedbackEvent`: same snake_case names, required set and bounds. */
+export const FeedbackEventV1 = z.object({
+  coordinator_id: NonEmptyString,
+  queue_size: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).min(0, { error: 'must be >= 0' }),
+  capacity: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).gt(0, { error: 'must be > 0' }),
+  level: BackpressureLevel,
+  source: z.string().default('store'),
+  ts: EpochSeconds,
+});
+
+/** v2 adds optional context; a v1 reader ignores it, a v2 reader accepts v1 events without it. */
+export const FeedbackEventV2 = FeedbackEventV1.extend({
+  utilization: z.number().min(0).max(1).optional(),
+  reason: z.string().optional(),
+});
+
+export type FeedbackEventV1 = z.infer<typeof FeedbackEventV1>;
+export type FeedbackEventV2 = z.infer<typeof FeedbackEventV2>;
+/** What producers build; the widest form, serialisable on either track. */
+export type FeedbackEvent = FeedbackEventV2;

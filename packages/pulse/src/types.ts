@@ -1,0 +1,88 @@
+/**
+ * The public shape of the bus. Both backends (inmem, redis) implement `EventBus` and pass one shared
+ * behavioural suite. Store, pipeline and orchestrator code depends only on these types.
+ */
+import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
+import type { Registry } from 'prom-client';
+
+export type BusBackend = 'inmem' | 'redis';
+
+export interface EventBusOptions {
+  backend: BusBackend;
+  /** Required for `redis`. */
+  redisUrl?: string;
+  /** Stream name prefix; default `mdp`. Physical stream = `<namespace>.<stream>`. */
+  namespace?: string;
+  /** Track this process publishes (it reads both). Default `v1`. */
+  track?: SchemaTrack;
+  /** When set, publishers sign envelopes (HMAC header) and consumers dead-letter bad signatures. */
+  publisherToken?: string;
+  /** prom-client registry for pulse_* metrics; default: a private one. */
+  registry?: Registry;
+}
+
+export interface PublishOptions {
+  /** Approximate MAXLEN trim applied with XADD. */
+  maxLen?: number;
+  /** MINID trim: drop entries older than this many ms (time-based retention). */
+  retentionMs?: number;
+}
+
+/** One delivered message. `ack`/`fail` may be called after the handler returns (e.g. once rows are durable). */
+export interface Delivery<T = unknown> {
+  envelope: EventEnvelope<T>;
+  /** Logical stream name (without namespace). */
+  stream: string;
+  /** Backend entry id (Redis stream id for `redis`). */
+  entryId: string;
+  /** 1 on first delivery; grows with every redelivery or reclaim. */
+  deliveryCount: number;
+  ack(): void;
+  /** Counts an attempt; after `maxDeliveries` the message goes to `<stream>.dlq`. */
+  fail(reason: string): void;
+}
+
+export interface SubscribeOptions {
+  /** Logical stream name, e.g. `telemetry.feedback`. */
+  stream: string;
+  group: string;
+  consumer: string;
+  /** XREADGROUP COUNT. */
+  batchSize?: number;
+  /** XREADGROUP BLOCK in ms. */
+  blockMs?: number;
+  /** Unacked deliveries this subscription may hold before it stops reading (backpressure). */
+  maxInFlight?: number;
+  /** Dead-letter a message after this many deliveries/failures. */
+  maxDeliveries?: number;
+  /** Reclaim other consumers' pending messages idle at least this long. */
+  minIdleMs?: number;
+  /** Where to start when the group is created: `0` (everything) or `$` (new only). Default `0`. */
+  startFrom?: '0' | '$';
+}
+
+/** Per-message handler: resolve = ack, throw = fail(error.message). */
+export type MessageHandler<T = unknown> = (envelope: EventEnvelope<T>, delivery: Delivery<T>) => Promise<void> | void;
+
+/** Batch handler with manual ack/fail on each delivery. */
+export type BatchHandler<T = unknown> = (batch: Delivery<T>[]) => Promise<void> | void;
+
+export interface Subscription {
+  /** Stops reading, lets in-flight handlers finish, acks what finished, leaves the rest pending. */
+  close(): Promise<void>;
+}
+
+export interface EventBus {
+  readonly backend: BusBackend;
+  readonly namespace: string;
+  readonly track: SchemaTrack;
+  /** `<namespace>.<stream>`. */
+  streamName(stream: string): string;
+  publish<T>(stream: string, envelope: EventEnvelope<T>, opts?: PublishOptions): Promise<string>;
+  publishBatch<T>(stream: string, envelopes: EventEnvelope<T>[], opts?: PublishOptions): Promise<string[]>;
+  subscribe<T>(opts: SubscribeOptions, handler: MessageHandler<T>): Subscription;
+  subscribeBatch<T>(opts: SubscribeOptions, handler: BatchHandler<T>): Subscription;
+  /** Pings the backend; used by health checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

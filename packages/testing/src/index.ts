@@ -1,0 +1,13 @@
+export { resolveService } from './services';
+export type { ResolvedService, ServiceName } from './services';
+export {
+  uniqueId,
+  redisUrl,
+  databaseUrl,
+  describeWithRedis,
+  describeWithPostgres,
+  describeWithServices,
+  deleteRedisPrefix,
+  createTestSchema,
+} from './fixtures';
+export type { TestSchema } from './fixtures';
