@@ -11,3 +11,4 @@ export {
   createTestSchema,
 } from './fixtures';
 export type { TestSchema } from './fixtures';
+export { benchMachine, writeBenchResult, percentile } from './bench';

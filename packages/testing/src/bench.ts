@@ -1,0 +1,45 @@
+/** Shared benchmark plumbing: machine facts and the bench/results/<name>.json file. */
+import { mkdirSync, writeFileSync } from 'fs';
+import os from 'os';
+import path from 'path';
+
+export function benchMachine() {
+  return {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    total_mem_gb: Math.round(os.totalmem() / 2 ** 30),
+  };
+}
+
+function repoRoot(): string {
+  let dir = __dirname;
+  while (dir !== path.dirname(dir)) {
+    try {
+      require('fs').accessSync(path.join(dir, 'pnpm-workspace.yaml'));
+      return dir;
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  return process.cwd();
+}
+
+/** Writes `bench/results/<name>.json` (figures + machine + timestamp) and returns its path. */
+export function writeBenchResult(name: string, figures: Record<string, unknown>): string {
+  const dir = path.join(repoRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  const body = { name, ...figures, machine: benchMachine(), measured_at: new Date().toISOString() };
+  writeFileSync(file, JSON.stringify(body, null, 2) + '\n');
+  return file;
+}
+
+/** Percentile of an unsorted sample (nearest-rank). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
