@@ -1,0 +1,42 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Logger } from 'pino';
+
+/**
+ * Adapts pino to Nest's LoggerService so framework messages are JSON lines too.
+ */
+export function nestLogger(logger: Logger) {
+  const fmt = (message: unknown, context?: unknown) => ({ context: typeof context === 'string' ? context : undefined, msg: String(message) });
+  return {
+    log: (m: unknown, c?: unknown) => logger.info(fmt(m, c)),
+    error: (m: unknown, trace?: unknown, c?: unknown) => logger.error({ ...fmt(m, c), trace }),
+    warn: (m: unknown, c?: unknown) => logger.warn(fmt(m, c)),
+    debug: (m: unknown, c?: unknown) => logger.debug(fmt(m, c)),
+    verbose: (m: unknown, c?: unknown) => logger.trace(fmt(m, c)),
+    fatal: (m: unknown, c?: unknown) => logger.fatal(fmt(m, c)),
+  };
+}
+
+/**
+ * Listens on `port` and turns SIGTERM/SIGINT into a graceful `app.close()` (Nest runs every module's
+ * shutdown hooks: consumers stop, queues drain, connections close) followed by exit code 0.
+ */
+export async function listenWithGracefulShutdown(app: INestApplication, port: number, logger: Logger): Promise<void> {
+  await app.listen(port);
+  logger.info({ port }, 'listening');
+  let closing = false;
+  const stop = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    try {
+      await app.close();
+      logger.info('shut down cleanly');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
