@@ -6,7 +6,8 @@ export interface ContractIssue {
   message: string;
 }
 
-export type ContractErrorCode = 'invalid' | 'unknown_schema' | 'unknown_track';
+/** `unsupported_action`: a well-formed control message this reader cannot perform (see toControlCommand). */
+export type ContractErrorCode = 'invalid' | 'unknown_schema' | 'unknown_track' | 'unsupported_action';
 
 /** A decoding failure with readable paths: `capacity: must be > 0`. Never thrown by decoders. */
 export class ContractError extends Error {

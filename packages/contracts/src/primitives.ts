@@ -18,3 +18,21 @@ export const StringMap = z.record(z.string(), z.string({ error: 'must be a strin
 export type StringMap = z.infer<typeof StringMap>;
 
 export const NonEmptyString = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+
+/** Integer >= 0 (counts, sizes, lag), with the same messages everywhere. */
+export const NonNegativeInt = z
+  .number({ error: 'must be an integer' })
+  .int({ error: 'must be an integer' })
+  .min(0, { error: 'must be >= 0' });
+
+/** Finite number >= 0 (prices, volumes). */
+export const NonNegativeNumber = z.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' });
+
+/** A fraction in [0, 1] (scales, utilisation). */
+export const UnitInterval = z
+  .number({ error: 'must be a number' })
+  .min(0, { error: 'must be >= 0' })
+  .max(1, { error: 'must be <= 1' });
+
+/** Python `str` fields: any string, empty allowed, so Python-produced events are never rejected here. */
+export const AnyString = z.string({ error: 'must be a string' });
