@@ -1,0 +1,25 @@
+/**
+ * Time source for pacing. Everything that waits goes through a Clock so tests can drive time by hand
+ * (see test/support/fake-clock.ts) instead of sleeping.
+ */
+export interface Clock {
+  /** Milliseconds, monotonic enough for rate limiting. */
+  now(): number;
+  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
