@@ -6,7 +6,7 @@ import { BarV1 } from '@mdp/contracts';
 import type { InvalidRecord, MarketRecord, Provider } from '../../src/providers/provider';
 import { formatFromName, ReplayProvider } from '../../src/providers/replay-provider';
 import { SyntheticProvider } from '../../src/providers/synthetic-provider';
-import { FakeClock } from '../support/fake-clock';
+import { FakeClock, waitFor } from '../support/fake-clock';
 
 async function take(p: Provider, n: number, signal = new AbortController().signal): Promise<MarketRecord[]> {
   const out: MarketRecord[] = [];
@@ -118,8 +118,8 @@ describe('ReplayProvider', () => {
     const run = (async () => {
       for await (const r of p.stream(new AbortController().signal)) seen.push(r.data.ts);
     })();
-    await clock.advance(0);
-    expect(seen).toHaveLength(2); // same timestamp: no wait between the first two
+    // Same timestamp: no wait between the first two; then it sleeps on the clock before the third.
+    await waitFor(() => seen.length === 2 && clock.pendingTimers === 1, 10_000, 'two bars and a pending sleep');
     await clock.advance(29_000);
     expect(seen).toHaveLength(2); // 60 s of market time at speed 2 = 30 s
     await clock.advance(1_000);

@@ -1,0 +1,124 @@
+import { randomUUID } from 'crypto';
+import type { EventEnvelope } from '@mdp/contracts';
+import type { EventBus } from '@mdp/pulse';
+import type { Logger } from 'pino';
+import { Clock, systemClock } from '../rate/clock';
+import type { PipelineMetrics } from '../metrics/pipeline-metrics';
+import { MarketRecord, RECORD_KINDS } from '../providers/provider';
+
+export interface BatchPublisherOptions {
+  /** Publish a stream's buffer once it holds this many records. */
+  batchSize: number;
+  /** ...or when it is this old (ms), whichever comes first. */
+  flushIntervalMs: number;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+}
+
+/** Fields only v2 readers know; stripped when this process publishes on track v1. */
+const V2_ONLY_BAR_FIELDS = ['trades', 'vwap'] as const;
+
+/**
+ * Buffers records per stream and publishes them with `bus.publishBatch` as `EventEnvelope`s keyed by
+ * symbol. A failed publish keeps the batch (nothing is dropped) and the error reaches the caller, so
+ * the router backs off instead of reading more. `close()` flushes what is left.
+ */
+export class BatchPublisher {
+  private readonly buffers = new Map<string, EventEnvelope[]>();
+  private readonly clock: Clock;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly stop = new AbortController();
+  private ticker?: Promise<void>;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly opts: BatchPublisherOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Starts the periodic flush. */
+  start(): void {
+    if (this.ticker) return;
+    this.ticker = (async () => {
+      while (!this.stop.signal.aborted) {
+        await this.clock.sleep(this.opts.flushIntervalMs, this.stop.signal);
+        if (this.stop.signal.aborted) break;
+        await this.flush().catch(() => undefined); // already logged and counted; the batch stays buffered
+      }
+    })();
+  }
+
+  /** Buffers one record; publishes the stream's batch when it is full. */
+  async add(provider: string, record: MarketRecord): Promise<void> {
+    const { stream, schemaId } = RECORD_KINDS[record.kind];
+    const envelope: EventEnvelope = {
+      id: randomUUID(),
+      key: record.symbol,
+      ts: this.clock.now() / 1000,
+      meta: { schema_id: schemaId, track: this.bus.track, headers: { provider } },
+      payload: this.bus.track === 'v1' ? omit(record.data, V2_ONLY_BAR_FIELDS) : record.data,
+    };
+    const buffer = this.buffers.get(stream) ?? [];
+    buffer.push(envelope);
+    this.buffers.set(stream, buffer);
+    if (buffer.length >= this.opts.batchSize) await this.flushStream(stream);
+  }
+
+  buffered(): number {
+    let n = 0;
+    for (const b of this.buffers.values()) n += b.length;
+    return n;
+  }
+
+  /** Publishes every buffered batch; rejects if any publish failed (those records stay buffered). */
+  async flush(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const stream of [...this.buffers.keys()]) await this.flushStream(stream).catch((e) => errors.push(e));
+    if (errors.length) throw errors[0];
+  }
+
+  /** Stops the periodic flush and publishes what is left. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.ticker;
+    await this.flush();
+  }
+
+  /** Serialised so batches of one stream leave in order and never interleave. */
+  private flushStream(stream: string): Promise<void> {
+    const run = this.chain.then(() => this.publishNow(stream));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publishNow(stream: string): Promise<void> {
+    const batch = this.buffers.get(stream);
+    if (!batch?.length) return;
+    this.buffers.set(stream, []);
+    try {
+      for (let i = 0; i < batch.length; i += this.opts.batchSize) {
+        const slice = batch.slice(i, i + this.opts.batchSize);
+        try {
+          await this.bus.publishBatch(stream, slice);
+        } catch (err) {
+          // Keep the unpublished part at the head of the buffer, ahead of anything added meanwhile.
+          this.buffers.set(stream, [...batch.slice(i), ...(this.buffers.get(stream) ?? [])]);
+          throw err;
+        }
+        this.opts.metrics?.publishedRecords.inc({ stream }, slice.length);
+      }
+    } catch (err) {
+      this.opts.metrics?.publishErrors.inc({ stream });
+      this.opts.logger?.warn({ err, stream, buffered: this.buffers.get(stream)?.length }, 'publishing a batch failed; it stays buffered and is retried');
+      throw err;
+    }
+  }
+}
+
+function omit<T extends object>(obj: T, keys: readonly string[]): T {
+  const copy = { ...obj } as Record<string, unknown>;
+  for (const k of keys) delete copy[k];
+  return copy as T;
+}

@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import type { PipelineMetrics } from '../metrics/pipeline-metrics';
+import type { Provider } from '../providers/provider';
+import { Clock, systemClock } from '../rate/clock';
+import type { ProviderBudget, RateCoordinator } from '../rate/rate-coordinator';
+import type { BatchPublisher } from './batch-publisher';
+
+export interface RetryOptions {
+  baseMs: number;
+  maxMs: number;
+  /** [0, 1) source for jitter; injectable for tests. */
+  random?: () => number;
+}
+
+export interface ProviderRouterOptions {
+  coordinator: RateCoordinator;
+  publisher: BatchPublisher;
+  retry?: RetryOptions;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+}
+
+export type ProviderStatus = 'idle' | 'running' | 'backing_off' | 'finished' | 'stopped';
+
+export interface ProviderState {
+  name: string;
+  status: ProviderStatus;
+  records: number;
+  failures: number;
+  lastError?: string;
+}
+
+interface Entry {
+  provider: Provider;
+  state: ProviderState;
+  run?: Promise<void>;
+}
+
+/** Exponential backoff with jitter: base * 2^(attempt-1), capped, then scaled into [50%, 100%]. */
+export function backoffMs(attempt: number, retry: RetryOptions): number {
+  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.max(0, attempt - 1));
+  return ceiling * (0.5 + 0.5 * (retry.random ?? Math.random)());
+}
+
+/**
+ * Runs several providers side by side. Each pulls one record per token from the rate coordinator
+ * (so scale 0 leaves its iterator where it is) and hands records to the batch publisher. A provider
+ * that fails is logged, counted and restarted with backoff while the others keep going.
+ */
+export class ProviderRouter {
+  private readonly entries = new Map<string, Entry>();
+  private readonly abort = new AbortController();
+  private readonly clock: Clock;
+  private readonly retry: RetryOptions;
+  private started = false;
+
+  constructor(private readonly opts: ProviderRouterOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.retry = opts.retry ?? { baseMs: 500, maxMs: 30_000 };
+  }
+
+  add(provider: Provider, budget: ProviderBudget): void {
+    if (this.entries.has(provider.name)) throw new Error(`provider "${provider.name}" is already registered`);
+    this.opts.coordinator.registerProvider(provider.name, budget);
+    const entry: Entry = { provider, state: { name: provider.name, status: 'idle', records: 0, failures: 0 } };
+    this.entries.set(provider.name, entry);
+    if (this.started) entry.run = this.runProvider(entry);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const entry of this.entries.values()) entry.run = this.runProvider(entry);
+  }
+
+  states(): ProviderState[] {
+    return [...this.entries.values()].map((e) => ({ ...e.state }));
+  }
+
+  /** Resolves when every provider has finished (finite providers) or the router was stopped. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.run));
+  }
+
+  /** Stops reading from providers and waits for their loops to end; the caller then flushes the publisher. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.idle();
+    await Promise.all([...this.entries.values()].map((e) => e.provider.close?.().catch(() => undefined)));
+  }
+
+  private async runProvider(entry: Entry): Promise<void> {
+    const { provider, state } = entry;
+    const signal = this.abort.signal;
+    const log = this.opts.logger?.child({ provider: provider.name });
+    let attempt = 0;
+    while (!signal.aborted) {
+      state.status = 'running';
+      try {
+        const it = provider.stream(signal)[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            if (!(await this.opts.coordinator.acquire(provider.name, 1, signal))) break;
+            const next = await it.next();
+            if (next.done) {
+              state.status = 'finished';
+              log?.info({ records: state.records }, 'provider finished');
+              return;
+            }
+            attempt = 0;
+            state.records++;
+            this.opts.metrics?.records.inc({ provider: provider.name, kind: next.value.kind });
+            await this.opts.publisher.add(provider.name, next.value);
+          }
+        } finally {
+          await it.return?.().catch(() => undefined);
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        attempt++;
+        state.failures++;
+        state.lastError = (err as Error)?.message ?? String(err);
+        state.status = 'backing_off';
+        const delay = backoffMs(attempt, this.retry);
+        this.opts.metrics?.providerErrors.inc({ provider: provider.name });
+        log?.warn({ err, attempt, retryInMs: Math.round(delay) }, 'provider failed; retrying with backoff');
+        await this.clock.sleep(delay, signal);
+      }
+    }
+    state.status = 'stopped';
+  }
+}

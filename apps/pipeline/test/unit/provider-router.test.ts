@@ -1,0 +1,151 @@
+import { Registry } from 'prom-client';
+import { PipelineMetrics } from '../../src/metrics/pipeline-metrics';
+import type { BarRecord, MarketRecord, Provider } from '../../src/providers/provider';
+import { SyntheticProvider } from '../../src/providers/synthetic-provider';
+import { RateCoordinator } from '../../src/rate/rate-coordinator';
+import { BatchPublisher } from '../../src/router/batch-publisher';
+import { backoffMs, ProviderRouter } from '../../src/router/provider-router';
+import { FakeClock, flush } from '../support/fake-clock';
+import { RecordingBus } from '../support/recording-bus';
+
+const bar = (symbol: string, i: number): BarRecord => ({
+  kind: 'bar',
+  symbol,
+  data: { provider: 'counting', symbol, interval: '1m', ts: 1_700_000_000 + i * 60, open: 1, high: 2, low: 0.5, close: 1.5, volume: i, trades: 3, vwap: 1.2 },
+});
+
+/** Endless provider that counts how far its iterator was advanced. */
+class CountingProvider implements Provider {
+  readonly kinds = ['bar'] as const;
+  pulled = 0;
+  failAt?: number;
+  constructor(readonly name: string) {}
+  async *stream(signal: AbortSignal): AsyncIterable<MarketRecord> {
+    while (!signal.aborted) {
+      if (this.failAt !== undefined && this.pulled === this.failAt) {
+        this.failAt = undefined;
+        throw new Error(`${this.name} connection reset`);
+      }
+      yield bar(`S${this.name}`, this.pulled++);
+    }
+  }
+}
+
+function setup(opts: { batchSize?: number; track?: 'v1' | 'v2' } = {}) {
+  const clock = new FakeClock();
+  const bus = new RecordingBus(opts.track);
+  const registry = new Registry();
+  const coordinator = new RateCoordinator(clock);
+  const metrics = new PipelineMetrics(registry, coordinator);
+  const publisher = new BatchPublisher(bus.asBus(), { batchSize: opts.batchSize ?? 5, flushIntervalMs: 1000, clock, metrics });
+  const router = new ProviderRouter({ coordinator, publisher, clock, metrics, retry: { baseMs: 1000, maxMs: 8000, random: () => 0.999999 } });
+  return { clock, bus, registry, coordinator, metrics, publisher, router };
+}
+
+const metricValue = async (registry: Registry, name: string, labels: Record<string, string>) =>
+  (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? 0;
+
+describe('ProviderRouter', () => {
+  it('publishes records as envelopes keyed by symbol, in batches, paced by the provider budget', async () => {
+    const { clock, bus, router, publisher } = setup({ batchSize: 5, track: 'v2' });
+    const p = new CountingProvider('a');
+    router.add(p, { rate: 10, burst: 1 });
+    router.start();
+    await clock.advance(1000);
+    // burst 1 + 10/s for one second
+    expect(p.pulled).toBeGreaterThanOrEqual(10);
+    expect(p.pulled).toBeLessThanOrEqual(11);
+    expect(bus.batches.every((b) => b.envelopes.length === 5 && b.stream === 'md.bars')).toBe(true);
+    const env = bus.published()[0];
+    expect(env).toMatchObject({ key: 'Sa', meta: { schema_id: 'md.Bar', track: 'v2', headers: { provider: 'a' } }, payload: { symbol: 'Sa', trades: 3, vwap: 1.2 } });
+    expect(typeof env.id).toBe('string');
+    await router.stop();
+    await publisher.close();
+    expect(bus.published().map((e) => (e.payload as { volume: number }).volume)).toEqual([...Array(p.pulled).keys()]);
+  });
+
+  it('strips v2-only bar fields when publishing on track v1', async () => {
+    const { clock, bus, router, publisher } = setup({ batchSize: 1, track: 'v1' });
+    router.add(new CountingProvider('a'), { rate: 1, burst: 1 });
+    router.start();
+    await clock.advance(0);
+    await router.stop();
+    await publisher.close();
+    expect(bus.published()[0].payload).not.toHaveProperty('trades');
+    expect(bus.published()[0].payload).not.toHaveProperty('vwap');
+  });
+
+  it('scale 0 stops advancing the provider; scale 1 continues from the same position', async () => {
+    const { clock, bus, coordinator, router, publisher } = setup({ batchSize: 1 });
+    const p = new CountingProvider('a');
+    router.add(p, { rate: 10, burst: 1 });
+    router.start();
+    await clock.advance(500);
+    coordinator.setBudgetScale('a', 0);
+    await flush();
+    const pulledAtPause = p.pulled;
+    await clock.advance(60_000);
+    expect(p.pulled).toBe(pulledAtPause);
+    coordinator.setBudgetScale('a', 1);
+    await clock.advance(500);
+    expect(p.pulled).toBeGreaterThan(pulledAtPause);
+    await router.stop();
+    await publisher.close();
+    // Nothing skipped or repeated across the pause.
+    expect(bus.published().map((e) => (e.payload as { volume: number }).volume)).toEqual([...Array(p.pulled).keys()]);
+  });
+
+  it('keeps the other providers going while a failing one is retried with backoff', async () => {
+    const { clock, registry, router, publisher } = setup({ batchSize: 1 });
+    const bad = new CountingProvider('bad');
+    bad.failAt = 2;
+    const good = new CountingProvider('good');
+    router.add(bad, { rate: 10, burst: 1 });
+    router.add(good, { rate: 10, burst: 1 });
+    router.start();
+    await clock.advance(250); // tokens at 0, 100, 200 ms: the third pull fails at 200 ms
+    expect(router.states().find((s) => s.name === 'bad')).toMatchObject({ status: 'backing_off', failures: 1, lastError: 'bad connection reset' });
+    const goodBefore = good.pulled;
+    await clock.advance(900); // backoff for attempt 1 is ~1000 ms: still waiting at 1150 ms
+    expect(bad.pulled).toBe(2);
+    expect(good.pulled).toBeGreaterThan(goodBefore);
+    await clock.advance(200);
+    expect(bad.pulled).toBeGreaterThan(2);
+    expect(router.states().find((s) => s.name === 'bad')!.status).toBe('running');
+    expect(await metricValue(registry, 'pipeline_provider_errors_total', { provider: 'bad' })).toBe(1);
+    await router.stop();
+    await publisher.close();
+  });
+
+  it('a failed publish keeps the batch and delivers it later, in order', async () => {
+    const { clock, bus, registry, router, publisher } = setup({ batchSize: 2 });
+    bus.failNext = 1;
+    const p = new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 6 });
+    router.add(p, { rate: 1000, burst: 1000 });
+    router.start();
+    await clock.advance(5000);
+    await router.idle();
+    await publisher.close();
+    expect(bus.published().map((e) => (e.payload as { ts: number }).ts)).toEqual([0, 60, 120, 180, 240, 300]);
+    expect(await metricValue(registry, 'pipeline_publish_errors_total', { stream: 'md.bars' })).toBe(1);
+    expect(await metricValue(registry, 'pipeline_published_records_total', { stream: 'md.bars' })).toBe(6);
+  });
+
+  it('flushes partial batches on the interval and on close', async () => {
+    const { clock, bus, router, publisher } = setup({ batchSize: 100 });
+    publisher.start();
+    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 3 }), { rate: 1000, burst: 1000 });
+    router.start();
+    await clock.advance(10);
+    expect(bus.published()).toHaveLength(0);
+    await clock.advance(1000);
+    expect(bus.published()).toHaveLength(3);
+    await publisher.close();
+  });
+
+  it('backoff grows exponentially up to the cap', () => {
+    const r = { baseMs: 100, maxMs: 1000, random: () => 0.999999 };
+    expect([1, 2, 3, 4, 5, 10].map((a) => Math.round(backoffMs(a, r)))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(backoffMs(3, { ...r, random: () => 0 })).toBe(200);
+  });
+});
