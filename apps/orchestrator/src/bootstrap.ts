@@ -1,0 +1,80 @@
+import 'reflect-metadata';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { EventBus } from '@mdp/pulse';
+import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger } from '@mdp/service-kit';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AppModule } from './app.module';
+import { loadOrchestratorEnv } from './config';
+import type { ObserverOptions } from './observer/pulse-observer.service';
+import { packageVersion } from './version';
+
+export interface BootstrapOptions {
+  /** Overrides `PORT`; 0 picks a free port (tests). */
+  port?: number;
+  /** An existing bus to share (one-process launcher, tests). The orchestrator never closes it. */
+  bus?: EventBus;
+  /** Environment to read instead of `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Metrics registry; default a fresh one with Node's default metrics. */
+  registry?: Registry;
+  logger?: Logger;
+  /** Observer overrides (consumer name, streams, clock). */
+  observer?: Partial<ObserverOptions>;
+  /**
+   * Install SIGTERM/SIGINT handlers that drain and exit the process (default true). A launcher that
+   * runs several services in one process passes false and calls `close()` itself.
+   */
+  handleSignals?: boolean;
+}
+
+export interface OrchestratorHandle {
+  app: INestApplication;
+  /** The port actually bound. */
+  port: number;
+  /** Stops the observer, closes HTTP and, when this service created it, the bus. */
+  close(): Promise<void>;
+}
+
+/** Builds the Nest application (bus connected, observer wired) without listening. */
+export async function createOrchestratorApp(options: BootstrapOptions = {}): Promise<{ app: INestApplication; port: number; logger: Logger }> {
+  const env = loadOrchestratorEnv(options.env ?? process.env);
+  const logger = options.logger ?? createLogger('orchestrator', env.LOG_LEVEL);
+  const registry = options.registry ?? defaultRegistry();
+  const bus = await connectBus(env, { registry, logger, bus: options.bus });
+  const observer: ObserverOptions = { consumer: `orch-observer-${hostname()}`, ...options.observer };
+  try {
+    const app = await NestFactory.create(AppModule.forRoot({ version: packageVersion(), registry, bus, observer, logger }), {
+      logger: nestLogger(logger),
+      abortOnError: false,
+    });
+    return { app, port: options.port ?? env.PORT, logger };
+  } catch (err) {
+    if (bus.owned) await bus.bus.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Starts the orchestrator: GET /health, /ready, /metrics, /status on `PORT` (default 8080). */
+export async function bootstrap(options: BootstrapOptions = {}): Promise<OrchestratorHandle> {
+  const { app, port, logger } = await createOrchestratorApp(options);
+  try {
+    if (options.handleSignals ?? true) await listenWithGracefulShutdown(app, port, logger);
+    else await app.listen(port);
+  } catch (err) {
+    // e.g. the port is taken: release the bus and timers instead of leaving a half-started service.
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+  const bound = (app.getHttpServer().address() as AddressInfo).port;
+  if (!(options.handleSignals ?? true)) logger.info({ port: bound }, 'listening');
+  return { app, port: bound, close: () => app.close() };
+}
+
+function defaultRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}

@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BackpressureLevel } from '@mdp/contracts';
+
+const LEVEL_VALUE: Record<BackpressureLevel, number> = { ok: 0, soft: 1, hard: 2 };
+
+/**
+ * The observer's own series. Prefixed `orchestrator_` because the bus already exports `pulse_*`
+ * into the same registry, and several services may share a process (embedded mode).
+ */
+export class ObserverMetrics {
+  readonly events: Counter<'stream' | 'track' | 'outcome'>;
+  readonly lag: Histogram<'stream'>;
+  readonly backpressure: Gauge<'coordinator_id'>;
+  readonly rateScale: Gauge<'provider'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.events = new Counter({
+      name: 'orchestrator_observed_events_total',
+      help: 'Telemetry events the orchestrator observer handled, by stream, schema track and outcome (ok, invalid)',
+      labelNames: ['stream', 'track', 'outcome'],
+      registers,
+    });
+    this.lag = new Histogram({
+      name: 'orchestrator_observed_lag_ms',
+      help: 'Envelope ts to observer handling, in milliseconds',
+      labelNames: ['stream'],
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],
+      registers,
+    });
+    this.backpressure = new Gauge({
+      name: 'orchestrator_backpressure_level',
+      help: 'Latest backpressure level per store coordinator (0 ok, 1 soft, 2 hard)',
+      labelNames: ['coordinator_id'],
+      registers,
+    });
+    this.rateScale = new Gauge({
+      name: 'orchestrator_rate_scale',
+      help: 'Latest rate scale (0..1) the pipeline applied per provider',
+      labelNames: ['provider'],
+      registers,
+    });
+  }
+
+  level(coordinatorId: string, level: BackpressureLevel): void {
+    this.backpressure.set({ coordinator_id: coordinatorId }, LEVEL_VALUE[level]);
+  }
+}

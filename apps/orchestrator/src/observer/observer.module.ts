@@ -1,0 +1,21 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { Logger } from '@mdp/service-kit';
+import { OBSERVER_OPTIONS, ObserverOptions, ORCHESTRATOR_LOGGER, PulseObserver } from './pulse-observer.service';
+import { StatusController } from './status.controller';
+
+/** The telemetry observer and GET /status. Needs the service-kit Health, Metrics and Bus modules. */
+@Module({})
+export class ObserverModule {
+  static forRoot(options: ObserverOptions, logger: Logger): DynamicModule {
+    return {
+      module: ObserverModule,
+      controllers: [StatusController],
+      providers: [
+        { provide: OBSERVER_OPTIONS, useValue: options },
+        { provide: ORCHESTRATOR_LOGGER, useValue: logger },
+        PulseObserver,
+      ],
+      exports: [PulseObserver],
+    };
+  }
+}
