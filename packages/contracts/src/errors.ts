@@ -28,10 +28,13 @@ export function formatIssue(issue: ContractIssue): string {
 export function fromZodError(error: z.ZodError, input: unknown, schemaId?: string): ContractError {
   const issues = error.issues.map((i) => ({
     path: i.path.map(String).join('.'),
-    message: i.code === 'invalid_type' && isMissing(input, i.path) ? 'is required' : i.message,
+    message: MISSING_CODES.has(i.code) && isMissing(input, i.path) ? 'is required' : i.message,
   }));
   return new ContractError('invalid', issues, schemaId);
 }
+
+/** Issue codes zod raises for an absent field (an absent enum is `invalid_value`, not `invalid_type`). */
+const MISSING_CODES = new Set<string>(['invalid_type', 'invalid_value', 'invalid_union']);
 
 function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
   let node: unknown = input;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EpochSeconds, NonEmptyString } from '../primitives';
+import { EpochSeconds, NonEmptyString, NonNegativeInt, NonNegativeNumber } from '../primitives';
 
 const price = z.number({ error: 'must be a number' }).finite().nonnegative({ error: 'must be >= 0' });
 
@@ -23,9 +23,9 @@ export const BarV1 = z
 
 export const BarV2 = BarV1.safeExtend({
   /** Number of trades in the bar, where the provider reports it. */
-  trades: z.number().int().nonnegative().optional(),
+  trades: NonNegativeInt.optional(),
   /** Volume-weighted average price, where the provider reports it. */
-  vwap: z.number().finite().nonnegative().optional(),
+  vwap: NonNegativeNumber.optional(),
 });
 
 export type BarV1 = z.infer<typeof BarV1>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackpressureLevel, EpochSeconds, NonEmptyString } from '../primitives';
+import { BackpressureLevel, EpochSeconds, NonEmptyString, UnitInterval } from '../primitives';
 
 /** Python core v1 `telemetry.FeedbackEvent`: same snake_case names, required set and bounds. */
 export const FeedbackEventV1 = z.object({
@@ -7,14 +7,16 @@ export const FeedbackEventV1 = z.object({
   queue_size: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).min(0, { error: 'must be >= 0' }),
   capacity: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).gt(0, { error: 'must be > 0' }),
   level: BackpressureLevel,
-  source: z.string().default('store'),
+  source: z.string({ error: 'must be a string' }).default('store'),
   ts: EpochSeconds,
 });
 
 /** v2 adds optional context; a v1 reader ignores it, a v2 reader accepts v1 events without it. */
 export const FeedbackEventV2 = FeedbackEventV1.extend({
-  utilization: z.number().min(0).max(1).optional(),
-  reason: z.string().optional(),
+  /** queue_size / capacity, which the Python store only sent as a header. */
+  utilization: UnitInterval.optional(),
+  /** Why the level changed, e.g. `queue_recovered`. */
+  reason: z.string({ error: 'must be a string' }).optional(),
 });
 
 export type FeedbackEventV1 = z.infer<typeof FeedbackEventV1>;

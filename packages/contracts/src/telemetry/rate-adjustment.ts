@@ -11,9 +11,9 @@ export const RateAdjustmentV1 = z.object({
 
 export const RateAdjustmentV2 = RateAdjustmentV1.extend({
   /** Coordinator whose feedback caused the adjustment. */
-  source_coordinator_id: z.string().optional(),
+  source_coordinator_id: z.string({ error: 'must be a string' }).optional(),
   /** Envelope id of the feedback event, for tracing. */
-  correlation_id: z.string().optional(),
+  correlation_id: z.string({ error: 'must be a string' }).optional(),
 });
 
 export type RateAdjustmentV1 = z.infer<typeof RateAdjustmentV1>;
