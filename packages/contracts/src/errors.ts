@@ -7,7 +7,8 @@ export interface ContractIssue {
 }
 
 /** `unsupported_action`: a well-formed control message this reader cannot perform (see toControlCommand). */
-export type ContractErrorCode = 'invalid' | 'unknown_schema' | 'unknown_track' | 'unsupported_action';
+export type ContractErrorCode =
+  'invalid' | 'unknown_schema' | 'unknown_track' | 'unsupported_action';
 
 /** A decoding failure with readable paths: `capacity: must be > 0`. Never thrown by decoders. */
 export class ContractError extends Error {

@@ -27,18 +27,35 @@ export interface JsonSchemaDocument {
   schema: Record<string, unknown>;
 }
 
-export function toJsonSchema(schema: z.ZodType, schemaId: string, track: SchemaTrack): Record<string, unknown> {
+export function toJsonSchema(
+  schema: z.ZodType,
+  schemaId: string,
+  track: SchemaTrack,
+): Record<string, unknown> {
   const generated = z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS) as Record<string, unknown>;
-  return sortKeys({ ...generated, title: schemaId, 'x-schema-id': schemaId, 'x-track': track }) as Record<string, unknown>;
+  return sortKeys({
+    ...generated,
+    title: schemaId,
+    'x-schema-id': schemaId,
+    'x-track': track,
+  }) as Record<string, unknown>;
 }
 
 /** Every registered contract on every track, plus the envelope, in a stable order. */
 export function jsonSchemaDocuments(): JsonSchemaDocument[] {
   const docs: JsonSchemaDocument[] = [];
   for (const track of SCHEMA_TRACKS) {
-    const entries: [string, z.ZodType][] = [...SCHEMA_IDS.map((id): [string, z.ZodType] => [id, SCHEMAS[id][track]]), [ENVELOPE_SCHEMA_ID, EventEnvelope]];
+    const entries: [string, z.ZodType][] = [
+      ...SCHEMA_IDS.map((id): [string, z.ZodType] => [id, SCHEMAS[id][track]]),
+      [ENVELOPE_SCHEMA_ID, EventEnvelope],
+    ];
     for (const [schemaId, schema] of entries) {
-      docs.push({ track, schemaId, path: `${track}/${schemaId}.json`, schema: toJsonSchema(schema, schemaId, track) });
+      docs.push({
+        track,
+        schemaId,
+        path: `${track}/${schemaId}.json`,
+        schema: toJsonSchema(schema, schemaId, track),
+      });
     }
   }
   return docs;

@@ -1,7 +1,12 @@
 import type { z } from 'zod';
 import { ContractError, DecodeResult, fromZodError } from './errors';
 import { SchemaTrack } from './primitives';
-import { ControlActionV1, ControlActionV2, ControlResultV1, ControlResultV2 } from './control/control-action';
+import {
+  ControlActionV1,
+  ControlActionV2,
+  ControlResultV1,
+  ControlResultV2,
+} from './control/control-action';
 import { ClusterTopologyV1, ClusterTopologyV2 } from './federation/topology';
 import { BarV1, BarV2 } from './md/bar';
 import { FundamentalsV1, FundamentalsV2 } from './md/fundamentals';
@@ -9,7 +14,12 @@ import { NewsV1, NewsV2 } from './md/news';
 import { OptionSnapV1, OptionSnapV2 } from './md/option-snap';
 import { AuditEnvelopeV1, AuditEnvelopeV2 } from './telemetry/audit';
 import { FeedbackEventV1, FeedbackEventV2 } from './telemetry/feedback';
-import { HealthComponentV1, HealthComponentV2, HealthStatusV1, HealthStatusV2 } from './telemetry/health';
+import {
+  HealthComponentV1,
+  HealthComponentV2,
+  HealthStatusV1,
+  HealthStatusV2,
+} from './telemetry/health';
 import { RateAdjustmentV1, RateAdjustmentV2 } from './telemetry/rate-adjustment';
 
 export type TrackedSchemas = Record<SchemaTrack, z.ZodType>;
@@ -40,7 +50,9 @@ export type SchemaId = keyof typeof SCHEMAS;
 export const SCHEMA_IDS = Object.keys(SCHEMAS) as SchemaId[];
 
 /** The decoded payload type of `(schemaId, track)`. */
-export type PayloadOf<Id extends SchemaId, Track extends SchemaTrack = 'v2'> = z.output<(typeof SCHEMAS)[Id][Track]>;
+export type PayloadOf<Id extends SchemaId, Track extends SchemaTrack = 'v2'> = z.output<
+  (typeof SCHEMAS)[Id][Track]
+>;
 
 export function isSchemaId(id: string): id is SchemaId {
   return Object.prototype.hasOwnProperty.call(SCHEMAS, id);
@@ -49,19 +61,39 @@ export function isSchemaId(id: string): id is SchemaId {
 /** The schema for `(schemaId, track)`, or a typed error for an unknown id or track. */
 export function lookupSchema(schemaId: string, track: string): DecodeResult<z.ZodType> {
   if (!isSchemaId(schemaId)) {
-    return { ok: false, error: new ContractError('unknown_schema', [{ path: 'meta.schema_id', message: `unknown schema id "${schemaId}"` }], schemaId) };
+    return {
+      ok: false,
+      error: new ContractError(
+        'unknown_schema',
+        [{ path: 'meta.schema_id', message: `unknown schema id "${schemaId}"` }],
+        schemaId,
+      ),
+    };
   }
   const parsedTrack = SchemaTrack.safeParse(track);
   if (!parsedTrack.success) {
-    return { ok: false, error: new ContractError('unknown_track', [{ path: 'meta.track', message: `unknown schema track "${track}"` }], schemaId) };
+    return {
+      ok: false,
+      error: new ContractError(
+        'unknown_track',
+        [{ path: 'meta.track', message: `unknown schema track "${track}"` }],
+        schemaId,
+      ),
+    };
   }
   return { ok: true, value: SCHEMAS[schemaId][parsedTrack.data] };
 }
 
 /** Validates `data` against `(schemaId, track)`; never throws. */
-export function decodePayload<T = unknown>(schemaId: string, track: string, data: unknown): DecodeResult<T> {
+export function decodePayload<T = unknown>(
+  schemaId: string,
+  track: string,
+  data: unknown,
+): DecodeResult<T> {
   const schema = lookupSchema(schemaId, track);
   if (!schema.ok) return schema;
   const parsed = schema.value.safeParse(data);
-  return parsed.success ? { ok: true, value: parsed.data as T } : { ok: false, error: fromZodError(parsed.error, data, schemaId) };
+  return parsed.success
+    ? { ok: true, value: parsed.data as T }
+    : { ok: false, error: fromZodError(parsed.error, data, schemaId) };
 }

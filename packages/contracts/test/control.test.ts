@@ -1,6 +1,13 @@
 import { decodePayload, toControlCommand, CONTROL_ACTIONS, type ControlActionV2 } from '../src';
 
-const setScale = { action: 'set_scale', ts: 1729234567, target: 'pipeline', provider: 'ibkr', scale: 0.25, correlation_id: 'req-9' };
+const setScale = {
+  action: 'set_scale',
+  ts: 1729234567,
+  target: 'pipeline',
+  provider: 'ibkr',
+  scale: 0.25,
+  correlation_id: 'req-9',
+};
 
 function decoded(track: 'v1' | 'v2', data: unknown): ControlActionV2 {
   const r = decodePayload<ControlActionV2>('control.ControlAction', track, data);
@@ -21,20 +28,30 @@ describe('control actions across tracks', () => {
     expect(cmd.ok).toBe(false);
     if (cmd.ok) return;
     expect(cmd.error.code).toBe('unsupported_action');
-    expect(cmd.error.message).toBe('action: unsupported control action "set_scale" (this reader performs pause | resume | reload)');
+    expect(cmd.error.message).toBe(
+      'action: unsupported control action "set_scale" (this reader performs pause | resume | reload)',
+    );
   });
 
   it('a v2 reader performs set_scale', () => {
     expect(toControlCommand(decoded('v2', setScale))).toEqual({
       ok: true,
-      value: { action: 'set_scale', ts: 1729234567, target: 'pipeline', provider: 'ibkr', scale: 0.25 },
+      value: {
+        action: 'set_scale',
+        ts: 1729234567,
+        target: 'pipeline',
+        provider: 'ibkr',
+        scale: 0.25,
+      },
     });
   });
 
   it('set_scale whose fields a v1 decode stripped is invalid for a v2 performer, not silently applied', () => {
     const cmd = toControlCommand(decoded('v1', setScale));
     expect(!cmd.ok && cmd.error.code).toBe('invalid');
-    expect(!cmd.ok && cmd.error.message).toBe('provider: is required when action is set_scale; scale: is required when action is set_scale');
+    expect(!cmd.ok && cmd.error.message).toBe(
+      'provider: is required when action is set_scale; scale: is required when action is set_scale',
+    );
   });
 
   it.each(['pause', 'resume', 'reload'])('%s is performed by readers of both tracks', (action) => {

@@ -1,6 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodePayload, ENVELOPE_SCHEMA_ID, jsonSchemaDocuments, SCHEMA_IDS, SCHEMA_TRACKS, type JsonSchemaDocument } from '../src';
+import {
+  decodePayload,
+  ENVELOPE_SCHEMA_ID,
+  jsonSchemaDocuments,
+  SCHEMA_IDS,
+  SCHEMA_TRACKS,
+  type JsonSchemaDocument,
+} from '../src';
 import { newAjv } from './ajv';
 import { clone, SAMPLES } from './samples';
 
@@ -11,20 +18,28 @@ const byPath = new Map(docs.map((d) => [d.path, d]));
 
 describe('checked-in JSON Schema files (drift check)', () => {
   it('exports every registered contract on both tracks, plus the envelope', () => {
-    const expected = SCHEMA_TRACKS.flatMap((t) => [...SCHEMA_IDS, ENVELOPE_SCHEMA_ID].map((id) => `${t}/${id}.json`));
+    const expected = SCHEMA_TRACKS.flatMap((t) =>
+      [...SCHEMA_IDS, ENVELOPE_SCHEMA_ID].map((id) => `${t}/${id}.json`),
+    );
     expect(docs.map((d) => d.path).sort()).toEqual(expected.sort());
   });
 
-  it.each(docs.map((d) => [d.path, d] as const))('schemas/%s matches the code', (path, doc: JsonSchemaDocument) => {
-    const file = join(SCHEMA_DIR, path);
-    if (!existsSync(file)) throw new Error(`schemas/${path} is missing: ${REGENERATE}`);
-    // Content and key order must match; whitespace may differ (a formatter may touch the files).
-    const checkedIn = JSON.stringify(JSON.parse(readFileSync(file, 'utf8')));
-    if (checkedIn !== JSON.stringify(doc.schema)) throw new Error(`schemas/${path} drifted from the code: ${REGENERATE}`);
-  });
+  it.each(docs.map((d) => [d.path, d] as const))(
+    'schemas/%s matches the code',
+    (path, doc: JsonSchemaDocument) => {
+      const file = join(SCHEMA_DIR, path);
+      if (!existsSync(file)) throw new Error(`schemas/${path} is missing: ${REGENERATE}`);
+      // Content and key order must match; whitespace may differ (a formatter may touch the files).
+      const checkedIn = JSON.stringify(JSON.parse(readFileSync(file, 'utf8')));
+      if (checkedIn !== JSON.stringify(doc.schema))
+        throw new Error(`schemas/${path} drifted from the code: ${REGENERATE}`);
+    },
+  );
 
   it('has no stale files', () => {
-    const onDisk = readdirSync(SCHEMA_DIR).flatMap((track) => readdirSync(join(SCHEMA_DIR, track)).map((f) => `${track}/${f}`));
+    const onDisk = readdirSync(SCHEMA_DIR).flatMap((track) =>
+      readdirSync(join(SCHEMA_DIR, track)).map((f) => `${track}/${f}`),
+    );
     const stale = onDisk.filter((p) => !byPath.has(p));
     if (stale.length) throw new Error(`stale schema files ${stale.join(', ')}: ${REGENERATE}`);
   });
@@ -54,7 +69,8 @@ describe('checked-in JSON Schema files (drift check)', () => {
 
 describe('exported JSON Schemas agree with the zod schemas on the samples', () => {
   const ajv = newAjv();
-  const validator = (track: string, id: string) => ajv.compile(byPath.get(`${track}/${id}.json`)!.schema);
+  const validator = (track: string, id: string) =>
+    ajv.compile(byPath.get(`${track}/${id}.json`)!.schema);
   const cases = SCHEMA_IDS.flatMap((id) => SCHEMA_TRACKS.map((track) => [id, track] as const));
 
   it.each(cases)('%s %s: the sample and its decoded form validate', (id, track) => {
@@ -74,14 +90,21 @@ describe('exported JSON Schemas agree with the zod schemas on the samples', () =
   it('rejects what zod rejects for the bounded FeedbackEvent fields', () => {
     const validate = validator('v1', 'telemetry.FeedbackEvent');
     const base = SAMPLES['telemetry.FeedbackEvent'].v1;
-    for (const patch of [{ queue_size: -1 }, { capacity: 0 }, { level: 'medium' }, { ts: '2024-01-01T00:00:00Z' }]) {
+    for (const patch of [
+      { queue_size: -1 },
+      { capacity: 0 },
+      { level: 'medium' },
+      { ts: '2024-01-01T00:00:00Z' },
+    ]) {
       expect(validate({ ...base, ...patch })).toBe(false);
     }
   });
 
   it('validates envelopes', () => {
     const validate = validator('v1', ENVELOPE_SCHEMA_ID);
-    const env = JSON.parse(readFileSync(join(__dirname, 'fixtures/python-core-v1/feedback-envelope.json'), 'utf8'));
+    const env = JSON.parse(
+      readFileSync(join(__dirname, 'fixtures/python-core-v1/feedback-envelope.json'), 'utf8'),
+    );
     expect(validate(env)).toBe(true);
     expect(validate({ ...env, ts: 'yesterday' })).toBe(false);
   });

@@ -15,8 +15,10 @@ interface SchemaNode {
   additionalProperties?: unknown;
 }
 
-const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures/python-core-v1', name), 'utf8')) as SchemaNode;
-const ours = (path: string) => jsonSchemaDocuments().find((d) => d.path === path)!.schema as unknown as SchemaNode;
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(__dirname, 'fixtures/python-core-v1', name), 'utf8')) as SchemaNode;
+const ours = (path: string) =>
+  jsonSchemaDocuments().find((d) => d.path === path)!.schema as unknown as SchemaNode;
 
 /**
  * Wire compatibility with the Python market-data-core v1 contracts: Python-shaped events decode here,
@@ -32,29 +34,59 @@ describe('Python core v1 compatibility', () => {
   it('decodes the documented Python store feedback envelope', () => {
     const r = decodeEnvelope<FeedbackEventV1>(fixture('feedback-envelope.json'));
     if (!r.ok) throw new Error(r.error.message);
-    expect(r.value.meta).toEqual({ schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: { reason: 'queue_high_watermark', utilization: '0.800000' } });
-    expect(r.value.payload).toEqual({ coordinator_id: 'bars-coord', queue_size: 80, capacity: 100, level: 'soft', source: 'store', ts: 1729234567.123 });
+    expect(r.value.meta).toEqual({
+      schema_id: 'telemetry.FeedbackEvent',
+      track: 'v1',
+      headers: { reason: 'queue_high_watermark', utilization: '0.800000' },
+    });
+    expect(r.value.payload).toEqual({
+      coordinator_id: 'bars-coord',
+      queue_size: 80,
+      capacity: 100,
+      level: 'soft',
+      source: 'store',
+      ts: 1729234567.123,
+    });
   });
 
-  it.each(['ok', 'soft', 'hard'])('our v1 and v2 FeedbackEvent (level %s) validate against the Python v1 schema', (level) => {
-    for (const track of ['v1', 'v2'] as const) {
-      const r = decodePayload('telemetry.FeedbackEvent', track, { ...SAMPLES['telemetry.FeedbackEvent'][track], level });
-      expect(r.ok).toBe(true);
-      if (r.ok && !pyFeedback(clone(r.value))) throw new Error(ajv.errorsText(pyFeedback.errors));
-    }
-  });
+  it.each(['ok', 'soft', 'hard'])(
+    'our v1 and v2 FeedbackEvent (level %s) validate against the Python v1 schema',
+    (level) => {
+      for (const track of ['v1', 'v2'] as const) {
+        const r = decodePayload('telemetry.FeedbackEvent', track, {
+          ...SAMPLES['telemetry.FeedbackEvent'][track],
+          level,
+        });
+        expect(r.ok).toBe(true);
+        if (r.ok && !pyFeedback(clone(r.value))) throw new Error(ajv.errorsText(pyFeedback.errors));
+      }
+    },
+  );
 
   it('the Python v1 schema is a real check (it rejects what it should)', () => {
     const base = SAMPLES['telemetry.FeedbackEvent'].v1;
-    for (const patch of [{ queue_size: -1 }, { capacity: 0 }, { level: 'medium' }, { ts: '2024-01-01T00:00:00Z' }, { ts: undefined }]) {
+    for (const patch of [
+      { queue_size: -1 },
+      { capacity: 0 },
+      { level: 'medium' },
+      { ts: '2024-01-01T00:00:00Z' },
+      { ts: undefined },
+    ]) {
       expect(pyFeedback(JSON.parse(JSON.stringify({ ...base, ...patch })))).toBe(false);
     }
   });
 
   it('our HealthStatus and HealthComponent (both tracks) validate against the Python v1 schemas', () => {
     for (const track of ['v1', 'v2'] as const) {
-      const status = decodePayload('telemetry.HealthStatus', track, SAMPLES['telemetry.HealthStatus'][track]);
-      const comp = decodePayload('telemetry.HealthComponent', track, { name: 'redis', state: 'unhealthy' });
+      const status = decodePayload(
+        'telemetry.HealthStatus',
+        track,
+        SAMPLES['telemetry.HealthStatus'][track],
+      );
+      const comp = decodePayload('telemetry.HealthComponent', track, {
+        name: 'redis',
+        state: 'unhealthy',
+      });
       if (!status.ok || !comp.ok) throw new Error('samples must decode');
       if (!pyHealth(clone(status.value))) throw new Error(ajv.errorsText(pyHealth.errors));
       if (!pyComponent(clone(comp.value))) throw new Error(ajv.errorsText(pyComponent.errors));
@@ -62,8 +94,22 @@ describe('Python core v1 compatibility', () => {
   });
 
   it('a minimal Python HealthStatus (required fields only) decodes', () => {
-    const r = decodePayload('telemetry.HealthStatus', 'v1', { service: 'market-data-store', state: 'healthy', version: '0.6.4', ts: 1729234567.5 });
-    expect(r).toEqual({ ok: true, value: { service: 'market-data-store', state: 'healthy', version: '0.6.4', ts: 1729234567.5, components: [] } });
+    const r = decodePayload('telemetry.HealthStatus', 'v1', {
+      service: 'market-data-store',
+      state: 'healthy',
+      version: '0.6.4',
+      ts: 1729234567.5,
+    });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        service: 'market-data-store',
+        state: 'healthy',
+        version: '0.6.4',
+        ts: 1729234567.5,
+        components: [],
+      },
+    });
   });
 
   it('our exported v1 FeedbackEvent schema states the same facts as the Python one', () => {

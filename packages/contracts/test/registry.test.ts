@@ -1,4 +1,12 @@
-import { decodeEnvelope, decodePayload, isSchemaId, lookupSchema, SCHEMA_IDS, SCHEMAS, ContractError } from '../src';
+import {
+  decodeEnvelope,
+  decodePayload,
+  isSchemaId,
+  lookupSchema,
+  SCHEMA_IDS,
+  SCHEMAS,
+  ContractError,
+} from '../src';
 import { SAMPLES, SYSTEM_SCHEMA_IDS } from './samples';
 
 describe('schema registry', () => {
@@ -38,7 +46,18 @@ describe('schema registry', () => {
   });
 
   it('never throws, whatever it is given', () => {
-    const junk: unknown[] = [undefined, null, 0, 'x', [], {}, { meta: null }, { meta: { schema_id: 1 } }, new Date(0), Symbol('s')];
+    const junk: unknown[] = [
+      undefined,
+      null,
+      0,
+      'x',
+      [],
+      {},
+      { meta: null },
+      { meta: { schema_id: 1 } },
+      new Date(0),
+      Symbol('s'),
+    ];
     for (const data of junk) {
       expect(() => decodeEnvelope(data)).not.toThrow();
       expect(decodeEnvelope(data).ok).toBe(false);
@@ -50,7 +69,13 @@ describe('schema registry', () => {
 
 describe('decodeEnvelope', () => {
   const payload = SAMPLES['telemetry.FeedbackEvent'].v2;
-  const env = { id: 'e1', key: 'bars-coord', ts: 1729234567.5, meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v2', headers: { a: 'b' } }, payload };
+  const env = {
+    id: 'e1',
+    key: 'bars-coord',
+    ts: 1729234567.5,
+    meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v2', headers: { a: 'b' } },
+    payload,
+  };
 
   it('decodes payloads by (meta.schema_id, meta.track)', () => {
     const r = decodeEnvelope(env);
@@ -60,7 +85,11 @@ describe('decodeEnvelope', () => {
   });
 
   it('defaults headers to {} and ignores unknown envelope fields', () => {
-    const r = decodeEnvelope({ ...env, meta: { schema_id: env.meta.schema_id, track: 'v1' }, extra: 1 });
+    const r = decodeEnvelope({
+      ...env,
+      meta: { schema_id: env.meta.schema_id, track: 'v1' },
+      extra: 1,
+    });
     expect(r.ok && r.value.meta.headers).toEqual({});
     expect(r.ok && r.value).not.toHaveProperty('extra');
   });
@@ -73,9 +102,18 @@ describe('decodeEnvelope', () => {
   });
 
   it('rejects envelopes with a bad ts or headers with a path', () => {
-    expect(decodeEnvelope({ ...env, ts: '2024-01-01T00:00:00Z' })).toMatchObject({ ok: false, error: { message: 'ts: must be a number of epoch seconds' } });
-    expect(decodeEnvelope({ ...env, meta: { ...env.meta, headers: { n: 1 } } })).toMatchObject({ ok: false, error: { message: 'meta.headers.n: must be a string' } });
+    expect(decodeEnvelope({ ...env, ts: '2024-01-01T00:00:00Z' })).toMatchObject({
+      ok: false,
+      error: { message: 'ts: must be a number of epoch seconds' },
+    });
+    expect(decodeEnvelope({ ...env, meta: { ...env.meta, headers: { n: 1 } } })).toMatchObject({
+      ok: false,
+      error: { message: 'meta.headers.n: must be a string' },
+    });
     const { id: _id, ...noId } = env;
-    expect(decodeEnvelope(noId)).toMatchObject({ ok: false, error: { message: 'id: is required' } });
+    expect(decodeEnvelope(noId)).toMatchObject({
+      ok: false,
+      error: { message: 'id: is required' },
+    });
   });
 });

@@ -24,7 +24,9 @@ describe('every schema id and track', () => {
   });
 
   it.each(cases)('%s %s ignores unknown extra fields', (id, track) => {
-    const decoded = valueOf(decodePayload(id, track, { ...SAMPLES[id][track], zz_future_field: { any: 'thing' } }));
+    const decoded = valueOf(
+      decodePayload(id, track, { ...SAMPLES[id][track], zz_future_field: { any: 'thing' } }),
+    );
     expect(decoded).not.toHaveProperty('zz_future_field');
     expect(decoded).toEqual(valueOf(decodePayload(id, track, SAMPLES[id][track])));
   });

@@ -7,8 +7,12 @@ export const CONTROL_ACTIONS_V1 = ['pause', 'resume', 'reload'] as const;
 /** v2 adds `set_scale` (needs `provider` and `scale`). */
 export const CONTROL_ACTIONS_V2 = [...CONTROL_ACTIONS_V1, 'set_scale'] as const;
 
-export const ControlActionKindV1 = z.enum(CONTROL_ACTIONS_V1, { error: 'must be one of pause | resume | reload' });
-export const ControlActionKindV2 = z.enum(CONTROL_ACTIONS_V2, { error: 'must be one of pause | resume | reload | set_scale' });
+export const ControlActionKindV1 = z.enum(CONTROL_ACTIONS_V1, {
+  error: 'must be one of pause | resume | reload',
+});
+export const ControlActionKindV2 = z.enum(CONTROL_ACTIONS_V2, {
+  error: 'must be one of pause | resume | reload | set_scale',
+});
 export type ControlActionKindV1 = z.infer<typeof ControlActionKindV1>;
 export type ControlActionKind = z.infer<typeof ControlActionKindV2>;
 
@@ -55,8 +59,18 @@ export const ControlActionV2 = ControlActionV1.extend({
   reason: z.string({ error: 'must be a string' }).optional(),
 }).superRefine((m, ctx) => {
   if (m.action !== 'set_scale') return;
-  if (m.provider === undefined) ctx.addIssue({ code: 'custom', path: ['provider'], message: 'is required when action is set_scale' });
-  if (m.scale === undefined) ctx.addIssue({ code: 'custom', path: ['scale'], message: 'is required when action is set_scale' });
+  if (m.provider === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['provider'],
+      message: 'is required when action is set_scale',
+    });
+  if (m.scale === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['scale'],
+      message: 'is required when action is set_scale',
+    });
 });
 
 export type ControlActionV1 = z.infer<typeof ControlActionV1>;
@@ -81,14 +95,23 @@ export function toControlCommand(
   const supported = CONTROL_ACTIONS[accept];
   const action = supported.find((a) => a === message.action);
   if (action === undefined) {
-    const issue = { path: 'action', message: `unsupported control action "${message.action}" (this reader performs ${supported.join(' | ')})` };
-    return { ok: false, error: new ContractError('unsupported_action', [issue], 'control.ControlAction') };
+    const issue = {
+      path: 'action',
+      message: `unsupported control action "${message.action}" (this reader performs ${supported.join(' | ')})`,
+    };
+    return {
+      ok: false,
+      error: new ContractError('unsupported_action', [issue], 'control.ControlAction'),
+    };
   }
-  const base = message.target === undefined ? { ts: message.ts } : { ts: message.ts, target: message.target };
+  const base =
+    message.target === undefined ? { ts: message.ts } : { ts: message.ts, target: message.target };
   if (action !== 'set_scale') return { ok: true, value: { action, ...base } };
   const issues = [];
-  if (message.provider === undefined) issues.push({ path: 'provider', message: 'is required when action is set_scale' });
-  if (message.scale === undefined) issues.push({ path: 'scale', message: 'is required when action is set_scale' });
+  if (message.provider === undefined)
+    issues.push({ path: 'provider', message: 'is required when action is set_scale' });
+  if (message.scale === undefined)
+    issues.push({ path: 'scale', message: 'is required when action is set_scale' });
   if (message.provider === undefined || message.scale === undefined) {
     return { ok: false, error: new ContractError('invalid', issues, 'control.ControlAction') };
   }

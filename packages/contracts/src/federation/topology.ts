@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { EpochSeconds, HealthState, NonEmptyString, NonNegativeInt } from '../primitives';
 
-export const NodeRole = z.enum(['orchestrator', 'pipeline', 'store'], { error: 'must be one of orchestrator | pipeline | store' });
+export const NodeRole = z.enum(['orchestrator', 'pipeline', 'store'], {
+  error: 'must be one of orchestrator | pipeline | store',
+});
 export type NodeRole = z.infer<typeof NodeRole>;
 
 /**

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { EpochSeconds, NonEmptyString, NonNegativeInt, NonNegativeNumber } from '../primitives';
 
-const price = z.number({ error: 'must be a number' }).finite().nonnegative({ error: 'must be >= 0' });
+const price = z
+  .number({ error: 'must be a number' })
+  .finite()
+  .nonnegative({ error: 'must be >= 0' });
 
 /** One OHLCV bar; the natural key is (provider, symbol, interval, ts). */
 export const BarV1 = z
@@ -17,8 +20,10 @@ export const BarV1 = z
     volume: z.number({ error: 'must be a number' }).finite().nonnegative({ error: 'must be >= 0' }),
   })
   .superRefine((b, ctx) => {
-    if (b.high < Math.max(b.open, b.close)) ctx.addIssue({ code: 'custom', path: ['high'], message: 'must be >= max(open, close)' });
-    if (b.low > Math.min(b.open, b.close)) ctx.addIssue({ code: 'custom', path: ['low'], message: 'must be <= min(open, close)' });
+    if (b.high < Math.max(b.open, b.close))
+      ctx.addIssue({ code: 'custom', path: ['high'], message: 'must be >= max(open, close)' });
+    if (b.low > Math.min(b.open, b.close))
+      ctx.addIssue({ code: 'custom', path: ['low'], message: 'must be <= min(open, close)' });
   });
 
 export const BarV2 = BarV1.safeExtend({

@@ -22,7 +22,10 @@ export const FundamentalsV2 = FundamentalsV1.extend({
   revenue: amount.optional(),
   shares_outstanding: NonNegativeNumber.optional(),
   /** ISO 4217 code of the figures, e.g. `USD`. */
-  currency: z.string({ error: 'must be a string' }).regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 code like USD' }).optional(),
+  currency: z
+    .string({ error: 'must be a string' })
+    .regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 code like USD' })
+    .optional(),
 });
 
 export type FundamentalsV1 = z.infer<typeof FundamentalsV1>;

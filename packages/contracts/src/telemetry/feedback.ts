@@ -4,8 +4,14 @@ import { BackpressureLevel, EpochSeconds, NonEmptyString, UnitInterval } from '.
 /** Python core v1 `telemetry.FeedbackEvent`: same snake_case names, required set and bounds. */
 export const FeedbackEventV1 = z.object({
   coordinator_id: NonEmptyString,
-  queue_size: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).min(0, { error: 'must be >= 0' }),
-  capacity: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).gt(0, { error: 'must be > 0' }),
+  queue_size: z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(0, { error: 'must be >= 0' }),
+  capacity: z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .gt(0, { error: 'must be > 0' }),
   level: BackpressureLevel,
   source: z.string({ error: 'must be a string' }).default('store'),
   ts: EpochSeconds,

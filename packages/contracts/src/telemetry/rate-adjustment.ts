@@ -4,7 +4,10 @@ import { BackpressureLevel, EpochSeconds, NonEmptyString } from '../primitives';
 /** Python core v1 `telemetry.RateAdjustment`: `scale` multiplies a provider's refill rate. */
 export const RateAdjustmentV1 = z.object({
   provider: NonEmptyString,
-  scale: z.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' }),
+  scale: z
+    .number({ error: 'must be a number' })
+    .min(0, { error: 'must be >= 0' })
+    .max(1, { error: 'must be <= 1' }),
   reason: BackpressureLevel,
   ts: EpochSeconds,
 });
