@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { envBool, envInt, envNumber, envOptionalString, envString, parseEnv, portShape, sharedEnvShape } from '@mdp/service-kit';
+import { OVERFLOW_STRATEGIES, OverflowStrategy } from '../coordinator/bounded-queue';
+
+export const STORE_DEFAULT_PORT = 8081;
+
+const positiveInt = (fallback: number) => envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
+const nonNegativeInt = (fallback: number) => envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
+const positiveNumber = (fallback: number) => envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
+const optionalInt = () =>
+  envOptionalString().pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { error: 'must be a non-negative integer' })
+      .transform(Number)
+      .optional(),
+  );
+
+/** Every setting the store reads (shared ones from SYSTEM.md plus MDS_* / MDS_FB_*). */
+export const StoreEnv = z
+  .object({
+    ...sharedEnvShape,
+    ...portShape(STORE_DEFAULT_PORT),
+    MDS_COORDINATOR_CAPACITY: positiveInt(10_000),
+    MDS_COORDINATOR_WORKERS: positiveInt(4),
+    MDS_COORDINATOR_BATCH_SIZE: positiveInt(500),
+    MDS_COORDINATOR_FLUSH_INTERVAL: positiveNumber(0.25),
+    MDS_COORDINATOR_HIGH_WATERMARK: optionalInt(),
+    MDS_COORDINATOR_LOW_WATERMARK: optionalInt(),
+    MDS_COORDINATOR_OVERFLOW: envString('block').pipe(
+      z.enum(OVERFLOW_STRATEGIES as [OverflowStrategy, ...OverflowStrategy[]], { error: 'must be block, drop_oldest or error' }),
+    ),
+    MDS_COORDINATOR_DRAIN_TIMEOUT: envNumber(10).pipe(z.number().min(0, { error: 'must be >= 0' })),
+    MDS_COORDINATOR_ID: envString('store'),
+    MDS_RETRY_MAX_ATTEMPTS: positiveInt(5),
+    MDS_RETRY_INITIAL_BACKOFF_MS: nonNegativeInt(50),
+    MDS_RETRY_MAX_BACKOFF_MS: nonNegativeInt(2000),
+    MDS_RETRY_BACKOFF_MULTIPLIER: envNumber(2).pipe(z.number().min(1, { error: 'must be >= 1' })),
+    MDS_RETRY_JITTER: envBool(true),
+    MDS_CB_FAILURE_THRESHOLD: positiveInt(5),
+    MDS_CB_HALF_OPEN_AFTER_SEC: positiveNumber(60),
+    MDS_COPY_MIN_ROWS: positiveInt(1000),
+    MDS_DB_POOL_MAX: optionalInt(),
+    MDS_DB_STATEMENT_TIMEOUT_MS: positiveInt(30_000),
+    MDS_PGLITE_DIR: envString('./data/pglite'),
+    MDS_DLQ_DIR: envString('./data/dlq'),
+    MDS_INGEST_ENABLED: envBool(true),
+    MDS_INGEST_BATCH_SIZE: positiveInt(500),
+    MDS_INGEST_BLOCK_MS: positiveInt(1000),
+    MDS_ADMIN_TOKEN: envOptionalString(),
+    MDS_FB_ENABLE_FEEDBACK: envBool(true),
+    MDS_FB_ENABLE_HTTP_BROADCAST: envBool(false),
+    MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(z.url({ error: 'must be an http(s) URL' }).optional()),
+    MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),
+    MDS_FB_HTTP_MAX_RETRIES: nonNegativeInt(3),
+    MDS_FB_HTTP_BACKOFF: envNumber(0.5).pipe(z.number().min(0, { error: 'must be >= 0' })),
+  })
+  .superRefine((env, ctx) => {
+    const cap = env.MDS_COORDINATOR_CAPACITY;
+    const high = env.MDS_COORDINATOR_HIGH_WATERMARK ?? Math.max(1, Math.floor(cap * 0.8));
+    const low = env.MDS_COORDINATOR_LOW_WATERMARK ?? Math.min(Math.floor(cap * 0.5), high - 1);
+    if (high > cap) ctx.addIssue({ code: 'custom', path: ['MDS_COORDINATOR_HIGH_WATERMARK'], message: `must be <= MDS_COORDINATOR_CAPACITY (${cap}), got ${high}` });
+    if (low >= high) ctx.addIssue({ code: 'custom', path: ['MDS_COORDINATOR_LOW_WATERMARK'], message: `must be below the high watermark (${high}), got ${low}` });
+    if (env.MDS_RETRY_MAX_BACKOFF_MS < env.MDS_RETRY_INITIAL_BACKOFF_MS) {
+      ctx.addIssue({ code: 'custom', path: ['MDS_RETRY_MAX_BACKOFF_MS'], message: `must be >= MDS_RETRY_INITIAL_BACKOFF_MS (${env.MDS_RETRY_INITIAL_BACKOFF_MS})` });
+    }
+    if (env.MDS_FB_ENABLE_HTTP_BROADCAST && !env.MDS_FB_HTTP_ENDPOINT) {
+      ctx.addIssue({ code: 'custom', path: ['MDS_FB_HTTP_ENDPOINT'], message: 'is required when MDS_FB_ENABLE_HTTP_BROADCAST=true' });
+    }
+  });
+export type StoreEnv = z.infer<typeof StoreEnv>;
+
+/** Parses and validates the environment; throws ConfigError naming every bad variable. */
+export function loadStoreEnv(env: Record<string, string | undefined> = process.env): StoreEnv {
+  return parseEnv(StoreEnv, env);
+}

@@ -1,0 +1,83 @@
+import {
+  CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  GeneratorFn,
+  RetryPolicy,
+  circuitBreaker,
+  handleWhen,
+  isBrokenCircuitError,
+  isTaskCancelledError,
+  retry,
+} from 'cockatiel';
+
+export interface RetrySettings {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  multiplier: number;
+  jitter: boolean;
+}
+
+export interface BreakerSettings {
+  failureThreshold: number;
+  halfOpenAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetrySettings = { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 2000, multiplier: 2, jitter: true };
+export const DEFAULT_BREAKER: BreakerSettings = { failureThreshold: 5, halfOpenAfterMs: 60_000 };
+
+/**
+ * `initial * multiplier^n`, capped; with jitter each delay is drawn from 50-100% of that (cockatiel's
+ * own no-jitter generator hard-codes the exponent 2, so the multiplier setting needs this one).
+ */
+export function backoffGenerator(settings: RetrySettings, random: () => number = Math.random): GeneratorFn<number> {
+  return (attempt = 0) => {
+    const base = Math.min(settings.maxBackoffMs, settings.initialBackoffMs * settings.multiplier ** attempt);
+    const delay = settings.jitter ? base * (0.5 + random() * 0.5) : base;
+    return [Math.max(0, Math.round(delay)), attempt + 1];
+  };
+}
+
+/** Retries only errors `isRetryable` accepts (never an open circuit: that is held, not retried). */
+export function buildRetryPolicy(settings: RetrySettings, isRetryable: (err: Error) => boolean, random?: () => number): RetryPolicy {
+  return retry(handleWhen((err) => !isBrokenCircuitError(err) && !isTaskCancelledError(err) && isRetryable(err)), {
+    // cockatiel counts retries, the setting counts attempts (the first try included).
+    maxAttempts: Math.max(0, settings.maxAttempts - 1),
+    backoff: new ExponentialBackoff({
+      generator: backoffGenerator(settings, random),
+      initialDelay: settings.initialBackoffMs,
+      maxDelay: settings.maxBackoffMs,
+      exponent: settings.multiplier,
+    }),
+  });
+}
+
+/** Opens after `failureThreshold` consecutive retryable failures; half-opens after `halfOpenAfterMs`. */
+export function buildCircuitBreaker(settings: BreakerSettings, isRetryable: (err: Error) => boolean): CircuitBreakerPolicy {
+  return circuitBreaker(handleWhen(isRetryable), {
+    halfOpenAfter: settings.halfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(Math.max(1, settings.failureThreshold)),
+  });
+}
+
+export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
+
+export function circuitStateName(state: CircuitState): CircuitStateName {
+  switch (state) {
+    case CircuitState.Closed:
+      return 'closed';
+    case CircuitState.Open:
+      return 'open';
+    case CircuitState.HalfOpen:
+      return 'half_open';
+    default:
+      return 'isolated';
+  }
+}
+
+/** Gauge value as in the original dashboard: closed 0, open 1, half-open 2. */
+export function circuitStateValue(state: CircuitState): number {
+  return state === CircuitState.Closed ? 0 : state === CircuitState.HalfOpen ? 2 : 1;
+}

@@ -1,0 +1,376 @@
+import { CircuitBreakerPolicy, CircuitState, RetryPolicy, isBrokenCircuitError, isTaskCancelledError } from 'cockatiel';
+import { Registry } from 'prom-client';
+import type { FeedbackEvent } from '@mdp/contracts';
+import { BoundedQueue, OverflowStrategy } from './bounded-queue';
+import { CoordinatorMetrics, coordinatorMetrics } from './metrics';
+import {
+  BreakerSettings,
+  DEFAULT_BREAKER,
+  DEFAULT_RETRY,
+  RetrySettings,
+  buildCircuitBreaker,
+  buildRetryPolicy,
+  circuitStateName,
+  circuitStateValue,
+} from './resilience';
+import type { WatermarkTransition } from './watermarks';
+
+/** Where batches go. Must be idempotent: a batch may be written again after a partial failure. */
+export interface BatchSink<T> {
+  write(items: T[]): Promise<void>;
+}
+
+export type SettleOutcome = 'written' | 'dead_lettered' | 'dropped';
+
+export interface FeedbackSink {
+  publish(event: FeedbackEvent): void | Promise<void>;
+}
+
+export interface CoordinatorLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WriteCoordinatorOptions<T> {
+  id: string;
+  sink: BatchSink<T>;
+  /** Records items that cannot be written (retries exhausted, rejected rows, overflow drops). */
+  deadLetter: (items: T[], error: Error, attempts: number) => Promise<void>;
+  /** Decides which errors are worth retrying (connection loss, timeouts, deadlocks...). */
+  isRetryable: (err: Error) => boolean;
+  /** Told once per item when it has been written, dead-lettered or dropped. */
+  onSettled?: (items: T[], outcome: SettleOutcome) => void;
+  feedback?: FeedbackSink;
+  capacity?: number;
+  highWatermark?: number;
+  lowWatermark?: number;
+  overflow?: OverflowStrategy;
+  workers?: number;
+  batchSize?: number;
+  flushIntervalMs?: number;
+  retry?: Partial<RetrySettings>;
+  breaker?: Partial<BreakerSettings>;
+  registry?: Registry;
+  logger?: CoordinatorLogger;
+  /** Source of randomness for backoff jitter (tests pin it). */
+  random?: () => number;
+  /** How often the queue-depth gauge is refreshed. */
+  metricsPollMs?: number;
+}
+
+export interface CoordinatorHealth {
+  coordinator_id: string;
+  workers_alive: number;
+  workers: number;
+  queue_size: number;
+  capacity: number;
+  in_flight: number;
+  level: string;
+  circuit_state: string;
+}
+
+export interface StopResult {
+  /** True when everything queued was written or dead-lettered before the timeout. */
+  drained: boolean;
+  /** Items neither written nor dead-lettered (left for redelivery). */
+  pending: number;
+}
+
+const silentLogger: CoordinatorLogger = { warn: () => undefined, error: () => undefined };
+
+class StopRequested extends Error {}
+
+/**
+ * Bounded queue + N sink workers with retry and a circuit breaker. Workers never die of a batch:
+ * retryable failures are retried with backoff; an open circuit holds the batch (attempts are not
+ * spent) until the breaker half-opens; a batch the database keeps rejecting is bisected so the bad
+ * rows are dead-lettered and the good ones written.
+ */
+export class WriteCoordinator<T> {
+  readonly id: string;
+  readonly workerCount: number;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+  readonly breaker: CircuitBreakerPolicy;
+  private readonly queue: BoundedQueue<T>;
+  private readonly retry: RetryPolicy;
+  private readonly retrySettings: RetrySettings;
+  private readonly breakerSettings: BreakerSettings;
+  private readonly metrics: CoordinatorMetrics;
+  private readonly log: CoordinatorLogger;
+  private readonly abort = new AbortController();
+  private workers: Promise<void>[] = [];
+  private alive = 0;
+  private inFlight = 0;
+  private openedAt = 0;
+  private started = false;
+  private pollTimer?: NodeJS.Timeout;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: WriteCoordinatorOptions<T>) {
+    this.id = opts.id;
+    this.workerCount = positiveInt('workers', opts.workers ?? 4);
+    this.batchSize = positiveInt('batchSize', opts.batchSize ?? 500);
+    this.flushIntervalMs = opts.flushIntervalMs ?? 250;
+    if (!(this.flushIntervalMs > 0)) throw new RangeError(`flushIntervalMs must be > 0, got ${this.flushIntervalMs}`);
+    this.retrySettings = { ...DEFAULT_RETRY, ...opts.retry };
+    this.breakerSettings = { ...DEFAULT_BREAKER, ...opts.breaker };
+    this.metrics = coordinatorMetrics(opts.registry ?? new Registry());
+    this.log = opts.logger ?? silentLogger;
+    this.queue = new BoundedQueue<T>({
+      capacity: opts.capacity ?? 10_000,
+      highWatermark: opts.highWatermark,
+      lowWatermark: opts.lowWatermark,
+      overflow: opts.overflow,
+      onDrop: (item) => this.handleDrop(item),
+      onTransition: (t, size) => this.emitFeedback(t, size),
+    });
+    this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
+    this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
+    this.breaker.onBreak(() => (this.openedAt = Date.now()));
+    this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
+    this.metrics.circuitState.set({ coord_id: this.id }, 0);
+  }
+
+  get overflow(): OverflowStrategy {
+    return this.queue.overflow;
+  }
+
+  get capacity(): number {
+    return this.queue.capacity;
+  }
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  get circuitState(): CircuitState {
+    return this.breaker.state;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (let i = 0; i < this.workerCount; i++) this.workers.push(this.runWorker(String(i)));
+    const poll = () => this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
+    poll();
+    this.pollTimer = setInterval(poll, this.opts.metricsPollMs ?? 250);
+    this.pollTimer.unref();
+  }
+
+  /** Queues one item; with `block` it waits for space, which is how readers are slowed down. */
+  async submit(item: T): Promise<void> {
+    this.metrics.itemsSubmitted.inc({ coord_id: this.id });
+    await this.queue.put(item);
+  }
+
+  async submitMany(items: readonly T[]): Promise<void> {
+    if (items.length === 0) return;
+    this.metrics.itemsSubmitted.inc({ coord_id: this.id }, items.length);
+    await this.queue.putMany(items);
+  }
+
+  health(): CoordinatorHealth {
+    return {
+      coordinator_id: this.id,
+      workers_alive: this.alive,
+      workers: this.workerCount,
+      queue_size: this.queue.size,
+      capacity: this.queue.capacity,
+      in_flight: this.inFlight,
+      level: this.queue.level,
+      circuit_state: circuitStateName(this.breaker.state),
+    };
+  }
+
+  /** Resolves once the queue is empty and no batch is being written. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops accepting items, lets the workers drain the queue for up to `drainTimeoutMs`, then stops
+   * them. Whatever is still queued or held is reported as pending and never settled, so stream
+   * messages behind it stay unacknowledged for redelivery.
+   */
+  async stop(drainTimeoutMs = 10_000): Promise<StopResult> {
+    this.queue.close();
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    const pending = this.queue.size + this.inFlight;
+    this.abort.abort();
+    // A statement already running at the database is allowed a short grace to finish.
+    await Promise.race([Promise.all(this.workers), sleep(Math.min(5000, Math.max(100, drainTimeoutMs)))]);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
+    if (!drained) this.log.warn({ coordinator_id: this.id, pending }, 'drain timeout reached; leaving the rest for redelivery');
+    return { drained, pending };
+  }
+
+  private async runWorker(workerId: string): Promise<void> {
+    this.alive++;
+    this.metrics.workersAlive.set({ coord_id: this.id }, this.alive);
+    try {
+      while (!this.abort.signal.aborted) {
+        const batch = await this.queue.takeBatch(this.batchSize, this.flushIntervalMs, this.abort.signal);
+        if (batch.length === 0) {
+          if (this.queue.isClosed && this.queue.size === 0) break;
+          continue;
+        }
+        this.inFlight += batch.length;
+        try {
+          await this.processBatch(workerId, batch);
+        } catch (err) {
+          // Only a stop request or a failing dead-letter write lands here; the worker carries on.
+          if (!(err instanceof StopRequested)) this.log.error({ err, coordinator_id: this.id, worker_id: workerId }, 'batch left unsettled');
+        } finally {
+          this.inFlight -= batch.length;
+          this.notifyIdle();
+        }
+      }
+    } finally {
+      this.alive--;
+      this.metrics.workersAlive.set({ coord_id: this.id }, this.alive);
+    }
+  }
+
+  private async processBatch(workerId: string, batch: T[]): Promise<void> {
+    const end = this.metrics.writeLatency.startTimer({ coord_id: this.id, worker_id: workerId });
+    try {
+      await this.writeResilient(workerId, batch);
+    } finally {
+      end();
+    }
+  }
+
+  private async writeResilient(workerId: string, items: T[]): Promise<void> {
+    let attempts = 0;
+    for (;;) {
+      if (this.abort.signal.aborted) throw new StopRequested();
+      try {
+        await this.retry.execute(
+          () =>
+            this.breaker.execute(() => {
+              attempts++;
+              return this.opts.sink.write(items);
+            }),
+          this.abort.signal,
+        );
+        this.metrics.batchesWritten.inc({ coord_id: this.id, worker_id: workerId });
+        this.metrics.rowsWritten.inc({ coord_id: this.id }, items.length);
+        this.settle(items, 'written');
+        return;
+      } catch (e) {
+        const err = asError(e);
+        if (this.abort.signal.aborted || isTaskCancelledError(err)) throw new StopRequested();
+        if (isBrokenCircuitError(err)) {
+          this.metrics.writeErrors.inc({ coord_id: this.id, worker_id: workerId, error_type: 'circuit_open' });
+          await this.waitForHalfOpen();
+          continue;
+        }
+        this.metrics.writeErrors.inc({ coord_id: this.id, worker_id: workerId, error_type: errorType(err) });
+        const retryable = this.opts.isRetryable(err);
+        if (retryable && this.breaker.state !== CircuitState.Closed) {
+          // The database itself is failing (the breaker tripped): hold the batch rather than spend it.
+          await this.waitForHalfOpen();
+          continue;
+        }
+        // Retries exhausted while other writes succeed, or the database rejects the data: narrow down.
+        if (items.length > 1) {
+          const mid = Math.ceil(items.length / 2);
+          await this.writeResilient(workerId, items.slice(0, mid));
+          await this.writeResilient(workerId, items.slice(mid));
+          return;
+        }
+        this.log.warn({ coordinator_id: this.id, err: err.message, attempts, retryable }, 'dead-lettering an item the sink rejects');
+        await this.opts.deadLetter(items, err, attempts);
+        this.settle(items, 'dead_lettered');
+        return;
+      }
+    }
+  }
+
+  private async waitForHalfOpen(): Promise<void> {
+    const remaining = this.openedAt + this.breakerSettings.halfOpenAfterMs - Date.now();
+    await sleep(Math.min(1000, Math.max(5, remaining)), this.abort.signal);
+  }
+
+  private handleDrop(item: T): void {
+    this.metrics.itemsDropped.inc({ coord_id: this.id, reason: 'overflow' });
+    const error = new Error(`dropped: queue full (capacity ${this.queue.capacity}, overflow drop_oldest)`);
+    this.opts.deadLetter([item], error, 0).then(
+      () => this.settle([item], 'dropped'),
+      (err) => this.log.error({ err, coordinator_id: this.id }, 'could not dead-letter a dropped item'),
+    );
+  }
+
+  private settle(items: T[], outcome: SettleOutcome): void {
+    try {
+      this.opts.onSettled?.(items, outcome);
+    } catch (err) {
+      this.log.error({ err, coordinator_id: this.id }, 'onSettled callback failed');
+    }
+  }
+
+  private emitFeedback(t: WatermarkTransition, size: number): void {
+    const event: FeedbackEvent = {
+      coordinator_id: this.id,
+      queue_size: size,
+      capacity: this.queue.capacity,
+      level: t.level,
+      source: 'store',
+      ts: Date.now() / 1000,
+      utilization: Math.min(1, size / this.queue.capacity),
+      ...(t.reason ? { reason: t.reason } : {}),
+    };
+    this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: t.level });
+    try {
+      Promise.resolve(this.opts.feedback?.publish(event)).catch((err) =>
+        this.log.warn({ err, coordinator_id: this.id }, 'feedback publish failed'),
+      );
+    } catch (err) {
+      this.log.warn({ err, coordinator_id: this.id }, 'feedback publish failed');
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.queue.size === 0 && this.inFlight === 0;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function errorType(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code ? `${err.name}:${code}` : err.name;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

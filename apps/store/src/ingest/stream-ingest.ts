@@ -1,0 +1,110 @@
+import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
+import { QueueClosedError, QueueFullError } from '../coordinator/bounded-queue';
+import type { WriteCoordinator } from '../coordinator/write-coordinator';
+import type { StoreItem } from '../sinks/store-sink';
+import { Row, SINK_KINDS, SinkKind } from '../sinks/tables';
+
+/** Logical stream per sink (physical name `<ns>.<stream>`). */
+export const MD_STREAMS: Record<SinkKind, string> = {
+  bars: 'md.bars',
+  options: 'md.options',
+  news: 'md.news',
+  fundamentals: 'md.fundamentals',
+};
+
+export const STORE_GROUP = 'store';
+
+export interface StreamIngestOptions {
+  consumer: string;
+  group?: string;
+  kinds?: readonly SinkKind[];
+  batchSize?: number;
+  blockMs?: number;
+  /** Unacked deliveries one subscription may hold. */
+  maxInFlight?: number;
+  log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+/**
+ * Reads the md.* streams with the `store` group and feeds the coordinator. A message is acked only
+ * when its row is written or dead-lettered; while the coordinator's queue is full (`block`) the
+ * handler does not return, so the subscription stops reading. On stop, new deliveries are left
+ * pending (unacked) for the next consumer.
+ */
+export class StreamIngest {
+  private subscriptions: Subscription[] = [];
+  private accepting = false;
+  received = 0;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly coordinator: WriteCoordinator<StoreItem>,
+    private readonly opts: StreamIngestOptions,
+  ) {}
+
+  get running(): boolean {
+    return this.accepting;
+  }
+
+  start(): void {
+    if (this.accepting) return;
+    this.accepting = true;
+    for (const kind of this.opts.kinds ?? SINK_KINDS) {
+      const sub = this.bus.subscribeBatch<Row>(
+        {
+          stream: MD_STREAMS[kind],
+          group: this.opts.group ?? STORE_GROUP,
+          consumer: this.opts.consumer,
+          batchSize: this.opts.batchSize ?? 500,
+          blockMs: this.opts.blockMs ?? 1000,
+          maxInFlight: this.opts.maxInFlight,
+        },
+        (batch) => this.handle(kind, batch),
+      );
+      this.subscriptions.push(sub);
+    }
+    this.opts.log?.info({ kinds: this.opts.kinds ?? SINK_KINDS, consumer: this.opts.consumer }, 'stream ingest started');
+  }
+
+  /** Stops handing new deliveries to the coordinator; subscriptions stay open so acks still land. */
+  pause(): void {
+    this.accepting = false;
+  }
+
+  /** Closes the subscriptions (whatever is unacked stays pending on the streams). */
+  async close(): Promise<void> {
+    this.accepting = false;
+    const subs = this.subscriptions;
+    this.subscriptions = [];
+    await Promise.all(subs.map((s) => s.close()));
+  }
+
+  private async handle(kind: SinkKind, batch: Delivery<Row>[]): Promise<void> {
+    if (!this.accepting || batch.length === 0) return;
+    this.received += batch.length;
+    const items: StoreItem[] = batch.map((d) => ({ kind, row: d.envelope.payload, settle: () => d.ack() }));
+    if (this.coordinator.overflow === 'error') {
+      // Enqueue one by one so exactly the rejected messages are failed (and redelivered later).
+      await this.submitEach(items, batch);
+      return;
+    }
+    try {
+      await this.coordinator.submitMany(items);
+    } catch (err) {
+      if (err instanceof QueueClosedError) return; // shutting down: the rest stays pending
+      throw err;
+    }
+  }
+
+  private async submitEach(items: StoreItem[], batch: Delivery<Row>[]): Promise<void> {
+    for (let i = 0; i < items.length; i++) {
+      try {
+        await this.coordinator.submit(items[i]);
+      } catch (err) {
+        if (err instanceof QueueClosedError) return;
+        if (!(err instanceof QueueFullError)) throw err;
+        batch[i].fail('store queue full (overflow=error)');
+      }
+    }
+  }
+}

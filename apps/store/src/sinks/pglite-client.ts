@@ -1,0 +1,40 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type { QueryResult, SqlClient, SqlSession } from './sql-client';
+
+type Queryable = Pick<PGlite, 'query'>;
+
+async function run<R>(db: Queryable, sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+  const res = await db.query<R>(sql, params);
+  return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+}
+
+/**
+ * Embedded PostgreSQL (PGlite, WASM) for running without a server. It has no COPY FROM STDIN stream,
+ * so sinks use their unnest path here. One connection: PGlite serialises queries itself.
+ */
+export class PgliteSqlClient implements SqlClient {
+  readonly dialect = 'pglite' as const;
+  private readonly memo = new Set<string>();
+
+  private constructor(readonly db: PGlite) {}
+
+  /** `dataDir`: a directory for a persistent database, or `memory://` (the default) for a throwaway one. */
+  static async open(dataDir = 'memory://'): Promise<PgliteSqlClient> {
+    // Loaded lazily: the WASM module is large and only needed in embedded mode.
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(dataDir);
+    return new PgliteSqlClient(db);
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return run<R>(this.db, sql, params);
+  }
+
+  transaction<X>(fn: (session: SqlSession) => Promise<X>): Promise<X> {
+    return this.db.transaction((tx) => fn({ memo: this.memo, query: (sql, params) => run(tx, sql, params) }));
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}

@@ -1,0 +1,39 @@
+import type { BatchSink } from '../coordinator/write-coordinator';
+import type { SettleOutcome } from '../coordinator/write-coordinator';
+import type { SqlClient } from './sql-client';
+import { Row, SinkKind, TABLES } from './tables';
+import { UpsertResult, upsertRows } from './upsert';
+
+/** One unit of work for the coordinator: a contract row of some kind, and who to tell when it is settled. */
+export interface StoreItem {
+  kind: SinkKind;
+  row: Row;
+  /** Called once, when the row is durably written, dead-lettered or dropped. */
+  settle?: (outcome: SettleOutcome) => void;
+}
+
+export interface StoreSinkOptions {
+  copyMinRows?: number;
+  onWritten?: (kind: SinkKind, result: UpsertResult) => void;
+}
+
+/** Routes a mixed batch to one diff-aware upsert per table. Idempotent, so safe to replay. */
+export class StoreSink implements BatchSink<StoreItem> {
+  constructor(
+    private readonly db: SqlClient,
+    private readonly opts: StoreSinkOptions = {},
+  ) {}
+
+  async write(items: StoreItem[]): Promise<void> {
+    const byKind = new Map<SinkKind, Row[]>();
+    for (const item of items) {
+      const rows = byKind.get(item.kind);
+      if (rows) rows.push(item.row);
+      else byKind.set(item.kind, [item.row]);
+    }
+    for (const [kind, rows] of byKind) {
+      const result = await upsertRows(this.db, TABLES[kind], rows, { copyMinRows: this.opts.copyMinRows ?? 1000 });
+      this.opts.onWritten?.(kind, result);
+    }
+  }
+}
