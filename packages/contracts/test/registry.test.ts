@@ -6,6 +6,7 @@ import {
   SCHEMA_IDS,
   SCHEMAS,
   ContractError,
+  type PayloadOf,
 } from '../src';
 import { SAMPLES, SYSTEM_SCHEMA_IDS } from './samples';
 
@@ -16,6 +17,12 @@ describe('schema registry', () => {
       for (const track of ['v1', 'v2']) expect(lookupSchema(id, track).ok).toBe(true);
     }
     expect(SCHEMA_IDS).toEqual(expect.arrayContaining(SYSTEM_SCHEMA_IDS));
+  });
+
+  it('types payloads by (schema id, track)', () => {
+    const r = decodePayload<PayloadOf<'md.Bar', 'v2'>>('md.Bar', 'v2', SAMPLES['md.Bar'].v2);
+    const trades: number | undefined = r.ok ? r.value.trades : undefined;
+    expect(trades).toBe(17);
   });
 
   it('keeps v1 and v2 as distinct schema objects', () => {
