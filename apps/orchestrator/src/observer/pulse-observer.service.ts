@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { decodePayload, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
 import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
-import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
+import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import { Registry } from 'prom-client';
 import { OBSERVED_STREAMS, OBSERVER_GROUP, ObservedStream } from './observed-streams';
@@ -66,11 +66,10 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     this.streams = options.streams ?? OBSERVED_STREAMS;
     this.now = options.now ?? Date.now;
     for (const s of this.streams) this.stats.set(s.stream, new StreamStats(s.stream, bus.streamName(s.stream), s.schemaId));
-    health.register('observer', () =>
-      this.running
-        ? { state: 'healthy', details: { streams: String(this.streams.length), group: OBSERVER_GROUP } }
-        : { state: 'unhealthy', details: { reason: this.startedAt === null ? 'not subscribed yet' : 'stopped' } },
-    );
+    health.register('observer', (): HealthCheckResult => {
+      if (this.running) return { state: 'healthy', details: { streams: String(this.streams.length), group: OBSERVER_GROUP } };
+      return { state: 'unhealthy', details: { reason: this.startedAt === null ? 'not subscribed yet' : 'stopped' } };
+    });
   }
 
   get running(): boolean {

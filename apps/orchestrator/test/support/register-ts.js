@@ -1,0 +1,30 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS preload hook (node -r) */
+// Lets a child `node` process run the service from TypeScript sources, the way Jest does (SWC with
+// decorator metadata, which Nest's injection needs; workspace packages from their src), so the
+// shutdown test exercises the real src/main.ts without a prior build.
+const fs = require('node:fs');
+const path = require('node:path');
+const Module = require('node:module');
+const { transformSync } = require('@swc/core');
+
+const root = path.resolve(__dirname, '../../../..');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const m = /^@mdp\/(contracts|pulse|testing|service-kit)$/.exec(request);
+  return resolve.call(this, m ? path.join(root, 'packages', m[1], 'src') : request, ...rest);
+};
+
+require.extensions['.ts'] = (module, filename) => {
+  const { code } = transformSync(fs.readFileSync(filename, 'utf8'), {
+    filename,
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  });
+  module._compile(code, filename);
+};
