@@ -4,13 +4,10 @@ import type { RateCoordinator } from '../rate/rate-coordinator';
 const PRESSURE_VALUE = { ok: 0, soft: 1, hard: 2 } as const;
 
 /**
- * Every metric the pipeline exports, registered on the service's own registry. Metrics that another
- * component of the same process may already have registered (the pulse_* family, when the bus shares
- * the registry) are reused rather than registered twice.
+ * The pipeline's own metrics, on the service's registry. The pulse_* family (`pulse_consume_total`,
+ * `pulse_lag_ms`, ...) is recorded by the bus's consumer core on the same registry (see bootstrap).
  */
 export class PipelineMetrics {
-  readonly consumeTotal: Counter<'stream' | 'track' | 'outcome'>;
-  readonly lagMs: Gauge<'stream'>;
   readonly feedbackReceived: Counter<'source' | 'level'>;
   readonly rateAdjustments: Counter<'provider' | 'reason'>;
   readonly records: Counter<'provider' | 'kind'>;
@@ -25,12 +22,6 @@ export class PipelineMetrics {
     coordinator?: RateCoordinator,
   ) {
     const reg = [registry];
-    this.consumeTotal = reuse(registry, 'pulse_consume_total', () =>
-      new Counter({ name: 'pulse_consume_total', help: 'Pulse events consumed, by outcome (success | error | duplicate)', labelNames: ['stream', 'track', 'outcome'], registers: reg }),
-    );
-    this.lagMs = reuse(registry, 'pulse_lag_ms', () =>
-      new Gauge({ name: 'pulse_lag_ms', help: 'Consumer lag: now minus the event timestamp, in ms, at handling time', labelNames: ['stream'], registers: reg }),
-    );
     this.feedbackReceived = new Counter({
       name: 'pipeline_feedback_events_received_total',
       help: 'Feedback events received from the store, by source and level',
@@ -68,8 +59,4 @@ export class PipelineMetrics {
       perProvider('pipeline_provider_paused', 'Whether an operator paused the provider (1) or not (0)', (s) => (s.paused ? 1 : 0));
     }
   }
-}
-
-function reuse<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import type { EventEnvelope } from '@mdp/contracts';
 import type { EventBus } from '@mdp/pulse';
-import type { Logger } from 'pino';
+import type { Logger } from '@mdp/service-kit';
 import { Clock, systemClock } from '../rate/clock';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { MarketRecord, RECORD_KINDS } from '../providers/provider';

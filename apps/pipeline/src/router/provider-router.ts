@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { Provider } from '../providers/provider';
 import { Clock, systemClock } from '../rate/clock';

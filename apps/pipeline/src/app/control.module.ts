@@ -1,0 +1,43 @@
+import { BeforeApplicationShutdown, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import type { EventBus } from '@mdp/pulse';
+import { EVENT_BUS } from '@mdp/service-kit';
+import type { Logger } from '@mdp/service-kit';
+import type { PipelineConfig } from '../config';
+import { ControlConsumer } from '../control/control-consumer';
+import { PipelineMetrics } from '../metrics/pipeline-metrics';
+import { RateCoordinator } from '../rate/rate-coordinator';
+import { LOGGER, PIPELINE_CONFIG } from './tokens';
+
+@Injectable()
+export class ControlLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(readonly consumer: ControlConsumer) {}
+
+  onApplicationBootstrap(): void {
+    this.consumer.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer.stop();
+  }
+}
+
+/** Orchestrator control actions (pause, resume, set_scale), acknowledged with audit entries. */
+@Module({
+  providers: [
+    {
+      provide: ControlConsumer,
+      useFactory: (bus: EventBus, coordinator: RateCoordinator, config: PipelineConfig, logger: Logger, metrics: PipelineMetrics) =>
+        new ControlConsumer(bus, coordinator, {
+          consumer: config.PIPELINE_CONSUMER_NAME,
+          group: config.PIPELINE_CONTROL_GROUP,
+          idempotency: config.PIPELINE_IDEMPOTENCY,
+          logger,
+          metrics,
+        }),
+      inject: [EVENT_BUS, RateCoordinator, PIPELINE_CONFIG, LOGGER, PipelineMetrics],
+    },
+    ControlLifecycle,
+  ],
+  exports: [ControlConsumer],
+})
+export class ControlModule {}

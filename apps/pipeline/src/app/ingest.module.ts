@@ -1,0 +1,98 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import type { EventBus } from '@mdp/pulse';
+import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
+import type { Logger } from '@mdp/service-kit';
+import type { PipelineConfig } from '../config';
+import { PipelineMetrics } from '../metrics/pipeline-metrics';
+import type { Provider } from '../providers/provider';
+import { ReplayProvider } from '../providers/replay-provider';
+import { SyntheticProvider } from '../providers/synthetic-provider';
+import type { Clock } from '../rate/clock';
+import type { ProviderBudget } from '../rate/rate-coordinator';
+import { RateCoordinator } from '../rate/rate-coordinator';
+import { BatchPublisher } from '../router/batch-publisher';
+import { ProviderRouter } from '../router/provider-router';
+import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
+
+/** The providers the configuration asks for, with their budgets. */
+export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock; logger: Logger; metrics: PipelineMetrics }): Array<{ provider: Provider; budget: ProviderBudget }> {
+  const out: Array<{ provider: Provider; budget: ProviderBudget }> = [];
+  if (config.PIPELINE_PROVIDERS.includes('synthetic')) {
+    out.push({
+      provider: new SyntheticProvider({ name: config.PIPELINE_SYNTHETIC_NAME, symbols: config.PIPELINE_SYNTHETIC_SYMBOLS, seed: config.PIPELINE_SYNTHETIC_SEED, interval: config.PIPELINE_SYNTHETIC_INTERVAL }),
+      budget: { rate: config.PIPELINE_SYNTHETIC_RATE, burst: config.PIPELINE_SYNTHETIC_BURST },
+    });
+  }
+  if (config.PIPELINE_PROVIDERS.includes('replay') && config.PIPELINE_REPLAY_FILE) {
+    out.push({
+      provider: new ReplayProvider({
+        name: config.PIPELINE_REPLAY_NAME,
+        file: config.PIPELINE_REPLAY_FILE,
+        speed: config.PIPELINE_REPLAY_SPEED,
+        loop: config.PIPELINE_REPLAY_LOOP,
+        clock: deps.clock,
+        onInvalid: (bad) => {
+          deps.metrics.invalidRecords.inc({ provider: bad.provider });
+          deps.logger.warn(bad, 'invalid record skipped');
+        },
+      }),
+      budget: { rate: config.PIPELINE_REPLAY_RATE, burst: config.PIPELINE_REPLAY_BURST },
+    });
+  }
+  return out;
+}
+
+/** Starts the providers once the app is up; on shutdown stops them first, then flushes what was read. */
+@Injectable()
+export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    readonly router: ProviderRouter,
+    readonly publisher: BatchPublisher,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.publisher.start();
+    this.router.start();
+    this.logger.info({ providers: this.router.states().map((s) => s.name) }, 'providers started');
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.router.stop();
+    await this.publisher.close().catch((err) => this.logger.error({ err, lost: this.publisher.buffered() }, 'final flush failed; buffered records were not published'));
+    this.logger.info('providers stopped and batches flushed');
+  }
+}
+
+/** Providers -> rate coordinator -> batches on `<ns>.md.*`. */
+@Module({
+  providers: [
+    {
+      provide: BatchPublisher,
+      useFactory: (bus: EventBus, config: PipelineConfig, clock: Clock, logger: Logger, metrics: PipelineMetrics) =>
+        new BatchPublisher(bus, { batchSize: config.PIPELINE_BATCH_SIZE, flushIntervalMs: config.PIPELINE_BATCH_FLUSH_MS, clock, logger, metrics }),
+      inject: [EVENT_BUS, PIPELINE_CONFIG, CLOCK, LOGGER, PipelineMetrics],
+    },
+    {
+      provide: ProviderRouter,
+      useFactory: (config: PipelineConfig, coordinator: RateCoordinator, publisher: BatchPublisher, clock: Clock, logger: Logger, metrics: PipelineMetrics, health: HealthRegistry) => {
+        const router = new ProviderRouter({ coordinator, publisher, clock, logger, metrics, retry: { baseMs: config.PIPELINE_RETRY_BASE_MS, maxMs: config.PIPELINE_RETRY_MAX_MS } });
+        for (const { provider, budget } of providersFromConfig(config, { clock, logger, metrics })) router.add(provider, budget);
+        health.register(
+          'providers',
+          () => {
+            const states = router.states();
+            const details = Object.fromEntries(states.map((s) => [s.name, s.lastError ? `${s.status} (${s.failures} failures, last: ${s.lastError})` : s.status]));
+            return { state: states.some((s) => s.status === 'backing_off') ? 'degraded' : 'healthy', details };
+          },
+          { readiness: false },
+        );
+        return router;
+      },
+      inject: [PIPELINE_CONFIG, RateCoordinator, BatchPublisher, CLOCK, LOGGER, PipelineMetrics, HealthRegistry],
+    },
+    IngestLifecycle,
+  ],
+  exports: [ProviderRouter, BatchPublisher],
+})
+export class IngestModule {}

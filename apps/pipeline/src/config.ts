@@ -1,0 +1,97 @@
+/**
+ * Pipeline configuration: the shared variables (SYSTEM.md) plus PIPELINE_*, parsed once at start-up.
+ * A bad value stops the service with every problem named by variable.
+ */
+import os from 'os';
+import { z } from 'zod';
+import { envBool, envInt, envNumber, envOptionalString, envString, parseEnv, portShape, sharedEnvShape } from '@mdp/service-kit';
+import { intervalSeconds } from './providers/interval';
+
+export const DEFAULT_PORT = 8082;
+
+const unit = (fallback: number) => envNumber(fallback).pipe(z.number().min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' }));
+const positive = (fallback: number) => envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
+const positiveInt = (fallback: number) => envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
+const list = (fallback: string) =>
+  envString(fallback).transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+
+const PROVIDER_KINDS = ['synthetic', 'replay'] as const;
+
+export const PipelineEnv = z
+  .object({
+    ...sharedEnvShape,
+    ...portShape(DEFAULT_PORT),
+    /** Provider whose budget store feedback adjusts. */
+    PIPELINE_FB_PROVIDER: envString('synthetic'),
+    PIPELINE_FB_SCALE_OK: unit(1.0),
+    PIPELINE_FB_SCALE_SOFT: unit(0.5),
+    PIPELINE_FB_SCALE_HARD: unit(0.0),
+    PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
+    PIPELINE_IDEMPOTENCY: envString('shared').pipe(z.enum(['memory', 'shared'], { error: 'must be memory or shared' })),
+    PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}-${process.pid}`),
+    PIPELINE_CONTROL_ENABLED: envBool(true),
+    PIPELINE_CONTROL_GROUP: envString('pipeline'),
+    /** Which providers run: a comma list of synthetic | replay, or `none`. */
+    PIPELINE_PROVIDERS: list('synthetic').transform((kinds, ctx) => {
+      const unknown = kinds.filter((k) => !(PROVIDER_KINDS as readonly string[]).includes(k) && k !== 'none');
+      if (unknown.length) {
+        ctx.addIssue({ code: 'custom', message: `unknown provider(s) ${unknown.map((k) => `"${k}"`).join(', ')}: use a comma list of ${PROVIDER_KINDS.join(' | ')} (or none)` });
+        return z.NEVER;
+      }
+      return kinds as Array<(typeof PROVIDER_KINDS)[number] | 'none'>;
+    }),
+    PIPELINE_SYNTHETIC_NAME: envString('synthetic'),
+    PIPELINE_SYNTHETIC_SYMBOLS: list('AAPL,MSFT,SPY').pipe(z.array(z.string()).min(1, { error: 'needs at least one symbol' })),
+    PIPELINE_SYNTHETIC_SEED: envInt(42),
+    PIPELINE_SYNTHETIC_INTERVAL: envString('1m').refine(validInterval, { error: 'must look like 1s, 5m, 1h or 1d' }),
+    PIPELINE_SYNTHETIC_RATE: positive(10),
+    PIPELINE_SYNTHETIC_BURST: positiveInt(20),
+    PIPELINE_REPLAY_NAME: envString('replay'),
+    PIPELINE_REPLAY_FILE: envOptionalString(),
+    PIPELINE_REPLAY_SPEED: envString('max').transform((raw, ctx): number | 'max' => {
+      if (raw.toLowerCase() === 'max') return 'max';
+      const n = Number(raw);
+      if (Number.isFinite(n) && n > 0) return n;
+      ctx.addIssue({ code: 'custom', message: `must be a number > 0 or "max", got "${raw}"` });
+      return z.NEVER;
+    }),
+    PIPELINE_REPLAY_LOOP: envBool(false),
+    PIPELINE_REPLAY_RATE: positive(100),
+    PIPELINE_REPLAY_BURST: positiveInt(100),
+    PIPELINE_BATCH_SIZE: positiveInt(100),
+    PIPELINE_BATCH_FLUSH_MS: positiveInt(200),
+    PIPELINE_RETRY_BASE_MS: positiveInt(500),
+    PIPELINE_RETRY_MAX_MS: positiveInt(30_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.PIPELINE_PROVIDERS.includes('replay') && !env.PIPELINE_REPLAY_FILE) {
+      ctx.addIssue({ code: 'custom', path: ['PIPELINE_REPLAY_FILE'], message: 'is required when PIPELINE_PROVIDERS includes replay' });
+    }
+    if (env.PIPELINE_PROVIDERS.includes('none') && env.PIPELINE_PROVIDERS.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['PIPELINE_PROVIDERS'], message: '"none" cannot be combined with providers' });
+    }
+    if (env.PIPELINE_RETRY_MAX_MS < env.PIPELINE_RETRY_BASE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['PIPELINE_RETRY_MAX_MS'], message: 'must be >= PIPELINE_RETRY_BASE_MS' });
+    }
+  });
+
+export type PipelineConfig = z.infer<typeof PipelineEnv>;
+
+/** Throws `ConfigError` listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): PipelineConfig {
+  return parseEnv(PipelineEnv, env);
+}
+
+function validInterval(s: string): boolean {
+  try {
+    intervalSeconds(s);
+    return true;
+  } catch {
+    return false;
+  }
+}

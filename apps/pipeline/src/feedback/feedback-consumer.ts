@@ -1,0 +1,95 @@
+import type { EventEnvelope, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
+import { retry, type Delivery, type EventBus, type Subscription } from '@mdp/pulse';
+import type { Logger } from '@mdp/service-kit';
+import type { PipelineMetrics } from '../metrics/pipeline-metrics';
+import { envelopeFor } from '../telemetry/envelopes';
+import type { FeedbackHandler } from './feedback-handler';
+
+export const FEEDBACK_STREAM = 'telemetry.feedback';
+export const RATE_ADJUSTMENT_STREAM = 'telemetry.rate_adjustment';
+export const FEEDBACK_GROUP = 'pipeline';
+
+export interface FeedbackConsumerOptions {
+  consumer: string;
+  group?: string;
+  /** Dead-letter after this many failed deliveries. */
+  maxDeliveries?: number;
+  /** `shared` survives restarts and spans instances; `memory` is per process. */
+  idempotency?: 'memory' | 'shared';
+  /** In-process attempts before a delivery counts as failed. */
+  attempts?: number;
+  blockMs?: number;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+  /** Called after each applied adjustment (tests, benchmarks). */
+  onAdjustment?: (adjustment: RateAdjustment, envelope: EventEnvelope<FeedbackEvent>) => void;
+}
+
+const RATE_ADJUSTMENT_V1_FIELDS = ['provider', 'scale', 'reason', 'ts'] as const;
+
+/**
+ * Store feedback over Pulse: `<ns>.telemetry.feedback`, group `pipeline`. Pulse decodes and validates
+ * each envelope (junk goes to the dead-letter stream), drops envelope ids already handled, counts
+ * `pulse_consume_total` / `pulse_lag_ms`, acks on success and fails (retry, then dead-letter) on
+ * error. This class turns each event into a rate adjustment and announces it on
+ * `<ns>.telemetry.rate_adjustment`.
+ */
+export class FeedbackConsumer {
+  private subscription?: Subscription;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly handler: FeedbackHandler,
+    private readonly opts: FeedbackConsumerOptions,
+  ) {}
+
+  get running(): boolean {
+    return this.subscription !== undefined;
+  }
+
+  start(): void {
+    if (this.subscription) return;
+    this.subscription = this.bus.subscribe<FeedbackEvent>(
+      {
+        stream: FEEDBACK_STREAM,
+        group: this.opts.group ?? FEEDBACK_GROUP,
+        consumer: this.opts.consumer,
+        maxDeliveries: this.opts.maxDeliveries ?? 5,
+        idempotency: this.opts.idempotency ?? 'memory',
+        blockMs: this.opts.blockMs,
+        middleware: [retry({ attempts: this.opts.attempts ?? 3, retryable: (err) => !(err instanceof PermanentError) })],
+      },
+      async (envelope, delivery) => void (await this.handle(envelope, delivery)),
+    );
+    this.opts.logger?.info({ stream: this.bus.streamName(FEEDBACK_STREAM), group: this.opts.group ?? FEEDBACK_GROUP, consumer: this.opts.consumer }, 'feedback consumer started');
+  }
+
+  async stop(): Promise<void> {
+    const sub = this.subscription;
+    this.subscription = undefined;
+    await sub?.close();
+  }
+
+  /** Applies one feedback event; throwing fails the delivery (retried, then dead-lettered). */
+  async handle(envelope: EventEnvelope<FeedbackEvent>, _delivery?: Delivery<FeedbackEvent>): Promise<RateAdjustment> {
+    if (envelope.meta.schema_id !== 'telemetry.FeedbackEvent') {
+      throw new PermanentError(`unexpected schema "${envelope.meta.schema_id}" on ${FEEDBACK_STREAM} (expected telemetry.FeedbackEvent)`);
+    }
+    const event = envelope.payload;
+    this.opts.metrics?.feedbackReceived.inc({ source: event.source ?? 'unknown', level: String(event.level).toLowerCase() });
+    const adjustment = await this.handler.handle(event, { correlationId: envelope.id });
+    this.opts.metrics?.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
+    this.opts.logger?.info({ provider: adjustment.provider, scale: adjustment.scale, level: adjustment.reason, coordinator: event.coordinator_id, id: envelope.id }, 'rate adjusted from feedback');
+    this.opts.onAdjustment?.(adjustment, envelope);
+    await this.bus.publish(
+      RATE_ADJUSTMENT_STREAM,
+      envelopeFor({ schemaId: 'telemetry.RateAdjustment', track: this.bus.track, key: adjustment.provider, payload: adjustment, v1Fields: RATE_ADJUSTMENT_V1_FIELDS }),
+    );
+    return adjustment;
+  }
+}
+
+/** An error retrying cannot fix (wrong message on the stream): fail at once, without in-process retries. */
+export class PermanentError extends Error {
+  override readonly name = 'PermanentError';
+}

@@ -1,0 +1,63 @@
+import { ConfigError } from '@mdp/service-kit';
+import { loadConfig } from '../../src/config';
+
+describe('pipeline config', () => {
+  it('uses the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      PULSE_ENABLED: true,
+      EVENT_BUS_BACKEND: 'inmem',
+      REDIS_URL: 'redis://localhost:6379/0',
+      MD_NAMESPACE: 'mdp',
+      SCHEMA_TRACK: 'v1',
+      PORT: 8082,
+      PIPELINE_FB_PROVIDER: 'synthetic',
+      PIPELINE_FB_SCALE_OK: 1,
+      PIPELINE_FB_SCALE_SOFT: 0.5,
+      PIPELINE_FB_SCALE_HARD: 0,
+      PIPELINE_PROVIDERS: ['synthetic'],
+      PIPELINE_SYNTHETIC_SYMBOLS: ['AAPL', 'MSFT', 'SPY'],
+      PIPELINE_REPLAY_SPEED: 'max',
+    });
+    expect(c.PUBLISHER_TOKEN).toBeUndefined();
+  });
+
+  it('reads overrides', () => {
+    const c = loadConfig({
+      PULSE_ENABLED: 'false',
+      EVENT_BUS_BACKEND: 'redis',
+      SCHEMA_TRACK: 'v2',
+      PORT: '9000',
+      PIPELINE_FB_SCALE_SOFT: '0.7',
+      PIPELINE_PROVIDERS: 'synthetic, replay',
+      PIPELINE_REPLAY_FILE: '/data/bars.csv.gz',
+      PIPELINE_REPLAY_SPEED: '10',
+    });
+    expect(c).toMatchObject({ PULSE_ENABLED: false, EVENT_BUS_BACKEND: 'redis', SCHEMA_TRACK: 'v2', PORT: 9000, PIPELINE_FB_SCALE_SOFT: 0.7, PIPELINE_PROVIDERS: ['synthetic', 'replay'], PIPELINE_REPLAY_SPEED: 10 });
+  });
+
+  it('stops with every bad variable named', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PULSE_ENABLED: 'maybe',
+        EVENT_BUS_BACKEND: 'kafka',
+        SCHEMA_TRACK: 'v3',
+        PIPELINE_FB_SCALE_HARD: '1.5',
+        PIPELINE_PROVIDERS: 'replay,carrier-pigeon',
+        PIPELINE_REPLAY_SPEED: 'fast',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const msg = (error as Error).message;
+    for (const v of ['PULSE_ENABLED', 'EVENT_BUS_BACKEND', 'SCHEMA_TRACK', 'PIPELINE_FB_SCALE_HARD', 'PIPELINE_PROVIDERS', 'PIPELINE_REPLAY_SPEED']) {
+      expect(msg).toContain(`${v}:`);
+    }
+  });
+
+  it('requires a replay file when the replay provider is enabled', () => {
+    expect(() => loadConfig({ PIPELINE_PROVIDERS: 'replay' })).toThrow(/PIPELINE_REPLAY_FILE: is required when PIPELINE_PROVIDERS includes replay/);
+  });
+});
