@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { EventBus } from '@mdp/pulse';
+import type { EventBus, PulseBus } from '@mdp/pulse';
 import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger } from '@mdp/service-kit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AppModule } from './app.module';
@@ -42,7 +42,7 @@ export interface OrchestratorHandle {
 export async function createOrchestratorApp(options: BootstrapOptions = {}): Promise<{ app: INestApplication; port: number; logger: Logger }> {
   const env = loadOrchestratorEnv(options.env ?? process.env);
   const logger = options.logger ?? createLogger('orchestrator', env.LOG_LEVEL);
-  const registry = options.registry ?? defaultRegistry();
+  const registry = options.registry ?? defaultRegistry(options.bus);
   const bus = await connectBus(env, { registry, logger, bus: options.bus });
   const observer: ObserverOptions = { consumer: `orch-observer-${hostname()}`, ...options.observer };
   try {
@@ -73,8 +73,14 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Orchest
   return { app, port: bound, close: () => app.close() };
 }
 
-function defaultRegistry(): Registry {
+/**
+ * A fresh registry with Node's default metrics. Given a shared bus (one-process mode) that keeps its
+ * pulse_* series in a registry of its own, the orchestrator, as the system's observer, exposes those
+ * too; a bus it creates itself registers straight into this registry instead.
+ */
+function defaultRegistry(sharedBus?: EventBus): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  return registry;
+  const busRegistry = (sharedBus as Partial<PulseBus> | undefined)?.metrics?.registry;
+  return busRegistry ? Registry.merge([registry, busRegistry]) : registry;
 }
