@@ -16,6 +16,8 @@ export interface ControlConsumerOptions {
   maxDeliveries?: number;
   idempotency?: 'memory' | 'shared';
   blockMs?: number;
+  /** Redeliver a failed (unacked) message after it has been idle this long. */
+  minIdleMs?: number;
   logger?: Logger;
   metrics?: PipelineMetrics;
 }
@@ -53,6 +55,7 @@ export class ControlConsumer {
         maxDeliveries: this.opts.maxDeliveries ?? 5,
         idempotency: this.opts.idempotency ?? 'memory',
         blockMs: this.opts.blockMs,
+        minIdleMs: this.opts.minIdleMs,
         // Only new actions: replaying an old pause after a restart would surprise the operator.
         startFrom: '$',
       },

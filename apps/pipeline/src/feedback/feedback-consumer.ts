@@ -19,6 +19,8 @@ export interface FeedbackConsumerOptions {
   /** In-process attempts before a delivery counts as failed. */
   attempts?: number;
   blockMs?: number;
+  /** Redeliver a failed (unacked) message after it has been idle this long. */
+  minIdleMs?: number;
   logger?: Logger;
   metrics?: PipelineMetrics;
   /** Called after each applied adjustment (tests, benchmarks). */
@@ -57,6 +59,7 @@ export class FeedbackConsumer {
         maxDeliveries: this.opts.maxDeliveries ?? 5,
         idempotency: this.opts.idempotency ?? 'memory',
         blockMs: this.opts.blockMs,
+        minIdleMs: this.opts.minIdleMs,
         middleware: [retry({ attempts: this.opts.attempts ?? 3, retryable: (err) => !(err instanceof PermanentError) })],
       },
       async (envelope, delivery) => void (await this.handle(envelope, delivery)),

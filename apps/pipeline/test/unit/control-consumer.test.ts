@@ -1,0 +1,93 @@
+import type { AuditEnvelope, ControlAction, EventEnvelope } from '@mdp/contracts';
+import { createEnvelope, createEventBus, PulseBus, Subscription } from '@mdp/pulse';
+import { Registry } from 'prom-client';
+import { AUDIT_STREAM, CONTROL_STREAM, ControlConsumer } from '../../src/control/control-consumer';
+import { PipelineMetrics } from '../../src/metrics/pipeline-metrics';
+import { RateCoordinator } from '../../src/rate/rate-coordinator';
+import { waitFor } from '../support/fake-clock';
+
+describe('ControlConsumer (in-memory bus)', () => {
+  let bus: PulseBus;
+  let coordinator: RateCoordinator;
+  let consumer: ControlConsumer;
+  let audits: EventEnvelope<AuditEnvelope>[];
+  let auditSub: Subscription;
+  let registry: Registry;
+
+  const send = (payload: Partial<ControlAction>, track: 'v1' | 'v2' = 'v2') =>
+    bus.publish(CONTROL_STREAM, createEnvelope('control.ControlAction', { ts: Date.now() / 1000, ...payload }, { track }));
+  const auditCount = (n: number) => waitFor(() => audits.length >= n, 10_000, `${n} audit entries`);
+
+  beforeEach(() => {
+    registry = new Registry();
+    bus = createEventBus({ backend: 'inmem', namespace: 'ctltest', track: 'v2' }) as PulseBus;
+    coordinator = new RateCoordinator();
+    coordinator.registerProvider('ibkr', { rate: 100, burst: 10 });
+    coordinator.registerProvider('synthetic', { rate: 10, burst: 10 });
+    consumer = new ControlConsumer(bus, coordinator, { consumer: 'pipeline-1', blockMs: 20, metrics: new PipelineMetrics(registry) });
+    consumer.start();
+    audits = [];
+    auditSub = bus.subscribe<AuditEnvelope>({ stream: AUDIT_STREAM, group: 'auditor', consumer: 'a', blockMs: 20 }, (e) => void audits.push(e));
+  });
+
+  afterEach(async () => {
+    await auditSub.close();
+    await consumer.stop();
+    await bus.close();
+  });
+
+  it('pauses and resumes every provider (v1 message without a provider) and audits each action', async () => {
+    await send({ action: 'pause', target: 'pipeline' }, 'v1');
+    await auditCount(1);
+    expect(coordinator.snapshots().map((s) => s.paused)).toEqual([true, true]);
+    await send({ action: 'resume' }, 'v1');
+    await auditCount(2);
+    expect(coordinator.snapshots().map((s) => s.paused)).toEqual([false, false]);
+    expect(audits.map((a) => a.payload)).toEqual([
+      expect.objectContaining({ actor: 'pipeline-1', role: 'pipeline', action: 'pause', result: 'ok', target: 'pipeline' }),
+      expect.objectContaining({ actor: 'pipeline-1', role: 'pipeline', action: 'resume', result: 'ok', target: 'pipeline' }),
+    ]);
+    expect(audits[0].meta.schema_id).toBe('telemetry.AuditEnvelope');
+  });
+
+  it('set_scale changes one provider and the audit links back to the request', async () => {
+    await send({ action: 'set_scale', provider: 'ibkr', scale: 0.25, actor: 'alice', correlation_id: 'req-7' });
+    await auditCount(1);
+    expect(coordinator.snapshot('ibkr')).toMatchObject({ scale: 0.25, effectiveRate: 25 });
+    expect(coordinator.snapshot('synthetic').scale).toBe(1);
+    expect(audits[0].payload).toMatchObject({ action: 'set_scale', result: 'ok', target: 'provider:ibkr', correlation_id: 'req-7', attributes: { requested_by: 'alice' } });
+  });
+
+  it('pause of one named provider leaves the others running', async () => {
+    await send({ action: 'pause', provider: 'synthetic' });
+    await auditCount(1);
+    expect(coordinator.snapshot('synthetic').paused).toBe(true);
+    expect(coordinator.snapshot('ibkr').paused).toBe(false);
+  });
+
+  it('rejects (and audits) unknown providers and actions it cannot perform, changing nothing', async () => {
+    await send({ action: 'set_scale', provider: 'nope', scale: 0.5 });
+    await send({ action: 'reload' });
+    await send({ action: 'self_destruct' });
+    await auditCount(3);
+    expect(audits.map((a) => [a.payload.action, a.payload.result])).toEqual([
+      ['set_scale', 'rejected'],
+      ['reload', 'rejected'],
+      ['self_destruct', 'rejected'],
+    ]);
+    expect(audits[0].payload.detail).toMatch(/unknown provider "nope"/);
+    expect(audits[2].payload.detail).toMatch(/unsupported control action/);
+    expect(coordinator.snapshots().every((s) => s.scale === 1 && !s.paused)).toBe(true);
+    expect((await registry.getSingleMetric('pipeline_control_actions_total')!.get()).values.find((v) => v.labels.action === 'reload')?.value).toBe(1);
+  });
+
+  it('ignores actions aimed at another service', async () => {
+    await send({ action: 'pause', target: 'store' });
+    await send({ action: 'pause', target: 'provider:ibkr' });
+    await auditCount(1);
+    expect(audits).toHaveLength(1);
+    expect(audits[0].payload.target).toBe('provider:ibkr');
+    expect(coordinator.snapshot('ibkr').paused).toBe(true);
+    expect(coordinator.snapshot('synthetic').paused).toBe(false);
+  });
+});
