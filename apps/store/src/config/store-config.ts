@@ -45,6 +45,7 @@ export const StoreEnv = z
     MDS_PGLITE_DIR: envString('./data/pglite'),
     MDS_DLQ_DIR: envString('./data/dlq'),
     MDS_INGEST_ENABLED: envBool(true),
+    MDS_CONSUMER_NAME: envOptionalString(),
     MDS_INGEST_BATCH_SIZE: positiveInt(500),
     MDS_INGEST_BLOCK_MS: positiveInt(1000),
     MDS_ADMIN_TOKEN: envOptionalString(),

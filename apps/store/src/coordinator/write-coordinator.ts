@@ -205,7 +205,9 @@ export class WriteCoordinator<T> {
     const pending = this.queue.size + this.inFlight;
     this.abort.abort();
     // A statement already running at the database is allowed a short grace to finish.
-    await Promise.race([Promise.all(this.workers), sleep(Math.min(5000, Math.max(100, drainTimeoutMs)))]);
+    const grace = new AbortController();
+    await Promise.race([Promise.all(this.workers), sleep(Math.min(5000, Math.max(100, drainTimeoutMs)), grace.signal)]);
+    grace.abort();
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
     if (!drained) this.log.warn({ coordinator_id: this.id, pending }, 'drain timeout reached; leaving the rest for redelivery');

@@ -20,8 +20,10 @@ export class PgliteSqlClient implements SqlClient {
 
   /** `dataDir`: a directory for a persistent database, or `memory://` (the default) for a throwaway one. */
   static async open(dataDir = 'memory://'): Promise<PgliteSqlClient> {
-    // Loaded lazily: the WASM module is large and only needed in embedded mode.
-    const { PGlite } = await import('@electric-sql/pglite');
+    // Loaded lazily (and with require, so it also works in CommonJS test runners): the WASM module is
+    // large and only needed in embedded mode.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
     const db = await PGlite.create(dataDir);
     return new PgliteSqlClient(db);
   }

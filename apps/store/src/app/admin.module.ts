@@ -1,0 +1,79 @@
+import { BadRequestException, CanActivate, Controller, ExecutionContext, Get, Inject, Injectable, Module, Param, Post, Query, UnauthorizedException, UseGuards } from '@nestjs/common';
+import type { StoreEnv } from '../config/store-config';
+import { DeadLetterStore } from '../dlq/dead-letter-store';
+import { SINK_KINDS, SinkKind } from '../sinks/tables';
+import { StoreWriter, WriteReport } from '../store-writer';
+import { CoordinatorModule } from './coordinator.module';
+import { STORE_ENV } from './tokens';
+
+/** With MDS_ADMIN_TOKEN set, admin calls need `Authorization: Bearer <token>`. */
+@Injectable()
+export class AdminTokenGuard implements CanActivate {
+  constructor(@Inject(STORE_ENV) private readonly env: StoreEnv) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    const token = this.env.MDS_ADMIN_TOKEN;
+    if (!token) return true;
+    const header = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers.authorization;
+    if (header === `Bearer ${token}`) return true;
+    throw new UnauthorizedException('admin endpoints need Authorization: Bearer <MDS_ADMIN_TOKEN>');
+  }
+}
+
+function sinkOf(raw: string): SinkKind {
+  if ((SINK_KINDS as readonly string[]).includes(raw)) return raw as SinkKind;
+  throw new BadRequestException(`unknown sink "${raw}"; one of ${SINK_KINDS.join(', ')}`);
+}
+
+function intOf(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new BadRequestException(`${name} must be a non-negative integer`);
+  return n;
+}
+
+/** Dead-letter inspection and replay: GET /admin/dlq, GET /admin/dlq/:sink, POST /admin/dlq/:sink/replay. */
+@Controller('admin/dlq')
+@UseGuards(AdminTokenGuard)
+export class DlqAdminController {
+  constructor(
+    private readonly dlq: DeadLetterStore,
+    private readonly writer: StoreWriter,
+  ) {}
+
+  @Get()
+  async summary(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const kind of SINK_KINDS) out[kind] = await this.dlq.file(kind).count();
+    return out;
+  }
+
+  @Get(':sink')
+  async list(@Param('sink') sink: string, @Query('offset') offset?: string, @Query('limit') limit?: string) {
+    const kind = sinkOf(sink);
+    return { sink: kind, ...(await this.dlq.file(kind).list({ offset: intOf(offset, 0, 'offset'), limit: intOf(limit, 100, 'limit') })) };
+  }
+
+  @Post(':sink/replay')
+  async replay(@Param('sink') sink: string) {
+    const kind = sinkOf(sink);
+    return replayDeadLetters(this.dlq, this.writer, kind);
+  }
+}
+
+/** Re-submits a sink's dead letters through the coordinator; rows that fail again are dead-lettered anew. */
+export async function replayDeadLetters(dlq: DeadLetterStore, writer: StoreWriter, kind: SinkKind) {
+  const totals: WriteReport = { submitted: 0, written: 0, dead_lettered: 0, dropped: 0, invalid: 0 };
+  const outcome = await dlq.file(kind).replay(async (rows) => {
+    const r = await writer.write(kind, rows);
+    for (const k of Object.keys(totals) as (keyof WriteReport)[]) totals[k] += r[k];
+  });
+  return { sink: kind, ...outcome, ...totals };
+}
+
+@Module({
+  imports: [CoordinatorModule],
+  controllers: [DlqAdminController],
+  providers: [AdminTokenGuard],
+})
+export class AdminModule {}

@@ -1,0 +1,90 @@
+import { Inject, Injectable, Module } from '@nestjs/common';
+import { CircuitState } from 'cockatiel';
+import { Registry } from 'prom-client';
+import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
+import type { StoreEnv } from '../config/store-config';
+import { WriteCoordinator } from '../coordinator/write-coordinator';
+import { DeadLetterStore } from '../dlq/dead-letter-store';
+import { FeedbackBus } from '../feedback/feedback-bus';
+import { isRetryableDbError } from '../sinks/errors';
+import type { SqlClient } from '../sinks/sql-client';
+import { StoreItem, StoreSink } from '../sinks/store-sink';
+import { StoreWriter } from '../store-writer';
+import { DlqModule } from './dlq.module';
+import { FeedbackModule } from './feedback.module';
+import { SQL_CLIENT, STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+
+export function createStoreCoordinator(
+  env: StoreEnv,
+  db: SqlClient,
+  dlq: DeadLetterStore,
+  feedback: FeedbackBus,
+  registry: Registry,
+  log?: Logger,
+): WriteCoordinator<StoreItem> {
+  return new WriteCoordinator<StoreItem>({
+    id: env.MDS_COORDINATOR_ID,
+    sink: new StoreSink(db, { copyMinRows: env.MDS_COPY_MIN_ROWS }),
+    deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
+    isRetryable: isRetryableDbError,
+    onSettled: (items, outcome) => {
+      for (const item of items) item.settle?.(outcome);
+    },
+    feedback,
+    capacity: env.MDS_COORDINATOR_CAPACITY,
+    highWatermark: env.MDS_COORDINATOR_HIGH_WATERMARK,
+    lowWatermark: env.MDS_COORDINATOR_LOW_WATERMARK,
+    overflow: env.MDS_COORDINATOR_OVERFLOW,
+    workers: env.MDS_COORDINATOR_WORKERS,
+    batchSize: env.MDS_COORDINATOR_BATCH_SIZE,
+    flushIntervalMs: env.MDS_COORDINATOR_FLUSH_INTERVAL * 1000,
+    retry: {
+      maxAttempts: env.MDS_RETRY_MAX_ATTEMPTS,
+      initialBackoffMs: env.MDS_RETRY_INITIAL_BACKOFF_MS,
+      maxBackoffMs: env.MDS_RETRY_MAX_BACKOFF_MS,
+      multiplier: env.MDS_RETRY_BACKOFF_MULTIPLIER,
+      jitter: env.MDS_RETRY_JITTER,
+    },
+    breaker: { failureThreshold: env.MDS_CB_FAILURE_THRESHOLD, halfOpenAfterMs: env.MDS_CB_HALF_OPEN_AFTER_SEC * 1000 },
+    registry,
+    logger: log,
+  });
+}
+
+/** Health components `coordinator` and `circuit`: an open circuit makes the store not ready. */
+@Injectable()
+export class CoordinatorHealth {
+  constructor(@Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>, health: HealthRegistry) {
+    health.register('coordinator', () => this.coordinatorCheck());
+    health.register('circuit', () => this.circuitCheck());
+  }
+
+  coordinatorCheck(): HealthCheckResult {
+    const h = this.coordinator.health();
+    const details = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]));
+    if (h.workers_alive < h.workers && h.workers_alive === 0) return { state: 'unhealthy', details };
+    return { state: h.level === 'hard' || h.workers_alive < h.workers ? 'degraded' : 'healthy', details };
+  }
+
+  circuitCheck(): HealthCheckResult {
+    const state = this.coordinator.circuitState;
+    const details = { state: this.coordinator.health().circuit_state };
+    if (state === CircuitState.Closed) return { state: 'healthy', details };
+    return { state: state === CircuitState.HalfOpen ? 'degraded' : 'unhealthy', details };
+  }
+}
+
+@Module({
+  imports: [DlqModule, FeedbackModule],
+  providers: [
+    {
+      provide: WRITE_COORDINATOR,
+      inject: [STORE_ENV, SQL_CLIENT, DeadLetterStore, FeedbackBus, Registry, STORE_LOGGER],
+      useFactory: createStoreCoordinator,
+    },
+    { provide: StoreWriter, inject: [WRITE_COORDINATOR, DeadLetterStore], useFactory: (c: WriteCoordinator<StoreItem>, d: DeadLetterStore) => new StoreWriter(c, d) },
+    CoordinatorHealth,
+  ],
+  exports: [WRITE_COORDINATOR, StoreWriter, DlqModule],
+})
+export class CoordinatorModule {}

@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import os from 'os';
+import { EVENT_BUS } from '@mdp/service-kit';
+import type { EventBus } from '@mdp/pulse';
+import type { StoreEnv } from '../config/store-config';
+import type { WriteCoordinator } from '../coordinator/write-coordinator';
+import { StreamIngest } from '../ingest/stream-ingest';
+import type { StoreItem } from '../sinks/store-sink';
+import { CoordinatorModule } from './coordinator.module';
+import { STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+import type { Logger } from '@mdp/service-kit';
+
+/** Reads `<ns>.md.*` with the `store` group into the coordinator (started once migrations ran). */
+@Module({
+  imports: [CoordinatorModule],
+  providers: [
+    {
+      provide: StreamIngest,
+      inject: [EVENT_BUS, WRITE_COORDINATOR, STORE_ENV, STORE_LOGGER],
+      useFactory: (bus: EventBus, coordinator: WriteCoordinator<StoreItem>, env: StoreEnv, log: Logger) =>
+        new StreamIngest(bus, coordinator, {
+          consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}-${process.pid}`,
+          batchSize: env.MDS_INGEST_BATCH_SIZE,
+          blockMs: env.MDS_INGEST_BLOCK_MS,
+          maxInFlight: env.MDS_COORDINATOR_CAPACITY,
+          log,
+        }),
+    },
+  ],
+  exports: [StreamIngest],
+})
+export class IngestModule {}

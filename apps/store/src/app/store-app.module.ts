@@ -1,0 +1,43 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { BusConnection, BusModule, HealthModule, Logger, MetricsModule } from '@mdp/service-kit';
+import type { StoreEnv } from '../config/store-config';
+import type { SqlClient } from '../sinks/sql-client';
+import { AdminModule } from './admin.module';
+import { StoreConfigModule } from './config.module';
+import { CoordinatorModule } from './coordinator.module';
+import { DatabaseModule } from './database.module';
+import { IngestModule } from './ingest.module';
+import { StoreLifecycle } from './store-lifecycle';
+
+export const STORE_SERVICE = 'store';
+export const STORE_VERSION = '0.1.0';
+
+export interface StoreAppModuleOptions {
+  env: StoreEnv;
+  logger: Logger;
+  bus: BusConnection;
+  registry: Registry;
+  databaseUrl?: string;
+  sqlClient?: SqlClient;
+}
+
+@Module({})
+export class StoreAppModule {
+  static forRoot(o: StoreAppModuleOptions): DynamicModule {
+    return {
+      module: StoreAppModule,
+      imports: [
+        StoreConfigModule.forRoot(o.env, o.logger),
+        HealthModule.forRoot({ service: STORE_SERVICE, version: STORE_VERSION }),
+        MetricsModule.forRoot({ registry: o.registry }),
+        BusModule.forConnection(o.bus),
+        DatabaseModule.forRoot({ databaseUrl: o.databaseUrl, client: o.sqlClient }),
+        CoordinatorModule,
+        IngestModule,
+        AdminModule,
+      ],
+      providers: [StoreLifecycle],
+    };
+  }
+}

@@ -1,0 +1,48 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from '@mdp/service-kit';
+import type { StoreEnv } from '../config/store-config';
+import type { WriteCoordinator } from '../coordinator/write-coordinator';
+import { StreamIngest } from '../ingest/stream-ingest';
+import type { StoreItem } from '../sinks/store-sink';
+import { DatabaseService } from './database.module';
+import { STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+
+/**
+ * Orders start and stop. Start: migrations (retried in the background so /health answers meanwhile),
+ * then workers, then stream reading. Stop (SIGTERM): stop reading, drain the queue within
+ * MDS_COORDINATOR_DRAIN_TIMEOUT, then close the subscriptions leaving the rest pending on the streams.
+ */
+@Injectable()
+export class StoreLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly abort = new AbortController();
+  /** Resolves true once migrations ran and workers + ingest are running. */
+  started: Promise<boolean> = Promise.resolve(false);
+
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly ingest: StreamIngest,
+    @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
+    @Inject(STORE_ENV) private readonly env: StoreEnv,
+    @Inject(STORE_LOGGER) private readonly log: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.started = this.start();
+  }
+
+  private async start(): Promise<boolean> {
+    if (!(await this.database.migrate(this.abort.signal))) return false;
+    this.coordinator.start();
+    if (this.env.MDS_INGEST_ENABLED) this.ingest.start();
+    this.log.info({ ...this.coordinator.health(), ingest: this.env.MDS_INGEST_ENABLED }, 'store started');
+    return true;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.abort.abort();
+    this.ingest.pause();
+    const result = await this.coordinator.stop(this.env.MDS_COORDINATOR_DRAIN_TIMEOUT * 1000);
+    await this.ingest.close();
+    this.log.info({ ...result }, result.drained ? 'queue drained' : 'drain timed out; unwritten messages stay pending on the streams');
+  }
+}
