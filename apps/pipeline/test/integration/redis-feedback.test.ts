@@ -1,0 +1,144 @@
+/**
+ * Over real Redis: feedback events written with a plain XADD in the documented wire format (fields
+ * id, schema_id, track, envelope; see packages/pulse/README.md), not through the project's publisher,
+ * reach the running pipeline and change its provider's rate; the metrics show the flow.
+ */
+import { randomUUID } from 'crypto';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
+import { bootstrap, PipelineApp } from '../../src/bootstrap';
+import { waitFor } from '../support/fake-clock';
+
+function xaddEnvelope(redis: Redis, stream: string, envelope: { id: string; meta: { schema_id: string; track: string } }): Promise<string | null> {
+  return redis.xadd(stream, '*', 'id', envelope.id, 'schema_id', envelope.meta.schema_id, 'track', envelope.meta.track, 'envelope', JSON.stringify(envelope));
+}
+
+describeWithRedis('pipeline over Redis', () => {
+  let redis: Redis;
+  let ns: string;
+  let svc: PipelineApp;
+
+  const providers = async () => (await request(svc.app.getHttpServer()).get('/providers').expect(200)).body as Array<{ provider: string; scale: number; pressure: string; effectiveRate: number }>;
+  const synthetic = async () => (await providers()).find((p) => p.provider === 'synthetic')!;
+
+  beforeAll(async () => {
+    ns = uniqueId('pipe');
+    redis = new Redis(redisUrl());
+    svc = await bootstrap({
+      port: 0,
+      handleSignals: false,
+      env: {
+        LOG_LEVEL: 'silent',
+        EVENT_BUS_BACKEND: 'redis',
+        REDIS_URL: redisUrl(),
+        MD_NAMESPACE: ns,
+        SCHEMA_TRACK: 'v2',
+        PIPELINE_PROVIDERS: 'synthetic',
+        PIPELINE_FB_PROVIDER: 'synthetic',
+        PIPELINE_SYNTHETIC_RATE: '100',
+        PIPELINE_BATCH_SIZE: '10',
+        PIPELINE_BATCH_FLUSH_MS: '50',
+        PIPELINE_IDEMPOTENCY: 'shared',
+      },
+    });
+    expect(svc.connection.mode).toBe('redis');
+  });
+
+  afterAll(async () => {
+    await svc?.close();
+    await deleteRedisPrefix(redis, `${ns}.`);
+    redis.disconnect();
+  });
+
+  it('publishes synthetic bars to <ns>.md.bars', async () => {
+    await waitFor(async () => (await redis.xlen(`${ns}.md.bars`)) > 0, 15_000, 'bars in Redis');
+    const [[, fields]] = await redis.xrange(`${ns}.md.bars`, '-', '+', 'COUNT', 1);
+    const envelope = JSON.parse(fields[fields.indexOf('envelope') + 1]);
+    expect(envelope).toMatchObject({ meta: { schema_id: 'md.Bar', track: 'v2' }, payload: { provider: 'synthetic' } });
+    expect(envelope.key).toBe(envelope.payload.symbol);
+  });
+
+  it('a v1 FeedbackEvent XADDed by hand changes the provider rate', async () => {
+    expect(await synthetic()).toMatchObject({ scale: 1 });
+    const envelope = {
+      id: randomUUID(),
+      key: 'store-coordinator',
+      ts: Date.now() / 1000,
+      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
+      payload: { coordinator_id: 'store-coordinator', queue_size: 700, capacity: 1000, level: 'soft', source: 'store', ts: Date.now() / 1000 },
+    };
+    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
+    await waitFor(async () => (await synthetic()).scale === 0.5, 15_000, 'scale 0.5');
+    expect(await synthetic()).toMatchObject({ pressure: 'soft', effectiveRate: 50 });
+  });
+
+  it('a v2 FeedbackEvent XADDed by hand changes it again; a redelivered copy changes nothing', async () => {
+    const envelope = {
+      id: randomUUID(),
+      key: 'store-coordinator',
+      ts: Date.now() / 1000,
+      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v2', headers: {} },
+      payload: { coordinator_id: 'store-coordinator', queue_size: 990, capacity: 1000, level: 'hard', source: 'store', ts: Date.now() / 1000, utilization: 0.99, reason: 'queue nearly full' },
+    };
+    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
+    await waitFor(async () => (await synthetic()).scale === 0, 15_000, 'scale 0');
+    expect(await synthetic()).toMatchObject({ pressure: 'hard', effectiveRate: 0 });
+
+    // The same envelope again (e.g. a producer retry): dropped as a duplicate.
+    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
+    await waitFor(async () => /pulse_consume_total\{[^}]*outcome="duplicate"[^}]*\} 1/.test((await request(svc.app.getHttpServer()).get('/metrics')).text), 15_000, 'duplicate counted');
+
+    // Each applied adjustment was announced on <ns>.telemetry.rate_adjustment.
+    const announced = (await redis.xrange(`${ns}.telemetry.rate_adjustment`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('envelope') + 1]));
+    expect(announced.map((e) => [e.meta.schema_id, e.payload.provider, e.payload.scale, e.payload.reason])).toEqual([
+      ['telemetry.RateAdjustment', 'synthetic', 0.5, 'soft'],
+      ['telemetry.RateAdjustment', 'synthetic', 0, 'hard'],
+    ]);
+    expect(announced[1].payload.correlation_id).toBe(envelope.id);
+  });
+
+  it('junk on the feedback stream is dead-lettered and does not stop the consumer', async () => {
+    await redis.xadd(`${ns}.telemetry.feedback`, '*', 'id', 'junk-1', 'schema_id', 'telemetry.FeedbackEvent', 'track', 'v1', 'envelope', '{"not": "an envelope"');
+    const ok = {
+      id: randomUUID(),
+      key: 'store-coordinator',
+      ts: Date.now() / 1000,
+      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
+      payload: { coordinator_id: 'store-coordinator', queue_size: 1, capacity: 1000, level: 'ok', source: 'store', ts: Date.now() / 1000 },
+    };
+    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, ok);
+    await waitFor(async () => (await synthetic()).scale === 1, 15_000, 'scale restored to 1');
+    await waitFor(async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1, 15_000, 'dead letter');
+  });
+
+  it('exposes the flow on /metrics', async () => {
+    const text = (await request(svc.app.getHttpServer()).get('/metrics').expect(200)).text;
+    const stream = `${ns}.telemetry.feedback`;
+    expect(text).toMatch(new RegExp(`pulse_consume_total\\{stream="${stream}",track="v1",outcome="success"\\} 2`));
+    expect(text).toMatch(new RegExp(`pulse_consume_total\\{stream="${stream}",track="v2",outcome="success"\\} 1`));
+    expect(text).toMatch(new RegExp(`pulse_lag_ms\\{stream="${stream}"\\} \\d+`));
+    expect(text).toMatch(/pipeline_feedback_events_received_total\{source="store",level="soft"\} 1/);
+    expect(text).toMatch(/pipeline_feedback_events_received_total\{source="store",level="hard"\} 1/);
+    expect(text).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="soft"\} 1/);
+    expect(text).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="hard"\} 1/);
+    expect(text).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="ok"\} 1/);
+  });
+
+  it('acknowledges a control action from the orchestrator with an audit entry', async () => {
+    const action = {
+      id: randomUUID(),
+      key: 'pipeline',
+      ts: Date.now() / 1000,
+      meta: { schema_id: 'control.ControlAction', track: 'v1', headers: {} },
+      payload: { action: 'pause', target: 'pipeline', ts: Date.now() / 1000 },
+    };
+    await xaddEnvelope(redis, `${ns}.control.actions`, action);
+    await waitFor(async () => (await redis.xlen(`${ns}.telemetry.audit`)) === 1, 15_000, 'audit entry');
+    const [[, f]] = await redis.xrange(`${ns}.telemetry.audit`, '-', '+');
+    const audit = JSON.parse(f[f.indexOf('envelope') + 1]);
+    expect(audit).toMatchObject({ meta: { schema_id: 'telemetry.AuditEnvelope' }, payload: { action: 'pause', result: 'ok', role: 'pipeline', correlation_id: action.id } });
+    expect(await synthetic()).toMatchObject({ effectiveRate: 0 });
+    expect((await providers())[0]).toMatchObject({ paused: true });
+  });
+});
