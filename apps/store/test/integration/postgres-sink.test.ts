@@ -1,0 +1,110 @@
+import { createTestSchema, describeWithPostgres, TestSchema } from '@mdp/testing';
+import { isRetryableDbError } from '../../src/sinks/errors';
+import { MIGRATIONS, runMigrations } from '../../src/sinks/migrations';
+import { PgSqlClient } from '../../src/sinks/pg-client';
+import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
+import { upsertRows } from '../../src/sinks/upsert';
+import { makeBars } from '../helpers/bars';
+
+describeWithPostgres('PostgreSQL sinks', () => {
+  let schema: TestSchema;
+  let db: PgSqlClient;
+
+  beforeAll(async () => {
+    schema = await createTestSchema();
+    db = new PgSqlClient({ connectionString: schema.url, maxConnections: 4 });
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await schema?.drop();
+  });
+
+  const barsRows = async () =>
+    (await db.query<{ symbol: string; close: number; created_at: Date; updated_at: Date; ts: Date }>('SELECT * FROM bars_ohlcv ORDER BY ts')).rows;
+
+  it('runs migrations idempotently and falls back to plain PostgreSQL without TimescaleDB', async () => {
+    const first = await runMigrations(db);
+    expect(first.applied).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(first.timescale).toBe('unavailable');
+    const second = await runMigrations(db);
+    expect(second.applied).toEqual([]);
+    const tables = await db.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+      [schema.schema],
+    );
+    expect(tables.rows.map((r) => r.table_name)).toEqual(['bars_ohlcv', 'fundamentals', 'mds_schema_migrations', 'news', 'option_snapshots']);
+    const pk = await db.query<{ column_name: string }>(
+      `SELECT a.attname AS column_name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+       WHERE i.indrelid = 'bars_ohlcv'::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+    );
+    expect(pk.rows.map((r) => r.column_name)).toEqual(['provider', 'symbol', 'interval', 'ts']);
+  });
+
+  it.each([
+    ['unnest', 1_000_000],
+    ['copy', 1],
+  ])('upserts via %s: replay changes nothing, a correction updates updated_at, symbols upper-cased', async (method, copyMinRows) => {
+    await db.query('TRUNCATE bars_ohlcv');
+    const bars = makeBars(20, { symbol: 'aapl', provider: method });
+    const first = await upsertRows(db, BARS, bars, { copyMinRows });
+    expect(first).toEqual({ rows: 20, changed: 20, method });
+    const before = await barsRows();
+    expect(before[0].symbol).toBe('AAPL');
+    expect(before[0].ts.getTime()).toBe(bars[0].ts * 1000);
+
+    const replay = await upsertRows(db, BARS, bars, { copyMinRows });
+    expect(replay.changed).toBe(0);
+    const afterReplay = await barsRows();
+    expect(afterReplay.map((r) => r.updated_at.getTime())).toEqual(before.map((r) => r.updated_at.getTime()));
+
+    const corrected = bars.map((b, i) => (i === 3 ? { ...b, close: b.close + 0.5, high: b.high + 1 } : b));
+    const fix = await upsertRows(db, BARS, corrected, { copyMinRows });
+    expect(fix.changed).toBe(1);
+    const after = await barsRows();
+    expect(after[3].close).toBe(bars[3].close + 0.5);
+    expect(after[3].updated_at.getTime()).toBeGreaterThan(before[3].updated_at.getTime());
+    expect(after[3].created_at.getTime()).toBe(before[3].created_at.getTime());
+    expect(after[4].updated_at.getTime()).toBe(before[4].updated_at.getTime());
+  });
+
+  it('de-duplicates a batch that holds the same key twice (last one wins)', async () => {
+    await db.query('TRUNCATE bars_ohlcv');
+    const [a] = makeBars(1, { symbol: 'dup' });
+    for (const copyMinRows of [1_000_000, 1]) {
+      const res = await upsertRows(db, BARS, [a, { ...a, symbol: 'DUP', close: a.close + 1, high: a.high + 1 }], { copyMinRows });
+      expect(res.rows).toBe(1);
+    }
+    const rows = await barsRows();
+    expect(rows).toHaveLength(1);
+    expect(rows[0].close).toBe(a.close + 1);
+  });
+
+  it('writes options, news and fundamentals with their natural keys, escaping text for COPY', async () => {
+    const option = { provider: 'p', symbol: 'spy', expiry: '2025-01-17', option_type: 'P', strike: 400.5, ts: 1_700_000_000, iv: 0.3, oi: 12 };
+    const news = { provider: 'p', id: 'x\t1', published_at: 1_700_000_000, title: 'multi\nline \\ title', symbols: ['aapl'] };
+    const fundamentals = { provider: 'p', symbol: 'aapl', asof: 1_700_000_000, net_income: -5, currency: 'USD' };
+    for (const copyMinRows of [1_000_000, 1]) {
+      await upsertRows(db, OPTIONS, [option], { copyMinRows });
+      await upsertRows(db, NEWS, [news], { copyMinRows });
+      await upsertRows(db, FUNDAMENTALS, [fundamentals], { copyMinRows });
+    }
+    expect((await db.query('SELECT * FROM option_snapshots')).rows).toEqual([expect.objectContaining({ symbol: 'SPY', strike: 400.5, oi: '12' })]);
+    expect((await db.query('SELECT * FROM news')).rows).toEqual([expect.objectContaining({ id: 'x\t1', title: 'multi\nline \\ title', symbols: ['AAPL'] })]);
+    expect((await db.query('SELECT * FROM fundamentals')).rows).toEqual([expect.objectContaining({ symbol: 'AAPL', net_income: -5 })]);
+  });
+
+  it('reports rows the database rejects as non-retryable data errors', async () => {
+    const [bar] = makeBars(1);
+    const err = await upsertRows(db, BARS, [{ ...bar, volume: 'lots' }], { copyMinRows: 1_000_000 }).catch((e) => e);
+    expect(err.code).toBe('22P02');
+    expect(isRetryableDbError(err)).toBe(false);
+  });
+
+  it('classifies an unreachable server as retryable', async () => {
+    const dead = new PgSqlClient({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectTimeoutMs: 1000 });
+    const err = await dead.query('SELECT 1').catch((e) => e);
+    await dead.close();
+    expect(isRetryableDbError(err)).toBe(true);
+  });
+});
