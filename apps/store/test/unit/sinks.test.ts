@@ -1,0 +1,86 @@
+import { isRetryableDbError } from '../../src/sinks/errors';
+import { runMigrations } from '../../src/sinks/migrations';
+import type { QueryResult, SqlClient, SqlSession } from '../../src/sinks/sql-client';
+import { BARS, NEWS } from '../../src/sinks/tables';
+import { dedupeByKey, toCopyText, upsertRows } from '../../src/sinks/upsert';
+import { makeBars } from '../helpers/bars';
+
+/** Records statements; answers pg_available_extensions as told. */
+class FakeSql implements SqlClient {
+  readonly dialect = 'pglite' as const;
+  statements: Array<{ sql: string; params?: unknown[] }> = [];
+  constructor(private readonly timescale: boolean) {}
+  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    this.statements.push({ sql, params });
+    if (sql.includes('pg_available_extensions')) return { rows: (this.timescale ? [{}] : []) as R[], rowCount: this.timescale ? 1 : 0 };
+    return { rows: [], rowCount: 0 };
+  }
+  async transaction<X>(fn: (s: SqlSession) => Promise<X>): Promise<X> {
+    return fn({ memo: new Set(), query: (sql, params) => this.query(sql, params) });
+  }
+  async close(): Promise<void> {}
+}
+
+describe('migrations', () => {
+  it('turns bars_ohlcv into a compressed hypertable when TimescaleDB is available', async () => {
+    const db = new FakeSql(true);
+    const report = await runMigrations(db);
+    expect(report.timescale).toBe('hypertable');
+    const sql = db.statements.map((s) => s.sql).join('\n');
+    expect(sql).toContain('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    expect(sql).toContain("create_hypertable('bars_ohlcv', 'ts'");
+    expect(sql).toContain('timescaledb.compress');
+    expect(sql).toContain('add_compression_policy');
+  });
+
+  it('stays on plain PostgreSQL when it is not', async () => {
+    const db = new FakeSql(false);
+    expect((await runMigrations(db)).timescale).toBe('unavailable');
+    expect(db.statements.some((s) => /CREATE EXTENSION|create_hypertable/.test(s.sql))).toBe(false);
+  });
+});
+
+describe('upsert SQL', () => {
+  it('is diff-aware: updates only rows whose values are distinct, touching updated_at', async () => {
+    const db = new FakeSql(false);
+    await upsertRows(db, BARS, makeBars(3), { copyMinRows: 1 }); // PGlite has no COPY: unnest path
+    const { sql, params } = db.statements[0];
+    expect(sql).toMatch(/^INSERT INTO "bars_ohlcv" AS t .* FROM unnest\(\$1::text\[\]/);
+    expect(sql).toContain('ON CONFLICT ("provider", "symbol", "interval", "ts") DO UPDATE SET');
+    expect(sql).toContain('updated_at = now() WHERE (t."open", t."high", t."low", t."close", t."volume", t."trades", t."vwap") IS DISTINCT FROM (EXCLUDED."open"');
+    expect(sql).toContain('to_timestamp(u.c3)');
+    expect(params?.[1]).toEqual(['AAPL', 'AAPL', 'AAPL']);
+  });
+
+  it('de-duplicates by natural key, last row wins, symbol case-insensitively', () => {
+    const [a, b] = makeBars(2);
+    const rows = dedupeByKey(BARS, [a, b, { ...a, symbol: 'AAPL', close: 1 }]);
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => r.ts === a.ts)?.close).toBe(1);
+  });
+
+  it('writes COPY text with NULLs and escapes', () => {
+    const text = toCopyText(NEWS, [{ provider: 'p', id: 'a\tb', published_at: 1.5, title: 'x\\y\nz', symbols: ['q'] }]);
+    expect(text).toBe('p\ta\\tb\t1.5\tx\\\\y\\nz\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t["Q"]\n');
+  });
+});
+
+describe('isRetryableDbError', () => {
+  const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+  it.each([
+    ['ECONNREFUSED', true],
+    ['08006', true],
+    ['57P01', true],
+    ['40P01', true],
+    ['53300', true],
+    ['22P02', false],
+    ['23502', false],
+    ['42P01', false],
+  ])('%s -> %s', (code, expected) => expect(isRetryableDbError(withCode(code))).toBe(expected));
+
+  it('recognises connection loss by message and inside AggregateError', () => {
+    expect(isRetryableDbError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isRetryableDbError(new AggregateError([withCode('ECONNREFUSED')], ''))).toBe(true);
+    expect(isRetryableDbError(new Error('value out of range'))).toBe(false);
+  });
+});
