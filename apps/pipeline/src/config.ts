@@ -20,7 +20,7 @@ const list = (fallback: string) =>
       .filter(Boolean),
   );
 
-const PROVIDER_KINDS = ['synthetic', 'replay'] as const;
+const PROVIDER_KINDS = ['synthetic', 'replay', 'binance'] as const;
 
 export const PipelineEnv = z
   .object({
@@ -36,7 +36,7 @@ export const PipelineEnv = z
     PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}-${process.pid}`),
     PIPELINE_CONTROL_ENABLED: envBool(true),
     PIPELINE_CONTROL_GROUP: envString('pipeline'),
-    /** Which providers run: a comma list of synthetic | replay, or `none`. */
+    /** Which providers run: a comma list of synthetic | replay | binance, or `none`. */
     PIPELINE_PROVIDERS: list('synthetic').transform((kinds, ctx) => {
       const unknown = kinds.filter((k) => !(PROVIDER_KINDS as readonly string[]).includes(k) && k !== 'none');
       if (unknown.length) {
@@ -63,6 +63,12 @@ export const PipelineEnv = z
     PIPELINE_REPLAY_LOOP: envBool(false),
     PIPELINE_REPLAY_RATE: positive(100),
     PIPELINE_REPLAY_BURST: positiveInt(100),
+    PIPELINE_BINANCE_NAME: envString('binance'),
+    PIPELINE_BINANCE_URL: envString('wss://stream.binance.com:9443').pipe(z.string().regex(/^wss?:\/\//, { error: 'must be a ws:// or wss:// URL' })),
+    PIPELINE_BINANCE_SYMBOLS: list('btcusdt,ethusdt').pipe(z.array(z.string()).min(1, { error: 'needs at least one symbol' })),
+    PIPELINE_BINANCE_INTERVAL: envString('1m').pipe(z.string().regex(/^\d+[smhdwM]$/, { error: 'must be a Binance kline interval such as 1s, 1m, 1h, 1d' })),
+    PIPELINE_BINANCE_RATE: positive(50),
+    PIPELINE_BINANCE_BURST: positiveInt(50),
     PIPELINE_BATCH_SIZE: positiveInt(100),
     PIPELINE_BATCH_FLUSH_MS: positiveInt(200),
     PIPELINE_RETRY_BASE_MS: positiveInt(500),

@@ -7,6 +7,7 @@ export * from './rate/rate-coordinator-adapter';
 export * from './providers/provider';
 export * from './providers/synthetic-provider';
 export * from './providers/replay-provider';
+export * from './providers/binance-kline-provider';
 export * from './router/batch-publisher';
 export * from './router/provider-router';
 export * from './feedback/feedback-policy';

@@ -4,7 +4,8 @@ import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
-import type { Provider } from '../providers/provider';
+import type { InvalidRecord, Provider } from '../providers/provider';
+import { BinanceKlineProvider } from '../providers/binance-kline-provider';
 import { ReplayProvider } from '../providers/replay-provider';
 import { SyntheticProvider } from '../providers/synthetic-provider';
 import type { Clock } from '../rate/clock';
@@ -17,6 +18,10 @@ import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
 /** The providers the configuration asks for, with their budgets. */
 export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock; logger: Logger; metrics: PipelineMetrics }): Array<{ provider: Provider; budget: ProviderBudget }> {
   const out: Array<{ provider: Provider; budget: ProviderBudget }> = [];
+  const reportInvalid = (bad: InvalidRecord) => {
+    deps.metrics.invalidRecords.inc({ provider: bad.provider });
+    deps.logger.warn(bad, 'invalid record skipped');
+  };
   if (config.PIPELINE_PROVIDERS.includes('synthetic')) {
     out.push({
       provider: new SyntheticProvider({ name: config.PIPELINE_SYNTHETIC_NAME, symbols: config.PIPELINE_SYNTHETIC_SYMBOLS, seed: config.PIPELINE_SYNTHETIC_SEED, interval: config.PIPELINE_SYNTHETIC_INTERVAL }),
@@ -31,12 +36,21 @@ export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock
         speed: config.PIPELINE_REPLAY_SPEED,
         loop: config.PIPELINE_REPLAY_LOOP,
         clock: deps.clock,
-        onInvalid: (bad) => {
-          deps.metrics.invalidRecords.inc({ provider: bad.provider });
-          deps.logger.warn(bad, 'invalid record skipped');
-        },
+        onInvalid: reportInvalid,
       }),
       budget: { rate: config.PIPELINE_REPLAY_RATE, burst: config.PIPELINE_REPLAY_BURST },
+    });
+  }
+  if (config.PIPELINE_PROVIDERS.includes('binance')) {
+    out.push({
+      provider: new BinanceKlineProvider({
+        name: config.PIPELINE_BINANCE_NAME,
+        baseUrl: config.PIPELINE_BINANCE_URL,
+        symbols: config.PIPELINE_BINANCE_SYMBOLS,
+        interval: config.PIPELINE_BINANCE_INTERVAL,
+        onInvalid: reportInvalid,
+      }),
+      budget: { rate: config.PIPELINE_BINANCE_RATE, burst: config.PIPELINE_BINANCE_BURST },
     });
   }
   return out;

@@ -1,3 +1,4 @@
+import { providersFromConfig } from '../../src/app/ingest.module';
 import { ConfigError } from '@mdp/service-kit';
 import { loadConfig } from '../../src/config';
 
@@ -59,5 +60,18 @@ describe('pipeline config', () => {
 
   it('requires a replay file when the replay provider is enabled', () => {
     expect(() => loadConfig({ PIPELINE_PROVIDERS: 'replay' })).toThrow(/PIPELINE_REPLAY_FILE: is required when PIPELINE_PROVIDERS includes replay/);
+  });
+});
+
+describe('provider wiring', () => {
+  it('builds the configured providers with their budgets', () => {
+    const config = loadConfig({ PIPELINE_PROVIDERS: 'synthetic,replay,binance', PIPELINE_REPLAY_FILE: 'bars.csv', PIPELINE_BINANCE_URL: 'ws://127.0.0.1:9', PIPELINE_BINANCE_SYMBOLS: 'btcusdt' });
+    const silent = { warn: () => undefined } as never;
+    const built = providersFromConfig(config, { clock: { now: () => 0, sleep: async () => undefined }, logger: silent, metrics: { invalidRecords: { inc: () => undefined } } as never });
+    expect(built.map((b) => [b.provider.name, b.budget])).toEqual([
+      ['synthetic', { rate: 10, burst: 20 }],
+      ['replay', { rate: 100, burst: 100 }],
+      ['binance', { rate: 50, burst: 50 }],
+    ]);
   });
 });
