@@ -3,6 +3,7 @@ import { createEnvelope, createEventBus, PulseBus } from '@mdp/pulse';
 import { ConfigError } from '@mdp/service-kit';
 import request from 'supertest';
 import { bootstrap, PipelineApp } from '../../src/bootstrap';
+import { ProviderRouter } from '../../src/router/provider-router';
 import { waitFor } from '../support/fake-clock';
 
 const quiet = { LOG_LEVEL: 'silent' };
@@ -90,5 +91,30 @@ describe('pipeline start-up', () => {
     } finally {
       await svc.close();
     }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('stops the providers, then publishes every record already read', async () => {
+    const bus = createEventBus({ backend: 'inmem', namespace: 'shutdowntest' }) as PulseBus;
+    const svc = await bootstrap({
+      port: 0,
+      bus,
+      handleSignals: false,
+      // Batches never fill and the timer never fires: only the shutdown flush can publish.
+      env: { ...quiet, PIPELINE_SYNTHETIC_RATE: '1000', PIPELINE_SYNTHETIC_BURST: '50', PIPELINE_BATCH_SIZE: '100000', PIPELINE_BATCH_FLUSH_MS: '3600000' },
+    });
+    const records = async () => (await request(svc.app.getHttpServer()).get('/providers')).body[0].stream.records as number;
+    await waitFor(async () => (await records()) >= 50, 10_000, 'records read');
+    const received: EventEnvelope[] = [];
+    const sub = bus.subscribe({ stream: 'md.bars', group: 'store', consumer: 's', blockMs: 20 }, (e) => void received.push(e));
+    expect(received).toHaveLength(0);
+    const router = svc.app.get(ProviderRouter);
+    await svc.close();
+    const read = router.states()[0].records;
+    expect(router.states()[0].status).toBe('stopped');
+    await waitFor(() => received.length === read, 10_000, `all ${read} records delivered`);
+    await sub.close();
+    await bus.close();
   });
 });
