@@ -22,6 +22,7 @@ import type { Logger } from '@mdp/service-kit';
           consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}-${process.pid}`,
           batchSize: env.MDS_INGEST_BATCH_SIZE,
           blockMs: env.MDS_INGEST_BLOCK_MS,
+          consumersPerStream: env.MDS_INGEST_CONSUMERS,
           // The coordinator queue must be what bounds reading (overflow=block): allow a full queue plus
           // the batches the workers hold plus one read in hand.
           maxInFlight: env.MDS_COORDINATOR_CAPACITY + (env.MDS_COORDINATOR_WORKERS + 1) * env.MDS_COORDINATOR_BATCH_SIZE + env.MDS_INGEST_BATCH_SIZE,

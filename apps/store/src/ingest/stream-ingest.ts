@@ -22,6 +22,8 @@ export interface StreamIngestOptions {
   blockMs?: number;
   /** Unacked deliveries one subscription may hold. */
   maxInFlight?: number;
+  /** Subscriptions per stream (consumer names `<consumer>-<i>`): overlaps reads with decoding. */
+  consumersPerStream?: number;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -49,19 +51,22 @@ export class StreamIngest {
   start(): void {
     if (this.accepting) return;
     this.accepting = true;
+    const perStream = Math.max(1, this.opts.consumersPerStream ?? 1);
     for (const kind of this.opts.kinds ?? SINK_KINDS) {
-      const sub = this.bus.subscribeBatch<Row>(
-        {
-          stream: MD_STREAMS[kind],
-          group: this.opts.group ?? STORE_GROUP,
-          consumer: this.opts.consumer,
-          batchSize: this.opts.batchSize ?? 500,
-          blockMs: this.opts.blockMs ?? 1000,
-          maxInFlight: this.opts.maxInFlight,
-        },
-        (batch) => this.handle(kind, batch),
-      );
-      this.subscriptions.push(sub);
+      for (let i = 0; i < perStream; i++) {
+        const sub = this.bus.subscribeBatch<Row>(
+          {
+            stream: MD_STREAMS[kind],
+            group: this.opts.group ?? STORE_GROUP,
+            consumer: perStream === 1 ? this.opts.consumer : `${this.opts.consumer}-${i}`,
+            batchSize: this.opts.batchSize ?? 500,
+            blockMs: this.opts.blockMs ?? 1000,
+            maxInFlight: this.opts.maxInFlight,
+          },
+          (batch) => this.handle(kind, batch),
+        );
+        this.subscriptions.push(sub);
+      }
     }
     this.opts.log?.info({ kinds: this.opts.kinds ?? SINK_KINDS, consumer: this.opts.consumer }, 'stream ingest started');
   }

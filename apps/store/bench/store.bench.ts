@@ -1,0 +1,125 @@
+/**
+ * `pnpm bench store`: publishes N bars to `<ns>.md.bars` (Redis), then runs the store's stream
+ * ingest into real PostgreSQL and reports bars/s from the first read to the last row committed,
+ * plus peak RSS. Writes bench/results/store.json.
+ *
+ * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_BARS (default 300000), and any MDS_*
+ * setting to override the tuned ones below.
+ */
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { createEnvelope, createEventBus } from '@mdp/pulse';
+import type { Bar } from '@mdp/contracts';
+import { benchMachine, createTestSchema, deleteRedisPrefix, uniqueId, writeBenchResult } from '@mdp/testing';
+
+// The service runs from its build (`pnpm bench` builds first): NestJS needs the decorator metadata
+// tsc emits, which tsx's esbuild transform does not.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { bootstrap } = require('../dist/bootstrap') as typeof import('../src/bootstrap');
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const N = Number(process.env.BENCH_BARS ?? 300_000);
+const SYMBOLS = 200;
+
+/** Throughput settings: bigger batches take the COPY path; the defaults favour latency. */
+const TUNED: Record<string, string> = {
+  MDS_COORDINATOR_CAPACITY: '50000',
+  MDS_COORDINATOR_WORKERS: '4',
+  MDS_COORDINATOR_BATCH_SIZE: '5000',
+  MDS_COORDINATOR_FLUSH_INTERVAL: '0.05',
+  MDS_COPY_MIN_ROWS: '1000',
+  MDS_INGEST_BATCH_SIZE: '2000',
+  MDS_INGEST_BLOCK_MS: '100',
+};
+
+function bar(i: number): Bar {
+  const close = 100 + (i % 97) / 10;
+  return {
+    provider: 'bench',
+    symbol: `SYM${i % SYMBOLS}`,
+    interval: '1m',
+    ts: 1_600_000_000 + Math.floor(i / SYMBOLS) * 60,
+    open: close - 0.5,
+    high: close + 1,
+    low: close - 1,
+    close,
+    volume: 1000 + (i % 5000),
+  };
+}
+
+async function main(): Promise<void> {
+  const ns = uniqueId('bench');
+  const schema = await createTestSchema(DATABASE_URL);
+  const redis = new Redis(REDIS_URL);
+  const publisher = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: ns });
+  const pg = new Client({ connectionString: schema.url });
+  await pg.connect();
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+
+  try {
+    console.log(`[store bench] publishing ${N} bars to ${ns}.md.bars ...`);
+    const t0 = Date.now();
+    const chunk = 5000;
+    for (let i = 0; i < N; i += chunk) {
+      const envs = [];
+      for (let k = i; k < Math.min(N, i + chunk); k++) envs.push(createEnvelope('md.Bar', bar(k), { key: `SYM${k % SYMBOLS}` }));
+      await publisher.publishBatch('md.bars', envs);
+    }
+    console.log(`[store bench] published in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const env: Record<string, string | undefined> = {
+      ...TUNED,
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MDS_'))),
+      EVENT_BUS_BACKEND: 'redis',
+      REDIS_URL,
+      MD_NAMESPACE: ns,
+      MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    };
+    const count = async () => Number((await pg.query('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n);
+    const start = Date.now();
+    const store = await bootstrap({ port: 0, handleSignals: false, databaseUrl: schema.url, env });
+    if (!(await store.started)) throw new Error('store did not start');
+    const written = () => store.coordinator.health();
+    let rows = 0;
+    // Poll the database itself: the figure is rows committed, not rows queued.
+    while ((rows = await count()) < N) {
+      if (Date.now() - start > 600_000) throw new Error(`only ${rows} of ${N} rows after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seconds = (Date.now() - start) / 1000;
+    const health = written();
+    await store.close();
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const figures = {
+      bars_published: N,
+      rows_in_db: rows,
+      seconds: Number(seconds.toFixed(3)),
+      bars_per_s: Math.round(N / seconds),
+      peak_rss_mb: Math.round(peakRss / 2 ** 20),
+      target_bars_per_s: 100_000,
+      settings: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('MDS_') && k !== 'MDS_DLQ_DIR')),
+      workers_alive_at_end: health.workers_alive,
+    };
+    console.log(`[store bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s), peak RSS ${figures.peak_rss_mb} MB, rows in db ${rows}`);
+    console.log('[store bench] machine', JSON.stringify(benchMachine()));
+    console.log(`[store bench] wrote ${writeBenchResult('store', figures)}`);
+  } finally {
+    clearInterval(sampler);
+    await publisher.close();
+    await deleteRedisPrefix(redis, ns);
+    redis.disconnect();
+    await pg.end();
+    await schema.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('[store bench] failed:', err);
+    process.exit(1);
+  },
+);
