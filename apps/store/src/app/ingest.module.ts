@@ -19,7 +19,8 @@ import type { Logger } from '@mdp/service-kit';
       inject: [EVENT_BUS, WRITE_COORDINATOR, STORE_ENV, STORE_LOGGER],
       useFactory: (bus: EventBus, coordinator: WriteCoordinator<StoreItem>, env: StoreEnv, log: Logger) =>
         new StreamIngest(bus, coordinator, {
-          consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}-${process.pid}`,
+          // Stable across restarts, so a restarted store first takes back its own unacked messages.
+          consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`,
           batchSize: env.MDS_INGEST_BATCH_SIZE,
           blockMs: env.MDS_INGEST_BLOCK_MS,
           consumersPerStream: env.MDS_INGEST_CONSUMERS,
