@@ -53,6 +53,7 @@ export const PipelineEnv = z
     PIPELINE_SYNTHETIC_BURST: positiveInt(20),
     PIPELINE_REPLAY_NAME: envString('replay'),
     PIPELINE_REPLAY_FILE: envOptionalString(),
+    PIPELINE_REPLAY_KIND: envString('bar').pipe(z.enum(['bar', 'option', 'news', 'fundamentals'], { error: 'must be bar, option, news or fundamentals' })),
     PIPELINE_REPLAY_SPEED: envString('max').transform((raw, ctx): number | 'max' => {
       if (raw.toLowerCase() === 'max') return 'max';
       const n = Number(raw);

@@ -33,6 +33,7 @@ export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock
       provider: new ReplayProvider({
         name: config.PIPELINE_REPLAY_NAME,
         file: config.PIPELINE_REPLAY_FILE,
+        kind: config.PIPELINE_REPLAY_KIND,
         speed: config.PIPELINE_REPLAY_SPEED,
         loop: config.PIPELINE_REPLAY_LOOP,
         clock: deps.clock,

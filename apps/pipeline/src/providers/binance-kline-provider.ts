@@ -59,7 +59,7 @@ export class BinanceKlineProvider implements Provider {
     ws.on('message', (data) => {
       const bar = this.parse(String(data));
       if (!bar) return;
-      queue.push({ kind: 'bar', symbol: bar.symbol, data: bar });
+      queue.push({ kind: 'bar', key: bar.symbol, data: bar });
       if (queue.length >= max && !paused) {
         paused = true;
         ws.pause();

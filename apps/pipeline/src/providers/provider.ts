@@ -1,24 +1,57 @@
-import type { Bar } from '@mdp/contracts';
+import {
+  BarV1,
+  BarV2,
+  FundamentalsV1,
+  FundamentalsV2,
+  NewsV1,
+  NewsV2,
+  OptionSnapV1,
+  OptionSnapV2,
+  type Bar,
+  type Fundamentals,
+  type News,
+  type OptionSnap,
+} from '@mdp/contracts';
 
 /**
- * Market-data record kinds a provider can stream, with the logical stream and schema each is
- * published under. Bars first; option snapshots, news and fundamentals get their own kinds once
- * their contracts exist.
+ * Market-data record kinds: the logical stream and schema each is published under, the v1/v2 payload
+ * schemas, and the field that carries its market time (for replay pacing).
  */
 export const RECORD_KINDS = {
-  bar: { stream: 'md.bars', schemaId: 'md.Bar' },
+  bar: { stream: 'md.bars', schemaId: 'md.Bar', v1: BarV1, v2: BarV2, timeField: 'ts' },
+  option: { stream: 'md.options', schemaId: 'md.OptionSnap', v1: OptionSnapV1, v2: OptionSnapV2, timeField: 'ts' },
+  news: { stream: 'md.news', schemaId: 'md.News', v1: NewsV1, v2: NewsV2, timeField: 'published_at' },
+  fundamentals: { stream: 'md.fundamentals', schemaId: 'md.Fundamentals', v1: FundamentalsV1, v2: FundamentalsV2, timeField: 'asof' },
 } as const;
 
 export type RecordKind = keyof typeof RECORD_KINDS;
+export const RECORD_KIND_NAMES = Object.keys(RECORD_KINDS) as RecordKind[];
 
-export interface BarRecord {
-  kind: 'bar';
-  /** Partition key on the bus. */
-  symbol: string;
-  data: Bar;
+export interface RecordData {
+  bar: Bar;
+  option: OptionSnap;
+  news: News;
+  fundamentals: Fundamentals;
 }
 
-export type MarketRecord = BarRecord;
+/** One record; `key` partitions it on the bus (the symbol; a news item without one uses its id). */
+export type MarketRecord = { [K in RecordKind]: { kind: K; key: string; data: RecordData[K] } }[RecordKind];
+export type BarRecord = Extract<MarketRecord, { kind: 'bar' }>;
+
+export function recordKey(kind: RecordKind, data: RecordData[RecordKind]): string {
+  if ('symbol' in data && data.symbol) return data.symbol;
+  return kind === 'news' ? (data as News).id : '';
+}
+
+/** Market time of a record in epoch seconds. */
+export function recordTime(kind: RecordKind, data: RecordData[RecordKind]): number {
+  return (data as unknown as Record<string, number>)[RECORD_KINDS[kind].timeField];
+}
+
+/** Field names a v1 reader knows for a kind (v2-only fields are dropped when publishing on v1). */
+export function v1Fields(kind: RecordKind): string[] {
+  return Object.keys(RECORD_KINDS[kind].v1.shape);
+}
 
 /**
  * A source of market data. `stream()` may be called again after a failure (the router retries);

@@ -5,18 +5,20 @@ import readline from 'readline';
 import { Readable } from 'stream';
 import { createGunzip } from 'zlib';
 import { parse as parseCsv } from 'csv-parse';
-import { BarV2, decode } from '@mdp/contracts';
+import { decode } from '@mdp/contracts';
 import { Clock, systemClock } from '../rate/clock';
-import type { BarRecord, InvalidRecordSink, Provider, RecordKind } from './provider';
+import { InvalidRecordSink, MarketRecord, Provider, RECORD_KINDS, RecordData, RecordKind, recordKey, recordTime } from './provider';
 
 export type ReplayFormat = 'ndjson' | 'csv';
 
 export interface ReplayProviderOptions {
   name?: string;
   file: string;
+  /** What the file holds; default `bar`. */
+  kind?: RecordKind;
   /** Default: from the extension (`.csv`, `.ndjson`/`.jsonl`/`.json`, optionally followed by `.gz`). */
   format?: ReplayFormat;
-  /** Replay speed relative to the bars' own timestamps (2 = twice as fast), or `max`: as fast as the rate budget allows. */
+  /** Replay speed relative to the records' own timestamps (2 = twice as fast), or `max`: as fast as the rate budget allows. */
   speed?: number | 'max';
   /** Start again from the top at the end of the file. */
   loop?: boolean;
@@ -24,57 +26,70 @@ export interface ReplayProviderOptions {
   onInvalid?: InvalidRecordSink;
 }
 
-const NUMERIC = new Set(['ts', 'open', 'high', 'low', 'close', 'volume', 'trades', 'vwap']);
+type Row = { record: unknown; line: number } | { error: string; line: number };
+
+/** CSV columns that stay text; every other non-empty cell is read as a number. */
+const TEXT_COLUMNS = new Set(['provider', 'symbol', 'interval', 'expiry', 'option_type', 'id', 'title', 'url', 'summary', 'source', 'author', 'currency']);
+/** Market-time columns, which may also be ISO-8601 in CSV. */
+const TIME_COLUMNS = new Set(['ts', 'published_at', 'asof']);
 
 /**
- * Replays bars from NDJSON or CSV files, gzip-compressed or not (detected from the content). Lines
- * that are not valid bars are reported through `onInvalid` with file:line and skipped. The position
- * survives a restart of `stream()` (records already emitted are skipped, not repeated).
+ * Replays market data (bars by default; option snapshots, news or fundamentals with `kind`) from
+ * NDJSON or CSV files, gzip-compressed or not (detected from the content). Lines that are not valid
+ * records are reported through `onInvalid` with file:line and skipped. The position survives a restart
+ * of `stream()` (records already emitted are skipped, not repeated).
  */
 export class ReplayProvider implements Provider {
   readonly name: string;
-  readonly kinds: readonly RecordKind[] = ['bar'];
+  readonly kind: RecordKind;
+  readonly kinds: readonly RecordKind[];
   readonly format: ReplayFormat;
   private readonly clock: Clock;
   private emitted = 0;
 
   constructor(private readonly opts: ReplayProviderOptions) {
     this.name = opts.name ?? 'replay';
+    this.kind = opts.kind ?? 'bar';
+    if (!(this.kind in RECORD_KINDS)) throw new RangeError(`unknown record kind "${this.kind}" (expected ${Object.keys(RECORD_KINDS).join(' | ')})`);
+    this.kinds = [this.kind];
     this.format = opts.format ?? formatFromName(opts.file);
     this.clock = opts.clock ?? systemClock;
     const speed = opts.speed ?? 'max';
     if (speed !== 'max' && !(speed > 0)) throw new RangeError(`replay speed must be > 0 or "max", got ${speed}`);
   }
 
-  async *stream(signal: AbortSignal): AsyncIterable<BarRecord> {
+  async *stream(signal: AbortSignal): AsyncIterable<MarketRecord> {
+    const speed = this.opts.speed ?? 'max';
     do {
       let index = 0;
-      let prevTs: number | undefined;
+      let prevTime: number | undefined;
       for await (const row of this.rows()) {
         if (signal.aborted) return;
-        const bar = 'error' in row ? this.invalid(row.line, row.error) : this.toBar(row.record, row.line);
-        if (!bar) continue;
+        const record = 'error' in row ? this.invalid(row.line, row.error) : this.toRecord(row.record, row.line);
+        if (!record) continue;
+        const time = recordTime(record.kind, record.data);
         if (index++ < this.emitted) {
-          prevTs = bar.ts;
+          prevTime = time;
           continue;
         }
-        const speed = this.opts.speed ?? 'max';
-        if (speed !== 'max' && prevTs !== undefined && bar.ts > prevTs) {
-          await this.clock.sleep(((bar.ts - prevTs) * 1000) / speed, signal);
+        if (speed !== 'max' && prevTime !== undefined && time > prevTime) {
+          await this.clock.sleep(((time - prevTime) * 1000) / speed, signal);
           if (signal.aborted) return;
         }
-        prevTs = bar.ts;
+        prevTime = time;
         this.emitted++;
-        yield { kind: 'bar', symbol: bar.symbol, data: bar };
+        yield record;
       }
       this.emitted = 0;
     } while (this.opts.loop && !signal.aborted);
   }
 
-  private toBar(record: unknown, line: number): BarV2 | undefined {
-    if (record && typeof record === 'object' && !('provider' in record)) record = { ...record, provider: this.name };
-    const decoded = decode(BarV2, record);
-    return decoded.ok ? decoded.value : this.invalid(line, decoded.error.message);
+  private toRecord(raw: unknown, line: number): MarketRecord | undefined {
+    if (raw && typeof raw === 'object' && !('provider' in raw)) raw = { ...raw, provider: this.name };
+    const decoded = decode(RECORD_KINDS[this.kind].v2, raw);
+    if (!decoded.ok) return this.invalid(line, decoded.error.message);
+    const data = decoded.value as RecordData[RecordKind];
+    return { kind: this.kind, key: recordKey(this.kind, data), data } as MarketRecord;
   }
 
   private invalid(line: number, reason: string): undefined {
@@ -82,7 +97,7 @@ export class ReplayProvider implements Provider {
     return undefined;
   }
 
-  private async *rows(): AsyncIterable<{ record: unknown; line: number } | { error: string; line: number }> {
+  private async *rows(): AsyncIterable<Row> {
     const input = await openMaybeGzip(this.opts.file);
     try {
       if (this.format === 'csv') {
@@ -106,7 +121,7 @@ export class ReplayProvider implements Provider {
   }
 }
 
-function parseJsonLine(text: string, line: number): { record: unknown; line: number } | { error: string; line: number } {
+function parseJsonLine(text: string, line: number): Row {
   try {
     return { record: JSON.parse(text), line };
   } catch (err) {
@@ -114,13 +129,15 @@ function parseJsonLine(text: string, line: number): { record: unknown; line: num
   }
 }
 
-/** Numbers for numeric columns; ISO timestamps become epoch seconds; empty optional cells disappear. */
+/** Numbers for numeric columns; ISO times become epoch seconds; `symbols` is `;`-separated; empty cells disappear. */
 function castCsv(value: string, ctx: { column?: number | string; header?: boolean }): unknown {
-  if (ctx.header || typeof ctx.column !== 'string' || !NUMERIC.has(ctx.column)) return value;
+  if (ctx.header || typeof ctx.column !== 'string') return value;
   if (value === '') return undefined;
+  if (TEXT_COLUMNS.has(ctx.column)) return value;
+  if (ctx.column === 'symbols') return value.split(';').map((s) => s.trim()).filter(Boolean);
   const n = Number(value);
   if (Number.isFinite(n)) return n;
-  if (ctx.column === 'ts') {
+  if (TIME_COLUMNS.has(ctx.column)) {
     const ms = Date.parse(value);
     if (Number.isFinite(ms)) return ms / 1000;
   }

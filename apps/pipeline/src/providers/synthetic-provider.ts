@@ -66,7 +66,7 @@ export class SyntheticProvider implements Provider {
     const volume = Math.round(1000 + this.rng.next() * 9000);
     this.prices.set(symbol, close);
     const bar: Bar = { provider: this.name, symbol, interval: this.interval, ts: this.startTs + step * this.intervalSec, open, high, low, close, volume };
-    return { kind: 'bar', symbol, data: bar };
+    return { kind: 'bar', key: symbol, data: bar };
   }
 }
 

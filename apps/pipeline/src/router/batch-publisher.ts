@@ -4,7 +4,7 @@ import type { EventBus } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import { Clock, systemClock } from '../rate/clock';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { MarketRecord, RECORD_KINDS } from '../providers/provider';
+import { MarketRecord, RECORD_KINDS, RecordKind, v1Fields } from '../providers/provider';
 
 export interface BatchPublisherOptions {
   /** Publish a stream's buffer once it holds this many records. */
@@ -16,13 +16,12 @@ export interface BatchPublisherOptions {
   metrics?: PipelineMetrics;
 }
 
-/** Fields only v2 readers know; stripped when this process publishes on track v1. */
-const V2_ONLY_BAR_FIELDS = ['trades', 'vwap'] as const;
 
 /**
- * Buffers records per stream and publishes them with `bus.publishBatch` as `EventEnvelope`s keyed by
- * symbol. A failed publish keeps the batch (nothing is dropped) and the error reaches the caller, so
- * the router backs off instead of reading more. `close()` flushes what is left.
+ * Buffers records per stream (`md.bars`, `md.options`, ...) and publishes them with `bus.publishBatch`
+ * as `EventEnvelope`s keyed by symbol. A failed publish keeps the batch (nothing is dropped) and the
+ * error reaches the caller, so the router backs off instead of reading more. `close()` flushes what is
+ * left.
  */
 export class BatchPublisher {
   private readonly buffers = new Map<string, EventEnvelope[]>();
@@ -30,6 +29,7 @@ export class BatchPublisher {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly stop = new AbortController();
   private ticker?: Promise<void>;
+  private readonly v1FieldCache = new Map<RecordKind, string[]>();
 
   constructor(
     private readonly bus: EventBus,
@@ -55,15 +55,22 @@ export class BatchPublisher {
     const { stream, schemaId } = RECORD_KINDS[record.kind];
     const envelope: EventEnvelope = {
       id: randomUUID(),
-      key: record.symbol,
+      key: record.key,
       ts: this.clock.now() / 1000,
       meta: { schema_id: schemaId, track: this.bus.track, headers: { provider } },
-      payload: this.bus.track === 'v1' ? omit(record.data, V2_ONLY_BAR_FIELDS) : record.data,
+      // On v1 only the v1 field set goes out, so strict v1 readers see exactly what they know.
+      payload: this.bus.track === 'v1' ? pick(record.data, this.v1FieldsOf(record.kind)) : record.data,
     };
     const buffer = this.buffers.get(stream) ?? [];
     buffer.push(envelope);
     this.buffers.set(stream, buffer);
     if (buffer.length >= this.opts.batchSize) await this.flushStream(stream);
+  }
+
+  private v1FieldsOf(kind: RecordKind): string[] {
+    let fields = this.v1FieldCache.get(kind);
+    if (!fields) this.v1FieldCache.set(kind, (fields = v1Fields(kind)));
+    return fields;
   }
 
   buffered(): number {
@@ -117,8 +124,9 @@ export class BatchPublisher {
   }
 }
 
-function omit<T extends object>(obj: T, keys: readonly string[]): T {
-  const copy = { ...obj } as Record<string, unknown>;
-  for (const k of keys) delete copy[k];
-  return copy as T;
+function pick(obj: object, keys: readonly string[]): Record<string, unknown> {
+  const src = obj as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (src[k] !== undefined) out[k] = src[k];
+  return out;
 }

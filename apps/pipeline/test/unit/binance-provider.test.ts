@@ -59,7 +59,7 @@ describe('BinanceKlineProvider against a local fixture server', () => {
       { provider: 'binance', symbol: 'BTCUSDT', interval: '1m', ts: 1_700_000_000, open: 100, high: 101.5, low: 99.5, close: 101, volume: 10, trades: 42, vwap: 100.5 },
       { provider: 'binance', symbol: 'ETHUSDT', interval: '1m', ts: 1_700_000_060, open: 10, high: 11, low: 9, close: 10.5, volume: 0, trades: 42 },
     ]);
-    expect(got[0].symbol).toBe('BTCUSDT');
+    expect(got[0].key).toBe('BTCUSDT');
     expect(invalid.map((i) => i.reason)).toEqual([expect.stringMatching(/^not JSON/), expect.stringMatching(/ETHUSDT kline .*high/)]);
   });
 

@@ -10,7 +10,7 @@ import { RecordingBus } from '../support/recording-bus';
 
 const bar = (symbol: string, i: number): BarRecord => ({
   kind: 'bar',
-  symbol,
+  key: symbol,
   data: { provider: 'counting', symbol, interval: '1m', ts: 1_700_000_000 + i * 60, open: 1, high: 2, low: 0.5, close: 1.5, volume: i, trades: 3, vwap: 1.2 },
 });
 
@@ -141,6 +141,20 @@ describe('ProviderRouter', () => {
     await clock.advance(1000);
     expect(bus.published()).toHaveLength(3);
     await publisher.close();
+  });
+
+  it('routes each record kind to its own stream, with the v1 field set on track v1', async () => {
+    const { bus, publisher } = setup({ batchSize: 100, track: 'v1' });
+    await publisher.add('opra', { kind: 'option', key: 'AAPL', data: { provider: 'opra', symbol: 'AAPL', expiry: '2026-12-18', option_type: 'C', strike: 200, ts: 1, iv: 0.2, bid: 3 } });
+    await publisher.add('wire', { kind: 'news', key: 'n1', data: { provider: 'wire', id: 'n1', published_at: 1, title: 't', summary: 'v2 only' } });
+    await publisher.add('sec', { kind: 'fundamentals', key: 'MSFT', data: { provider: 'sec', symbol: 'MSFT', asof: 1, eps: 2, currency: 'USD' } });
+    await publisher.close();
+    expect(bus.published('md.options')[0]).toMatchObject({ key: 'AAPL', meta: { schema_id: 'md.OptionSnap' } });
+    expect(bus.published('md.options')[0].payload).toEqual({ provider: 'opra', symbol: 'AAPL', expiry: '2026-12-18', option_type: 'C', strike: 200, ts: 1, iv: 0.2 });
+    expect(bus.published('md.news')[0]).toMatchObject({ key: 'n1', meta: { schema_id: 'md.News' }, payload: { id: 'n1' } });
+    expect(bus.published('md.news')[0].payload).not.toHaveProperty('summary');
+    expect(bus.published('md.fundamentals')[0]).toMatchObject({ key: 'MSFT', meta: { schema_id: 'md.Fundamentals' }, payload: { eps: 2 } });
+    expect(bus.published('md.fundamentals')[0].payload).not.toHaveProperty('currency');
   });
 
   it('backoff grows exponentially up to the cap', () => {

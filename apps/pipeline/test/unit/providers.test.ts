@@ -3,12 +3,13 @@ import os from 'os';
 import path from 'path';
 import { gzipSync } from 'zlib';
 import { BarV1 } from '@mdp/contracts';
-import type { InvalidRecord, MarketRecord, Provider } from '../../src/providers/provider';
+import type { BarRecord, InvalidRecord, MarketRecord, Provider } from '../../src/providers/provider';
+import { recordTime } from '../../src/providers/provider';
 import { formatFromName, ReplayProvider } from '../../src/providers/replay-provider';
 import { SyntheticProvider } from '../../src/providers/synthetic-provider';
 import { FakeClock, waitFor } from '../support/fake-clock';
 
-async function take(p: Provider, n: number, signal = new AbortController().signal): Promise<MarketRecord[]> {
+async function takeAny(p: Provider, n: number, signal = new AbortController().signal): Promise<MarketRecord[]> {
   const out: MarketRecord[] = [];
   if (n <= 0) return out;
   for await (const r of p.stream(signal)) {
@@ -17,6 +18,8 @@ async function take(p: Provider, n: number, signal = new AbortController().signa
   }
   return out;
 }
+
+const take = async (p: Provider, n: number): Promise<BarRecord[]> => (await takeAny(p, n)) as BarRecord[];
 
 describe('SyntheticProvider', () => {
   const opts = { symbols: ['AAPL', 'MSFT', 'SPY'], seed: 42, startTs: 1_700_000_000, interval: '1m' };
@@ -83,7 +86,7 @@ describe('ReplayProvider', () => {
     const p = new ReplayProvider({ file: file(name, content()) });
     const out = await take(p, 10);
     expect(out.map((r) => r.data)).toEqual(bars);
-    expect(out.map((r) => r.symbol)).toEqual(['AAPL', 'MSFT', 'AAPL']);
+    expect(out.map((r) => r.key)).toEqual(['AAPL', 'MSFT', 'AAPL']);
   });
 
   it('detects gzip from the content even without a .gz suffix', async () => {
@@ -116,7 +119,7 @@ describe('ReplayProvider', () => {
     const p = new ReplayProvider({ file: file('paced.ndjson', ndjson), speed: 2, clock });
     const seen: number[] = [];
     const run = (async () => {
-      for await (const r of p.stream(new AbortController().signal)) seen.push(r.data.ts);
+      for await (const r of p.stream(new AbortController().signal)) seen.push(recordTime(r.kind, r.data));
     })();
     // Same timestamp: no wait between the first two; then it sleeps on the clock before the third.
     await waitFor(() => seen.length === 2 && clock.pendingTimers === 1, 10_000, 'two bars and a pending sleep');
@@ -136,10 +139,40 @@ describe('ReplayProvider', () => {
     expect((await take(looping, 7)).map((r) => r.data.close)).toEqual([1.5, 3.5, 1.8, 1.5, 3.5, 1.8, 1.5]);
   });
 
+  it('replays the other record kinds: option snapshots, news and fundamentals', async () => {
+    const options = file(
+      'options.csv',
+      'symbol,expiry,option_type,strike,ts,iv,delta,bid\nAAPL,2026-12-18,C,200,2026-11-20T15:00:00Z,0.25,0.5,3.1\nAAPL,2026-12-18,X,200,1700000000,,,\n',
+    );
+    const invalid: InvalidRecord[] = [];
+    const opt = await takeAny(new ReplayProvider({ name: 'opra', file: options, kind: 'option', onInvalid: (i) => invalid.push(i) }), 10);
+    expect(opt).toEqual([
+      { kind: 'option', key: 'AAPL', data: { provider: 'opra', symbol: 'AAPL', expiry: '2026-12-18', option_type: 'C', strike: 200, ts: Date.parse('2026-11-20T15:00:00Z') / 1000, iv: 0.25, delta: 0.5, bid: 3.1 } },
+    ]);
+    expect(invalid).toEqual([expect.objectContaining({ location: 'options.csv:3', reason: expect.stringMatching(/option_type/) })]);
+
+    const newsFile = file(
+      'news.ndjson',
+      [JSON.stringify({ id: 'n1', published_at: 1_700_000_000, title: 'Rates unchanged' }), JSON.stringify({ id: 'n2', published_at: 1_700_000_100, title: 'AAPL beats', symbol: 'AAPL', symbols: ['AAPL', 'MSFT'] })].join('\n'),
+    );
+    const news = await takeAny(new ReplayProvider({ name: 'wire', file: newsFile, kind: 'news', speed: 1000 }), 10);
+    expect(news.map((r) => [r.kind, r.key])).toEqual([
+      ['news', 'n1'],
+      ['news', 'AAPL'],
+    ]);
+
+    const fundamentals = file('fund.csv', 'symbol,asof,total_assets,eps,currency\nMSFT,2026-06-30,512000000000,2.95,USD\n');
+    const fund = await takeAny(new ReplayProvider({ file: fundamentals, kind: 'fundamentals' }), 10);
+    expect(fund).toEqual([
+      { kind: 'fundamentals', key: 'MSFT', data: { provider: 'replay', symbol: 'MSFT', asof: Date.parse('2026-06-30') / 1000, total_assets: 512e9, eps: 2.95, currency: 'USD' } },
+    ]);
+  });
+
   it('needs a recognisable format and a sane speed', () => {
     expect(formatFromName('x.CSV.gz')).toBe('csv');
     expect(formatFromName('x.jsonl')).toBe('ndjson');
     expect(() => formatFromName('x.parquet')).toThrow(/cannot tell the format/);
     expect(() => new ReplayProvider({ file: 'x.csv', speed: 0 })).toThrow(/speed/);
+    expect(() => new ReplayProvider({ file: 'x.csv', kind: 'trades' as never })).toThrow(/unknown record kind "trades"/);
   });
 });
