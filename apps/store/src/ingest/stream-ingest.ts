@@ -62,6 +62,8 @@ export class StreamIngest {
             batchSize: this.opts.batchSize ?? 500,
             blockMs: this.opts.blockMs ?? 1000,
             maxInFlight: this.opts.maxInFlight,
+            // Redelivered rows are harmless (idempotent upserts), so no per-message dedup cache.
+            idempotency: false,
           },
           (batch) => this.handle(kind, batch),
         );
