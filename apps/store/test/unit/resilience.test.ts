@@ -2,11 +2,12 @@ import { ExponentialBackoff } from 'cockatiel';
 import { backoffGenerator } from '../../src/coordinator/resilience';
 
 function delays(gen: ReturnType<typeof backoffGenerator>, n: number): number[] {
+  // The same walk cockatiel's retry policy does: factory.next() is the first delay.
   const out: number[] = [];
   let b = new ExponentialBackoff({ generator: gen }).next();
   for (let i = 0; i < n; i++) {
-    b = b.next();
     out.push(b.duration);
+    b = b.next(undefined);
   }
   return out;
 }
