@@ -33,7 +33,8 @@ export const PipelineEnv = z
     PIPELINE_FB_SCALE_HARD: unit(0.0),
     PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
     PIPELINE_IDEMPOTENCY: envString('shared').pipe(z.enum(['memory', 'shared'], { error: 'must be memory or shared' })),
-    PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}-${process.pid}`),
+    /** Stable across restarts, so a restarted instance picks up its own pending deliveries. */
+    PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}`),
     PIPELINE_CONTROL_ENABLED: envBool(true),
     PIPELINE_CONTROL_GROUP: envString('pipeline'),
     /** Which providers run: a comma list of synthetic | replay | binance, or `none`. */
