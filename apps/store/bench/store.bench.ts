@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const pg = new Client({ connectionString: schema.url });
   await pg.connect();
   let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
 
   try {
     console.log(`[store bench] publishing ${N} bars to ${ns}.md.bars ...`);

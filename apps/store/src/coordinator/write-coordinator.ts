@@ -130,6 +130,12 @@ export class WriteCoordinator<T> {
     this.breaker.onBreak(() => (this.openedAt = Date.now()));
     this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
     this.metrics.circuitState.set({ coord_id: this.id }, 0);
+    // Export zeros from the start so rate() and alerts see the series before the first event.
+    this.metrics.itemsSubmitted.inc({ coord_id: this.id }, 0);
+    this.metrics.itemsDropped.inc({ coord_id: this.id, reason: 'overflow' }, 0);
+    this.metrics.rowsWritten.inc({ coord_id: this.id }, 0);
+    this.metrics.workersAlive.set({ coord_id: this.id }, 0);
+    for (const level of ['ok', 'soft', 'hard']) this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level }, 0);
   }
 
   get overflow(): OverflowStrategy {
@@ -359,9 +365,10 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/** SQLSTATE or errno code when there is one (`57P01`, `ECONNREFUSED`), else the error's name. */
 function errorType(err: Error): string {
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code ? `${err.name}:${code}` : err.name;
+  return typeof code === 'string' && code ? code : err.name;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -11,7 +11,10 @@ export class DeadLetterStore {
     readonly dir: string,
     private readonly counter?: Counter<'sink'>,
   ) {
-    for (const kind of SINK_KINDS) this.files.set(kind, new DeadLetterFile<Row>(path.join(dir, `${kind}.ndjson`)));
+    for (const kind of SINK_KINDS) {
+      this.files.set(kind, new DeadLetterFile<Row>(path.join(dir, `${kind}.ndjson`)));
+      counter?.inc({ sink: kind }, 0);
+    }
   }
 
   file(kind: SinkKind): DeadLetterFile<Row> {

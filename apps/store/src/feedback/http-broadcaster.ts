@@ -1,4 +1,5 @@
 import type { FeedbackEvent } from '@mdp/contracts';
+import { sleep } from '../coordinator/write-coordinator';
 
 export interface HttpBroadcasterOptions {
   endpoint: string;
@@ -19,6 +20,7 @@ export class HttpFeedbackBroadcaster {
   private readonly pending: FeedbackEvent[] = [];
   private running: Promise<void> | undefined;
   private stopped = false;
+  private readonly abort = new AbortController();
   sent = 0;
   failed = 0;
   discarded = 0;
@@ -36,9 +38,11 @@ export class HttpFeedbackBroadcaster {
     if (!this.running) this.running = this.drain().finally(() => (this.running = undefined));
   };
 
-  /** Waits for queued events to be attempted (bounded by retries), then stops accepting new ones. */
+  /** Stops accepting events, abandons queued ones and cancels a post or backoff in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.discarded += this.pending.splice(0).length;
+    this.abort.abort();
     await this.running;
   }
 
@@ -57,7 +61,7 @@ export class HttpFeedbackBroadcaster {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify(event),
-            signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2500),
+            signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs ?? 2500), this.abort.signal]),
           });
           if (!res.ok) throw new Error(`HTTP ${res.status}`);
           this.sent++;
@@ -68,7 +72,7 @@ export class HttpFeedbackBroadcaster {
             this.opts.log?.warn({ err: String(err), endpoint: this.opts.endpoint, level: event.level }, 'feedback webhook failed');
             break;
           }
-          await new Promise((r) => setTimeout(r, (this.opts.backoffMs ?? 500) * 2 ** attempt));
+          await sleep((this.opts.backoffMs ?? 500) * 2 ** attempt, this.abort.signal);
         }
       }
     }

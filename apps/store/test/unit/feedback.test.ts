@@ -113,3 +113,19 @@ describe('HttpFeedbackBroadcaster', () => {
     expect(posted).toEqual(['soft', 'ok', 'soft']);
   });
 });
+
+describe('HttpFeedbackBroadcaster shutdown', () => {
+  it('stop cancels a post in progress and abandons queued events', async () => {
+    const hanging = ((_u: string, init: RequestInit) =>
+      new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))))) as unknown as typeof fetch;
+    const b = new HttpFeedbackBroadcaster({ endpoint: 'http://hook', timeoutMs: 60_000, maxRetries: 5, backoffMs: 60_000, fetch: hanging });
+    b.send(event('hard'));
+    b.send(event('ok'));
+    await b.stop();
+    expect(b.sent).toBe(0);
+    expect(b.failed).toBe(1);
+    expect(b.discarded).toBe(1);
+    b.send(event('soft')); // ignored after stop
+    expect(b.discarded).toBe(1);
+  });
+});
