@@ -4,6 +4,15 @@
  */
 import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
 import type { Registry } from 'prom-client';
+import type { IdempotencyStore } from './idempotency';
+import type { InMemoryStreams } from './inmem-transport';
+import type { BatchMiddleware, MessageMiddleware } from './middleware';
+
+/** pino-compatible subset used for warnings the bus cannot throw (reader loop errors). */
+export interface PulseLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
 
 export type BusBackend = 'inmem' | 'redis';
 
@@ -19,6 +28,13 @@ export interface EventBusOptions {
   publisherToken?: string;
   /** prom-client registry for pulse_* metrics; default: a private one. */
   registry?: Registry;
+  /** Logical stream -> number of physical partitions (hash of the envelope key). Default 1. */
+  partitions?: Record<string, number>;
+  /** `inmem` only: share one in-memory "server" between several buses (acts like separate processes). */
+  inmem?: InMemoryStreams;
+  /** `redis` only: CLIENT SETNAME prefix for this bus's connections; default `pulse`. */
+  clientName?: string;
+  logger?: PulseLogger;
 }
 
 export interface PublishOptions {
@@ -59,6 +75,24 @@ export interface SubscribeOptions {
   minIdleMs?: number;
   /** Where to start when the group is created: `0` (everything) or `$` (new only). Default `0`. */
   startFrom?: '0' | '$';
+  /**
+   * Drop envelopes whose id was already handled (acked, counted `duplicate`). `memory`: in-process
+   * LRU (default); `shared`: Redis SET NX EX keyed by namespace + group (across restarts and
+   * instances); `false`: off; or a custom store.
+   */
+  idempotency?: 'memory' | 'shared' | false | IdempotencyStore;
+  /** LRU size for `memory` idempotency; default 10,000. */
+  idempotencyCacheSize?: number;
+  /** Expiry of `shared` idempotency keys; default 7 days. */
+  idempotencyTtlSec?: number;
+  /** Per-message middleware around the handler (`subscribe` only); first = outermost. */
+  middleware?: MessageMiddleware<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Batch middleware around the (batch) handler; first = outermost. */
+  batchMiddleware?: BatchMiddleware<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Partitioned streams: which partitions this consumer reads (see `assignPartitions`); default all. */
+  partitions?: number[];
+  /** How often to look for other consumers' idle pending entries; default minIdleMs / 2. */
+  reclaimIntervalMs?: number;
 }
 
 /** Per-message handler: resolve = ack, throw = fail(error.message). */

@@ -1,0 +1,315 @@
+/**
+ * `createEventBus`: one EventBus implementation over a Transport (Redis Streams or the in-memory
+ * emulation). Publishing is one pipeline per call; consuming runs one `Consumer` loop per subscription.
+ */
+import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
+import { Consumer } from './consumer';
+import { createEnvelope, type CreateEnvelopeOptions } from './envelope';
+import { MemoryIdempotencyStore, SharedIdempotencyStore, type IdempotencyStore } from './idempotency';
+import { InMemoryTransport } from './inmem-transport';
+import { OutcomeTally, PulseMetrics } from './metrics';
+import { compose, perMessage } from './middleware';
+import { dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
+import { RedisTransport } from './redis-transport';
+import { signEnvelope } from './signing';
+import type { GroupStats, Transport } from './transport';
+import type {
+  BatchHandler,
+  BusBackend,
+  EventBus,
+  EventBusOptions,
+  MessageHandler,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+} from './types';
+import { DLQ_FIELD, encodeEntry, fieldsToObject, objectToFields, type Fields } from './wire';
+
+export const DEFAULTS = {
+  namespace: 'mdp',
+  track: 'v1' as SchemaTrack,
+  batchSize: 500,
+  blockMs: 1000,
+  maxDeliveries: 5,
+  minIdleMs: 30_000,
+  idempotencyCacheSize: 10_000,
+  idempotencyTtlSec: 7 * 24 * 3600,
+};
+
+/** One dead-letter entry, as read back by `readDeadLetters`. */
+export interface DeadLetter {
+  /** DLQ stream and its entry id (what `replayDeadLetters` selects by). */
+  dlqStream: string;
+  dlqEntryId: string;
+  sourceStream: string;
+  sourceEntryId: string;
+  group: string;
+  consumer: string;
+  reason: string;
+  attempts: number;
+  /** Epoch seconds. */
+  failedAt: number;
+  /** Envelope id, when the entry had one. */
+  envelopeId?: string;
+  /** The original envelope JSON verbatim, when the entry had one. */
+  envelope?: string;
+  /** All original entry fields. */
+  original: Record<string, string>;
+}
+
+export interface ReadDeadLettersOptions {
+  /** Per physical DLQ stream; default 100. */
+  count?: number;
+  /** Exclusive lower bound entry id (paging); default from the start. */
+  after?: string;
+}
+
+/** The bus with pulse's extras beyond the shared `EventBus` interface. */
+export interface PulseBus extends EventBus {
+  readonly metrics: PulseMetrics;
+  /** Physical streams of a logical stream (one unless partitioned). */
+  physicalStreams(stream: string): string[];
+  /** An envelope on this bus's track. */
+  envelope<T>(schemaId: string, payload: T, opts?: CreateEnvelopeOptions): EventEnvelope<T>;
+  readDeadLetters(stream: string, opts?: ReadDeadLettersOptions): Promise<DeadLetter[]>;
+  /**
+   * Appends the selected dead letters' original entries to their source stream again and removes
+   * them from the DLQ (one MULTI). Returns how many were replayed.
+   */
+  replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean)): Promise<number>;
+  /** Pending / undelivered counts of a group, summed over partitions. */
+  groupStats(stream: string, group: string): Promise<GroupStats>;
+}
+
+class Bus implements PulseBus {
+  readonly namespace: string;
+  readonly track: SchemaTrack;
+  readonly metrics: PulseMetrics;
+  private readonly consumers = new Set<Consumer>();
+  private closed = false;
+
+  constructor(
+    readonly backend: BusBackend,
+    private readonly transport: Transport,
+    private readonly opts: EventBusOptions,
+  ) {
+    this.namespace = opts.namespace ?? DEFAULTS.namespace;
+    this.track = opts.track ?? DEFAULTS.track;
+    this.metrics = new PulseMetrics(opts.registry);
+  }
+
+  streamName(stream: string): string {
+    return physicalStream(this.namespace, stream);
+  }
+
+  physicalStreams(stream: string): string[] {
+    return physicalStreams(this.namespace, stream, this.partitionCount(stream));
+  }
+
+  private partitionCount(stream: string): number {
+    return Math.max(1, Math.floor(this.opts.partitions?.[stream] ?? 1));
+  }
+
+  envelope<T>(schemaId: string, payload: T, opts: CreateEnvelopeOptions = {}): EventEnvelope<T> {
+    return createEnvelope(schemaId, payload, { track: this.track, ...opts });
+  }
+
+  async publish<T>(stream: string, envelope: EventEnvelope<T>, opts?: PublishOptions): Promise<string> {
+    return (await this.publishBatch(stream, [envelope], opts))[0];
+  }
+
+  async publishBatch<T>(stream: string, envelopes: EventEnvelope<T>[], opts: PublishOptions = {}): Promise<string[]> {
+    this.assertOpen();
+    if (!envelopes.length) return [];
+    const token = this.opts.publisherToken;
+    const tally = new OutcomeTally();
+    const metricStream = this.streamName(stream);
+    const encoded: Fields[] = new Array(envelopes.length);
+    for (let i = 0; i < envelopes.length; i++) {
+      const env = envelopes[i];
+      assertEnvelope(env, stream);
+      encoded[i] = encodeEntry(token ? signEnvelope(env, token) : env);
+      tally.add(env.meta.track, 'success');
+    }
+    const trim = opts.maxLen !== undefined || opts.retentionMs !== undefined ? opts : undefined;
+    try {
+      const parts = this.partitionCount(stream);
+      if (parts <= 1) {
+        const ids = await this.transport.add(metricStream, encoded, trim);
+        tally.flush(this.metrics.publishTotal, metricStream);
+        return ids;
+      }
+      const streams = this.physicalStreams(stream);
+      const byPartition = streams.map(() => [] as number[]);
+      envelopes.forEach((env, i) => byPartition[partitionOf(env.key, parts)].push(i));
+      const ids: string[] = new Array(envelopes.length);
+      await Promise.all(
+        byPartition.map(async (indexes, p) => {
+          if (!indexes.length) return;
+          const got = await this.transport.add(streams[p], indexes.map((i) => encoded[i]), trim);
+          indexes.forEach((i, k) => (ids[i] = got[k]));
+        }),
+      );
+      tally.flush(this.metrics.publishTotal, metricStream);
+      return ids;
+    } catch (err) {
+      const failed = new OutcomeTally();
+      for (const env of envelopes) failed.add(env.meta.track, 'error');
+      failed.flush(this.metrics.publishTotal, metricStream);
+      throw err;
+    }
+  }
+
+  subscribe<T>(opts: SubscribeOptions, handler: MessageHandler<T>): Subscription {
+    const wrapped = compose<MessageHandler<T>>(...((opts.middleware ?? []) as Array<(h: MessageHandler<T>) => MessageHandler<T>>))(handler);
+    return this.subscribeBatch(opts, perMessage(wrapped));
+  }
+
+  subscribeBatch<T>(opts: SubscribeOptions, handler: BatchHandler<T>): Subscription {
+    this.assertOpen();
+    if (!opts.stream || !opts.group || !opts.consumer) throw new Error('subscribe needs stream, group and consumer');
+    const wrapped = compose<BatchHandler<T>>(...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>))(handler);
+    const batchSize = Math.max(1, opts.batchSize ?? DEFAULTS.batchSize);
+    const minIdleMs = Math.max(0, opts.minIdleMs ?? DEFAULTS.minIdleMs);
+    const all = this.physicalStreams(opts.stream);
+    const physical = opts.partitions ? opts.partitions.map((p) => {
+      if (!all[p]) throw new Error(`stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`);
+      return all[p];
+    }) : all;
+    const clientName = (this.opts.clientName ?? 'pulse').replace(/\s/g, '_');
+    const consumer = new Consumer(
+      {
+        stream: opts.stream,
+        metricStream: this.streamName(opts.stream),
+        physical,
+        group: opts.group,
+        consumer: opts.consumer,
+        batchSize,
+        blockMs: Math.max(1, opts.blockMs ?? DEFAULTS.blockMs),
+        maxInFlight: Math.max(1, opts.maxInFlight ?? batchSize * 2),
+        maxDeliveries: Math.max(1, opts.maxDeliveries ?? DEFAULTS.maxDeliveries),
+        minIdleMs,
+        reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
+        startFrom: opts.startFrom ?? '0',
+        token: this.opts.publisherToken,
+        idempotency: this.idempotencyFor(opts),
+        readerName: `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_'),
+      },
+      { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
+      wrapped as BatchHandler<unknown>,
+      (c) => this.consumers.delete(c),
+    );
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  private idempotencyFor(opts: SubscribeOptions): IdempotencyStore | undefined {
+    const mode = opts.idempotency ?? 'memory';
+    if (mode === false) return undefined;
+    if (mode === 'memory') return new MemoryIdempotencyStore(opts.idempotencyCacheSize ?? DEFAULTS.idempotencyCacheSize);
+    if (mode === 'shared') {
+      return new SharedIdempotencyStore(this.transport, `${this.namespace}.idem.${opts.group}.`, opts.idempotencyTtlSec ?? DEFAULTS.idempotencyTtlSec);
+    }
+    return mode;
+  }
+
+  async readDeadLetters(stream: string, opts: ReadDeadLettersOptions = {}): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    for (const physical of this.physicalStreams(stream)) {
+      const dlq = dlqStream(physical);
+      const start = opts.after ? `(${opts.after}` : '-';
+      for (const e of await this.transport.range(dlq, start, '+', opts.count ?? 100)) {
+        if (e.fields) out.push(toDeadLetter(dlq, e.id, e.fields));
+      }
+    }
+    return out;
+  }
+
+  async replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean)): Promise<number> {
+    const wanted = Array.isArray(select) ? new Set(select) : undefined;
+    let replayed = 0;
+    for (const physical of this.physicalStreams(stream)) {
+      const dlq = dlqStream(physical);
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.transport.range(dlq, after ? `(${after}` : '-', '+', 500);
+        if (!page.length) break;
+        after = page[page.length - 1].id;
+        const chosen = page
+          .filter((e) => e.fields)
+          .map((e) => toDeadLetter(dlq, e.id, e.fields!))
+          .filter((dl) => (wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl)));
+        await this.transport.replay(
+          chosen.map((dl) => ({ dlqStream: dl.dlqStream, dlqEntryId: dl.dlqEntryId, stream: dl.sourceStream, fields: objectToFields(dl.original) })),
+        );
+        replayed += chosen.length;
+      }
+    }
+    return replayed;
+  }
+
+  async groupStats(stream: string, group: string): Promise<GroupStats> {
+    let pending = 0;
+    let lag: number | null = 0;
+    for (const s of this.physicalStreams(stream)) {
+      const st = await this.transport.groupStats(s, group);
+      pending += st.pending;
+      lag = lag === null || st.lag === null ? null : lag + st.lag;
+    }
+    return { pending, lag };
+  }
+
+  ping(): Promise<void> {
+    return this.transport.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    await this.transport.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('event bus is closed');
+  }
+}
+
+function assertEnvelope(env: EventEnvelope<unknown>, stream: string): void {
+  if (!env || typeof env.id !== 'string' || !env.id || !env.meta || typeof env.meta.schema_id !== 'string' || typeof env.meta.track !== 'string') {
+    throw new TypeError(`publish to ${stream}: not an envelope (needs id, meta.schema_id, meta.track); build one with createEnvelope()`);
+  }
+}
+
+function toDeadLetter(dlq: string, id: string, fields: Fields): DeadLetter {
+  const f = fieldsToObject(fields);
+  let original: Record<string, string> = {};
+  try {
+    original = JSON.parse(f[DLQ_FIELD.raw] ?? '{}');
+  } catch {
+    original = {};
+  }
+  return {
+    dlqStream: dlq,
+    dlqEntryId: id,
+    sourceStream: f[DLQ_FIELD.sourceStream] ?? '',
+    sourceEntryId: f[DLQ_FIELD.sourceEntryId] ?? '',
+    group: f[DLQ_FIELD.group] ?? '',
+    consumer: f[DLQ_FIELD.consumer] ?? '',
+    reason: f[DLQ_FIELD.reason] ?? '',
+    attempts: Number(f[DLQ_FIELD.attempts] ?? 0),
+    failedAt: Number(f[DLQ_FIELD.failedAt] ?? 0),
+    envelopeId: f[DLQ_FIELD.id],
+    envelope: f[DLQ_FIELD.envelope],
+    original,
+  };
+}
+
+export function createEventBus(opts: EventBusOptions): PulseBus {
+  if (opts.backend === 'inmem') return new Bus('inmem', new InMemoryTransport(opts.inmem), opts);
+  if (opts.backend === 'redis') {
+    if (!opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl');
+    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName }), opts);
+  }
+  throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
+}

@@ -1,0 +1,422 @@
+/**
+ * The consumer core shared by both backends. One loop per subscription:
+ *
+ *   reclaim (XAUTOCLAIM, cursor carried) -> read (XREADGROUP COUNT/BLOCK, pending acks in the same
+ *   round trip) -> decode + validate in a tight loop (poison -> DLQ) -> idempotency -> handler
+ *
+ * Acks are coalesced into one XACK per stream per batch; dead-letter moves into one MULTI. The
+ * number of unsettled deliveries is capped by `maxInFlight`: at the cap the loop stops reading.
+ */
+import type { EventEnvelope } from '@mdp/contracts';
+import type { IdempotencyStore } from './idempotency';
+import type { PulseMetrics } from './metrics';
+import { OutcomeTally } from './metrics';
+import { errorMessage } from './middleware';
+import { dlqStream } from './names';
+import type { AckMap, DeadLetterMove, RawEntry, Transport, TransportReader } from './transport';
+import type { BatchHandler, Delivery, PulseLogger, Subscription } from './types';
+import { decodeEntry, dlqFields, type Fields } from './wire';
+
+export interface ConsumerConfig {
+  /** Logical stream (Delivery.stream). */
+  stream: string;
+  /** Metric label: `<namespace>.<stream>`. */
+  metricStream: string;
+  /** Physical streams this consumer reads. */
+  physical: string[];
+  group: string;
+  consumer: string;
+  batchSize: number;
+  blockMs: number;
+  maxInFlight: number;
+  maxDeliveries: number;
+  minIdleMs: number;
+  reclaimIntervalMs: number;
+  startFrom: '0' | '$';
+  token?: string;
+  idempotency?: IdempotencyStore;
+  readerName: string;
+}
+
+export interface ConsumerDeps {
+  transport: Transport;
+  metrics: PulseMetrics;
+  logger?: PulseLogger;
+}
+
+class PulseDelivery<T> implements Delivery<T> {
+  settled = false;
+  constructor(
+    readonly envelope: EventEnvelope<T>,
+    readonly stream: string,
+    readonly entryId: string,
+    readonly deliveryCount: number,
+    readonly physical: string,
+    private readonly owner: Consumer,
+  ) {}
+
+  ack(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.owner.settleAck(this as PulseDelivery<unknown>);
+  }
+
+  fail(reason: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.owner.settleFail(this as PulseDelivery<unknown>, reason);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class Consumer implements Subscription {
+  private readonly reader: TransportReader;
+  private readonly tally = new OutcomeTally();
+  private acks: AckMap = new Map();
+  private dlq: DeadLetterMove[] = [];
+  private inFlight = 0;
+  /** `<physical> <entryId>` of unsettled deliveries: a reclaim must not hand them out twice. */
+  private readonly inFlightKeys = new Set<string>();
+  private readonly claimCursor = new Map<string, string>();
+  private dispatching = false;
+  private flushScheduled = false;
+  private flushChain: Promise<void> = Promise.resolve();
+  private closing = false;
+  private groupsReady = false;
+  private recovered = false;
+  private nextReclaimAt = 0;
+  private capacityWaiter?: () => void;
+  private readonly loop: Promise<void>;
+  private closed?: Promise<void>;
+
+  constructor(
+    private readonly cfg: ConsumerConfig,
+    private readonly deps: ConsumerDeps,
+    private readonly handler: BatchHandler<unknown>,
+    private readonly onClosed: (c: Consumer) => void,
+  ) {
+    this.reader = deps.transport.reader(cfg.readerName);
+    this.loop = this.run();
+  }
+
+  // ---- settlement (called by deliveries, possibly long after the handler returned) ----
+
+  settleAck(d: PulseDelivery<unknown>): void {
+    this.release(d);
+    this.cfg.idempotency?.mark(d.envelope.id);
+    this.pushAck(d.physical, d.entryId);
+    this.tally.add(d.envelope.meta.track, 'success');
+    this.afterSettle();
+  }
+
+  settleFail(d: PulseDelivery<unknown>, reason: string): void {
+    this.release(d);
+    if (d.deliveryCount >= this.cfg.maxDeliveries) {
+      this.toDeadLetter(d.physical, d.entryId, this.fieldsOf(d), `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`, d.deliveryCount);
+      this.tally.add(d.envelope.meta.track, 'dead_letter');
+    } else {
+      // Left pending: redelivered through a reclaim once idle for minIdleMs.
+      this.tally.add(d.envelope.meta.track, 'error');
+    }
+    this.afterSettle();
+  }
+
+  private readonly rawFields = new WeakMap<object, Fields>();
+
+  private fieldsOf(d: PulseDelivery<unknown>): Fields {
+    return this.rawFields.get(d) ?? [];
+  }
+
+  private release(d: PulseDelivery<unknown>): void {
+    this.inFlight--;
+    this.inFlightKeys.delete(`${d.physical} ${d.entryId}`);
+  }
+
+  private afterSettle(): void {
+    const wake = this.capacityWaiter;
+    if (wake && this.inFlight < this.cfg.maxInFlight) {
+      this.capacityWaiter = undefined;
+      wake();
+    }
+    if (!this.dispatching) this.scheduleFlush();
+  }
+
+  private pushAck(stream: string, id: string): void {
+    const list = this.acks.get(stream);
+    if (list) list.push(id);
+    else this.acks.set(stream, [id]);
+  }
+
+  private takeAcks(): AckMap {
+    const acks = this.acks;
+    this.acks = new Map();
+    return acks;
+  }
+
+  private requeueAcks(acks: AckMap): void {
+    for (const [stream, ids] of acks) for (const id of ids) this.pushAck(stream, id);
+  }
+
+  private toDeadLetter(physical: string, entryId: string, fields: Fields, reason: string, attempts: number): void {
+    this.dlq.push({
+      stream: physical,
+      entryId,
+      dlqStream: dlqStream(physical),
+      fields: dlqFields({ sourceStream: physical, sourceEntryId: entryId, group: this.cfg.group, consumer: this.cfg.consumer, reason, attempts, fields }),
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush().catch((err) => this.deps.logger?.warn({ err: errorMessage(err), stream: this.cfg.metricStream }, 'pulse: ack flush failed; will retry'));
+    });
+  }
+
+  /** Sends pending dead-letter moves and acks (after idempotency marks are durable). Serialised. */
+  flush(): Promise<void> {
+    const run = async () => {
+      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
+      await this.flushDeadLetters();
+      if (!this.acks.size) return;
+      await this.cfg.idempotency?.flush();
+      const acks = this.takeAcks();
+      try {
+        await this.deps.transport.ack(this.cfg.group, acks);
+      } catch (err) {
+        this.requeueAcks(acks);
+        throw err;
+      }
+    };
+    this.flushChain = this.flushChain.catch(() => undefined).then(run);
+    return this.flushChain;
+  }
+
+  private async flushDeadLetters(): Promise<void> {
+    if (!this.dlq.length) return;
+    const moves = this.dlq;
+    this.dlq = [];
+    try {
+      await this.deps.transport.deadLetter(this.cfg.group, moves);
+    } catch (err) {
+      this.dlq.unshift(...moves);
+      throw err;
+    }
+  }
+
+  // ---- the loop ----
+
+  private async run(): Promise<void> {
+    let backoff = 50;
+    while (!this.closing) {
+      try {
+        if (!this.groupsReady) {
+          for (const s of this.cfg.physical) await this.deps.transport.ensureGroup(s, this.cfg.group, this.cfg.startFrom);
+          this.groupsReady = true;
+        }
+        if (!this.recovered) {
+          await this.recoverOwnPending();
+          this.recovered = true;
+        }
+        if (Date.now() >= this.nextReclaimAt) {
+          await this.reclaim();
+          this.nextReclaimAt = Date.now() + this.cfg.reclaimIntervalMs;
+          await this.updateGroupStats();
+        }
+        if (this.closing) break;
+        if (this.inFlight >= this.cfg.maxInFlight) {
+          await this.flush();
+          await this.waitForCapacity(Math.max(1, this.nextReclaimAt - Date.now()));
+          continue;
+        }
+        await this.cfg.idempotency?.flush();
+        await this.flushChain.catch(() => undefined);
+        this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
+        await this.flushDeadLetters();
+        const count = Math.min(this.cfg.batchSize, this.cfg.maxInFlight - this.inFlight);
+        const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
+        const acks = this.takeAcks();
+        let batches;
+        try {
+          batches = await this.reader.readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks);
+        } catch (err) {
+          this.requeueAcks(acks);
+          throw err;
+        }
+        for (const b of batches) await this.process(b.stream, b.entries);
+        backoff = 50;
+      } catch (err) {
+        if (this.closing) break;
+        const message = errorMessage(err);
+        if (/NOGROUP/.test(message)) this.groupsReady = false;
+        this.deps.logger?.warn({ err: message, stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer }, 'pulse: consumer loop error; retrying');
+        await sleep(backoff);
+        backoff = Math.min(2000, backoff * 2);
+      }
+    }
+  }
+
+  private waitForCapacity(maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.capacityWaiter === done) this.capacityWaiter = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      this.capacityWaiter = done;
+    });
+  }
+
+  /** On (re)start: entries this consumer name was given before and never acked. */
+  private async recoverOwnPending(): Promise<void> {
+    for (const stream of this.cfg.physical) {
+      let after = '0-0';
+      while (!this.closing && this.inFlight < this.cfg.maxInFlight) {
+        const entries = await this.reader.readOwnPending(stream, this.cfg.group, this.cfg.consumer, after, this.cfg.batchSize);
+        if (!entries.length) break;
+        after = entries[entries.length - 1].id;
+        await this.processRedelivered(stream, entries);
+      }
+    }
+  }
+
+  /** XAUTOCLAIM over each stream, carrying the cursor across calls until the pending list is covered. */
+  private async reclaim(): Promise<void> {
+    for (const stream of this.cfg.physical) {
+      let cursor = this.claimCursor.get(stream) ?? '0-0';
+      do {
+        const room = this.cfg.maxInFlight - this.inFlight;
+        if (room <= 0 || this.closing) break;
+        const res = await this.reader.autoclaim(stream, this.cfg.group, this.cfg.consumer, this.cfg.minIdleMs, cursor, Math.min(this.cfg.batchSize, room));
+        cursor = res.cursor;
+        // Trimmed while pending: nothing left to deliver, so ack the ids.
+        for (const id of res.deleted) this.pushAck(stream, id);
+        await this.processRedelivered(stream, res.entries);
+      } while (cursor !== '0-0' && cursor !== '0');
+      this.claimCursor.set(stream, cursor);
+    }
+  }
+
+  private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
+    const fresh: RawEntry[] = [];
+    for (const e of entries) {
+      if (this.inFlightKeys.has(`${stream} ${e.id}`)) continue;
+      if (e.fields === null) {
+        this.pushAck(stream, e.id);
+      } else if (e.deliveryCount > this.cfg.maxDeliveries) {
+        this.toDeadLetter(
+          stream,
+          e.id,
+          e.fields,
+          `delivered ${e.deliveryCount} times without an ack (max ${this.cfg.maxDeliveries}): consumers died or timed out handling it`,
+          e.deliveryCount,
+        );
+        this.tally.add(trackOf(e.fields), 'dead_letter');
+      } else {
+        fresh.push(e);
+      }
+    }
+    if (fresh.length) await this.process(stream, fresh);
+    await this.flush();
+  }
+
+  private async process(physical: string, entries: RawEntry[]): Promise<void> {
+    const { token, stream } = this.cfg;
+    let deliveries: PulseDelivery<unknown>[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.fields === null) {
+        this.pushAck(physical, e.id);
+        continue;
+      }
+      const decoded = decodeEntry(e.fields, token);
+      if (!decoded.ok) {
+        this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
+        this.tally.add(decoded.track ?? 'unknown', 'dead_letter');
+        continue;
+      }
+      const d = new PulseDelivery(decoded.envelope, stream, e.id, e.deliveryCount, physical, this);
+      this.rawFields.set(d, e.fields);
+      deliveries.push(d);
+    }
+    if (!deliveries.length) return;
+    const newest = deliveries[deliveries.length - 1].envelope.ts;
+    this.deps.metrics.lagMs.set({ stream: this.cfg.metricStream }, Math.max(0, Date.now() - newest * 1000));
+
+    if (this.cfg.idempotency) deliveries = await this.dropDuplicates(deliveries);
+    if (!deliveries.length) return;
+
+    this.inFlight += deliveries.length;
+    for (const d of deliveries) this.inFlightKeys.add(`${physical} ${d.entryId}`);
+    this.dispatching = true;
+    try {
+      await this.handler(deliveries);
+    } catch (err) {
+      const reason = errorMessage(err);
+      for (const d of deliveries) d.fail(reason);
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private async dropDuplicates(deliveries: PulseDelivery<unknown>[]): Promise<PulseDelivery<unknown>[]> {
+    const seen = await this.cfg.idempotency!.seen(deliveries.map((d) => d.envelope.id));
+    const inBatch = new Set<string>();
+    const fresh: PulseDelivery<unknown>[] = [];
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i];
+      if (seen[i] || inBatch.has(d.envelope.id)) {
+        d.settled = true;
+        this.pushAck(d.physical, d.entryId);
+        this.tally.add(d.envelope.meta.track, 'duplicate');
+      } else {
+        inBatch.add(d.envelope.id);
+        fresh.push(d);
+      }
+    }
+    return fresh;
+  }
+
+  private async updateGroupStats(): Promise<void> {
+    let pending = 0;
+    let lag: number | null = 0;
+    for (const s of this.cfg.physical) {
+      const stats = await this.deps.transport.groupStats(s, this.cfg.group);
+      pending += stats.pending;
+      lag = lag === null || stats.lag === null ? null : lag + stats.lag;
+    }
+    const labels = { stream: this.cfg.metricStream, group: this.cfg.group };
+    this.deps.metrics.groupPending.set(labels, pending);
+    if (lag !== null) this.deps.metrics.groupLag.set(labels, lag);
+  }
+
+  // ---- shutdown ----
+
+  close(): Promise<void> {
+    if (!this.closed) this.closed = this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    this.capacityWaiter?.();
+    // Interrupts a blocked read; whatever it was being handed stays pending for another consumer.
+    this.reader.close();
+    await this.loop;
+    try {
+      await this.flush();
+    } catch (err) {
+      this.deps.logger?.warn({ err: errorMessage(err), stream: this.cfg.metricStream }, 'pulse: final ack flush failed; entries stay pending');
+    }
+    this.onClosed(this);
+  }
+}
+
+function trackOf(fields: Fields): string {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'track') return fields[i + 1];
+  return 'unknown';
+}

@@ -1,0 +1,17 @@
+export * from './types';
+export { createEventBus, DEFAULTS } from './bus';
+export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './bus';
+export { createEnvelope } from './envelope';
+export type { CreateEnvelopeOptions } from './envelope';
+export { MemoryIdempotencyStore, SharedIdempotencyStore } from './idempotency';
+export type { IdempotencyStore } from './idempotency';
+export { InMemoryStreams } from './inmem-transport';
+export { PulseMetrics } from './metrics';
+export type { ConsumeOutcome, PublishOutcome } from './metrics';
+export { compose, perMessage, retry, timeout } from './middleware';
+export type { MessageMiddleware, BatchMiddleware, RetryOptions } from './middleware';
+export { assignPartitions, dlqStream, partitionOf, partitionStream, physicalStream, physicalStreams } from './names';
+export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './signing';
+export type { GroupStats } from './transport';
+export { DLQ_FIELD, FIELD, decodeEntry, encodeEntry } from './wire';
+export type { DecodedEntry, Fields } from './wire';

@@ -1,0 +1,84 @@
+/**
+ * Handler composition in the spirit of Watermill's router: a middleware wraps the next handler.
+ * The consumer core runs the fixed stages (decode + validate + signature check -> dead-letter
+ * poison, idempotency, metrics, ack batching); user middleware wraps the application handler.
+ */
+import type { BatchHandler, Delivery, MessageHandler } from './types';
+
+export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => MessageHandler<T>;
+export type BatchMiddleware<T = unknown> = (next: BatchHandler<T>) => BatchHandler<T>;
+
+/** `compose(a, b)(h)` = `a(b(h))`: the first middleware is the outermost. */
+export function compose<H>(...middleware: Array<(next: H) => H>): (handler: H) => H {
+  return (handler) => middleware.reduceRight((next, mw) => mw(next), handler);
+}
+
+/** Runs a per-message handler over a batch in order: resolve = ack, throw = fail(message). */
+export function perMessage<T>(handler: MessageHandler<T>): BatchHandler<T> {
+  return async (batch: Delivery<T>[]) => {
+    for (const delivery of batch) {
+      try {
+        await handler(delivery.envelope, delivery);
+        delivery.ack();
+      } catch (err) {
+        delivery.fail(errorMessage(err));
+      }
+    }
+  };
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export interface RetryOptions {
+  /** Total attempts in process, including the first. Default 3. */
+  attempts?: number;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  factor?: number;
+  /** Whether an error is worth retrying; default: all. */
+  retryable?: (err: unknown) => boolean;
+  /** Injectable for tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Retries the handler with exponential backoff (and jitter) before the delivery counts as failed. */
+export function retry<T = unknown>(opts: RetryOptions = {}): MessageMiddleware<T> {
+  const attempts = Math.max(1, opts.attempts ?? 3);
+  const initial = opts.initialDelayMs ?? 50;
+  const max = opts.maxDelayMs ?? 2000;
+  const factor = opts.factor ?? 2;
+  const sleep = opts.sleep ?? defaultSleep;
+  return (next) => async (envelope, delivery) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await next(envelope, delivery);
+      } catch (err) {
+        if (attempt >= attempts || (opts.retryable && !opts.retryable(err))) throw err;
+        const base = Math.min(max, initial * factor ** (attempt - 1));
+        await sleep(Math.round(base * (0.5 + Math.random() * 0.5)));
+      }
+    }
+  };
+}
+
+/** Fails a message whose handler takes longer than `ms` (the handler itself is not cancelled). */
+export function timeout<T = unknown>(ms: number): MessageMiddleware<T> {
+  return (next) => (envelope, delivery) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`handler timed out after ${ms} ms`)), ms);
+      Promise.resolve(next(envelope, delivery)).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+}

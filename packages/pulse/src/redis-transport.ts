@@ -1,0 +1,198 @@
+/**
+ * Redis Streams transport (ioredis). One command connection for publishing, acks, dead-lettering
+ * and stats; every reader gets its own connection (named with CLIENT SETNAME) because XREADGROUP
+ * BLOCK holds its connection. Everything on a hot path is one pipelined round trip per batch.
+ */
+import Redis from 'ioredis';
+import type { AckMap, ClaimResult, DeadLetterMove, GroupStats, RawEntry, ReplayMove, StreamBatch, TrimSpec, Transport, TransportReader } from './transport';
+import type { Fields } from './wire';
+
+type XEntry = [id: string, fields: string[] | null];
+type PipelineResult = Array<[Error | null, unknown]> | null;
+
+const DLQ_MAXLEN = 100_000;
+
+function trimArgs(trim: TrimSpec | undefined): (string | number)[] {
+  if (trim?.retentionMs !== undefined) return ['MINID', '~', `${Date.now() - trim.retentionMs}-0`];
+  if (trim?.maxLen !== undefined) return ['MAXLEN', '~', trim.maxLen];
+  return [];
+}
+
+function check(results: PipelineResult): unknown[] {
+  if (!results) throw new Error('pipeline aborted');
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+function appendAcks(pipe: ReturnType<Redis['pipeline']>, group: string, acks: AckMap): void {
+  for (const [stream, ids] of acks) if (ids.length) pipe.xack(stream, group, ...ids);
+}
+
+/** Delivery counts of `entries` (now owned by `consumer`) from XPENDING, one round trip. */
+async function withDeliveryCounts(conn: Redis, stream: string, group: string, consumer: string, entries: XEntry[]): Promise<RawEntry[]> {
+  if (!entries.length) return [];
+  const first = entries[0][0];
+  const last = entries[entries.length - 1][0];
+  const rows = (await conn.xpending(stream, group, first, last, entries.length * 2 + 1000, consumer)) as Array<[string, string, number, number]>;
+  const counts = new Map(rows.map((r) => [r[0], Number(r[3])]));
+  return entries.map(([id, fields]) => ({ id, fields: fields && fields.length ? fields : null, deliveryCount: counts.get(id) ?? 1 }));
+}
+
+class RedisReader implements TransportReader {
+  constructor(private readonly conn: Redis) {}
+
+  async readNew(streams: string[], group: string, consumer: string, count: number, blockMs: number, acks: AckMap): Promise<StreamBatch[]> {
+    const pipe = this.conn.pipeline();
+    appendAcks(pipe, group, acks);
+    pipe.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', Math.max(1, Math.round(blockMs)), 'STREAMS', ...streams, ...streams.map(() => '>'));
+    const values = check((await pipe.exec()) as PipelineResult);
+    const reply = values[values.length - 1] as Array<[string, XEntry[]]> | null;
+    if (!reply) return [];
+    const out: StreamBatch[] = [];
+    for (const [stream, entries] of reply) {
+      const mapped: RawEntry[] = new Array(entries.length);
+      for (let i = 0; i < entries.length; i++) mapped[i] = { id: entries[i][0], fields: entries[i][1], deliveryCount: 1 };
+      out.push({ stream, entries: mapped });
+    }
+    return out;
+  }
+
+  async readOwnPending(stream: string, group: string, consumer: string, afterId: string, count: number): Promise<RawEntry[]> {
+    const reply = (await this.conn.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, afterId)) as Array<[string, XEntry[]]> | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    return withDeliveryCounts(this.conn, stream, group, consumer, entries);
+  }
+
+  async autoclaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<ClaimResult> {
+    const [next, entries, deleted] = (await this.conn.xautoclaim(stream, group, consumer, Math.max(0, Math.round(minIdleMs)), cursor, 'COUNT', count)) as [
+      string,
+      XEntry[],
+      string[] | undefined,
+    ];
+    // Entries deleted since delivery come back as [id, null] on some versions; Redis 7 lists them in the 3rd element.
+    const live = entries.filter((e) => e[1] !== null);
+    const gone = [...(deleted ?? []), ...entries.filter((e) => e[1] === null).map((e) => e[0])];
+    return { cursor: next, entries: await withDeliveryCounts(this.conn, stream, group, consumer, live), deleted: gone };
+  }
+
+  close(): void {
+    this.conn.disconnect();
+  }
+}
+
+export interface RedisTransportOptions {
+  url: string;
+  /** CLIENT SETNAME prefix for this bus's connections. */
+  clientName?: string;
+}
+
+export class RedisTransport implements Transport {
+  readonly redis: Redis;
+  private readonly readers = new Set<Redis>();
+
+  constructor(private readonly opts: RedisTransportOptions) {
+    this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse' });
+    // Errors surface on the commands; an unhandled 'error' event would crash the process.
+    this.redis.on('error', () => undefined);
+  }
+
+  async add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]> {
+    if (!entries.length) return [];
+    const targs = trimArgs(trim);
+    if (entries.length === 1) return [(await this.redis.xadd(stream, ...targs, '*', ...entries[0])) as string];
+    const pipe = this.redis.pipeline();
+    for (const fields of entries) pipe.xadd(stream, ...targs, '*', ...fields);
+    return check((await pipe.exec()) as PipelineResult) as string[];
+  }
+
+  async ensureGroup(stream: string, group: string, startFrom: '0' | '$'): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', stream, group, startFrom, 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+    }
+  }
+
+  reader(name: string): TransportReader {
+    const conn = this.redis.duplicate({ connectionName: name, maxRetriesPerRequest: null });
+    conn.on('error', () => undefined);
+    this.readers.add(conn);
+    conn.once('end', () => this.readers.delete(conn));
+    return new RedisReader(conn);
+  }
+
+  async ack(group: string, acks: AckMap): Promise<void> {
+    const pipe = this.redis.pipeline();
+    appendAcks(pipe, group, acks);
+    if (pipe.length) check((await pipe.exec()) as PipelineResult);
+  }
+
+  async deadLetter(group: string, moves: DeadLetterMove[]): Promise<void> {
+    if (!moves.length) return;
+    // One MULTI/EXEC: each DLQ append and its source XACK happen together or not at all.
+    const tx = this.redis.multi();
+    for (const m of moves) {
+      tx.xadd(m.dlqStream, 'MAXLEN', '~', DLQ_MAXLEN, '*', ...m.fields);
+      tx.xack(m.stream, group, m.entryId);
+    }
+    check((await tx.exec()) as PipelineResult);
+  }
+
+  async groupStats(stream: string, group: string): Promise<GroupStats> {
+    const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
+    for (const g of groups) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
+      if (info.name === group) return { pending: Number(info.pending ?? 0), lag: info.lag === null || info.lag === undefined ? null : Number(info.lag) };
+    }
+    return { pending: 0, lag: null };
+  }
+
+  async range(stream: string, start: string, end: string, count: number): Promise<RawEntry[]> {
+    const rows = (await this.redis.xrange(stream, start, end, 'COUNT', count)) as XEntry[];
+    return rows.map(([id, fields]) => ({ id, fields, deliveryCount: 0 }));
+  }
+
+  async del(stream: string, ids: string[]): Promise<number> {
+    return ids.length ? this.redis.xdel(stream, ...ids) : 0;
+  }
+
+  async replay(moves: ReplayMove[]): Promise<void> {
+    if (!moves.length) return;
+    const tx = this.redis.multi();
+    for (const m of moves) {
+      tx.xadd(m.stream, '*', ...m.fields);
+      tx.xdel(m.dlqStream, m.dlqEntryId);
+    }
+    check((await tx.exec()) as PipelineResult);
+  }
+
+  async markKeys(keys: string[], ttlSec: number): Promise<void> {
+    if (!keys.length) return;
+    const pipe = this.redis.pipeline();
+    for (const k of keys) pipe.set(k, '1', 'EX', ttlSec, 'NX');
+    check((await pipe.exec()) as PipelineResult);
+  }
+
+  async existKeys(keys: string[]): Promise<boolean[]> {
+    if (!keys.length) return [];
+    const values = await this.redis.mget(...keys);
+    return values.map((v) => v !== null);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.readers) r.disconnect();
+    this.readers.clear();
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}

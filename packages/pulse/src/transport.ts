@@ -1,0 +1,99 @@
+/**
+ * What the consumer core needs from a stream backend: the Redis Streams consumer-group model. The
+ * redis transport maps each call to (pipelined) Redis commands; the in-memory one emulates the same
+ * semantics, so both backends share one consumer implementation and one behavioural test suite.
+ */
+import type { Fields } from './wire';
+
+export interface RawEntry {
+  /** Backend entry id (`<ms>-<seq>`). */
+  id: string;
+  /** null when the entry was trimmed/deleted while still pending. */
+  fields: Fields | null;
+  /** 1 on first delivery; grows with every redelivery or claim. */
+  deliveryCount: number;
+}
+
+export interface StreamBatch {
+  stream: string;
+  entries: RawEntry[];
+}
+
+export interface TrimSpec {
+  maxLen?: number;
+  retentionMs?: number;
+}
+
+/** Acks to send, per physical stream. */
+export type AckMap = Map<string, string[]>;
+
+export interface DeadLetterMove {
+  stream: string;
+  entryId: string;
+  dlqStream: string;
+  fields: Fields;
+}
+
+export interface ReplayMove {
+  dlqStream: string;
+  dlqEntryId: string;
+  stream: string;
+  fields: Fields;
+}
+
+export interface ClaimResult {
+  cursor: string;
+  entries: RawEntry[];
+  /** Pending ids whose entries no longer exist (trimmed). */
+  deleted: string[];
+}
+
+export interface GroupStats {
+  pending: number;
+  /** Entries not yet delivered to the group; null when unknown. */
+  lag: number | null;
+}
+
+/** A reader owns its own connection: a blocking read must not stall anyone else. */
+export interface TransportReader {
+  /** XREADGROUP `>`; sends `acks` in the same round trip first. */
+  readNew(streams: string[], group: string, consumer: string, count: number, blockMs: number, acks: AckMap): Promise<StreamBatch[]>;
+  /** This consumer's own pending entries (XREADGROUP with an id), after `afterId`. */
+  readOwnPending(stream: string, group: string, consumer: string, afterId: string, count: number): Promise<RawEntry[]>;
+  /** XAUTOCLAIM from `cursor`. */
+  autoclaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<ClaimResult>;
+  /** Interrupts a blocked read and releases the connection. */
+  close(): void;
+}
+
+export interface Transport {
+  add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]>;
+  ensureGroup(stream: string, group: string, startFrom: '0' | '$'): Promise<void>;
+  reader(name: string): TransportReader;
+  ack(group: string, acks: AckMap): Promise<void>;
+  /** Atomically appends each entry to its DLQ stream and acks it on the source. */
+  deadLetter(group: string, moves: DeadLetterMove[]): Promise<void>;
+  groupStats(stream: string, group: string): Promise<GroupStats>;
+  range(stream: string, start: string, end: string, count: number): Promise<RawEntry[]>;
+  del(stream: string, ids: string[]): Promise<number>;
+  /** Atomically re-appends each entry to its source stream and deletes it from its DLQ. */
+  replay(moves: ReplayMove[]): Promise<void>;
+  /** SET NX EX for each key; returns which keys were newly set. */
+  markKeys(keys: string[], ttlSec: number): Promise<void>;
+  /** Which keys exist. */
+  existKeys(keys: string[]): Promise<boolean[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function compareIds(a: string, b: string): number {
+  const [am, as] = splitId(a);
+  const [bm, bs] = splitId(b);
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+function splitId(id: string): [number, number] {
+  const dash = id.indexOf('-');
+  if (dash < 0) return [Number(id), 0];
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+}
