@@ -55,14 +55,23 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     await until(async () => Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM bars_ohlcv WHERE symbol = 'IBM'")).rows[0].n) === 30);
   });
 
+  it('ingests options, news and fundamentals from their streams', async () => {
+    await bus.publish('md.options', createEnvelope('md.OptionSnap', { provider: 's', symbol: 'qqq', expiry: '2025-03-21', option_type: 'P', strike: 300, ts: 1_700_000_060 }));
+    await bus.publish('md.news', createEnvelope('md.News', { provider: 's', id: 'n-stream', published_at: 1_700_000_000, title: 'From the stream' }));
+    await bus.publish('md.fundamentals', createEnvelope('md.Fundamentals', { provider: 's', symbol: 'qqq', asof: 1_700_000_000, eps: 2 }));
+    await until(async () => (await count("option_snapshots WHERE provider = 's'")) === 1);
+    await until(async () => (await count("news WHERE provider = 's'")) === 1);
+    await until(async () => (await count("fundamentals WHERE provider = 's'")) === 1);
+  });
+
   it('writes the other kinds to their tables', async () => {
     await store.write('options', [{ provider: 'p', symbol: 'spy', expiry: '2025-01-17', option_type: 'C', strike: 450, ts: 1_700_000_000, iv: 0.2 }]);
     await store.write('news', [{ provider: 'p', id: 'n1', published_at: 1_700_000_000, title: 'Hello', symbols: ['aapl', 'msft'] }]);
     await store.write('fundamentals', [{ provider: 'p', symbol: 'aapl', asof: 1_700_000_000, eps: 1.5, currency: 'USD' }]);
-    expect(await count('option_snapshots')).toBe(1);
-    expect(await count('news')).toBe(1);
-    expect(await count('fundamentals')).toBe(1);
-    const news = await db.query<{ symbols: string[] }>('SELECT symbols FROM news');
+    expect(await count("option_snapshots WHERE provider = 'p'")).toBe(1);
+    expect(await count("news WHERE provider = 'p'")).toBe(1);
+    expect(await count("fundamentals WHERE provider = 'p'")).toBe(1);
+    const news = await db.query<{ symbols: string[] }>("SELECT symbols FROM news WHERE provider = 'p'");
     expect(news.rows[0].symbols).toEqual(['AAPL', 'MSFT']);
   });
 
