@@ -79,6 +79,11 @@ export interface PulseBus extends EventBus {
   replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean)): Promise<number>;
   /** Pending / undelivered counts of a group, summed over partitions. */
   groupStats(stream: string, group: string): Promise<GroupStats>;
+  /**
+   * Drops every connection at once without draining or acking: what a crash looks like to Redis.
+   * Unacked deliveries stay pending for other consumers. For tests and fatal-exit paths.
+   */
+  disconnect(): void;
 }
 
 class Bus implements PulseBus {
@@ -268,6 +273,12 @@ class Bus implements PulseBus {
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.close()));
     await this.transport.close();
+  }
+
+  disconnect(): void {
+    this.closed = true;
+    for (const c of [...this.consumers]) c.abandon();
+    this.transport.abort();
   }
 
   private assertOpen(): void {

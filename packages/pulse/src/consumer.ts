@@ -83,6 +83,7 @@ export class Consumer implements Subscription {
   private flushScheduled = false;
   private flushChain: Promise<void> = Promise.resolve();
   private closing = false;
+  private abandoned = false;
   private groupsReady = false;
   private recovered = false;
   private nextReclaimAt = 0;
@@ -168,7 +169,7 @@ export class Consumer implements Subscription {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.abandoned) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -179,6 +180,7 @@ export class Consumer implements Subscription {
   /** Sends pending dead-letter moves and acks (after idempotency marks are durable). Serialised. */
   flush(): Promise<void> {
     const run = async () => {
+      if (this.abandoned) return;
       this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
       await this.flushDeadLetters();
       if (!this.acks.size) return;
@@ -222,6 +224,8 @@ export class Consumer implements Subscription {
           this.recovered = true;
         }
         if (Date.now() >= this.nextReclaimAt) {
+          // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
+          await this.flush();
           await this.reclaim();
           this.nextReclaimAt = Date.now() + this.cfg.reclaimIntervalMs;
           await this.updateGroupStats();
@@ -399,6 +403,18 @@ export class Consumer implements Subscription {
   close(): Promise<void> {
     if (!this.closed) this.closed = this.shutdown();
     return this.closed;
+  }
+
+  /** Stops at once without flushing anything: unacked work stays pending (crash semantics). */
+  abandon(): void {
+    this.abandoned = true;
+    this.closing = true;
+    this.dlq = [];
+    this.acks = new Map();
+    this.capacityWaiter?.();
+    this.reader.close();
+    this.closed ??= Promise.resolve();
+    this.onClosed(this);
   }
 
   private async shutdown(): Promise<void> {

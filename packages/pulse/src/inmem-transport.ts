@@ -310,4 +310,6 @@ export class InMemoryTransport implements Transport {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  abort(): void {}
 }

@@ -186,6 +186,12 @@ export class RedisTransport implements Transport {
     await this.redis.ping();
   }
 
+  abort(): void {
+    for (const r of this.readers) r.disconnect();
+    this.readers.clear();
+    this.redis.disconnect();
+  }
+
   async close(): Promise<void> {
     for (const r of this.readers) r.disconnect();
     this.readers.clear();

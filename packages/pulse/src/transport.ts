@@ -84,6 +84,8 @@ export interface Transport {
   existKeys(keys: string[]): Promise<boolean[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Drops every connection at once, sending nothing more. */
+  abort(): void;
 }
 
 export function compareIds(a: string, b: string): number {

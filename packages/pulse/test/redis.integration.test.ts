@@ -1,0 +1,239 @@
+/**
+ * Redis-only acceptance: the wire format with raw ioredis, crash recovery with idempotency, a killed
+ * connection, a long pending list with trimmed entries, metrics registries.
+ */
+import Redis from 'ioredis';
+import { Registry } from 'prom-client';
+import { decodeEnvelope } from '@mdp/contracts';
+import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
+import { createEventBus, type EventBusOptions, type PulseBus } from '../src';
+import { barEnvelope, waitFor } from './helpers';
+
+describeWithRedis('pulse on real Redis', () => {
+  let raw: Redis;
+  let ns: string;
+  let buses: PulseBus[];
+
+  const bus = (opts: Partial<EventBusOptions> = {}) => {
+    const b = createEventBus({ backend: 'redis', redisUrl: redisUrl(), namespace: ns, clientName: ns, ...opts });
+    buses.push(b);
+    return b;
+  };
+  const pendingCount = async (stream: string, group: string) => Number(((await raw.xpending(stream, group)) as [number])[0]);
+
+  beforeAll(() => {
+    raw = new Redis(redisUrl());
+  });
+  afterAll(async () => {
+    await raw.quit();
+  });
+  beforeEach(() => {
+    ns = uniqueId('pulse');
+    buses = [];
+  });
+  afterEach(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    await deleteRedisPrefix(raw, ns);
+  });
+
+  describe('wire format', () => {
+    it('writes one entry per envelope with the fields id, schema_id, track, envelope (in that order)', async () => {
+      const b = bus();
+      const env = barEnvelope(1);
+      const entryId = await b.publish('md.bars', env);
+      const [[id, fields]] = (await raw.xrange(`${ns}.md.bars`, '-', '+')) as [string, string[]][];
+      expect(id).toBe(entryId);
+      expect(entryId).toMatch(/^\d+-\d+$/);
+      expect(entryId).not.toBe(env.id);
+      expect(fields).toEqual(['id', env.id, 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', JSON.stringify(env)]);
+    });
+
+    it('a foreign consumer reads and acks our entries with plain XREADGROUP', async () => {
+      const b = bus();
+      const sent = [barEnvelope(1), barEnvelope(2)];
+      await b.publishBatch('md.bars', sent);
+      const stream = `${ns}.md.bars`;
+      await raw.xgroup('CREATE', stream, 'foreign', '0');
+      const reply = (await raw.xreadgroup('GROUP', 'foreign', 'py-1', 'COUNT', 10, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+      const entries = reply[0][1];
+      const decoded = entries.map(([, f]) => {
+        const obj = Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]));
+        const res = decodeEnvelope(JSON.parse(obj.envelope));
+        if (!res.ok) throw res.error;
+        expect(obj.id).toBe(res.value.id);
+        return res.value.id;
+      });
+      expect(decoded).toEqual(sent.map((e) => e.id));
+      expect(await raw.xack(stream, 'foreign', ...entries.map(([id]) => id))).toBe(2);
+    });
+
+    it('consumes an entry a foreign producer wrote with plain XADD (only the envelope field is required)', async () => {
+      const b = bus();
+      const env = barEnvelope(3);
+      await raw.xadd(`${ns}.md.bars`, '*', 'envelope', JSON.stringify(env));
+      await raw.xadd(`${ns}.md.bars`, '*', 'id', 'e2', 'schema_id', 'md.Bar', 'track', 'v2', 'envelope', JSON.stringify({ ...env, id: 'e2', meta: { ...env.meta, track: 'v2' } }), 'x-extra', 'ignored');
+      const got: string[] = [];
+      b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 }, (e) => void got.push(`${e.id}/${e.meta.track}`));
+      await waitFor(() => got.length === 2, 'both foreign entries');
+      expect(got).toEqual([`${env.id}/v1`, 'e2/v2']);
+    });
+  });
+
+  it('crash: consumer A dies holding a batch; B reclaims; every id handled exactly once; nothing pending', async () => {
+    const N = 10_000;
+    const stream = `${ns}.md.bars`;
+    const producer = bus();
+    const sent = Array.from({ length: N }, (_, i) => barEnvelope(i, `S${i % 37}`));
+    for (let i = 0; i < N; i += 2000) await producer.publishBatch('md.bars', sent.slice(i, i + 2000));
+
+    const handled = new Map<string, number>();
+    const record = (id: string) => handled.set(id, (handled.get(id) ?? 0) + 1);
+    const a = bus({ clientName: `${ns}-a` });
+    let stuck!: () => void;
+    a.subscribe({ stream: 'md.bars', group: 'store', consumer: 'a', batchSize: 1000, blockMs: 20, idempotency: 'shared' }, (e) => {
+      if (handled.size === 500) return new Promise<void>((r) => (stuck = r)); // hangs mid-batch, never acks
+      record(e.id);
+    });
+    await waitFor(() => stuck !== undefined, 'A handled 500 and hangs');
+    // A's idempotency marks are durable before it dies (they are written as it goes, acks are not).
+    const marks = async () => {
+      let n = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await raw.scan(cursor, 'MATCH', `${ns}.idem.store.*`, 'COUNT', 1000);
+        cursor = next;
+        n += keys.length;
+      } while (cursor !== '0');
+      return n;
+    };
+    await waitFor(async () => (await marks()) === 500, '500 marks');
+    expect(await pendingCount(stream, 'store')).toBe(1000);
+    a.disconnect();
+
+    const registry = new Registry();
+    const b = bus({ registry });
+    b.subscribe({ stream: 'md.bars', group: 'store', consumer: 'b', batchSize: 1000, blockMs: 50, minIdleMs: 100, idempotency: 'shared' }, (e) => {
+      record(e.id);
+    });
+    await waitFor(() => handled.size === N, `all ${N} handled`, 30_000);
+    await waitFor(async () => (await pendingCount(stream, 'store')) === 0, 'XPENDING empty', 30_000);
+    stuck();
+    expect([...handled.values()].every((n) => n === 1)).toBe(true);
+    expect(new Set(sent.map((e) => e.id))).toEqual(new Set(handled.keys()));
+    const consumed = await registry.getSingleMetric('pulse_consume_total')!.get();
+    expect(consumed.values.find((v) => v.labels.outcome === 'duplicate')?.value).toBe(500);
+    expect(consumed.values.find((v) => v.labels.outcome === 'success')?.value).toBe(N - 500);
+  });
+
+  it('survives CLIENT KILL of its connections during consumption without loss', async () => {
+    const N = 3000;
+    const stream = `${ns}.md.bars`;
+    const producer = bus();
+    const sent = Array.from({ length: N }, (_, i) => barEnvelope(i));
+    const clientName = `${ns}-victim`;
+    const c = bus({ clientName });
+    const handled = new Set<string>();
+    c.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 50, blockMs: 50, minIdleMs: 300 }, async (e) => {
+      handled.add(e.id);
+      if (handled.size % 50 === 0) await new Promise((r) => setTimeout(r, 1));
+    });
+    const publishing = (async () => {
+      for (let i = 0; i < N; i += 100) {
+        await producer.publishBatch('md.bars', sent.slice(i, i + 100));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await waitFor(() => handled.size >= 500, '500 handled before the kill');
+    const list = await raw.client('LIST');
+    const victims = String(list)
+      .split('\n')
+      .filter((l) => l.includes(`name=${clientName}`))
+      .map((l) => /id=(\d+)/.exec(l)![1]);
+    expect(victims.length).toBe(2); // the command connection and the reader `${clientName}:${ns}:g:c1`
+    for (const id of victims) await raw.client('KILL', 'ID', id);
+    await publishing;
+    await waitFor(() => handled.size === N, `all ${N} handled after the kill`, 20_000);
+    await waitFor(async () => (await pendingCount(stream, 'g')) === 0, 'nothing pending', 20_000);
+    expect(new Set(sent.map((e) => e.id))).toEqual(handled);
+  });
+
+  it('reclaims a long pending list with XAUTOCLAIM, carrying the cursor, and acks entries trimmed away', async () => {
+    const stream = `${ns}.md.bars`;
+    const producer = bus();
+    const sent = Array.from({ length: 2500 }, (_, i) => barEnvelope(i));
+    const ids = await producer.publishBatch('md.bars', sent);
+    await raw.xgroup('CREATE', stream, 'g', '0');
+    await raw.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 5000, 'STREAMS', stream, '>');
+    const trimmed = [ids[0], ids[1000], ids[2499]];
+    await raw.xdel(stream, ...trimmed);
+    expect(await pendingCount(stream, 'g')).toBe(2500);
+
+    const b = bus();
+    const handled = new Map<string, number>();
+    b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'live', batchSize: 100, blockMs: 20, minIdleMs: 10, reclaimIntervalMs: 20 }, (e, d) => {
+      handled.set(e.id, d.deliveryCount);
+    });
+    await waitFor(() => handled.size === 2497, 'all live entries reclaimed', 20_000);
+    await waitFor(async () => (await pendingCount(stream, 'g')) === 0, 'trimmed entries gone from the PEL');
+    expect([...handled.values()].every((n) => n === 2)).toBe(true);
+  });
+
+  it('dead-letters an entry whose consumers keep dying once it exceeds maxDeliveries', async () => {
+    const stream = `${ns}.md.bars`;
+    const producer = bus();
+    const env = barEnvelope(1);
+    await producer.publish('md.bars', env);
+    await raw.xgroup('CREATE', stream, 'g', '0');
+    await raw.xreadgroup('GROUP', 'g', 'dead1', 'COUNT', 10, 'STREAMS', stream, '>');
+    await raw.xclaim(stream, 'g', 'dead2', 0, (await raw.xrange(stream, '-', '+'))[0][0]);
+    const b = bus();
+    const got: string[] = [];
+    b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'live', blockMs: 20, minIdleMs: 0, maxDeliveries: 2 }, (e) => void got.push(e.id));
+    await waitFor(async () => (await b.readDeadLetters('md.bars')).length === 1, 'dead-lettered');
+    const [dl] = await b.readDeadLetters('md.bars');
+    expect(dl.attempts).toBe(3);
+    expect(dl.reason).toMatch(/delivered 3 times without an ack \(max 2\)/);
+    expect(got).toEqual([]);
+    expect(await pendingCount(stream, 'g')).toBe(0);
+  });
+
+  it('keeps idempotency across restarts with the shared (Redis) store', async () => {
+    const env = barEnvelope(1);
+    const first = bus();
+    const got: string[] = [];
+    const opts = { stream: 'md.bars', group: 'g', blockMs: 20, idempotency: 'shared' as const };
+    const sub = first.subscribe({ ...opts, consumer: 'c1' }, (e) => void got.push(e.id));
+    await first.publish('md.bars', env);
+    await waitFor(() => got.length === 1, 'first delivery');
+    await sub.close();
+    const registry = new Registry();
+    const second = bus({ registry });
+    await second.publish('md.bars', env);
+    const marker = barEnvelope(2);
+    await second.publish('md.bars', marker);
+    second.subscribe({ ...opts, consumer: 'c2' }, (e) => void got.push(e.id));
+    await waitFor(() => got.includes(marker.id), 'marker');
+    expect(got).toEqual([env.id, marker.id]);
+    const consumed = await registry.getSingleMetric('pulse_consume_total')!.get();
+    expect(consumed.values.find((v) => v.labels.outcome === 'duplicate')?.value).toBe(1);
+  });
+
+  it('metrics: private registry per bus by default, reuse by name in an injected one, lag and group gauges', async () => {
+    const one = bus();
+    const two = bus();
+    expect(one.metrics.registry).not.toBe(two.metrics.registry);
+    const shared = new Registry();
+    const a = bus({ registry: shared });
+    const b = bus({ registry: shared });
+    await a.publish('md.bars', barEnvelope(1));
+    await b.publish('md.bars', barEnvelope(2));
+    const published = await shared.getSingleMetric('pulse_publish_total')!.get();
+    expect(published.values).toEqual([{ labels: { stream: `${ns}.md.bars`, track: 'v1', outcome: 'success' }, value: 2 }]);
+    const got: string[] = [];
+    a.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20, reclaimIntervalMs: 20 }, (e) => void got.push(e.id));
+    await waitFor(() => got.length === 2, 'consumed');
+    const gauge = async (name: string) => (await shared.getSingleMetric(name)!.get()).values[0]?.value;
+    await waitFor(async () => (await gauge('pulse_group_lag')) === 0 && (await gauge('pulse_group_pending')) === 0, 'group gauges');
+    expect(await shared.metrics()).toMatch(new RegExp(`pulse_lag_ms\\{stream="${ns}.md.bars"\\} \\d+`));
+  });
+});
