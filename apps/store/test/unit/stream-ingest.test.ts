@@ -1,0 +1,115 @@
+import type { BatchHandler, Delivery, EventBus, SubscribeOptions } from '@mdp/pulse';
+import { createEnvelope } from '@mdp/pulse';
+import { WriteCoordinator } from '../../src/coordinator/write-coordinator';
+import { StreamIngest } from '../../src/ingest/stream-ingest';
+import type { StoreItem } from '../../src/sinks/store-sink';
+import type { Row } from '../../src/sinks/tables';
+import { makeBars, until } from '../helpers/bars';
+
+/** Captures subscriptions so a test can hand batches to the ingest handler itself. */
+function fakeBus() {
+  const subs: Array<{ opts: SubscribeOptions; handler: BatchHandler<Row>; closed: boolean }> = [];
+  const bus = {
+    subscribeBatch: (opts: SubscribeOptions, handler: BatchHandler<Row>) => {
+      const sub = { opts, handler, closed: false };
+      subs.push(sub);
+      return { close: async () => void (sub.closed = true) };
+    },
+  } as unknown as EventBus;
+  return { bus, subs };
+}
+
+type Outcome = 'pending' | 'acked' | string;
+
+function deliveries(n: number): { batch: Delivery<Row>[]; outcome: Outcome[] } {
+  const outcome: Outcome[] = Array(n).fill('pending');
+  const batch = makeBars(n).map((bar, i) => ({
+    envelope: createEnvelope('md.Bar', bar as Row),
+    stream: 'md.bars',
+    entryId: `${i}-0`,
+    deliveryCount: 1,
+    ack: () => void (outcome[i] = 'acked'),
+    fail: (reason: string) => void (outcome[i] = `failed: ${reason}`),
+  }));
+  return { batch, outcome };
+}
+
+function coordinator(opts: { capacity: number; overflow?: 'block' | 'error'; write?: (items: StoreItem[]) => Promise<void> }) {
+  return new WriteCoordinator<StoreItem>({
+    id: 'ingest-test',
+    sink: { write: opts.write ?? (async () => undefined) },
+    deadLetter: async () => undefined,
+    isRetryable: () => false,
+    onSettled: (items, outcome) => items.forEach((i) => i.settle?.(outcome)),
+    capacity: opts.capacity,
+    overflow: opts.overflow,
+    workers: 1,
+    batchSize: 10,
+    flushIntervalMs: 5,
+  });
+}
+
+describe('StreamIngest', () => {
+  it('subscribes to every md.* stream with group store and acks only after the write', async () => {
+    const { bus, subs } = fakeBus();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const coord = coordinator({ capacity: 100, write: () => gate });
+    const ingest = new StreamIngest(bus, coord, { consumer: 'c1', maxInFlight: 123 });
+    ingest.start();
+    expect(subs.map((s) => [s.opts.stream, s.opts.group, s.opts.consumer, s.opts.maxInFlight])).toEqual([
+      ['md.bars', 'store', 'c1', 123],
+      ['md.options', 'store', 'c1', 123],
+      ['md.news', 'store', 'c1', 123],
+      ['md.fundamentals', 'store', 'c1', 123],
+    ]);
+    coord.start();
+    const { batch, outcome } = deliveries(5);
+    await subs[0].handler(batch);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outcome).toEqual(Array(5).fill('pending')); // queued, not yet durable
+    release();
+    await until(() => outcome.every((o) => o === 'acked'));
+    await coord.stop(1000);
+    await ingest.close();
+    expect(subs.every((s) => s.closed)).toBe(true);
+  });
+
+  it('with a full queue (block) the handler does not return, so the subscription stops reading', async () => {
+    const { bus, subs } = fakeBus();
+    const coord = coordinator({ capacity: 3 }); // not started: nothing drains
+    new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] }).start();
+    let returned = false;
+    const handling = Promise.resolve(subs[0].handler(deliveries(5).batch)).then(() => (returned = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(returned).toBe(false);
+    expect(coord.size).toBe(3);
+    coord.start();
+    await handling;
+    await coord.stop(1000);
+  });
+
+  it('overflow=error fails exactly the messages that did not fit, for redelivery', async () => {
+    const { bus, subs } = fakeBus();
+    const coord = coordinator({ capacity: 3, overflow: 'error' });
+    new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] }).start();
+    const { batch, outcome } = deliveries(5);
+    await subs[0].handler(batch);
+    expect(outcome.slice(3)).toEqual(['failed: store queue full (overflow=error)', 'failed: store queue full (overflow=error)']);
+    coord.start();
+    await until(() => outcome.slice(0, 3).every((o) => o === 'acked'));
+    await coord.stop(1000);
+  });
+
+  it('after pause, new deliveries are left pending (neither acked nor failed)', async () => {
+    const { bus, subs } = fakeBus();
+    const coord = coordinator({ capacity: 10 });
+    const ingest = new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] });
+    ingest.start();
+    ingest.pause();
+    const { batch, outcome } = deliveries(2);
+    await subs[0].handler(batch);
+    expect(outcome).toEqual(['pending', 'pending']);
+    expect(coord.size).toBe(0);
+  });
+});
