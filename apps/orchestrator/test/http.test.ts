@@ -37,11 +37,10 @@ describe('orchestrator HTTP surface', () => {
     expect(res.text).toContain('process_cpu_user_seconds_total');
   });
 
-  // Known defect in @mdp/service-kit's MetricsController (Express defaults to text/html; Prometheus 3
-  // rejects a scrape without a Prometheus content type). Reported; flip to `it` once it is fixed.
-  it.failing('GET /metrics answers with the Prometheus text content type', async () => {
+  // Prometheus 3 rejects a scrape without its text-format content type.
+  it('GET /metrics answers with the Prometheus text content type', async () => {
     const res = await request(orch.app.getHttpServer()).get('/metrics').expect(200);
-    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
   });
 
   it('GET /status: the observer, its group and both telemetry streams, nothing seen yet', async () => {

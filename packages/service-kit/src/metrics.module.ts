@@ -1,4 +1,5 @@
-import { Controller, DynamicModule, Get, Global, Header, Module } from '@nestjs/common';
+import { Controller, DynamicModule, Get, Global, Header, Module, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /**
@@ -11,7 +12,9 @@ export class MetricsController {
 
   @Get('metrics')
   @Header('Cache-Control', 'no-store')
-  async metrics(): Promise<string> {
+  async metrics(@Res({ passthrough: true }) res: Response): Promise<string> {
+    // Prometheus 3 refuses scrapes without its text-format content type.
+    res.type(this.registry.contentType);
     return this.registry.metrics();
   }
 }
@@ -36,6 +39,3 @@ export class MetricsModule {
     };
   }
 }
-
-/** Content type prom-client serves; the controller sets it per response. */
-export const METRICS_CONTENT_TYPE = new Registry().contentType;

@@ -75,6 +75,7 @@ describe('health, readiness, metrics and body validation over HTTP', () => {
 
   it('/metrics serves the injected registry in Prometheus text format', async () => {
     const res = await request(app.getHttpServer()).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
     expect(res.text).toContain('probe_total 3');
   });
 
