@@ -18,6 +18,8 @@ export interface ColumnSpec {
   /** SQL turning the wire value `x` into the stored value; identity when absent. */
   convert?: (x: string) => string;
   read: (row: Row) => unknown;
+  /** Set when `read` is a plain property read of this field (lets hot paths inline it). */
+  field?: string;
 }
 
 export interface TableSpec {
@@ -32,7 +34,7 @@ const upper = (v: unknown) => (typeof v === 'string' ? v.toUpperCase() : v);
 const opt = (v: unknown) => (v === undefined ? null : v);
 
 function col(name: string, type: string, wire: string, extra: Partial<ColumnSpec> = {}): ColumnSpec {
-  return { name, type, wire, read: (r) => opt(r[name]), ...extra };
+  return { name, type, wire, read: (r) => opt(r[name]), ...(extra.read ? {} : { field: name }), ...extra };
 }
 const text = (name: string, extra: Partial<ColumnSpec> = {}) => col(name, 'text', 'text', extra);
 const float = (name: string, extra: Partial<ColumnSpec> = {}) => col(name, 'double precision', 'float8', extra);
