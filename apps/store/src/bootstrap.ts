@@ -13,6 +13,7 @@ import type { SqlClient } from './sinks/sql-client';
 import { WRITE_COORDINATOR } from './app/tokens';
 import type { WriteCoordinator } from './coordinator/write-coordinator';
 import type { StoreItem } from './sinks/store-sink';
+import { FeedbackBus } from './feedback/feedback-bus';
 
 export interface StoreBootstrapOptions {
   /** Overrides PORT (0 = any free port). */
@@ -39,6 +40,8 @@ export interface StoreHandle {
   coordinator: WriteCoordinator<StoreItem>;
   /** Resolves true once migrations ran and the workers and stream ingest are running. */
   started: Promise<boolean>;
+  /** The in-process feedback bus: subscribe here to get backpressure events without Pulse. */
+  feedback: FeedbackBus;
   /** In-process write through the coordinator; resolves when every row is settled. */
   write(kind: SinkKind, rows: readonly unknown[]): Promise<WriteReport>;
   close(): Promise<void>;
@@ -72,6 +75,7 @@ export async function bootstrap(options: StoreBootstrapOptions = {}): Promise<St
     registry,
     coordinator: app.get(WRITE_COORDINATOR),
     started: app.get(StoreLifecycle).started,
+    feedback: app.get(FeedbackBus),
     write: (kind, rows) => writer.write(kind, rows),
     close: () => app.close(),
   };
