@@ -85,12 +85,19 @@ async function main(): Promise<void> {
     const start = Date.now();
     const written = () => store.coordinator.health();
     let rows = 0;
+    // Queue depth while running tells which side limits: a full queue means the database, an empty
+    // one means stream consumption.
+    const depths: number[] = [];
+    const depthSampler = setInterval(() => depths.push(store.coordinator.size), 20);
     // Poll the database itself: the figure is rows committed, not rows queued.
     while ((rows = await count()) < N) {
       if (Date.now() - start > 600_000) throw new Error(`only ${rows} of ${N} rows after 10 minutes`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const seconds = (Date.now() - start) / 1000;
+    clearInterval(depthSampler);
+    const capacity = store.coordinator.capacity;
+    const avgDepth = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length);
     const health = written();
     await store.close();
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -103,8 +110,9 @@ async function main(): Promise<void> {
       target_bars_per_s: 100_000,
       settings: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('MDS_') && k !== 'MDS_DLQ_DIR')),
       workers_alive_at_end: health.workers_alive,
+      queue_depth_avg_pct: Number(((avgDepth / capacity) * 100).toFixed(1)),
     };
-    console.log(`[store bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s), peak RSS ${figures.peak_rss_mb} MB, rows in db ${rows}`);
+    console.log(`[store bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s), peak RSS ${figures.peak_rss_mb} MB, rows in db ${rows}, queue ${figures.queue_depth_avg_pct}% full on average`);
     console.log('[store bench] machine', JSON.stringify(benchMachine()));
     console.log(`[store bench] wrote ${writeBenchResult('store', figures)}`);
   } finally {
