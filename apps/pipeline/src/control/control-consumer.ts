@@ -16,6 +16,11 @@ export interface ControlConsumerOptions {
   maxDeliveries?: number;
   idempotency?: 'memory' | 'shared';
   blockMs?: number;
+  /**
+   * Where a new group starts. Default `$` (only actions sent from now on): on a first deployment, an
+   * old pause lying in the stream must not be replayed. Later restarts resume from the group's position.
+   */
+  startFrom?: '0' | '$';
   /** Redeliver a failed (unacked) message after it has been idle this long. */
   minIdleMs?: number;
   logger?: Logger;
@@ -56,8 +61,7 @@ export class ControlConsumer {
         idempotency: this.opts.idempotency ?? 'memory',
         blockMs: this.opts.blockMs,
         minIdleMs: this.opts.minIdleMs,
-        // Only new actions: replaying an old pause after a restart would surprise the operator.
-        startFrom: '$',
+        startFrom: this.opts.startFrom ?? '$',
       },
       (envelope) => this.handle(envelope).then(() => undefined),
     );

@@ -113,9 +113,12 @@ describeWithRedis('pipeline over Redis', () => {
   });
 
   it('exposes the flow on /metrics', async () => {
-    const text = (await request(svc.app.getHttpServer()).get('/metrics').expect(200)).text;
     const stream = `${ns}.telemetry.feedback`;
-    expect(text).toMatch(new RegExp(`pulse_consume_total\\{stream="${stream}",track="v1",outcome="success"\\} 2`));
+    const v1Success = new RegExp(`pulse_consume_total\\{stream="${stream}",track="v1",outcome="success"\\} 2`);
+    const scrape = async () => (await request(svc.app.getHttpServer()).get('/metrics').expect(200)).text;
+    // Pulse tallies consume outcomes per read loop, so the last success may show one loop later.
+    await waitFor(async () => v1Success.test(await scrape()), 15_000, 'both v1 events counted as success');
+    const text = await scrape();
     expect(text).toMatch(new RegExp(`pulse_consume_total\\{stream="${stream}",track="v2",outcome="success"\\} 1`));
     expect(text).toMatch(new RegExp(`pulse_lag_ms\\{stream="${stream}"\\} \\d+`));
     expect(text).toMatch(/pipeline_feedback_events_received_total\{source="store",level="soft"\} 1/);

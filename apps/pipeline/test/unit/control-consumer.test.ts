@@ -24,7 +24,8 @@ describe('ControlConsumer (in-memory bus)', () => {
     coordinator = new RateCoordinator();
     coordinator.registerProvider('ibkr', { rate: 100, burst: 10 });
     coordinator.registerProvider('synthetic', { rate: 10, burst: 10 });
-    consumer = new ControlConsumer(bus, coordinator, { consumer: 'pipeline-1', blockMs: 20, metrics: new PipelineMetrics(registry) });
+    // startFrom 0: the group may be created after the first action is sent (the default `$` would skip it).
+    consumer = new ControlConsumer(bus, coordinator, { consumer: 'pipeline-1', blockMs: 20, startFrom: '0', metrics: new PipelineMetrics(registry) });
     consumer.start();
     audits = [];
     auditSub = bus.subscribe<AuditEnvelope>({ stream: AUDIT_STREAM, group: 'auditor', consumer: 'a', blockMs: 20 }, (e) => void audits.push(e));
