@@ -57,6 +57,8 @@ export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock
   return out;
 }
 
+const FINAL_FLUSH_ATTEMPTS = 3;
+
 /** Starts the providers once the app is up; on shutdown stops them first, then flushes what was read. */
 @Injectable()
 export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -74,7 +76,19 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.router.stop();
-    await this.publisher.close().catch((err) => this.logger.error({ err, lost: this.publisher.buffered() }, 'final flush failed; buffered records were not published'));
+    // The last flush gets a few tries (a Redis blip during shutdown); after that the loss is reported, never silent.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publisher.close();
+        break;
+      } catch (err) {
+        if (attempt >= FINAL_FLUSH_ATTEMPTS) {
+          this.logger.error({ err, lost: this.publisher.buffered() }, 'final flush failed; buffered records were not published');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
     this.logger.info('providers stopped and batches flushed');
   }
 }
