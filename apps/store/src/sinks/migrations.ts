@@ -71,7 +71,7 @@ async function enableTimescale(db: SqlClient, log?: MigrationLogger): Promise<Pi
       await s.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
       await s.query(`SELECT create_hypertable('${BARS.table}', 'ts', if_not_exists => TRUE, migrate_data => TRUE)`);
       await s.query(
-        `ALTER TABLE ${quote(BARS.table)} SET (timescaledb.compress, timescaledb.compress_segmentby = 'provider, symbol, interval', timescaledb.compress_orderby = 'ts DESC')`,
+        `ALTER TABLE ${quote(BARS.table)} SET (timescaledb.compress, timescaledb.compress_segmentby = 'provider, symbol, "interval"', timescaledb.compress_orderby = 'ts DESC')`,
       );
       await s.query(`SELECT add_compression_policy('${BARS.table}', INTERVAL '7 days', if_not_exists => TRUE)`);
     });
