@@ -1,10 +1,28 @@
-import { BadRequestException, CanActivate, Controller, ExecutionContext, Get, Inject, Injectable, Module, Param, Post, Query, UnauthorizedException, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  CanActivate,
+  Controller,
+  ExecutionContext,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  Query,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  UseGuards,
+} from '@nestjs/common';
+import { CircuitState } from 'cockatiel';
+import type { WriteCoordinator } from '../coordinator/write-coordinator';
+import type { StoreItem } from '../sinks/store-sink';
 import type { StoreEnv } from '../config/store-config';
 import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { SINK_KINDS, SinkKind } from '../sinks/tables';
 import { StoreWriter, WriteReport } from '../store-writer';
 import { CoordinatorModule } from './coordinator.module';
-import { STORE_ENV } from './tokens';
+import { STORE_ENV, WRITE_COORDINATOR } from './tokens';
 
 /** With MDS_ADMIN_TOKEN set, admin calls need `Authorization: Bearer <token>`. */
 @Injectable()
@@ -39,6 +57,7 @@ export class DlqAdminController {
   constructor(
     private readonly dlq: DeadLetterStore,
     private readonly writer: StoreWriter,
+    @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
   ) {}
 
   @Get()
@@ -57,6 +76,8 @@ export class DlqAdminController {
   @Post(':sink/replay')
   async replay(@Param('sink') sink: string) {
     const kind = sinkOf(sink);
+    // The response waits for every replayed row to settle; with the circuit open that would hang.
+    if (this.coordinator.circuitState !== CircuitState.Closed) throw new ServiceUnavailableException('database unavailable (circuit open); replay later');
     return replayDeadLetters(this.dlq, this.writer, kind);
   }
 }

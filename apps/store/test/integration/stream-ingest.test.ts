@@ -126,6 +126,7 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
       await until(() => store.coordinator.size === 200, 20_000, 'queue full'); // the reader is blocked, the rest waits on the stream
       await until(async () => (await request(store.url).get('/ready')).status === 503, 20_000, 'not ready while the circuit is open');
       expect(await countBars()).toBe(0);
+      await request(store.url).post('/admin/dlq/bars/replay').expect(503);
 
       await proxy.up();
       await until(async () => (await countBars()) === 1000, 30_000, 'all 1000 bars written after recovery');
@@ -170,6 +171,7 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
       const pending = (await redis.xpending(`${ns}.md.bars`, 'store')) as [number, ...unknown[]];
       expect(Number(pending[0])).toBeGreaterThan(0); // read but never acked: still owned by the group
       expect(await countBars()).toBe(0);
+      await request(store.url).post('/admin/dlq/bars/replay').expect(503);
 
       await proxy.up();
       await startStore(settings, proxy.rewrite(schema.url));
