@@ -171,7 +171,6 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
       const pending = (await redis.xpending(`${ns}.md.bars`, 'store')) as [number, ...unknown[]];
       expect(Number(pending[0])).toBeGreaterThan(0); // read but never acked: still owned by the group
       expect(await countBars()).toBe(0);
-      await request(store.url).post('/admin/dlq/bars/replay').expect(503);
 
       await proxy.up();
       await startStore(settings, proxy.rewrite(schema.url));
