@@ -18,6 +18,8 @@ export interface WriteReport {
   dropped: number;
   /** Rows that failed contract validation (dead-lettered without reaching the queue). */
   invalid: number;
+  /** Rows neither written nor dead-lettered (the dead-letter file could not be written). */
+  failed: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export class StoreWriter {
 
   /** Resolves once every row is written, dead-lettered or dropped. */
   async write(kind: SinkKind, rows: readonly unknown[]): Promise<WriteReport> {
-    const report: WriteReport = { submitted: rows.length, written: 0, dead_lettered: 0, dropped: 0, invalid: 0 };
+    const report: WriteReport = { submitted: rows.length, written: 0, dead_lettered: 0, dropped: 0, invalid: 0, failed: 0 };
     const valid: Row[] = [];
     for (const row of rows) {
       // v2 readers accept v1 rows, so validating against v2 covers both tracks.
@@ -51,6 +53,7 @@ export class StoreWriter {
     const settle = (outcome: SettleOutcome) => {
       if (outcome === 'written') report.written++;
       else if (outcome === 'dropped') report.dropped++;
+      else if (outcome === 'failed') report.failed++;
       else report.dead_lettered++;
       if (--remaining === 0) release();
     };

@@ -84,7 +84,7 @@ export class DlqAdminController {
 
 /** Re-submits a sink's dead letters through the coordinator; rows that fail again are dead-lettered anew. */
 export async function replayDeadLetters(dlq: DeadLetterStore, writer: StoreWriter, kind: SinkKind) {
-  const totals: WriteReport = { submitted: 0, written: 0, dead_lettered: 0, dropped: 0, invalid: 0 };
+  const totals: WriteReport = { submitted: 0, written: 0, dead_lettered: 0, dropped: 0, invalid: 0, failed: 0 };
   const outcome = await dlq.file(kind).replay(async (rows) => {
     const r = await writer.write(kind, rows);
     for (const k of Object.keys(totals) as (keyof WriteReport)[]) totals[k] += r[k];

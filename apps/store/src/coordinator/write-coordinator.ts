@@ -20,7 +20,8 @@ export interface BatchSink<T> {
   write(items: T[]): Promise<void>;
 }
 
-export type SettleOutcome = 'written' | 'dead_lettered' | 'dropped';
+/** `failed`: neither written nor recorded in the dead-letter file (that write failed too). */
+export type SettleOutcome = 'written' | 'dead_lettered' | 'dropped' | 'failed';
 
 export interface FeedbackSink {
   publish(event: FeedbackEvent): void | Promise<void>;
@@ -234,7 +235,7 @@ export class WriteCoordinator<T> {
         try {
           await this.processBatch(workerId, batch);
         } catch (err) {
-          // Only a stop request or a failing dead-letter write lands here; the worker carries on.
+          // Only a stop request should land here; whatever it is, the worker carries on.
           if (!(err instanceof StopRequested)) this.log.error({ err, coordinator_id: this.id, worker_id: workerId }, 'batch left unsettled');
         } finally {
           this.inFlight -= batch.length;
@@ -296,7 +297,13 @@ export class WriteCoordinator<T> {
           return;
         }
         this.log.warn({ coordinator_id: this.id, err: err.message, attempts, retryable }, 'dead-lettering an item the sink rejects');
-        await this.opts.deadLetter(items, err, attempts);
+        try {
+          await this.opts.deadLetter(items, err, attempts);
+        } catch (dlqErr) {
+          this.log.error({ err: String(dlqErr), coordinator_id: this.id }, 'could not write the dead-letter file; failing the item back');
+          this.settle(items, 'failed');
+          return;
+        }
         this.settle(items, 'dead_lettered');
         return;
       }
@@ -313,7 +320,10 @@ export class WriteCoordinator<T> {
     const error = new Error(`dropped: queue full (capacity ${this.queue.capacity}, overflow drop_oldest)`);
     this.opts.deadLetter([item], error, 0).then(
       () => this.settle([item], 'dropped'),
-      (err) => this.log.error({ err, coordinator_id: this.id }, 'could not dead-letter a dropped item'),
+      (err) => {
+        this.log.error({ err: String(err), coordinator_id: this.id }, 'could not dead-letter a dropped item; failing it back');
+        this.settle([item], 'failed');
+      },
     );
   }
 

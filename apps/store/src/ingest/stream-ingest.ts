@@ -1,6 +1,6 @@
 import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
 import { QueueClosedError, QueueFullError } from '../coordinator/bounded-queue';
-import type { WriteCoordinator } from '../coordinator/write-coordinator';
+import type { SettleOutcome, WriteCoordinator } from '../coordinator/write-coordinator';
 import type { StoreItem } from '../sinks/store-sink';
 import { Row, SINK_KINDS, SinkKind } from '../sinks/tables';
 
@@ -13,6 +13,12 @@ export const MD_STREAMS: Record<SinkKind, string> = {
 };
 
 export const STORE_GROUP = 'store';
+
+/** Written, dead-lettered or dropped (into the dead-letter file): done. `failed`: redeliver it later. */
+function settleDelivery(d: Delivery<Row>, outcome: SettleOutcome): void {
+  if (outcome === 'failed') d.fail('store could neither write the row nor record it in the dead-letter file');
+  else d.ack();
+}
 
 export interface StreamIngestOptions {
   consumer: string;
@@ -89,7 +95,7 @@ export class StreamIngest {
   private async handle(kind: SinkKind, batch: Delivery<Row>[]): Promise<void> {
     if (!this.accepting || batch.length === 0) return;
     this.received += batch.length;
-    const items: StoreItem[] = batch.map((d) => ({ kind, row: d.envelope.payload, settle: () => d.ack() }));
+    const items: StoreItem[] = batch.map((d) => ({ kind, row: d.envelope.payload, settle: (outcome) => settleDelivery(d, outcome) }));
     if (this.coordinator.overflow === 'error') {
       // Enqueue one by one so exactly the rejected messages are failed (and redelivered later).
       await this.submitEach(items, batch);

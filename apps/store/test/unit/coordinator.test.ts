@@ -135,6 +135,22 @@ describe('WriteCoordinator', () => {
     await coord.stop(1000);
   });
 
+  it('fails an item back (for redelivery) when even the dead-letter file cannot be written', async () => {
+    const { coord, settled, registry } = setup({
+      workers: 1,
+      deadLetter: async () => {
+        throw new Error('ENOSPC: no space left on device');
+      },
+    });
+    coord.start();
+    await coord.submitMany([{ id: 1, bad: true }, { id: 2 }]);
+    await until(() => settled.size === 2);
+    expect(settled.get(1)).toBe('failed');
+    expect(settled.get(2)).toBe('written');
+    expect(await metric(registry, 'mds_coord_workers_alive')).toBe(1);
+    await coord.stop(1000);
+  });
+
   it('opens the circuit, holds batches without spending attempts or dropping, and recovers through half-open', async () => {
     const { coord, sink, dead, settled, events, registry } = setup({
       capacity: 20,

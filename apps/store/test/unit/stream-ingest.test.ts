@@ -101,6 +101,27 @@ describe('StreamIngest', () => {
     await coord.stop(1000);
   });
 
+  it('fails a message back to Pulse when its row could be neither written nor dead-lettered', async () => {
+    const { bus, subs } = fakeBus();
+    const coord = new WriteCoordinator<StoreItem>({
+      id: 'ingest-fail',
+      sink: { write: async () => Promise.reject(Object.assign(new Error('bad'), { code: '22P02' })) },
+      deadLetter: async () => Promise.reject(new Error('read-only file system')),
+      isRetryable: () => false,
+      onSettled: (items, outcome) => items.forEach((i) => i.settle?.(outcome)),
+      workers: 1,
+      batchSize: 10,
+      flushIntervalMs: 5,
+    });
+    new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] }).start();
+    coord.start();
+    const { batch, outcome } = deliveries(2);
+    await subs[0].handler(batch);
+    await until(() => outcome.every((o) => o !== 'pending'));
+    expect(outcome).toEqual(Array(2).fill('failed: store could neither write the row nor record it in the dead-letter file'));
+    await coord.stop(1000);
+  });
+
   it('after pause, new deliveries are left pending (neither acked nor failed)', async () => {
     const { bus, subs } = fakeBus();
     const coord = coordinator({ capacity: 10 });
