@@ -1,1 +1,1 @@
-module.exports = require('../../jest.preset').preset();
+module.exports = require('../../jest.preset').preset({ services: true });

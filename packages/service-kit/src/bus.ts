@@ -55,7 +55,8 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
     opts.logger?.info({ redis: redact(env.REDIS_URL), namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK }, 'event bus connected (redis)');
     return { bus, mode: 'redis', requested, owned: true };
   } catch (err) {
-    await bus.close().catch(() => undefined);
+    // Drop the sockets at once: a graceful close would wait out the client's reconnect attempts.
+    bus.disconnect();
     const reason = `Redis unreachable at start (${(err as Error).message}); running on the in-memory bus`;
     opts.logger?.error({ redis: redact(env.REDIS_URL) }, reason);
     return inmem(reason);
