@@ -1,5 +1,5 @@
 /** Shared benchmark plumbing: machine facts and the bench/results/<name>.json file. */
-import { mkdirSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, writeFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
 
@@ -16,12 +16,8 @@ export function benchMachine() {
 function repoRoot(): string {
   let dir = __dirname;
   while (dir !== path.dirname(dir)) {
-    try {
-      require('fs').accessSync(path.join(dir, 'pnpm-workspace.yaml'));
-      return dir;
-    } catch {
-      dir = path.dirname(dir);
-    }
+    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
+    dir = path.dirname(dir);
   }
   return process.cwd();
 }
