@@ -6,6 +6,7 @@
 import { randomUUID } from 'crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
+import { SIGNATURE_HEADER, signatureOf } from '@mdp/pulse';
 import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
 import { bootstrap, PipelineApp } from '../../src/bootstrap';
 import { waitFor } from '../support/fake-clock';
@@ -143,5 +144,55 @@ describeWithRedis('pipeline over Redis', () => {
     expect(audit).toMatchObject({ meta: { schema_id: 'telemetry.AuditEnvelope' }, payload: { action: 'pause', result: 'ok', role: 'pipeline', correlation_id: action.id } });
     expect(await synthetic()).toMatchObject({ effectiveRate: 0 });
     expect((await providers())[0]).toMatchObject({ paused: true });
+  });
+});
+
+describeWithRedis('pipeline over Redis with PUBLISHER_TOKEN', () => {
+  const token = 's3cret';
+  let redis: Redis;
+  let ns: string;
+  let svc: PipelineApp;
+
+  beforeAll(async () => {
+    ns = uniqueId('pipesig');
+    redis = new Redis(redisUrl());
+    svc = await bootstrap({
+      port: 0,
+      handleSignals: false,
+      env: { LOG_LEVEL: 'silent', EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: ns, PUBLISHER_TOKEN: token, PIPELINE_CONTROL_ENABLED: 'false', PIPELINE_BATCH_FLUSH_MS: '50' },
+    });
+  });
+
+  afterAll(async () => {
+    await svc?.close();
+    await deleteRedisPrefix(redis, `${ns}.`);
+    redis.disconnect();
+  });
+
+  const feedbackEnvelope = (level: string) => ({
+    id: randomUUID(),
+    key: 'store',
+    ts: Date.now() / 1000,
+    meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} as Record<string, string> },
+    payload: { coordinator_id: 'store', queue_size: 1, capacity: 10, level, source: 'store', ts: Date.now() / 1000 },
+  });
+
+  it('signs what it publishes, dead-letters unsigned feedback and applies signed feedback', async () => {
+    await waitFor(async () => (await redis.xlen(`${ns}.md.bars`)) > 0, 15_000, 'bars');
+    const [[, fields]] = await redis.xrange(`${ns}.md.bars`, '-', '+', 'COUNT', 1);
+    const bar = JSON.parse(fields[fields.indexOf('envelope') + 1]);
+    expect(bar.meta.headers[SIGNATURE_HEADER]).toBe(signatureOf(bar, token));
+
+    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, feedbackEnvelope('hard'));
+    const signed = feedbackEnvelope('soft');
+    signed.meta.headers[SIGNATURE_HEADER] = signatureOf(signed, token);
+    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, signed);
+
+    const scale = async () => (await request(svc.app.getHttpServer()).get('/providers')).body[0].scale;
+    await waitFor(async () => (await scale()) === 0.5, 15_000, 'signed soft feedback applied');
+    await waitFor(async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1, 15_000, 'unsigned feedback dead-lettered');
+    const metrics = (await request(svc.app.getHttpServer()).get('/metrics')).text;
+    expect(metrics).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="soft"\} 1/);
+    expect(metrics).not.toMatch(/reason="hard"/);
   });
 });
