@@ -83,6 +83,11 @@ export const PipelineEnv = z
     if (env.PIPELINE_PROVIDERS.includes('none') && env.PIPELINE_PROVIDERS.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['PIPELINE_PROVIDERS'], message: '"none" cannot be combined with providers' });
     }
+    const names = env.PIPELINE_PROVIDERS.filter((k) => k !== 'none').map((k) => ({ synthetic: env.PIPELINE_SYNTHETIC_NAME, replay: env.PIPELINE_REPLAY_NAME, binance: env.PIPELINE_BINANCE_NAME })[k]);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) {
+      ctx.addIssue({ code: 'custom', path: ['PIPELINE_PROVIDERS'], message: `two providers are named "${duplicate}": give each a distinct PIPELINE_<KIND>_NAME` });
+    }
     if (env.PIPELINE_RETRY_MAX_MS < env.PIPELINE_RETRY_BASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['PIPELINE_RETRY_MAX_MS'], message: 'must be >= PIPELINE_RETRY_BASE_MS' });
     }

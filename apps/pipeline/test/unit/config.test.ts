@@ -58,6 +58,12 @@ describe('pipeline config', () => {
     }
   });
 
+  it('rejects two providers with the same name', () => {
+    expect(() => loadConfig({ PIPELINE_PROVIDERS: 'synthetic,replay', PIPELINE_REPLAY_FILE: 'x.csv', PIPELINE_REPLAY_NAME: 'synthetic' })).toThrow(
+      /PIPELINE_PROVIDERS: two providers are named "synthetic"/,
+    );
+  });
+
   it('requires a replay file when the replay provider is enabled', () => {
     expect(() => loadConfig({ PIPELINE_PROVIDERS: 'replay' })).toThrow(/PIPELINE_REPLAY_FILE: is required when PIPELINE_PROVIDERS includes replay/);
   });
