@@ -22,7 +22,12 @@ const LEVELS = ['ok', 'soft', 'hard'] as const;
 const SCALE = { ok: 1, soft: 0.5, hard: 0 } as const;
 
 async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+  });
   try {
     await r.connect();
     await r.ping();
@@ -53,7 +58,8 @@ async function run(): Promise<void> {
   const redis = await redisReachable(url);
   if (!redis) console.warn(`Redis at ${url} does not answer: measuring the in-memory bus only`);
   const results: Record<string, Figures> = {};
-  for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const)) results[backend] = await measure(backend, url);
+  for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const))
+    results[backend] = await measure(backend, url);
   const figures = {
     backend: redis ? 'redis' : 'inmem',
     events: THROUGHPUT_EVENTS,
@@ -77,12 +83,16 @@ async function measure(backend: 'redis' | 'inmem', url: string): Promise<Figures
   const coordinator = new RateCoordinator();
   coordinator.registerProvider('bench', { rate: 1000, burst: 1000 });
   let applied = 0;
-  const consumer = new FeedbackConsumer(pipelineBus, new FeedbackHandler(new RateCoordinatorAdapter(coordinator), 'bench'), {
-    consumer: 'bench-1',
-    idempotency: 'shared',
-    blockMs: 100,
-    onAdjustment: () => applied++,
-  });
+  const consumer = new FeedbackConsumer(
+    pipelineBus,
+    new FeedbackHandler(new RateCoordinatorAdapter(coordinator), 'bench'),
+    {
+      consumer: 'bench-1',
+      idempotency: 'shared',
+      blockMs: 100,
+      onAdjustment: () => applied++,
+    },
+  );
   consumer.start();
 
   try {
@@ -90,14 +100,22 @@ async function measure(backend: 'redis' | 'inmem', url: string): Promise<Figures
     const t0 = performance.now();
     for (let i = 0; i < THROUGHPUT_EVENTS; i += PUBLISH_BATCH) {
       const batch = [];
-      for (let j = i; j < Math.min(THROUGHPUT_EVENTS, i + PUBLISH_BATCH); j++) batch.push(createEnvelope('telemetry.FeedbackEvent', feedback(j, LEVELS[j % 3]), { key: 'bench-store' }));
+      for (let j = i; j < Math.min(THROUGHPUT_EVENTS, i + PUBLISH_BATCH); j++)
+        batch.push(
+          createEnvelope('telemetry.FeedbackEvent', feedback(j, LEVELS[j % 3]), {
+            key: 'bench-store',
+          }),
+        );
       await producer.publishBatch('telemetry.feedback', batch);
     }
     let last = { applied, at: performance.now() };
     while (applied < THROUGHPUT_EVENTS) {
       await new Promise((r) => setTimeout(r, 5));
       if (applied !== last.applied) last = { applied, at: performance.now() };
-      else if (performance.now() - last.at > 30_000) throw new Error(`${backend}: no progress for 30 s at ${applied}/${THROUGHPUT_EVENTS} events`);
+      else if (performance.now() - last.at > 30_000)
+        throw new Error(
+          `${backend}: no progress for 30 s at ${applied}/${THROUGHPUT_EVENTS} events`,
+        );
     }
     const seconds = (performance.now() - t0) / 1000;
     const eventsPerSec = THROUGHPUT_EVENTS / seconds;
@@ -105,7 +123,7 @@ async function measure(backend: 'redis' | 'inmem', url: string): Promise<Figures
     // Latency: one event at a time, timed until the coordinator reports the new scale.
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      const level = LEVELS[(coordinator.snapshot('bench').scale === 1 ? 2 : 0)];
+      const level = LEVELS[coordinator.snapshot('bench').scale === 1 ? 2 : 0];
       const changed = new Promise<number>((resolve) => {
         const off = coordinator.onChange((s) => {
           if (s.provider === 'bench' && s.scale === SCALE[level]) {
@@ -115,13 +133,20 @@ async function measure(backend: 'redis' | 'inmem', url: string): Promise<Figures
         });
       });
       const start = performance.now();
-      await producer.publish('telemetry.feedback', createEnvelope('telemetry.FeedbackEvent', feedback(i, level), { key: 'bench-store' }));
+      await producer.publish(
+        'telemetry.feedback',
+        createEnvelope('telemetry.FeedbackEvent', feedback(i, level), { key: 'bench-store' }),
+      );
       latencies.push((await changed) - start);
     }
 
     return {
       events_per_sec: Math.round(eventsPerSec),
-      latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(Math.max(...latencies)) },
+      latency_ms: {
+        p50: round(percentile(latencies, 50)),
+        p99: round(percentile(latencies, 99)),
+        max: round(Math.max(...latencies)),
+      },
     };
   } finally {
     await consumer.stop();

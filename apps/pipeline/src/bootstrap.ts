@@ -2,7 +2,14 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { EventBus, PulseBus } from '@mdp/pulse';
-import { BusConnection, connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger } from '@mdp/service-kit';
+import {
+  BusConnection,
+  connectBus,
+  createLogger,
+  listenWithGracefulShutdown,
+  Logger,
+  nestLogger,
+} from '@mdp/service-kit';
 import { collectDefaultMetrics, Metric, Registry } from 'prom-client';
 import { AppModule } from './app/app.module';
 import { loadConfig, PipelineConfig } from './config';
@@ -47,7 +54,14 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Pipelin
   const connection = await connectBus(config, { registry, logger, bus: options.bus });
   if (options.bus) adoptBusMetrics(options.bus, registry);
   const app = await NestFactory.create(
-    AppModule.forContext({ config, logger, registry, connection, clock: options.clock ?? systemClock, version: VERSION }),
+    AppModule.forContext({
+      config,
+      logger,
+      registry,
+      connection,
+      clock: options.clock ?? systemClock,
+      version: VERSION,
+    }),
     { logger: nestLogger(logger), abortOnError: false },
   );
   const port = options.port ?? config.PORT;
@@ -57,7 +71,14 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Pipelin
   } else {
     await listenWithGracefulShutdown(app, port, logger);
   }
-  return { app, config, connection, registry, url: `http://127.0.0.1:${portOf(app)}`, close: () => app.close() };
+  return {
+    app,
+    config,
+    connection,
+    registry,
+    url: `http://127.0.0.1:${portOf(app)}`,
+    close: () => app.close(),
+  };
 }
 
 function portOf(app: INestApplication): number {
@@ -73,7 +94,8 @@ function adoptBusMetrics(bus: EventBus, registry: Registry): void {
   const busRegistry = (bus as Partial<PulseBus>).metrics?.registry;
   if (!busRegistry || busRegistry === registry) return;
   for (const metric of busRegistry.getMetricsAsArray()) {
-    if (!registry.getSingleMetric(metric.name)) registry.registerMetric(metric as unknown as Metric);
+    if (!registry.getSingleMetric(metric.name))
+      registry.registerMetric(metric as unknown as Metric);
   }
 }
 

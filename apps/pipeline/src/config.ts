@@ -4,14 +4,28 @@
  */
 import os from 'os';
 import { z } from 'zod';
-import { envBool, envInt, envNumber, envOptionalString, envString, parseEnv, portShape, sharedEnvShape } from '@mdp/service-kit';
+import {
+  envBool,
+  envInt,
+  envNumber,
+  envOptionalString,
+  envString,
+  parseEnv,
+  portShape,
+  sharedEnvShape,
+} from '@mdp/service-kit';
 import { intervalSeconds } from './providers/interval';
 
 export const DEFAULT_PORT = 8082;
 
-const unit = (fallback: number) => envNumber(fallback).pipe(z.number().min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' }));
-const positive = (fallback: number) => envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
-const positiveInt = (fallback: number) => envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
+const unit = (fallback: number) =>
+  envNumber(fallback).pipe(
+    z.number().min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' }),
+  );
+const positive = (fallback: number) =>
+  envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
+const positiveInt = (fallback: number) =>
+  envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
 const list = (fallback: string) =>
   envString(fallback).transform((s) =>
     s
@@ -32,29 +46,44 @@ export const PipelineEnv = z
     PIPELINE_FB_SCALE_SOFT: unit(0.5),
     PIPELINE_FB_SCALE_HARD: unit(0.0),
     PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
-    PIPELINE_IDEMPOTENCY: envString('shared').pipe(z.enum(['memory', 'shared'], { error: 'must be memory or shared' })),
+    PIPELINE_IDEMPOTENCY: envString('shared').pipe(
+      z.enum(['memory', 'shared'], { error: 'must be memory or shared' }),
+    ),
     /** Stable across restarts, so a restarted instance picks up its own pending deliveries. */
     PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}`),
     PIPELINE_CONTROL_ENABLED: envBool(true),
     PIPELINE_CONTROL_GROUP: envString('pipeline'),
     /** Which providers run: a comma list of synthetic | replay | binance, or `none`. */
     PIPELINE_PROVIDERS: list('synthetic').transform((kinds, ctx) => {
-      const unknown = kinds.filter((k) => !(PROVIDER_KINDS as readonly string[]).includes(k) && k !== 'none');
+      const unknown = kinds.filter(
+        (k) => !(PROVIDER_KINDS as readonly string[]).includes(k) && k !== 'none',
+      );
       if (unknown.length) {
-        ctx.addIssue({ code: 'custom', message: `unknown provider(s) ${unknown.map((k) => `"${k}"`).join(', ')}: use a comma list of ${PROVIDER_KINDS.join(' | ')} (or none)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown provider(s) ${unknown.map((k) => `"${k}"`).join(', ')}: use a comma list of ${PROVIDER_KINDS.join(' | ')} (or none)`,
+        });
         return z.NEVER;
       }
       return kinds as Array<(typeof PROVIDER_KINDS)[number] | 'none'>;
     }),
     PIPELINE_SYNTHETIC_NAME: envString('synthetic'),
-    PIPELINE_SYNTHETIC_SYMBOLS: list('AAPL,MSFT,SPY').pipe(z.array(z.string()).min(1, { error: 'needs at least one symbol' })),
+    PIPELINE_SYNTHETIC_SYMBOLS: list('AAPL,MSFT,SPY').pipe(
+      z.array(z.string()).min(1, { error: 'needs at least one symbol' }),
+    ),
     PIPELINE_SYNTHETIC_SEED: envInt(42),
-    PIPELINE_SYNTHETIC_INTERVAL: envString('1m').refine(validInterval, { error: 'must look like 1s, 5m, 1h or 1d' }),
+    PIPELINE_SYNTHETIC_INTERVAL: envString('1m').refine(validInterval, {
+      error: 'must look like 1s, 5m, 1h or 1d',
+    }),
     PIPELINE_SYNTHETIC_RATE: positive(10),
     PIPELINE_SYNTHETIC_BURST: positiveInt(20),
     PIPELINE_REPLAY_NAME: envString('replay'),
     PIPELINE_REPLAY_FILE: envOptionalString(),
-    PIPELINE_REPLAY_KIND: envString('bar').pipe(z.enum(['bar', 'option', 'news', 'fundamentals'], { error: 'must be bar, option, news or fundamentals' })),
+    PIPELINE_REPLAY_KIND: envString('bar').pipe(
+      z.enum(['bar', 'option', 'news', 'fundamentals'], {
+        error: 'must be bar, option, news or fundamentals',
+      }),
+    ),
     PIPELINE_REPLAY_SPEED: envString('max').transform((raw, ctx): number | 'max' => {
       if (raw.toLowerCase() === 'max') return 'max';
       const n = Number(raw);
@@ -66,9 +95,17 @@ export const PipelineEnv = z
     PIPELINE_REPLAY_RATE: positive(100),
     PIPELINE_REPLAY_BURST: positiveInt(100),
     PIPELINE_BINANCE_NAME: envString('binance'),
-    PIPELINE_BINANCE_URL: envString('wss://stream.binance.com:9443').pipe(z.string().regex(/^wss?:\/\//, { error: 'must be a ws:// or wss:// URL' })),
-    PIPELINE_BINANCE_SYMBOLS: list('btcusdt,ethusdt').pipe(z.array(z.string()).min(1, { error: 'needs at least one symbol' })),
-    PIPELINE_BINANCE_INTERVAL: envString('1m').pipe(z.string().regex(/^\d+[smhdwM]$/, { error: 'must be a Binance kline interval such as 1s, 1m, 1h, 1d' })),
+    PIPELINE_BINANCE_URL: envString('wss://stream.binance.com:9443').pipe(
+      z.string().regex(/^wss?:\/\//, { error: 'must be a ws:// or wss:// URL' }),
+    ),
+    PIPELINE_BINANCE_SYMBOLS: list('btcusdt,ethusdt').pipe(
+      z.array(z.string()).min(1, { error: 'needs at least one symbol' }),
+    ),
+    PIPELINE_BINANCE_INTERVAL: envString('1m').pipe(
+      z.string().regex(/^\d+[smhdwM]$/, {
+        error: 'must be a Binance kline interval such as 1s, 1m, 1h, 1d',
+      }),
+    ),
     PIPELINE_BINANCE_RATE: positive(50),
     PIPELINE_BINANCE_BURST: positiveInt(50),
     PIPELINE_BATCH_SIZE: positiveInt(100),
@@ -78,18 +115,41 @@ export const PipelineEnv = z
   })
   .superRefine((env, ctx) => {
     if (env.PIPELINE_PROVIDERS.includes('replay') && !env.PIPELINE_REPLAY_FILE) {
-      ctx.addIssue({ code: 'custom', path: ['PIPELINE_REPLAY_FILE'], message: 'is required when PIPELINE_PROVIDERS includes replay' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PIPELINE_REPLAY_FILE'],
+        message: 'is required when PIPELINE_PROVIDERS includes replay',
+      });
     }
     if (env.PIPELINE_PROVIDERS.includes('none') && env.PIPELINE_PROVIDERS.length > 1) {
-      ctx.addIssue({ code: 'custom', path: ['PIPELINE_PROVIDERS'], message: '"none" cannot be combined with providers' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PIPELINE_PROVIDERS'],
+        message: '"none" cannot be combined with providers',
+      });
     }
-    const names = env.PIPELINE_PROVIDERS.filter((k) => k !== 'none').map((k) => ({ synthetic: env.PIPELINE_SYNTHETIC_NAME, replay: env.PIPELINE_REPLAY_NAME, binance: env.PIPELINE_BINANCE_NAME })[k]);
+    const names = env.PIPELINE_PROVIDERS.filter((k) => k !== 'none').map(
+      (k) =>
+        ({
+          synthetic: env.PIPELINE_SYNTHETIC_NAME,
+          replay: env.PIPELINE_REPLAY_NAME,
+          binance: env.PIPELINE_BINANCE_NAME,
+        })[k],
+    );
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) {
-      ctx.addIssue({ code: 'custom', path: ['PIPELINE_PROVIDERS'], message: `two providers are named "${duplicate}": give each a distinct PIPELINE_<KIND>_NAME` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PIPELINE_PROVIDERS'],
+        message: `two providers are named "${duplicate}": give each a distinct PIPELINE_<KIND>_NAME`,
+      });
     }
     if (env.PIPELINE_RETRY_MAX_MS < env.PIPELINE_RETRY_BASE_MS) {
-      ctx.addIssue({ code: 'custom', path: ['PIPELINE_RETRY_MAX_MS'], message: 'must be >= PIPELINE_RETRY_BASE_MS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PIPELINE_RETRY_MAX_MS'],
+        message: 'must be >= PIPELINE_RETRY_BASE_MS',
+      });
     }
   });
 

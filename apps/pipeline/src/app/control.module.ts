@@ -1,4 +1,9 @@
-import { BeforeApplicationShutdown, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
@@ -26,7 +31,13 @@ export class ControlLifecycle implements OnApplicationBootstrap, BeforeApplicati
   providers: [
     {
       provide: ControlConsumer,
-      useFactory: (bus: EventBus, coordinator: RateCoordinator, config: PipelineConfig, logger: Logger, metrics: PipelineMetrics) =>
+      useFactory: (
+        bus: EventBus,
+        coordinator: RateCoordinator,
+        config: PipelineConfig,
+        logger: Logger,
+        metrics: PipelineMetrics,
+      ) =>
         new ControlConsumer(bus, coordinator, {
           consumer: config.PIPELINE_CONSUMER_NAME,
           group: config.PIPELINE_CONTROL_GROUP,

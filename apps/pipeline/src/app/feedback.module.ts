@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
@@ -20,13 +26,19 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(HealthRegistry) health: HealthRegistry,
   ) {
-    health.register('feedback_consumer', () => ({ state: this.consumer.running ? 'healthy' : 'unhealthy', details: { running: String(this.consumer.running) } }));
+    health.register('feedback_consumer', () => ({
+      state: this.consumer.running ? 'healthy' : 'unhealthy',
+      details: { running: String(this.consumer.running) },
+    }));
   }
 
   onApplicationBootstrap(): void {
     const provider = this.config.PIPELINE_FB_PROVIDER;
     if (!this.coordinator.isRegistered(provider)) {
-      this.logger.warn({ provider, running: this.coordinator.providers() }, 'PIPELINE_FB_PROVIDER names no running provider: feedback is recorded for it but throttles nothing');
+      this.logger.warn(
+        { provider, running: this.coordinator.providers() },
+        'PIPELINE_FB_PROVIDER names no running provider: feedback is recorded for it but throttles nothing',
+      );
     }
     this.consumer.start();
   }
@@ -42,14 +54,28 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     {
       provide: FeedbackHandler,
       useFactory: (config: PipelineConfig, coordinator: RateCoordinator) => {
-        const policy = makePolicy({ ok: config.PIPELINE_FB_SCALE_OK, soft: config.PIPELINE_FB_SCALE_SOFT, hard: config.PIPELINE_FB_SCALE_HARD });
-        return new FeedbackHandler(new RateCoordinatorAdapter(coordinator), config.PIPELINE_FB_PROVIDER, policy);
+        const policy = makePolicy({
+          ok: config.PIPELINE_FB_SCALE_OK,
+          soft: config.PIPELINE_FB_SCALE_SOFT,
+          hard: config.PIPELINE_FB_SCALE_HARD,
+        });
+        return new FeedbackHandler(
+          new RateCoordinatorAdapter(coordinator),
+          config.PIPELINE_FB_PROVIDER,
+          policy,
+        );
       },
       inject: [PIPELINE_CONFIG, RateCoordinator],
     },
     {
       provide: FeedbackConsumer,
-      useFactory: (bus: EventBus, handler: FeedbackHandler, config: PipelineConfig, logger: Logger, metrics: PipelineMetrics) =>
+      useFactory: (
+        bus: EventBus,
+        handler: FeedbackHandler,
+        config: PipelineConfig,
+        logger: Logger,
+        metrics: PipelineMetrics,
+      ) =>
         new FeedbackConsumer(bus, handler, {
           consumer: config.PIPELINE_CONSUMER_NAME,
           maxDeliveries: config.PIPELINE_FB_MAX_DELIVERIES,

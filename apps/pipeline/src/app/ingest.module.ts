@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
@@ -16,7 +22,10 @@ import { ProviderRouter } from '../router/provider-router';
 import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
 
 /** The providers the configuration asks for, with their budgets. */
-export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock; logger: Logger; metrics: PipelineMetrics }): Array<{ provider: Provider; budget: ProviderBudget }> {
+export function providersFromConfig(
+  config: PipelineConfig,
+  deps: { clock: Clock; logger: Logger; metrics: PipelineMetrics },
+): Array<{ provider: Provider; budget: ProviderBudget }> {
   const out: Array<{ provider: Provider; budget: ProviderBudget }> = [];
   const reportInvalid = (bad: InvalidRecord) => {
     deps.metrics.invalidRecords.inc({ provider: bad.provider });
@@ -24,7 +33,12 @@ export function providersFromConfig(config: PipelineConfig, deps: { clock: Clock
   };
   if (config.PIPELINE_PROVIDERS.includes('synthetic')) {
     out.push({
-      provider: new SyntheticProvider({ name: config.PIPELINE_SYNTHETIC_NAME, symbols: config.PIPELINE_SYNTHETIC_SYMBOLS, seed: config.PIPELINE_SYNTHETIC_SEED, interval: config.PIPELINE_SYNTHETIC_INTERVAL }),
+      provider: new SyntheticProvider({
+        name: config.PIPELINE_SYNTHETIC_NAME,
+        symbols: config.PIPELINE_SYNTHETIC_SYMBOLS,
+        seed: config.PIPELINE_SYNTHETIC_SEED,
+        interval: config.PIPELINE_SYNTHETIC_INTERVAL,
+      }),
       budget: { rate: config.PIPELINE_SYNTHETIC_RATE, burst: config.PIPELINE_SYNTHETIC_BURST },
     });
   }
@@ -83,7 +97,10 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         break;
       } catch (err) {
         if (attempt >= FINAL_FLUSH_ATTEMPTS) {
-          this.logger.error({ err, lost: this.publisher.buffered() }, 'final flush failed; buffered records were not published');
+          this.logger.error(
+            { err, lost: this.publisher.buffered() },
+            'final flush failed; buffered records were not published',
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, 200 * attempt));
@@ -98,27 +115,73 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   providers: [
     {
       provide: BatchPublisher,
-      useFactory: (bus: EventBus, config: PipelineConfig, clock: Clock, logger: Logger, metrics: PipelineMetrics) =>
-        new BatchPublisher(bus, { batchSize: config.PIPELINE_BATCH_SIZE, flushIntervalMs: config.PIPELINE_BATCH_FLUSH_MS, clock, logger, metrics }),
+      useFactory: (
+        bus: EventBus,
+        config: PipelineConfig,
+        clock: Clock,
+        logger: Logger,
+        metrics: PipelineMetrics,
+      ) =>
+        new BatchPublisher(bus, {
+          batchSize: config.PIPELINE_BATCH_SIZE,
+          flushIntervalMs: config.PIPELINE_BATCH_FLUSH_MS,
+          clock,
+          logger,
+          metrics,
+        }),
       inject: [EVENT_BUS, PIPELINE_CONFIG, CLOCK, LOGGER, PipelineMetrics],
     },
     {
       provide: ProviderRouter,
-      useFactory: (config: PipelineConfig, coordinator: RateCoordinator, publisher: BatchPublisher, clock: Clock, logger: Logger, metrics: PipelineMetrics, health: HealthRegistry) => {
-        const router = new ProviderRouter({ coordinator, publisher, clock, logger, metrics, retry: { baseMs: config.PIPELINE_RETRY_BASE_MS, maxMs: config.PIPELINE_RETRY_MAX_MS } });
-        for (const { provider, budget } of providersFromConfig(config, { clock, logger, metrics })) router.add(provider, budget);
+      useFactory: (
+        config: PipelineConfig,
+        coordinator: RateCoordinator,
+        publisher: BatchPublisher,
+        clock: Clock,
+        logger: Logger,
+        metrics: PipelineMetrics,
+        health: HealthRegistry,
+      ) => {
+        const router = new ProviderRouter({
+          coordinator,
+          publisher,
+          clock,
+          logger,
+          metrics,
+          retry: { baseMs: config.PIPELINE_RETRY_BASE_MS, maxMs: config.PIPELINE_RETRY_MAX_MS },
+        });
+        for (const { provider, budget } of providersFromConfig(config, { clock, logger, metrics }))
+          router.add(provider, budget);
         health.register(
           'providers',
           () => {
             const states = router.states();
-            const details = Object.fromEntries(states.map((s) => [s.name, s.lastError ? `${s.status} (${s.failures} failures, last: ${s.lastError})` : s.status]));
-            return { state: states.some((s) => s.status === 'backing_off') ? 'degraded' : 'healthy', details };
+            const details = Object.fromEntries(
+              states.map((s) => [
+                s.name,
+                s.lastError
+                  ? `${s.status} (${s.failures} failures, last: ${s.lastError})`
+                  : s.status,
+              ]),
+            );
+            return {
+              state: states.some((s) => s.status === 'backing_off') ? 'degraded' : 'healthy',
+              details,
+            };
           },
           { readiness: false },
         );
         return router;
       },
-      inject: [PIPELINE_CONFIG, RateCoordinator, BatchPublisher, CLOCK, LOGGER, PipelineMetrics, HealthRegistry],
+      inject: [
+        PIPELINE_CONFIG,
+        RateCoordinator,
+        BatchPublisher,
+        CLOCK,
+        LOGGER,
+        PipelineMetrics,
+        HealthRegistry,
+      ],
     },
     IngestLifecycle,
   ],

@@ -13,8 +13,16 @@ class RateHealth {
       'rate_coordinator',
       () => {
         const snaps = coordinator.snapshots();
-        const details = Object.fromEntries(snaps.map((s) => [s.provider, `scale=${s.scale} pressure=${s.pressure}${s.paused ? ' paused' : ''}`]));
-        return { state: snaps.some((s) => s.pressure === 'hard' || s.paused) ? 'degraded' : 'healthy', details };
+        const details = Object.fromEntries(
+          snaps.map((s) => [
+            s.provider,
+            `scale=${s.scale} pressure=${s.pressure}${s.paused ? ' paused' : ''}`,
+          ]),
+        );
+        return {
+          state: snaps.some((s) => s.pressure === 'hard' || s.paused) ? 'degraded' : 'healthy',
+          details,
+        };
       },
       { readiness: false },
     );
@@ -25,9 +33,22 @@ class RateHealth {
 @Global()
 @Module({
   providers: [
-    { provide: RateCoordinator, useFactory: (clock: Clock) => new RateCoordinator(clock), inject: [CLOCK] },
-    { provide: PipelineMetrics, useFactory: (registry: Registry, coordinator: RateCoordinator) => new PipelineMetrics(registry, coordinator), inject: [Registry, RateCoordinator] },
-    { provide: RateHealth, useFactory: (c: RateCoordinator, h: HealthRegistry) => new RateHealth(c, h), inject: [RateCoordinator, HealthRegistry] },
+    {
+      provide: RateCoordinator,
+      useFactory: (clock: Clock) => new RateCoordinator(clock),
+      inject: [CLOCK],
+    },
+    {
+      provide: PipelineMetrics,
+      useFactory: (registry: Registry, coordinator: RateCoordinator) =>
+        new PipelineMetrics(registry, coordinator),
+      inject: [Registry, RateCoordinator],
+    },
+    {
+      provide: RateHealth,
+      useFactory: (c: RateCoordinator, h: HealthRegistry) => new RateHealth(c, h),
+      inject: [RateCoordinator, HealthRegistry],
+    },
   ],
   exports: [RateCoordinator, PipelineMetrics],
 })

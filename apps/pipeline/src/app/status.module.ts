@@ -14,7 +14,9 @@ export class StatusController {
   @Get('providers')
   providers() {
     const states = new Map(this.router.states().map((s) => [s.name, s]));
-    return this.coordinator.snapshots().map((rate) => ({ ...rate, stream: states.get(rate.provider) ?? null }));
+    return this.coordinator
+      .snapshots()
+      .map((rate) => ({ ...rate, stream: states.get(rate.provider) ?? null }));
   }
 }
 

@@ -1,4 +1,10 @@
-import { toControlCommand, type AuditEnvelope, type ControlAction, type ControlCommand, type EventEnvelope } from '@mdp/contracts';
+import {
+  toControlCommand,
+  type AuditEnvelope,
+  type ControlAction,
+  type ControlCommand,
+  type EventEnvelope,
+} from '@mdp/contracts';
 import type { EventBus, Subscription } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
@@ -27,7 +33,11 @@ export interface ControlConsumerOptions {
   metrics?: PipelineMetrics;
 }
 
-export type ControlOutcome = { result: 'ok' | 'rejected' | 'ignored'; detail: string; target: string };
+export type ControlOutcome = {
+  result: 'ok' | 'rejected' | 'ignored';
+  detail: string;
+  target: string;
+};
 
 const AUDIT_V1_FIELDS = ['actor', 'role', 'action', 'result', 'ts'] as const;
 
@@ -65,7 +75,10 @@ export class ControlConsumer {
       },
       (envelope) => this.handle(envelope).then(() => undefined),
     );
-    this.opts.logger?.info({ stream: this.bus.streamName(CONTROL_STREAM), consumer: this.opts.consumer }, 'control consumer started');
+    this.opts.logger?.info(
+      { stream: this.bus.streamName(CONTROL_STREAM), consumer: this.opts.consumer },
+      'control consumer started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -77,14 +90,24 @@ export class ControlConsumer {
   async handle(envelope: EventEnvelope<ControlAction>): Promise<ControlOutcome> {
     const msg = envelope.payload;
     if (envelope.meta.schema_id !== 'control.ControlAction') {
-      throw new Error(`unexpected schema "${envelope.meta.schema_id}" on ${CONTROL_STREAM} (expected control.ControlAction)`);
+      throw new Error(
+        `unexpected schema "${envelope.meta.schema_id}" on ${CONTROL_STREAM} (expected control.ControlAction)`,
+      );
     }
-    if (msg.target !== undefined && msg.target !== SERVICE_ROLE && msg.target !== this.opts.consumer && !msg.target.startsWith('provider:')) {
+    if (
+      msg.target !== undefined &&
+      msg.target !== SERVICE_ROLE &&
+      msg.target !== this.opts.consumer &&
+      !msg.target.startsWith('provider:')
+    ) {
       return { result: 'ignored', detail: `aimed at ${msg.target}`, target: msg.target };
     }
     const outcome = this.perform(msg);
     this.opts.metrics?.controlActions.inc({ action: msg.action, result: outcome.result });
-    this.opts.logger?.info({ action: msg.action, ...outcome, actor: msg.actor, id: envelope.id }, 'control action handled');
+    this.opts.logger?.info(
+      { action: msg.action, ...outcome, actor: msg.actor, id: envelope.id },
+      'control action handled',
+    );
     const audit: AuditEnvelope = {
       actor: this.opts.consumer,
       role: SERVICE_ROLE,
@@ -96,17 +119,36 @@ export class ControlConsumer {
       detail: outcome.detail,
       attributes: msg.actor ? { requested_by: msg.actor } : undefined,
     };
-    await this.bus.publish(AUDIT_STREAM, envelopeFor({ schemaId: 'telemetry.AuditEnvelope', track: this.bus.track, key: SERVICE_ROLE, payload: audit, v1Fields: AUDIT_V1_FIELDS }));
+    await this.bus.publish(
+      AUDIT_STREAM,
+      envelopeFor({
+        schemaId: 'telemetry.AuditEnvelope',
+        track: this.bus.track,
+        key: SERVICE_ROLE,
+        payload: audit,
+        v1Fields: AUDIT_V1_FIELDS,
+      }),
+    );
     return outcome;
   }
 
   private perform(msg: ControlAction): ControlOutcome {
     const cmd = toControlCommand(msg, { accept: 'v2' });
-    const named = msg.provider ?? (msg.target?.startsWith('provider:') ? msg.target.slice('provider:'.length) : undefined);
-    if (!cmd.ok) return { result: 'rejected', detail: cmd.error.message, target: named ? `provider:${named}` : SERVICE_ROLE };
-    const providers = named ? [named] : this.coordinator.providers().filter((p) => this.coordinator.isRegistered(p));
+    const named =
+      msg.provider ??
+      (msg.target?.startsWith('provider:') ? msg.target.slice('provider:'.length) : undefined);
+    if (!cmd.ok)
+      return {
+        result: 'rejected',
+        detail: cmd.error.message,
+        target: named ? `provider:${named}` : SERVICE_ROLE,
+      };
+    const providers = named
+      ? [named]
+      : this.coordinator.providers().filter((p) => this.coordinator.isRegistered(p));
     const target = named ? `provider:${named}` : SERVICE_ROLE;
-    if (named && !this.coordinator.isRegistered(named)) return { result: 'rejected', detail: `unknown provider "${named}"`, target };
+    if (named && !this.coordinator.isRegistered(named))
+      return { result: 'rejected', detail: `unknown provider "${named}"`, target };
     return this.apply(cmd.value, providers, target);
   }
 
@@ -117,12 +159,24 @@ export class ControlConsumer {
         return { result: 'ok', detail: `paused ${providers.join(', ') || 'no providers'}`, target };
       case 'resume':
         providers.forEach((p) => this.coordinator.resume(p));
-        return { result: 'ok', detail: `resumed ${providers.join(', ') || 'no providers'}`, target };
+        return {
+          result: 'ok',
+          detail: `resumed ${providers.join(', ') || 'no providers'}`,
+          target,
+        };
       case 'set_scale':
         this.coordinator.setBudgetScale(cmd.provider, cmd.scale);
-        return { result: 'ok', detail: `scale of ${cmd.provider} set to ${cmd.scale}`, target: `provider:${cmd.provider}` };
+        return {
+          result: 'ok',
+          detail: `scale of ${cmd.provider} set to ${cmd.scale}`,
+          target: `provider:${cmd.provider}`,
+        };
       default:
-        return { result: 'rejected', detail: `the pipeline does not perform "${cmd.action}"`, target };
+        return {
+          result: 'rejected',
+          detail: `the pipeline does not perform "${cmd.action}"`,
+          target,
+        };
     }
   }
 }

@@ -60,11 +60,23 @@ export class FeedbackConsumer {
         idempotency: this.opts.idempotency ?? 'memory',
         blockMs: this.opts.blockMs,
         minIdleMs: this.opts.minIdleMs,
-        middleware: [retry({ attempts: this.opts.attempts ?? 3, retryable: (err) => !(err instanceof PermanentError) })],
+        middleware: [
+          retry({
+            attempts: this.opts.attempts ?? 3,
+            retryable: (err) => !(err instanceof PermanentError),
+          }),
+        ],
       },
       async (envelope, delivery) => void (await this.handle(envelope, delivery)),
     );
-    this.opts.logger?.info({ stream: this.bus.streamName(FEEDBACK_STREAM), group: this.opts.group ?? FEEDBACK_GROUP, consumer: this.opts.consumer }, 'feedback consumer started');
+    this.opts.logger?.info(
+      {
+        stream: this.bus.streamName(FEEDBACK_STREAM),
+        group: this.opts.group ?? FEEDBACK_GROUP,
+        consumer: this.opts.consumer,
+      },
+      'feedback consumer started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -74,19 +86,45 @@ export class FeedbackConsumer {
   }
 
   /** Applies one feedback event; throwing fails the delivery (retried, then dead-lettered). */
-  async handle(envelope: EventEnvelope<FeedbackEvent>, _delivery?: Delivery<FeedbackEvent>): Promise<RateAdjustment> {
+  async handle(
+    envelope: EventEnvelope<FeedbackEvent>,
+    _delivery?: Delivery<FeedbackEvent>,
+  ): Promise<RateAdjustment> {
     if (envelope.meta.schema_id !== 'telemetry.FeedbackEvent') {
-      throw new PermanentError(`unexpected schema "${envelope.meta.schema_id}" on ${FEEDBACK_STREAM} (expected telemetry.FeedbackEvent)`);
+      throw new PermanentError(
+        `unexpected schema "${envelope.meta.schema_id}" on ${FEEDBACK_STREAM} (expected telemetry.FeedbackEvent)`,
+      );
     }
     const event = envelope.payload;
-    this.opts.metrics?.feedbackReceived.inc({ source: event.source ?? 'unknown', level: String(event.level).toLowerCase() });
+    this.opts.metrics?.feedbackReceived.inc({
+      source: event.source ?? 'unknown',
+      level: String(event.level).toLowerCase(),
+    });
     const adjustment = await this.handler.handle(event, { correlationId: envelope.id });
-    this.opts.metrics?.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
-    this.opts.logger?.info({ provider: adjustment.provider, scale: adjustment.scale, level: adjustment.reason, coordinator: event.coordinator_id, id: envelope.id }, 'rate adjusted from feedback');
+    this.opts.metrics?.rateAdjustments.inc({
+      provider: adjustment.provider,
+      reason: adjustment.reason,
+    });
+    this.opts.logger?.info(
+      {
+        provider: adjustment.provider,
+        scale: adjustment.scale,
+        level: adjustment.reason,
+        coordinator: event.coordinator_id,
+        id: envelope.id,
+      },
+      'rate adjusted from feedback',
+    );
     this.opts.onAdjustment?.(adjustment, envelope);
     await this.bus.publish(
       RATE_ADJUSTMENT_STREAM,
-      envelopeFor({ schemaId: 'telemetry.RateAdjustment', track: this.bus.track, key: adjustment.provider, payload: adjustment, v1Fields: RATE_ADJUSTMENT_V1_FIELDS }),
+      envelopeFor({
+        schemaId: 'telemetry.RateAdjustment',
+        track: this.bus.track,
+        key: adjustment.provider,
+        payload: adjustment,
+        v1Fields: RATE_ADJUSTMENT_V1_FIELDS,
+      }),
     );
     return adjustment;
   }

@@ -1,5 +1,15 @@
-import type { BackpressureLevel, FeedbackEvent, RateAdjustment, RateController } from '@mdp/contracts';
-import { DEFAULT_FEEDBACK_POLICY, FeedbackPolicy, scaleFor, toBackpressureLevel } from './feedback-policy';
+import type {
+  BackpressureLevel,
+  FeedbackEvent,
+  RateAdjustment,
+  RateController,
+} from '@mdp/contracts';
+import {
+  DEFAULT_FEEDBACK_POLICY,
+  FeedbackPolicy,
+  scaleFor,
+  toBackpressureLevel,
+} from './feedback-policy';
 
 /** A feedback event whose level may still be a string in any case (older producers). */
 export type FeedbackInput = Omit<FeedbackEvent, 'level'> & { level: BackpressureLevel | string };
@@ -22,7 +32,12 @@ export class FeedbackHandler {
 
   toAdjustment(event: FeedbackInput, ctx: HandleContext = {}): RateAdjustment {
     const level = toBackpressureLevel(event.level);
-    const adjustment: RateAdjustment = { provider: this.provider, scale: scaleFor(this.policy, level), reason: level, ts: event.ts };
+    const adjustment: RateAdjustment = {
+      provider: this.provider,
+      scale: scaleFor(this.policy, level),
+      reason: level,
+      ts: event.ts,
+    };
     if (event.coordinator_id) adjustment.source_coordinator_id = event.coordinator_id;
     if (ctx.correlationId) adjustment.correlation_id = ctx.correlationId;
     return adjustment;

@@ -34,15 +34,49 @@ export class PipelineMetrics {
       labelNames: ['provider', 'reason'],
       registers: reg,
     });
-    this.records = new Counter({ name: 'pipeline_records_total', help: 'Records read from providers', labelNames: ['provider', 'kind'], registers: reg });
-    this.invalidRecords = new Counter({ name: 'pipeline_records_invalid_total', help: 'Provider records rejected as invalid', labelNames: ['provider'], registers: reg });
-    this.providerErrors = new Counter({ name: 'pipeline_provider_errors_total', help: 'Provider stream failures (each is retried with backoff)', labelNames: ['provider'], registers: reg });
-    this.publishedRecords = new Counter({ name: 'pipeline_published_records_total', help: 'Records published to the bus', labelNames: ['stream'], registers: reg });
-    this.publishErrors = new Counter({ name: 'pipeline_publish_errors_total', help: 'Failed batch publishes (the batch is kept and retried)', labelNames: ['stream'], registers: reg });
-    this.controlActions = new Counter({ name: 'pipeline_control_actions_total', help: 'Control actions handled, by result', labelNames: ['action', 'result'], registers: reg });
+    this.records = new Counter({
+      name: 'pipeline_records_total',
+      help: 'Records read from providers',
+      labelNames: ['provider', 'kind'],
+      registers: reg,
+    });
+    this.invalidRecords = new Counter({
+      name: 'pipeline_records_invalid_total',
+      help: 'Provider records rejected as invalid',
+      labelNames: ['provider'],
+      registers: reg,
+    });
+    this.providerErrors = new Counter({
+      name: 'pipeline_provider_errors_total',
+      help: 'Provider stream failures (each is retried with backoff)',
+      labelNames: ['provider'],
+      registers: reg,
+    });
+    this.publishedRecords = new Counter({
+      name: 'pipeline_published_records_total',
+      help: 'Records published to the bus',
+      labelNames: ['stream'],
+      registers: reg,
+    });
+    this.publishErrors = new Counter({
+      name: 'pipeline_publish_errors_total',
+      help: 'Failed batch publishes (the batch is kept and retried)',
+      labelNames: ['stream'],
+      registers: reg,
+    });
+    this.controlActions = new Counter({
+      name: 'pipeline_control_actions_total',
+      help: 'Control actions handled, by result',
+      labelNames: ['action', 'result'],
+      registers: reg,
+    });
 
     if (coordinator) {
-      const perProvider = (name: string, help: string, value: (s: ReturnType<RateCoordinator['snapshot']>) => number) =>
+      const perProvider = (
+        name: string,
+        help: string,
+        value: (s: ReturnType<RateCoordinator['snapshot']>) => number,
+      ) =>
         new Gauge({
           name,
           help,
@@ -53,10 +87,26 @@ export class PipelineMetrics {
             for (const s of coordinator.snapshots()) this.set({ provider: s.provider }, value(s));
           },
         });
-      perProvider('pipeline_rate_scale', 'Budget scale per provider (1 = configured rate)', (s) => s.scale);
-      perProvider('pipeline_rate_effective_per_second', 'Records per second a provider may currently use', (s) => s.effectiveRate);
-      perProvider('pipeline_backpressure_level', 'Last backpressure level per provider (ok=0, soft=1, hard=2)', (s) => PRESSURE_VALUE[s.pressure]);
-      perProvider('pipeline_provider_paused', 'Whether an operator paused the provider (1) or not (0)', (s) => (s.paused ? 1 : 0));
+      perProvider(
+        'pipeline_rate_scale',
+        'Budget scale per provider (1 = configured rate)',
+        (s) => s.scale,
+      );
+      perProvider(
+        'pipeline_rate_effective_per_second',
+        'Records per second a provider may currently use',
+        (s) => s.effectiveRate,
+      );
+      perProvider(
+        'pipeline_backpressure_level',
+        'Last backpressure level per provider (ok=0, soft=1, hard=2)',
+        (s) => PRESSURE_VALUE[s.pressure],
+      );
+      perProvider(
+        'pipeline_provider_paused',
+        'Whether an operator paused the provider (1) or not (0)',
+        (s) => (s.paused ? 1 : 0),
+      );
     }
   }
 }

@@ -19,7 +19,19 @@ export interface BinanceKlineProviderOptions {
 interface KlineEvent {
   e: 'kline';
   s: string;
-  k: { t: number; s: string; i: string; o: string; c: string; h: string; l: string; v: string; n: number; x: boolean; q: string };
+  k: {
+    t: number;
+    s: string;
+    i: string;
+    o: string;
+    c: string;
+    h: string;
+    l: string;
+    v: string;
+    n: number;
+    x: boolean;
+    q: string;
+  };
 }
 
 /**
@@ -33,12 +45,15 @@ export class BinanceKlineProvider implements Provider {
   readonly kinds: readonly RecordKind[] = ['bar'];
 
   constructor(private readonly opts: BinanceKlineProviderOptions) {
-    if (opts.symbols.length === 0) throw new RangeError('binance provider needs at least one symbol');
+    if (opts.symbols.length === 0)
+      throw new RangeError('binance provider needs at least one symbol');
     this.name = opts.name ?? 'binance';
   }
 
   get url(): string {
-    const streams = this.opts.symbols.map((s) => `${s.toLowerCase()}@kline_${this.opts.interval}`).join('/');
+    const streams = this.opts.symbols
+      .map((s) => `${s.toLowerCase()}@kline_${this.opts.interval}`)
+      .join('/');
     return `${this.opts.baseUrl.replace(/\/+$/, '')}/stream?streams=${streams}`;
   }
 
@@ -71,7 +86,10 @@ export class BinanceKlineProvider implements Provider {
       notify();
     });
     ws.on('close', (code, reason) => {
-      if (!ended) failure ??= new Error(`${this.name}: connection closed (${code}${reason.length ? ` ${reason}` : ''})`);
+      if (!ended)
+        failure ??= new Error(
+          `${this.name}: connection closed (${code}${reason.length ? ` ${reason}` : ''})`,
+        );
       notify();
     });
     const onAbort = () => {
@@ -112,9 +130,12 @@ export class BinanceKlineProvider implements Provider {
       return this.invalid(`not JSON: ${(err as Error).message}`);
     }
     // Combined streams wrap each event as { stream, data }; raw streams send the event itself.
-    const event = (msg && typeof msg === 'object' && 'data' in msg ? (msg as { data: unknown }).data : msg) as Partial<KlineEvent> | null;
+    const event = (
+      msg && typeof msg === 'object' && 'data' in msg ? (msg as { data: unknown }).data : msg
+    ) as Partial<KlineEvent> | null;
     if (event && typeof event === 'object' && 'result' in event) return undefined; // reply to a (un)subscribe request
-    if (!event || event.e !== 'kline' || !event.k) return this.invalid(`not a kline event: ${text.slice(0, 120)}`);
+    if (!event || event.e !== 'kline' || !event.k)
+      return this.invalid(`not a kline event: ${text.slice(0, 120)}`);
     const k = event.k;
     if (!k.x) return undefined; // still forming: only closed klines are bars
     const volume = Number(k.v);
@@ -132,7 +153,9 @@ export class BinanceKlineProvider implements Provider {
       trades: k.n,
       ...(volume > 0 && Number.isFinite(quote) ? { vwap: quote / volume } : {}),
     });
-    return decoded.ok ? decoded.value : this.invalid(`${k.s ?? '?'} kline ${k.t}: ${decoded.error.message}`);
+    return decoded.ok
+      ? decoded.value
+      : this.invalid(`${k.s ?? '?'} kline ${k.t}: ${decoded.error.message}`);
   }
 
   private invalid(reason: string): undefined {

@@ -19,9 +19,27 @@ import {
  */
 export const RECORD_KINDS = {
   bar: { stream: 'md.bars', schemaId: 'md.Bar', v1: BarV1, v2: BarV2, timeField: 'ts' },
-  option: { stream: 'md.options', schemaId: 'md.OptionSnap', v1: OptionSnapV1, v2: OptionSnapV2, timeField: 'ts' },
-  news: { stream: 'md.news', schemaId: 'md.News', v1: NewsV1, v2: NewsV2, timeField: 'published_at' },
-  fundamentals: { stream: 'md.fundamentals', schemaId: 'md.Fundamentals', v1: FundamentalsV1, v2: FundamentalsV2, timeField: 'asof' },
+  option: {
+    stream: 'md.options',
+    schemaId: 'md.OptionSnap',
+    v1: OptionSnapV1,
+    v2: OptionSnapV2,
+    timeField: 'ts',
+  },
+  news: {
+    stream: 'md.news',
+    schemaId: 'md.News',
+    v1: NewsV1,
+    v2: NewsV2,
+    timeField: 'published_at',
+  },
+  fundamentals: {
+    stream: 'md.fundamentals',
+    schemaId: 'md.Fundamentals',
+    v1: FundamentalsV1,
+    v2: FundamentalsV2,
+    timeField: 'asof',
+  },
 } as const;
 
 export type RecordKind = keyof typeof RECORD_KINDS;
@@ -35,7 +53,9 @@ export interface RecordData {
 }
 
 /** One record; `key` partitions it on the bus (the symbol; a news item without one uses its id). */
-export type MarketRecord = { [K in RecordKind]: { kind: K; key: string; data: RecordData[K] } }[RecordKind];
+export type MarketRecord = {
+  [K in RecordKind]: { kind: K; key: string; data: RecordData[K] };
+}[RecordKind];
 export type BarRecord = Extract<MarketRecord, { kind: 'bar' }>;
 
 export function recordKey(kind: RecordKind, data: RecordData[RecordKind]): string {

@@ -7,7 +7,16 @@ import { createGunzip } from 'zlib';
 import { parse as parseCsv } from 'csv-parse';
 import { decode } from '@mdp/contracts';
 import { Clock, systemClock } from '../rate/clock';
-import { InvalidRecordSink, MarketRecord, Provider, RECORD_KINDS, RecordData, RecordKind, recordKey, recordTime } from './provider';
+import {
+  InvalidRecordSink,
+  MarketRecord,
+  Provider,
+  RECORD_KINDS,
+  RecordData,
+  RecordKind,
+  recordKey,
+  recordTime,
+} from './provider';
 
 export type ReplayFormat = 'ndjson' | 'csv';
 
@@ -29,7 +38,20 @@ export interface ReplayProviderOptions {
 type Row = { record: unknown; line: number } | { error: string; line: number };
 
 /** CSV columns that stay text; every other non-empty cell is read as a number. */
-const TEXT_COLUMNS = new Set(['provider', 'symbol', 'interval', 'expiry', 'option_type', 'id', 'title', 'url', 'summary', 'source', 'author', 'currency']);
+const TEXT_COLUMNS = new Set([
+  'provider',
+  'symbol',
+  'interval',
+  'expiry',
+  'option_type',
+  'id',
+  'title',
+  'url',
+  'summary',
+  'source',
+  'author',
+  'currency',
+]);
 /** Market-time columns, which may also be ISO-8601 in CSV. */
 const TIME_COLUMNS = new Set(['ts', 'published_at', 'asof']);
 
@@ -50,12 +72,16 @@ export class ReplayProvider implements Provider {
   constructor(private readonly opts: ReplayProviderOptions) {
     this.name = opts.name ?? 'replay';
     this.kind = opts.kind ?? 'bar';
-    if (!(this.kind in RECORD_KINDS)) throw new RangeError(`unknown record kind "${this.kind}" (expected ${Object.keys(RECORD_KINDS).join(' | ')})`);
+    if (!(this.kind in RECORD_KINDS))
+      throw new RangeError(
+        `unknown record kind "${this.kind}" (expected ${Object.keys(RECORD_KINDS).join(' | ')})`,
+      );
     this.kinds = [this.kind];
     this.format = opts.format ?? formatFromName(opts.file);
     this.clock = opts.clock ?? systemClock;
     const speed = opts.speed ?? 'max';
-    if (speed !== 'max' && !(speed > 0)) throw new RangeError(`replay speed must be > 0 or "max", got ${speed}`);
+    if (speed !== 'max' && !(speed > 0))
+      throw new RangeError(`replay speed must be > 0 or "max", got ${speed}`);
   }
 
   async *stream(signal: AbortSignal): AsyncIterable<MarketRecord> {
@@ -65,7 +91,8 @@ export class ReplayProvider implements Provider {
       let prevTime: number | undefined;
       for await (const row of this.rows()) {
         if (signal.aborted) return;
-        const record = 'error' in row ? this.invalid(row.line, row.error) : this.toRecord(row.record, row.line);
+        const record =
+          'error' in row ? this.invalid(row.line, row.error) : this.toRecord(row.record, row.line);
         if (!record) continue;
         const time = recordTime(record.kind, record.data);
         if (index++ < this.emitted) {
@@ -85,7 +112,8 @@ export class ReplayProvider implements Provider {
   }
 
   private toRecord(raw: unknown, line: number): MarketRecord | undefined {
-    if (raw && typeof raw === 'object' && !('provider' in raw)) raw = { ...raw, provider: this.name };
+    if (raw && typeof raw === 'object' && !('provider' in raw))
+      raw = { ...raw, provider: this.name };
     const decoded = decode(RECORD_KINDS[this.kind].v2, raw);
     if (!decoded.ok) return this.invalid(line, decoded.error.message);
     const data = decoded.value as RecordData[RecordKind];
@@ -93,7 +121,11 @@ export class ReplayProvider implements Provider {
   }
 
   private invalid(line: number, reason: string): undefined {
-    this.opts.onInvalid?.({ provider: this.name, location: `${path.basename(this.opts.file)}:${line}`, reason });
+    this.opts.onInvalid?.({
+      provider: this.name,
+      location: `${path.basename(this.opts.file)}:${line}`,
+      reason,
+    });
     return undefined;
   }
 
@@ -102,11 +134,25 @@ export class ReplayProvider implements Provider {
     try {
       if (this.format === 'csv') {
         const parser = input.pipe(
-          parseCsv({ columns: true, skip_empty_lines: true, trim: true, info: true, cast: castCsv, relax_column_count: true, skip_records_with_error: true }),
+          parseCsv({
+            columns: true,
+            skip_empty_lines: true,
+            trim: true,
+            info: true,
+            cast: castCsv,
+            relax_column_count: true,
+            skip_records_with_error: true,
+          }),
         );
         // Malformed CSV rows (e.g. an unclosed quote) are skipped by the parser; report them, never drop silently.
-        parser.on('skip', (err: Error & { lines?: number }) => this.invalid(err.lines ?? 0, `bad CSV: ${err.message}`));
-        for await (const { record, info } of parser as AsyncIterable<{ record: unknown; info: { lines: number } }>) yield { record, line: info.lines };
+        parser.on('skip', (err: Error & { lines?: number }) =>
+          this.invalid(err.lines ?? 0, `bad CSV: ${err.message}`),
+        );
+        for await (const { record, info } of parser as AsyncIterable<{
+          record: unknown;
+          info: { lines: number };
+        }>)
+          yield { record, line: info.lines };
         return;
       }
       let line = 0;
@@ -134,7 +180,11 @@ function castCsv(value: string, ctx: { column?: number | string; header?: boolea
   if (ctx.header || typeof ctx.column !== 'string') return value;
   if (value === '') return undefined;
   if (TEXT_COLUMNS.has(ctx.column)) return value;
-  if (ctx.column === 'symbols') return value.split(';').map((s) => s.trim()).filter(Boolean);
+  if (ctx.column === 'symbols')
+    return value
+      .split(';')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const n = Number(value);
   if (Number.isFinite(n)) return n;
   if (TIME_COLUMNS.has(ctx.column)) {
@@ -148,7 +198,9 @@ export function formatFromName(file: string): ReplayFormat {
   const base = file.toLowerCase().replace(/\.gz$/, '');
   if (base.endsWith('.csv')) return 'csv';
   if (/\.(ndjson|jsonl|json)$/.test(base)) return 'ndjson';
-  throw new RangeError(`cannot tell the format of "${file}" from its name: use .csv, .ndjson or .jsonl (optionally .gz), or set the format`);
+  throw new RangeError(
+    `cannot tell the format of "${file}" from its name: use .csv, .ndjson or .jsonl (optionally .gz), or set the format`,
+  );
 }
 
 async function openMaybeGzip(file: string): Promise<Readable> {

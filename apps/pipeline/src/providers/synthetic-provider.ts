@@ -34,7 +34,8 @@ export class SyntheticProvider implements Provider {
   private emitted = 0;
 
   constructor(private readonly opts: SyntheticProviderOptions) {
-    if (opts.symbols.length === 0) throw new RangeError('synthetic provider needs at least one symbol');
+    if (opts.symbols.length === 0)
+      throw new RangeError('synthetic provider needs at least one symbol');
     this.name = opts.name ?? 'synthetic';
     this.interval = opts.interval ?? '1m';
     this.intervalSec = intervalSeconds(this.interval);
@@ -65,7 +66,17 @@ export class SyntheticProvider implements Provider {
     const low = round(Math.min(open, close) * (1 - wick()));
     const volume = Math.round(1000 + this.rng.next() * 9000);
     this.prices.set(symbol, close);
-    const bar: Bar = { provider: this.name, symbol, interval: this.interval, ts: this.startTs + step * this.intervalSec, open, high, low, close, volume };
+    const bar: Bar = {
+      provider: this.name,
+      symbol,
+      interval: this.interval,
+      ts: this.startTs + step * this.intervalSec,
+      open,
+      high,
+      low,
+      close,
+      volume,
+    };
     return { kind: 'bar', key: symbol, data: bar };
   }
 }

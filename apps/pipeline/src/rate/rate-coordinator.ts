@@ -66,7 +66,8 @@ export class RateCoordinator {
 
   /** Scales the provider's refill rate; 0 pauses it without losing its place, 1 restores the configured rate. */
   setBudgetScale(provider: string, scale: number): void {
-    if (!(scale >= 0) || !Number.isFinite(scale)) throw new RangeError(`scale must be a finite number >= 0, got ${scale}`);
+    if (!(scale >= 0) || !Number.isFinite(scale))
+      throw new RangeError(`scale must be a finite number >= 0, got ${scale}`);
     const st = this.state(provider);
     st.scale = scale;
     this.apply(provider, st);
@@ -75,7 +76,8 @@ export class RateCoordinator {
   /** Records the backpressure level reported for the provider (enum value or any-case string). */
   setGlobalPressure(provider: string, level: BackpressureLevel | string): void {
     const parsed = BackpressureLevel.safeParse(String(level).trim().toLowerCase());
-    if (!parsed.success) throw new RangeError(`unknown backpressure level "${level}" (expected ok | soft | hard)`);
+    if (!parsed.success)
+      throw new RangeError(`unknown backpressure level "${level}" (expected ok | soft | hard)`);
     const st = this.state(provider);
     st.pressure = parsed.data;
     this.changed(provider, st);
@@ -128,7 +130,8 @@ export class RateCoordinator {
    */
   async acquire(provider: string, n = 1, signal?: AbortSignal): Promise<boolean> {
     const st = this.states.get(provider);
-    if (!st?.bucket) throw new Error(`provider "${provider}" is not registered with the rate coordinator`);
+    if (!st?.bucket)
+      throw new Error(`provider "${provider}" is not registered with the rate coordinator`);
     while (!signal?.aborted) {
       const bucket = st.bucket;
       const now = this.clock.now();
@@ -137,7 +140,10 @@ export class RateCoordinator {
       const local = new AbortController();
       const onAbort = () => local.abort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      const waits: Promise<void>[] = [st.changed, new Promise<void>((r) => local.signal.addEventListener('abort', () => r(), { once: true }))];
+      const waits: Promise<void>[] = [
+        st.changed,
+        new Promise<void>((r) => local.signal.addEventListener('abort', () => r(), { once: true })),
+      ];
       if (Number.isFinite(waitMs)) waits.push(this.clock.sleep(waitMs, local.signal));
       try {
         await Promise.race(waits);

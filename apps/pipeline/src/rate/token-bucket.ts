@@ -19,8 +19,10 @@ export class TokenBucket {
   private factor = 1;
 
   constructor(opts: TokenBucketOptions, now: number) {
-    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) throw new RangeError(`rate must be a positive number, got ${opts.rate}`);
-    if (!(opts.burst >= 1) || !Number.isFinite(opts.burst)) throw new RangeError(`burst must be >= 1, got ${opts.burst}`);
+    if (!(opts.rate > 0) || !Number.isFinite(opts.rate))
+      throw new RangeError(`rate must be a positive number, got ${opts.rate}`);
+    if (!(opts.burst >= 1) || !Number.isFinite(opts.burst))
+      throw new RangeError(`burst must be >= 1, got ${opts.burst}`);
     this.rate = opts.rate;
     this.burst = opts.burst;
     this.tokens = opts.startFull === false ? 0 : opts.burst;
@@ -37,7 +39,8 @@ export class TokenBucket {
   }
 
   setScale(scale: number, now: number): void {
-    if (!(scale >= 0) || !Number.isFinite(scale)) throw new RangeError(`scale must be a finite number >= 0, got ${scale}`);
+    if (!(scale >= 0) || !Number.isFinite(scale))
+      throw new RangeError(`scale must be a finite number >= 0, got ${scale}`);
     this.refill(now);
     this.factor = scale;
   }
@@ -65,7 +68,8 @@ export class TokenBucket {
 
   private refill(now: number): void {
     const elapsed = now - this.last;
-    if (elapsed > 0) this.tokens = Math.min(this.burst, this.tokens + (elapsed / 1000) * this.effectiveRate);
+    if (elapsed > 0)
+      this.tokens = Math.min(this.burst, this.tokens + (elapsed / 1000) * this.effectiveRate);
     this.last = Math.max(this.last, now);
   }
 }

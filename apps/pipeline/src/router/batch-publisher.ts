@@ -16,7 +16,6 @@ export interface BatchPublisherOptions {
   metrics?: PipelineMetrics;
 }
 
-
 /**
  * Buffers records per stream (`md.bars`, `md.options`, ...) and publishes them with `bus.publishBatch`
  * as `EventEnvelope`s keyed by symbol. A failed publish keeps the batch (nothing is dropped) and the
@@ -59,7 +58,8 @@ export class BatchPublisher {
       ts: this.clock.now() / 1000,
       meta: { schema_id: schemaId, track: this.bus.track, headers: { provider } },
       // On v1 only the v1 field set goes out, so strict v1 readers see exactly what they know.
-      payload: this.bus.track === 'v1' ? pick(record.data, this.v1FieldsOf(record.kind)) : record.data,
+      payload:
+        this.bus.track === 'v1' ? pick(record.data, this.v1FieldsOf(record.kind)) : record.data,
     };
     const buffer = this.buffers.get(stream) ?? [];
     buffer.push(envelope);
@@ -82,7 +82,8 @@ export class BatchPublisher {
   /** Publishes every buffered batch; rejects if any publish failed (those records stay buffered). */
   async flush(): Promise<void> {
     const errors: unknown[] = [];
-    for (const stream of [...this.buffers.keys()]) await this.flushStream(stream).catch((e) => errors.push(e));
+    for (const stream of [...this.buffers.keys()])
+      await this.flushStream(stream).catch((e) => errors.push(e));
     if (errors.length) throw errors[0];
   }
 
@@ -118,7 +119,10 @@ export class BatchPublisher {
       }
     } catch (err) {
       this.opts.metrics?.publishErrors.inc({ stream });
-      this.opts.logger?.warn({ err, stream, buffered: this.buffers.get(stream)?.length }, 'publishing a batch failed; it stays buffered and is retried');
+      this.opts.logger?.warn(
+        { err, stream, buffered: this.buffers.get(stream)?.length },
+        'publishing a batch failed; it stays buffered and is retried',
+      );
       throw err;
     }
   }

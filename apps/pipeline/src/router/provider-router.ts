@@ -61,9 +61,13 @@ export class ProviderRouter {
   }
 
   add(provider: Provider, budget: ProviderBudget): void {
-    if (this.entries.has(provider.name)) throw new Error(`provider "${provider.name}" is already registered`);
+    if (this.entries.has(provider.name))
+      throw new Error(`provider "${provider.name}" is already registered`);
     this.opts.coordinator.registerProvider(provider.name, budget);
-    const entry: Entry = { provider, state: { name: provider.name, status: 'idle', records: 0, failures: 0 } };
+    const entry: Entry = {
+      provider,
+      state: { name: provider.name, status: 'idle', records: 0, failures: 0 },
+    };
     this.entries.set(provider.name, entry);
     if (this.started) entry.run = this.runProvider(entry);
   }
@@ -87,7 +91,9 @@ export class ProviderRouter {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.idle();
-    await Promise.all([...this.entries.values()].map((e) => e.provider.close?.().catch(() => undefined)));
+    await Promise.all(
+      [...this.entries.values()].map((e) => e.provider.close?.().catch(() => undefined)),
+    );
   }
 
   private async runProvider(entry: Entry): Promise<void> {
@@ -124,7 +130,10 @@ export class ProviderRouter {
         state.status = 'backing_off';
         const delay = backoffMs(attempt, this.retry);
         this.opts.metrics?.providerErrors.inc({ provider: provider.name });
-        log?.warn({ err, attempt, retryInMs: Math.round(delay) }, 'provider failed; retrying with backoff');
+        log?.warn(
+          { err, attempt, retryInMs: Math.round(delay) },
+          'provider failed; retrying with backoff',
+        );
         await this.clock.sleep(delay, signal);
       }
     }

@@ -11,8 +11,23 @@ import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/t
 import { bootstrap, PipelineApp } from '../../src/bootstrap';
 import { waitFor } from '../support/fake-clock';
 
-function xaddEnvelope(redis: Redis, stream: string, envelope: { id: string; meta: { schema_id: string; track: string } }): Promise<string | null> {
-  return redis.xadd(stream, '*', 'id', envelope.id, 'schema_id', envelope.meta.schema_id, 'track', envelope.meta.track, 'envelope', JSON.stringify(envelope));
+function xaddEnvelope(
+  redis: Redis,
+  stream: string,
+  envelope: { id: string; meta: { schema_id: string; track: string } },
+): Promise<string | null> {
+  return redis.xadd(
+    stream,
+    '*',
+    'id',
+    envelope.id,
+    'schema_id',
+    envelope.meta.schema_id,
+    'track',
+    envelope.meta.track,
+    'envelope',
+    JSON.stringify(envelope),
+  );
 }
 
 describeWithRedis('pipeline over Redis', () => {
@@ -20,7 +35,13 @@ describeWithRedis('pipeline over Redis', () => {
   let ns: string;
   let svc: PipelineApp;
 
-  const providers = async () => (await request(svc.app.getHttpServer()).get('/providers').expect(200)).body as Array<{ provider: string; scale: number; pressure: string; effectiveRate: number }>;
+  const providers = async () =>
+    (await request(svc.app.getHttpServer()).get('/providers').expect(200)).body as Array<{
+      provider: string;
+      scale: number;
+      pressure: string;
+      effectiveRate: number;
+    }>;
   const synthetic = async () => (await providers()).find((p) => p.provider === 'synthetic')!;
 
   beforeAll(async () => {
@@ -56,7 +77,10 @@ describeWithRedis('pipeline over Redis', () => {
     await waitFor(async () => (await redis.xlen(`${ns}.md.bars`)) > 0, 15_000, 'bars in Redis');
     const [[, fields]] = await redis.xrange(`${ns}.md.bars`, '-', '+', 'COUNT', 1);
     const envelope = JSON.parse(fields[fields.indexOf('envelope') + 1]);
-    expect(envelope).toMatchObject({ meta: { schema_id: 'md.Bar', track: 'v2' }, payload: { provider: 'synthetic' } });
+    expect(envelope).toMatchObject({
+      meta: { schema_id: 'md.Bar', track: 'v2' },
+      payload: { provider: 'synthetic' },
+    });
     expect(envelope.key).toBe(envelope.payload.symbol);
   });
 
@@ -67,7 +91,14 @@ describeWithRedis('pipeline over Redis', () => {
       key: 'store-coordinator',
       ts: Date.now() / 1000,
       meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
-      payload: { coordinator_id: 'store-coordinator', queue_size: 700, capacity: 1000, level: 'soft', source: 'store', ts: Date.now() / 1000 },
+      payload: {
+        coordinator_id: 'store-coordinator',
+        queue_size: 700,
+        capacity: 1000,
+        level: 'soft',
+        source: 'store',
+        ts: Date.now() / 1000,
+      },
     };
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
     await waitFor(async () => (await synthetic()).scale === 0.5, 15_000, 'scale 0.5');
@@ -80,7 +111,16 @@ describeWithRedis('pipeline over Redis', () => {
       key: 'store-coordinator',
       ts: Date.now() / 1000,
       meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v2', headers: {} },
-      payload: { coordinator_id: 'store-coordinator', queue_size: 990, capacity: 1000, level: 'hard', source: 'store', ts: Date.now() / 1000, utilization: 0.99, reason: 'queue nearly full' },
+      payload: {
+        coordinator_id: 'store-coordinator',
+        queue_size: 990,
+        capacity: 1000,
+        level: 'hard',
+        source: 'store',
+        ts: Date.now() / 1000,
+        utilization: 0.99,
+        reason: 'queue nearly full',
+      },
     };
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
     await waitFor(async () => (await synthetic()).scale === 0, 15_000, 'scale 0');
@@ -88,11 +128,27 @@ describeWithRedis('pipeline over Redis', () => {
 
     // The same envelope again (e.g. a producer retry): dropped as a duplicate.
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
-    await waitFor(async () => /pulse_consume_total\{[^}]*outcome="duplicate"[^}]*\} 1/.test((await request(svc.app.getHttpServer()).get('/metrics')).text), 15_000, 'duplicate counted');
+    await waitFor(
+      async () =>
+        /pulse_consume_total\{[^}]*outcome="duplicate"[^}]*\} 1/.test(
+          (await request(svc.app.getHttpServer()).get('/metrics')).text,
+        ),
+      15_000,
+      'duplicate counted',
+    );
 
     // Each applied adjustment was announced on <ns>.telemetry.rate_adjustment.
-    const announced = (await redis.xrange(`${ns}.telemetry.rate_adjustment`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('envelope') + 1]));
-    expect(announced.map((e) => [e.meta.schema_id, e.payload.provider, e.payload.scale, e.payload.reason])).toEqual([
+    const announced = (await redis.xrange(`${ns}.telemetry.rate_adjustment`, '-', '+')).map(
+      ([, f]) => JSON.parse(f[f.indexOf('envelope') + 1]),
+    );
+    expect(
+      announced.map((e) => [
+        e.meta.schema_id,
+        e.payload.provider,
+        e.payload.scale,
+        e.payload.reason,
+      ]),
+    ).toEqual([
       ['telemetry.RateAdjustment', 'synthetic', 0.5, 'soft'],
       ['telemetry.RateAdjustment', 'synthetic', 0, 'hard'],
     ]);
@@ -100,30 +156,65 @@ describeWithRedis('pipeline over Redis', () => {
   });
 
   it('junk on the feedback stream is dead-lettered and does not stop the consumer', async () => {
-    await redis.xadd(`${ns}.telemetry.feedback`, '*', 'id', 'junk-1', 'schema_id', 'telemetry.FeedbackEvent', 'track', 'v1', 'envelope', '{"not": "an envelope"');
+    await redis.xadd(
+      `${ns}.telemetry.feedback`,
+      '*',
+      'id',
+      'junk-1',
+      'schema_id',
+      'telemetry.FeedbackEvent',
+      'track',
+      'v1',
+      'envelope',
+      '{"not": "an envelope"',
+    );
     const ok = {
       id: randomUUID(),
       key: 'store-coordinator',
       ts: Date.now() / 1000,
       meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
-      payload: { coordinator_id: 'store-coordinator', queue_size: 1, capacity: 1000, level: 'ok', source: 'store', ts: Date.now() / 1000 },
+      payload: {
+        coordinator_id: 'store-coordinator',
+        queue_size: 1,
+        capacity: 1000,
+        level: 'ok',
+        source: 'store',
+        ts: Date.now() / 1000,
+      },
     };
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, ok);
     await waitFor(async () => (await synthetic()).scale === 1, 15_000, 'scale restored to 1');
-    await waitFor(async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1, 15_000, 'dead letter');
+    await waitFor(
+      async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1,
+      15_000,
+      'dead letter',
+    );
   });
 
   it('exposes the flow on /metrics', async () => {
     const stream = `${ns}.telemetry.feedback`;
-    const v1Success = new RegExp(`pulse_consume_total\\{stream="${stream}",track="v1",outcome="success"\\} 2`);
-    const scrape = async () => (await request(svc.app.getHttpServer()).get('/metrics').expect(200)).text;
+    const v1Success = new RegExp(
+      `pulse_consume_total\\{stream="${stream}",track="v1",outcome="success"\\} 2`,
+    );
+    const scrape = async () =>
+      (await request(svc.app.getHttpServer()).get('/metrics').expect(200)).text;
     // Pulse tallies consume outcomes per read loop, so the last success may show one loop later.
-    await waitFor(async () => v1Success.test(await scrape()), 15_000, 'both v1 events counted as success');
+    await waitFor(
+      async () => v1Success.test(await scrape()),
+      15_000,
+      'both v1 events counted as success',
+    );
     const text = await scrape();
-    expect(text).toMatch(new RegExp(`pulse_consume_total\\{stream="${stream}",track="v2",outcome="success"\\} 1`));
+    expect(text).toMatch(
+      new RegExp(`pulse_consume_total\\{stream="${stream}",track="v2",outcome="success"\\} 1`),
+    );
     expect(text).toMatch(new RegExp(`pulse_lag_ms\\{stream="${stream}"\\} \\d+`));
-    expect(text).toMatch(/pipeline_feedback_events_received_total\{source="store",level="soft"\} 1/);
-    expect(text).toMatch(/pipeline_feedback_events_received_total\{source="store",level="hard"\} 1/);
+    expect(text).toMatch(
+      /pipeline_feedback_events_received_total\{source="store",level="soft"\} 1/,
+    );
+    expect(text).toMatch(
+      /pipeline_feedback_events_received_total\{source="store",level="hard"\} 1/,
+    );
     expect(text).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="soft"\} 1/);
     expect(text).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="hard"\} 1/);
     expect(text).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="ok"\} 1/);
@@ -138,10 +229,17 @@ describeWithRedis('pipeline over Redis', () => {
       payload: { action: 'pause', target: 'pipeline', ts: Date.now() / 1000 },
     };
     await xaddEnvelope(redis, `${ns}.control.actions`, action);
-    await waitFor(async () => (await redis.xlen(`${ns}.telemetry.audit`)) === 1, 15_000, 'audit entry');
+    await waitFor(
+      async () => (await redis.xlen(`${ns}.telemetry.audit`)) === 1,
+      15_000,
+      'audit entry',
+    );
     const [[, f]] = await redis.xrange(`${ns}.telemetry.audit`, '-', '+');
     const audit = JSON.parse(f[f.indexOf('envelope') + 1]);
-    expect(audit).toMatchObject({ meta: { schema_id: 'telemetry.AuditEnvelope' }, payload: { action: 'pause', result: 'ok', role: 'pipeline', correlation_id: action.id } });
+    expect(audit).toMatchObject({
+      meta: { schema_id: 'telemetry.AuditEnvelope' },
+      payload: { action: 'pause', result: 'ok', role: 'pipeline', correlation_id: action.id },
+    });
     expect(await synthetic()).toMatchObject({ effectiveRate: 0 });
     expect((await providers())[0]).toMatchObject({ paused: true });
   });
@@ -159,7 +257,15 @@ describeWithRedis('pipeline over Redis with PUBLISHER_TOKEN', () => {
     svc = await bootstrap({
       port: 0,
       handleSignals: false,
-      env: { LOG_LEVEL: 'silent', EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: ns, PUBLISHER_TOKEN: token, PIPELINE_CONTROL_ENABLED: 'false', PIPELINE_BATCH_FLUSH_MS: '50' },
+      env: {
+        LOG_LEVEL: 'silent',
+        EVENT_BUS_BACKEND: 'redis',
+        REDIS_URL: redisUrl(),
+        MD_NAMESPACE: ns,
+        PUBLISHER_TOKEN: token,
+        PIPELINE_CONTROL_ENABLED: 'false',
+        PIPELINE_BATCH_FLUSH_MS: '50',
+      },
     });
   });
 
@@ -173,8 +279,19 @@ describeWithRedis('pipeline over Redis with PUBLISHER_TOKEN', () => {
     id: randomUUID(),
     key: 'store',
     ts: Date.now() / 1000,
-    meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} as Record<string, string> },
-    payload: { coordinator_id: 'store', queue_size: 1, capacity: 10, level, source: 'store', ts: Date.now() / 1000 },
+    meta: {
+      schema_id: 'telemetry.FeedbackEvent',
+      track: 'v1',
+      headers: {} as Record<string, string>,
+    },
+    payload: {
+      coordinator_id: 'store',
+      queue_size: 1,
+      capacity: 10,
+      level,
+      source: 'store',
+      ts: Date.now() / 1000,
+    },
   });
 
   it('signs what it publishes, dead-letters unsigned feedback and applies signed feedback', async () => {
@@ -188,11 +305,18 @@ describeWithRedis('pipeline over Redis with PUBLISHER_TOKEN', () => {
     signed.meta.headers[SIGNATURE_HEADER] = signatureOf(signed, token);
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, signed);
 
-    const scale = async () => (await request(svc.app.getHttpServer()).get('/providers')).body[0].scale;
+    const scale = async () =>
+      (await request(svc.app.getHttpServer()).get('/providers')).body[0].scale;
     await waitFor(async () => (await scale()) === 0.5, 15_000, 'signed soft feedback applied');
-    await waitFor(async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1, 15_000, 'unsigned feedback dead-lettered');
+    await waitFor(
+      async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1,
+      15_000,
+      'unsigned feedback dead-lettered',
+    );
     const metrics = (await request(svc.app.getHttpServer()).get('/metrics')).text;
-    expect(metrics).toMatch(/pipeline_rate_adjustments_total\{provider="synthetic",reason="soft"\} 1/);
+    expect(metrics).toMatch(
+      /pipeline_rate_adjustments_total\{provider="synthetic",reason="soft"\} 1/,
+    );
     expect(metrics).not.toMatch(/reason="hard"/);
   });
 });

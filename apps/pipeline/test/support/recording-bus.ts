@@ -2,7 +2,10 @@ import type { EventEnvelope } from '@mdp/contracts';
 import type { EventBus } from '@mdp/pulse';
 
 /** Publish-side test double: records batches, can be told to fail the next N publishes. */
-export class RecordingBus implements Pick<EventBus, 'backend' | 'namespace' | 'track' | 'streamName' | 'publish' | 'publishBatch'> {
+export class RecordingBus implements Pick<
+  EventBus,
+  'backend' | 'namespace' | 'track' | 'streamName' | 'publish' | 'publishBatch'
+> {
   readonly backend = 'inmem' as const;
   readonly namespace = 'test';
   readonly batches: Array<{ stream: string; envelopes: EventEnvelope[] }> = [];

@@ -34,7 +34,15 @@ describe('pipeline config', () => {
       PIPELINE_REPLAY_FILE: '/data/bars.csv.gz',
       PIPELINE_REPLAY_SPEED: '10',
     });
-    expect(c).toMatchObject({ PULSE_ENABLED: false, EVENT_BUS_BACKEND: 'redis', SCHEMA_TRACK: 'v2', PORT: 9000, PIPELINE_FB_SCALE_SOFT: 0.7, PIPELINE_PROVIDERS: ['synthetic', 'replay'], PIPELINE_REPLAY_SPEED: 10 });
+    expect(c).toMatchObject({
+      PULSE_ENABLED: false,
+      EVENT_BUS_BACKEND: 'redis',
+      SCHEMA_TRACK: 'v2',
+      PORT: 9000,
+      PIPELINE_FB_SCALE_SOFT: 0.7,
+      PIPELINE_PROVIDERS: ['synthetic', 'replay'],
+      PIPELINE_REPLAY_SPEED: 10,
+    });
   });
 
   it('stops with every bad variable named', () => {
@@ -53,27 +61,49 @@ describe('pipeline config', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const msg = (error as Error).message;
-    for (const v of ['PULSE_ENABLED', 'EVENT_BUS_BACKEND', 'SCHEMA_TRACK', 'PIPELINE_FB_SCALE_HARD', 'PIPELINE_PROVIDERS', 'PIPELINE_REPLAY_SPEED']) {
+    for (const v of [
+      'PULSE_ENABLED',
+      'EVENT_BUS_BACKEND',
+      'SCHEMA_TRACK',
+      'PIPELINE_FB_SCALE_HARD',
+      'PIPELINE_PROVIDERS',
+      'PIPELINE_REPLAY_SPEED',
+    ]) {
       expect(msg).toContain(`${v}:`);
     }
   });
 
   it('rejects two providers with the same name', () => {
-    expect(() => loadConfig({ PIPELINE_PROVIDERS: 'synthetic,replay', PIPELINE_REPLAY_FILE: 'x.csv', PIPELINE_REPLAY_NAME: 'synthetic' })).toThrow(
-      /PIPELINE_PROVIDERS: two providers are named "synthetic"/,
-    );
+    expect(() =>
+      loadConfig({
+        PIPELINE_PROVIDERS: 'synthetic,replay',
+        PIPELINE_REPLAY_FILE: 'x.csv',
+        PIPELINE_REPLAY_NAME: 'synthetic',
+      }),
+    ).toThrow(/PIPELINE_PROVIDERS: two providers are named "synthetic"/);
   });
 
   it('requires a replay file when the replay provider is enabled', () => {
-    expect(() => loadConfig({ PIPELINE_PROVIDERS: 'replay' })).toThrow(/PIPELINE_REPLAY_FILE: is required when PIPELINE_PROVIDERS includes replay/);
+    expect(() => loadConfig({ PIPELINE_PROVIDERS: 'replay' })).toThrow(
+      /PIPELINE_REPLAY_FILE: is required when PIPELINE_PROVIDERS includes replay/,
+    );
   });
 });
 
 describe('provider wiring', () => {
   it('builds the configured providers with their budgets', () => {
-    const config = loadConfig({ PIPELINE_PROVIDERS: 'synthetic,replay,binance', PIPELINE_REPLAY_FILE: 'bars.csv', PIPELINE_BINANCE_URL: 'ws://127.0.0.1:9', PIPELINE_BINANCE_SYMBOLS: 'btcusdt' });
+    const config = loadConfig({
+      PIPELINE_PROVIDERS: 'synthetic,replay,binance',
+      PIPELINE_REPLAY_FILE: 'bars.csv',
+      PIPELINE_BINANCE_URL: 'ws://127.0.0.1:9',
+      PIPELINE_BINANCE_SYMBOLS: 'btcusdt',
+    });
     const silent = { warn: () => undefined } as never;
-    const built = providersFromConfig(config, { clock: { now: () => 0, sleep: async () => undefined }, logger: silent, metrics: { invalidRecords: { inc: () => undefined } } as never });
+    const built = providersFromConfig(config, {
+      clock: { now: () => 0, sleep: async () => undefined },
+      logger: silent,
+      metrics: { invalidRecords: { inc: () => undefined } } as never,
+    });
     expect(built.map((b) => [b.provider.name, b.budget])).toEqual([
       ['synthetic', { rate: 10, burst: 20 }],
       ['replay', { rate: 100, burst: 100 }],

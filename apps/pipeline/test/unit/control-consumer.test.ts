@@ -15,7 +15,10 @@ describe('ControlConsumer (in-memory bus)', () => {
   let registry: Registry;
 
   const send = (payload: Partial<ControlAction>, track: 'v1' | 'v2' = 'v2') =>
-    bus.publish(CONTROL_STREAM, createEnvelope('control.ControlAction', { ts: Date.now() / 1000, ...payload }, { track }));
+    bus.publish(
+      CONTROL_STREAM,
+      createEnvelope('control.ControlAction', { ts: Date.now() / 1000, ...payload }, { track }),
+    );
   const auditCount = (n: number) => waitFor(() => audits.length >= n, 10_000, `${n} audit entries`);
 
   beforeEach(() => {
@@ -25,10 +28,18 @@ describe('ControlConsumer (in-memory bus)', () => {
     coordinator.registerProvider('ibkr', { rate: 100, burst: 10 });
     coordinator.registerProvider('synthetic', { rate: 10, burst: 10 });
     // startFrom 0: the group may be created after the first action is sent (the default `$` would skip it).
-    consumer = new ControlConsumer(bus, coordinator, { consumer: 'pipeline-1', blockMs: 20, startFrom: '0', metrics: new PipelineMetrics(registry) });
+    consumer = new ControlConsumer(bus, coordinator, {
+      consumer: 'pipeline-1',
+      blockMs: 20,
+      startFrom: '0',
+      metrics: new PipelineMetrics(registry),
+    });
     consumer.start();
     audits = [];
-    auditSub = bus.subscribe<AuditEnvelope>({ stream: AUDIT_STREAM, group: 'auditor', consumer: 'a', blockMs: 20 }, (e) => void audits.push(e));
+    auditSub = bus.subscribe<AuditEnvelope>(
+      { stream: AUDIT_STREAM, group: 'auditor', consumer: 'a', blockMs: 20 },
+      (e) => void audits.push(e),
+    );
   });
 
   afterEach(async () => {
@@ -45,18 +56,42 @@ describe('ControlConsumer (in-memory bus)', () => {
     await auditCount(2);
     expect(coordinator.snapshots().map((s) => s.paused)).toEqual([false, false]);
     expect(audits.map((a) => a.payload)).toEqual([
-      expect.objectContaining({ actor: 'pipeline-1', role: 'pipeline', action: 'pause', result: 'ok', target: 'pipeline' }),
-      expect.objectContaining({ actor: 'pipeline-1', role: 'pipeline', action: 'resume', result: 'ok', target: 'pipeline' }),
+      expect.objectContaining({
+        actor: 'pipeline-1',
+        role: 'pipeline',
+        action: 'pause',
+        result: 'ok',
+        target: 'pipeline',
+      }),
+      expect.objectContaining({
+        actor: 'pipeline-1',
+        role: 'pipeline',
+        action: 'resume',
+        result: 'ok',
+        target: 'pipeline',
+      }),
     ]);
     expect(audits[0].meta.schema_id).toBe('telemetry.AuditEnvelope');
   });
 
   it('set_scale changes one provider and the audit links back to the request', async () => {
-    await send({ action: 'set_scale', provider: 'ibkr', scale: 0.25, actor: 'alice', correlation_id: 'req-7' });
+    await send({
+      action: 'set_scale',
+      provider: 'ibkr',
+      scale: 0.25,
+      actor: 'alice',
+      correlation_id: 'req-7',
+    });
     await auditCount(1);
     expect(coordinator.snapshot('ibkr')).toMatchObject({ scale: 0.25, effectiveRate: 25 });
     expect(coordinator.snapshot('synthetic').scale).toBe(1);
-    expect(audits[0].payload).toMatchObject({ action: 'set_scale', result: 'ok', target: 'provider:ibkr', correlation_id: 'req-7', attributes: { requested_by: 'alice' } });
+    expect(audits[0].payload).toMatchObject({
+      action: 'set_scale',
+      result: 'ok',
+      target: 'provider:ibkr',
+      correlation_id: 'req-7',
+      attributes: { requested_by: 'alice' },
+    });
   });
 
   it('pause of one named provider leaves the others running', async () => {
@@ -79,7 +114,11 @@ describe('ControlConsumer (in-memory bus)', () => {
     expect(audits[0].payload.detail).toMatch(/unknown provider "nope"/);
     expect(audits[2].payload.detail).toMatch(/unsupported control action/);
     expect(coordinator.snapshots().every((s) => s.scale === 1 && !s.paused)).toBe(true);
-    expect((await registry.getSingleMetric('pipeline_control_actions_total')!.get()).values.find((v) => v.labels.action === 'reload')?.value).toBe(1);
+    expect(
+      (await registry.getSingleMetric('pipeline_control_actions_total')!.get()).values.find(
+        (v) => v.labels.action === 'reload',
+      )?.value,
+    ).toBe(1);
   });
 
   it('ignores actions aimed at another service', async () => {

@@ -9,7 +9,14 @@ class RecordingController implements RateController {
   }
 }
 
-const event = (level: string): FeedbackInput => ({ coordinator_id: 'store-1', queue_size: 5, capacity: 10, level, source: 'store', ts: 1700000000.5 });
+const event = (level: string): FeedbackInput => ({
+  coordinator_id: 'store-1',
+  queue_size: 5,
+  capacity: 10,
+  level,
+  source: 'store',
+  ts: 1700000000.5,
+});
 
 describe('level -> scale', () => {
   it.each([
@@ -30,12 +37,16 @@ describe('level -> scale', () => {
 
   it('uses custom policies for every level', () => {
     const policy = makePolicy({ ok: 0.9, soft: 0.7, hard: 0.1 });
-    expect([scaleFor(policy, 'ok'), scaleFor(policy, 'soft'), scaleFor(policy, 'hard')]).toEqual([0.9, 0.7, 0.1]);
+    expect([scaleFor(policy, 'ok'), scaleFor(policy, 'soft'), scaleFor(policy, 'hard')]).toEqual([
+      0.9, 0.7, 0.1,
+    ]);
     expect(makePolicy({ soft: 0.7 })).toEqual({ ok: 1, soft: 0.7, hard: 0 });
   });
 
   it('rejects unknown levels and out-of-range policies', () => {
-    expect(() => scaleFor(DEFAULT_FEEDBACK_POLICY, 'panic')).toThrow(/unknown backpressure level "panic"/);
+    expect(() => scaleFor(DEFAULT_FEEDBACK_POLICY, 'panic')).toThrow(
+      /unknown backpressure level "panic"/,
+    );
     expect(() => makePolicy({ hard: 1.5 })).toThrow(/"hard" must be within \[0, 1\]/);
     expect(() => makePolicy({ ok: NaN })).toThrow(/"ok"/);
   });
@@ -48,9 +59,18 @@ describe('FeedbackHandler', () => {
     ['hard', 0.0],
   ] as const)('applies %s as scale %d for the configured provider', async (level, scale) => {
     const rc = new RecordingController();
-    const adj = await new FeedbackHandler(rc, 'ibkr').handle(event(level), { correlationId: 'env-1' });
+    const adj = await new FeedbackHandler(rc, 'ibkr').handle(event(level), {
+      correlationId: 'env-1',
+    });
     expect(rc.applied).toEqual([adj]);
-    expect(adj).toEqual({ provider: 'ibkr', scale, reason: level, ts: 1700000000.5, source_coordinator_id: 'store-1', correlation_id: 'env-1' });
+    expect(adj).toEqual({
+      provider: 'ibkr',
+      scale,
+      reason: level,
+      ts: 1700000000.5,
+      source_coordinator_id: 'store-1',
+      correlation_id: 'env-1',
+    });
   });
 
   it('normalises string levels and applies a custom policy', async () => {
@@ -61,7 +81,9 @@ describe('FeedbackHandler', () => {
 
   it('does not apply anything for an unknown level', async () => {
     const rc = new RecordingController();
-    await expect(new FeedbackHandler(rc, 'p').handle(event('meltdown'))).rejects.toThrow(/unknown backpressure level/);
+    await expect(new FeedbackHandler(rc, 'p').handle(event('meltdown'))).rejects.toThrow(
+      /unknown backpressure level/,
+    );
     expect(rc.applied).toEqual([]);
   });
 });

@@ -11,7 +11,19 @@ import { RecordingBus } from '../support/recording-bus';
 const bar = (symbol: string, i: number): BarRecord => ({
   kind: 'bar',
   key: symbol,
-  data: { provider: 'counting', symbol, interval: '1m', ts: 1_700_000_000 + i * 60, open: 1, high: 2, low: 0.5, close: 1.5, volume: i, trades: 3, vwap: 1.2 },
+  data: {
+    provider: 'counting',
+    symbol,
+    interval: '1m',
+    ts: 1_700_000_000 + i * 60,
+    open: 1,
+    high: 2,
+    low: 0.5,
+    close: 1.5,
+    volume: i,
+    trades: 3,
+    vwap: 1.2,
+  },
 });
 
 /** Endless provider that counts how far its iterator was advanced. */
@@ -37,13 +49,26 @@ function setup(opts: { batchSize?: number; track?: 'v1' | 'v2' } = {}) {
   const registry = new Registry();
   const coordinator = new RateCoordinator(clock);
   const metrics = new PipelineMetrics(registry, coordinator);
-  const publisher = new BatchPublisher(bus.asBus(), { batchSize: opts.batchSize ?? 5, flushIntervalMs: 1000, clock, metrics });
-  const router = new ProviderRouter({ coordinator, publisher, clock, metrics, retry: { baseMs: 1000, maxMs: 8000, random: () => 0.999999 } });
+  const publisher = new BatchPublisher(bus.asBus(), {
+    batchSize: opts.batchSize ?? 5,
+    flushIntervalMs: 1000,
+    clock,
+    metrics,
+  });
+  const router = new ProviderRouter({
+    coordinator,
+    publisher,
+    clock,
+    metrics,
+    retry: { baseMs: 1000, maxMs: 8000, random: () => 0.999999 },
+  });
   return { clock, bus, registry, coordinator, metrics, publisher, router };
 }
 
 const metricValue = async (registry: Registry, name: string, labels: Record<string, string>) =>
-  (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? 0;
+  (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+    Object.entries(labels).every(([k, val]) => v.labels[k] === val),
+  )?.value ?? 0;
 
 describe('ProviderRouter', () => {
   it('publishes records as envelopes keyed by symbol, in batches, paced by the provider budget', async () => {
@@ -57,11 +82,17 @@ describe('ProviderRouter', () => {
     expect(p.pulled).toBeLessThanOrEqual(11);
     expect(bus.batches.every((b) => b.envelopes.length === 5 && b.stream === 'md.bars')).toBe(true);
     const env = bus.published()[0];
-    expect(env).toMatchObject({ key: 'Sa', meta: { schema_id: 'md.Bar', track: 'v2', headers: { provider: 'a' } }, payload: { symbol: 'Sa', trades: 3, vwap: 1.2 } });
+    expect(env).toMatchObject({
+      key: 'Sa',
+      meta: { schema_id: 'md.Bar', track: 'v2', headers: { provider: 'a' } },
+      payload: { symbol: 'Sa', trades: 3, vwap: 1.2 },
+    });
     expect(typeof env.id).toBe('string');
     await router.stop();
     await publisher.close();
-    expect(bus.published().map((e) => (e.payload as { volume: number }).volume)).toEqual([...Array(p.pulled).keys()]);
+    expect(bus.published().map((e) => (e.payload as { volume: number }).volume)).toEqual([
+      ...Array(p.pulled).keys(),
+    ]);
   });
 
   it('strips v2-only bar fields when publishing on track v1', async () => {
@@ -92,7 +123,9 @@ describe('ProviderRouter', () => {
     await router.stop();
     await publisher.close();
     // Nothing skipped or repeated across the pause.
-    expect(bus.published().map((e) => (e.payload as { volume: number }).volume)).toEqual([...Array(p.pulled).keys()]);
+    expect(bus.published().map((e) => (e.payload as { volume: number }).volume)).toEqual([
+      ...Array(p.pulled).keys(),
+    ]);
   });
 
   it('keeps the other providers going while a failing one is retried with backoff', async () => {
@@ -104,7 +137,11 @@ describe('ProviderRouter', () => {
     router.add(good, { rate: 10, burst: 1 });
     router.start();
     await clock.advance(250); // tokens at 0, 100, 200 ms: the third pull fails at 200 ms
-    expect(router.states().find((s) => s.name === 'bad')).toMatchObject({ status: 'backing_off', failures: 1, lastError: 'bad connection reset' });
+    expect(router.states().find((s) => s.name === 'bad')).toMatchObject({
+      status: 'backing_off',
+      failures: 1,
+      lastError: 'bad connection reset',
+    });
     const goodBefore = good.pulled;
     await clock.advance(900); // backoff for attempt 1 is ~1000 ms: still waiting at 1150 ms
     expect(bad.pulled).toBe(2);
@@ -112,7 +149,9 @@ describe('ProviderRouter', () => {
     await clock.advance(200);
     expect(bad.pulled).toBeGreaterThan(2);
     expect(router.states().find((s) => s.name === 'bad')!.status).toBe('running');
-    expect(await metricValue(registry, 'pipeline_provider_errors_total', { provider: 'bad' })).toBe(1);
+    expect(await metricValue(registry, 'pipeline_provider_errors_total', { provider: 'bad' })).toBe(
+      1,
+    );
     await router.stop();
     await publisher.close();
   });
@@ -126,15 +165,24 @@ describe('ProviderRouter', () => {
     await clock.advance(5000);
     await router.idle();
     await publisher.close();
-    expect(bus.published().map((e) => (e.payload as { ts: number }).ts)).toEqual([0, 60, 120, 180, 240, 300]);
-    expect(await metricValue(registry, 'pipeline_publish_errors_total', { stream: 'md.bars' })).toBe(1);
-    expect(await metricValue(registry, 'pipeline_published_records_total', { stream: 'md.bars' })).toBe(6);
+    expect(bus.published().map((e) => (e.payload as { ts: number }).ts)).toEqual([
+      0, 60, 120, 180, 240, 300,
+    ]);
+    expect(
+      await metricValue(registry, 'pipeline_publish_errors_total', { stream: 'md.bars' }),
+    ).toBe(1);
+    expect(
+      await metricValue(registry, 'pipeline_published_records_total', { stream: 'md.bars' }),
+    ).toBe(6);
   });
 
   it('flushes partial batches on the interval and on close', async () => {
     const { clock, bus, router, publisher } = setup({ batchSize: 100 });
     publisher.start();
-    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 3 }), { rate: 1000, burst: 1000 });
+    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 3 }), {
+      rate: 1000,
+      burst: 1000,
+    });
     router.start();
     await clock.advance(10);
     expect(bus.published()).toHaveLength(0);
@@ -145,21 +193,63 @@ describe('ProviderRouter', () => {
 
   it('routes each record kind to its own stream, with the v1 field set on track v1', async () => {
     const { bus, publisher } = setup({ batchSize: 100, track: 'v1' });
-    await publisher.add('opra', { kind: 'option', key: 'AAPL', data: { provider: 'opra', symbol: 'AAPL', expiry: '2026-12-18', option_type: 'C', strike: 200, ts: 1, iv: 0.2, bid: 3 } });
-    await publisher.add('wire', { kind: 'news', key: 'n1', data: { provider: 'wire', id: 'n1', published_at: 1, title: 't', summary: 'v2 only' } });
-    await publisher.add('sec', { kind: 'fundamentals', key: 'MSFT', data: { provider: 'sec', symbol: 'MSFT', asof: 1, eps: 2, currency: 'USD' } });
+    await publisher.add('opra', {
+      kind: 'option',
+      key: 'AAPL',
+      data: {
+        provider: 'opra',
+        symbol: 'AAPL',
+        expiry: '2026-12-18',
+        option_type: 'C',
+        strike: 200,
+        ts: 1,
+        iv: 0.2,
+        bid: 3,
+      },
+    });
+    await publisher.add('wire', {
+      kind: 'news',
+      key: 'n1',
+      data: { provider: 'wire', id: 'n1', published_at: 1, title: 't', summary: 'v2 only' },
+    });
+    await publisher.add('sec', {
+      kind: 'fundamentals',
+      key: 'MSFT',
+      data: { provider: 'sec', symbol: 'MSFT', asof: 1, eps: 2, currency: 'USD' },
+    });
     await publisher.close();
-    expect(bus.published('md.options')[0]).toMatchObject({ key: 'AAPL', meta: { schema_id: 'md.OptionSnap' } });
-    expect(bus.published('md.options')[0].payload).toEqual({ provider: 'opra', symbol: 'AAPL', expiry: '2026-12-18', option_type: 'C', strike: 200, ts: 1, iv: 0.2 });
-    expect(bus.published('md.news')[0]).toMatchObject({ key: 'n1', meta: { schema_id: 'md.News' }, payload: { id: 'n1' } });
+    expect(bus.published('md.options')[0]).toMatchObject({
+      key: 'AAPL',
+      meta: { schema_id: 'md.OptionSnap' },
+    });
+    expect(bus.published('md.options')[0].payload).toEqual({
+      provider: 'opra',
+      symbol: 'AAPL',
+      expiry: '2026-12-18',
+      option_type: 'C',
+      strike: 200,
+      ts: 1,
+      iv: 0.2,
+    });
+    expect(bus.published('md.news')[0]).toMatchObject({
+      key: 'n1',
+      meta: { schema_id: 'md.News' },
+      payload: { id: 'n1' },
+    });
     expect(bus.published('md.news')[0].payload).not.toHaveProperty('summary');
-    expect(bus.published('md.fundamentals')[0]).toMatchObject({ key: 'MSFT', meta: { schema_id: 'md.Fundamentals' }, payload: { eps: 2 } });
+    expect(bus.published('md.fundamentals')[0]).toMatchObject({
+      key: 'MSFT',
+      meta: { schema_id: 'md.Fundamentals' },
+      payload: { eps: 2 },
+    });
     expect(bus.published('md.fundamentals')[0].payload).not.toHaveProperty('currency');
   });
 
   it('backoff grows exponentially up to the cap', () => {
     const r = { baseMs: 100, maxMs: 1000, random: () => 0.999999 };
-    expect([1, 2, 3, 4, 5, 10].map((a) => Math.round(backoffMs(a, r)))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3, 4, 5, 10].map((a) => Math.round(backoffMs(a, r)))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
     expect(backoffMs(3, { ...r, random: () => 0 })).toBe(200);
   });
 });

@@ -4,7 +4,13 @@ import { TokenBucket } from '../../src/rate/token-bucket';
 import { FakeClock, flush } from '../support/fake-clock';
 
 /** Tokens granted over `ms` when polled every `stepMs` (bucket starts empty of its burst). */
-function grantedOver(coord: RateCoordinator, clock: FakeClock, provider: string, ms: number, stepMs = 10): Promise<number> {
+function grantedOver(
+  coord: RateCoordinator,
+  clock: FakeClock,
+  provider: string,
+  ms: number,
+  stepMs = 10,
+): Promise<number> {
   let granted = 0;
   return (async () => {
     for (let t = 0; t < ms; t += stepMs) {
@@ -90,7 +96,11 @@ describe('RateCoordinator budget scale', () => {
     coord.setBudgetScale('late', 0.25);
     coord.setGlobalPressure('late', 'SOFT');
     coord.registerProvider('late', { rate: 40, burst: 1 });
-    expect(coord.snapshot('late')).toMatchObject({ scale: 0.25, pressure: 'soft', effectiveRate: 10 });
+    expect(coord.snapshot('late')).toMatchObject({
+      scale: 0.25,
+      pressure: 'soft',
+      effectiveRate: 10,
+    });
   });
 
   it('records pressure levels from enum values or any-case strings, rejects unknown ones', () => {
@@ -98,7 +108,9 @@ describe('RateCoordinator budget scale', () => {
     expect(coord.snapshot('p').pressure).toBe('hard');
     coord.setGlobalPressure('p', ' Ok ');
     expect(coord.snapshot('p').pressure).toBe('ok');
-    expect(() => coord.setGlobalPressure('p', 'panic')).toThrow(/unknown backpressure level "panic"/);
+    expect(() => coord.setGlobalPressure('p', 'panic')).toThrow(
+      /unknown backpressure level "panic"/,
+    );
     expect(() => coord.setBudgetScale('p', -0.1)).toThrow(/scale/);
   });
 
@@ -160,7 +172,16 @@ describe('RateCoordinatorAdapter', () => {
   it('applies a RateAdjustment as pressure + budget scale', () => {
     const coord = new RateCoordinator(new FakeClock());
     coord.registerProvider('ibkr', { rate: 100, burst: 10 });
-    new RateCoordinatorAdapter(coord).apply({ provider: 'ibkr', scale: 0.5, reason: 'soft', ts: 1 });
-    expect(coord.snapshot('ibkr')).toMatchObject({ scale: 0.5, pressure: 'soft', effectiveRate: 50 });
+    new RateCoordinatorAdapter(coord).apply({
+      provider: 'ibkr',
+      scale: 0.5,
+      reason: 'soft',
+      ts: 1,
+    });
+    expect(coord.snapshot('ibkr')).toMatchObject({
+      scale: 0.5,
+      pressure: 'soft',
+      effectiveRate: 50,
+    });
   });
 });
