@@ -13,7 +13,7 @@ import type { PulseMetrics } from './metrics';
 import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
 import { dlqStream } from './names';
-import type { AckMap, DeadLetterMove, RawEntry, Transport, TransportReader } from './transport';
+import type { AckMap, DeadLetterMove, RawEntry, StreamBatch, Transport, TransportReader } from './transport';
 import type { BatchHandler, Delivery, PulseLogger, Subscription } from './types';
 import { decodeEntry, dlqFields, type Fields } from './wire';
 
@@ -52,6 +52,8 @@ class PulseDelivery<T> implements Delivery<T> {
     readonly entryId: string,
     readonly deliveryCount: number,
     readonly physical: string,
+    /** The raw entry, kept for the dead-letter record. */
+    readonly fields: Fields,
     private readonly owner: Consumer,
   ) {}
 
@@ -76,8 +78,8 @@ export class Consumer implements Subscription {
   private acks: AckMap = new Map();
   private dlq: DeadLetterMove[] = [];
   private inFlight = 0;
-  /** `<physical> <entryId>` of unsettled deliveries: a reclaim must not hand them out twice. */
-  private readonly inFlightKeys = new Set<string>();
+  /** Entry ids of unsettled deliveries per physical stream: a reclaim must not hand them out twice. */
+  private readonly inFlightIds = new Map<string, Set<string>>();
   private readonly claimCursor = new Map<string, string>();
   private dispatching = false;
   private flushScheduled = false;
@@ -114,7 +116,7 @@ export class Consumer implements Subscription {
   settleFail(d: PulseDelivery<unknown>, reason: string): void {
     this.release(d);
     if (d.deliveryCount >= this.cfg.maxDeliveries) {
-      this.toDeadLetter(d.physical, d.entryId, this.fieldsOf(d), `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`, d.deliveryCount);
+      this.toDeadLetter(d.physical, d.entryId, d.fields, `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`, d.deliveryCount);
       this.tally.add(d.envelope.meta.track, 'dead_letter');
     } else {
       // Left pending: redelivered through a reclaim once idle for minIdleMs.
@@ -123,15 +125,9 @@ export class Consumer implements Subscription {
     this.afterSettle();
   }
 
-  private readonly rawFields = new WeakMap<object, Fields>();
-
-  private fieldsOf(d: PulseDelivery<unknown>): Fields {
-    return this.rawFields.get(d) ?? [];
-  }
-
   private release(d: PulseDelivery<unknown>): void {
     this.inFlight--;
-    this.inFlightKeys.delete(`${d.physical} ${d.entryId}`);
+    this.inFlightIds.get(d.physical)?.delete(d.entryId);
   }
 
   private afterSettle(): void {
@@ -224,6 +220,8 @@ export class Consumer implements Subscription {
           this.recovered = true;
         }
         if (Date.now() >= this.nextReclaimAt) {
+          // The reader connection is needed for XAUTOCLAIM: finish a read ahead first.
+          if (this.prefetch) await this.processAll(await this.takePrefetch());
           // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
           await this.flush();
           await this.reclaim();
@@ -231,35 +229,61 @@ export class Consumer implements Subscription {
           await this.updateGroupStats();
         }
         if (this.closing) break;
-        if (this.inFlight >= this.cfg.maxInFlight) {
+        if (!this.prefetch && this.inFlight >= this.cfg.maxInFlight) {
           await this.flush();
           await this.waitForCapacity(Math.max(1, this.nextReclaimAt - Date.now()));
           continue;
         }
-        await this.cfg.idempotency?.flush();
-        await this.flushChain.catch(() => undefined);
-        this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
-        await this.flushDeadLetters();
-        const count = Math.min(this.cfg.batchSize, this.cfg.maxInFlight - this.inFlight);
-        const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
-        const acks = this.takeAcks();
-        let batches;
-        try {
-          batches = await this.reader.readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks);
-        } catch (err) {
-          this.requeueAcks(acks);
-          throw err;
+        const batches = this.prefetch ? await this.takePrefetch() : await this.read(Math.min(this.cfg.batchSize, this.cfg.maxInFlight - this.inFlight));
+        // While entries flow, read the next batch ahead so Redis and the network work while we decode.
+        let got = 0;
+        for (const b of batches) got += b.entries.length;
+        const room = this.cfg.maxInFlight - this.inFlight - got;
+        if (got > 0 && room > 0 && !this.closing && Date.now() < this.nextReclaimAt) {
+          this.prefetch = this.read(Math.min(this.cfg.batchSize, room));
+          this.prefetch.catch(() => undefined);
         }
-        for (const b of batches) await this.process(b.stream, b.entries);
+        await this.processAll(batches);
+        // With a read ahead in flight (it may block when the stream runs dry), acks and metrics go
+        // out now on the command connection instead of waiting for the next read.
+        if (this.prefetch) this.scheduleFlush();
         backoff = 50;
       } catch (err) {
         if (this.closing) break;
+        this.prefetch = undefined;
         const message = errorMessage(err);
         if (/NOGROUP/.test(message)) this.groupsReady = false;
         this.deps.logger?.warn({ err: message, stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer }, 'pulse: consumer loop error; retrying');
         await sleep(backoff);
         backoff = Math.min(2000, backoff * 2);
       }
+    }
+  }
+
+  private prefetch?: Promise<StreamBatch[]>;
+
+  private takePrefetch(): Promise<StreamBatch[]> {
+    const p = this.prefetch!;
+    this.prefetch = undefined;
+    return p;
+  }
+
+  private async processAll(batches: StreamBatch[]): Promise<void> {
+    for (const b of batches) await this.process(b.stream, b.entries);
+  }
+
+  /** XREADGROUP `>` with the queued acks in the same round trip (after their idempotency marks). */
+  private async read(count: number): Promise<StreamBatch[]> {
+    const acks = this.takeAcks();
+    try {
+      await this.cfg.idempotency?.flush();
+      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
+      await this.flushDeadLetters();
+      const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
+      return await this.reader.readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks);
+    } catch (err) {
+      this.requeueAcks(acks);
+      throw err;
     }
   }
 
@@ -308,7 +332,7 @@ export class Consumer implements Subscription {
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
     const fresh: RawEntry[] = [];
     for (const e of entries) {
-      if (this.inFlightKeys.has(`${stream} ${e.id}`)) continue;
+      if (this.inFlightIds.get(stream)?.has(e.id)) continue;
       if (e.fields === null) {
         this.pushAck(stream, e.id);
       } else if (e.deliveryCount > this.cfg.maxDeliveries) {
@@ -343,9 +367,7 @@ export class Consumer implements Subscription {
         this.tally.add(decoded.track ?? 'unknown', 'dead_letter');
         continue;
       }
-      const d = new PulseDelivery(decoded.envelope, stream, e.id, e.deliveryCount, physical, this);
-      this.rawFields.set(d, e.fields);
-      deliveries.push(d);
+      deliveries.push(new PulseDelivery(decoded.envelope, stream, e.id, e.deliveryCount, physical, e.fields, this));
     }
     if (!deliveries.length) return;
     const newest = deliveries[deliveries.length - 1].envelope.ts;
@@ -355,7 +377,9 @@ export class Consumer implements Subscription {
     if (!deliveries.length) return;
 
     this.inFlight += deliveries.length;
-    for (const d of deliveries) this.inFlightKeys.add(`${physical} ${d.entryId}`);
+    let ids = this.inFlightIds.get(physical);
+    if (!ids) this.inFlightIds.set(physical, (ids = new Set()));
+    for (const d of deliveries) ids.add(d.entryId);
     this.dispatching = true;
     try {
       await this.handler(deliveries);

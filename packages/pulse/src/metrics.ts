@@ -43,18 +43,17 @@ export class PulseMetrics {
 
 /** Counts per (track, outcome) inside one batch, flushed with one `inc` per label set. */
 export class OutcomeTally {
-  private counts = new Map<string, number>();
+  private counts = new Map<string, Map<string, number>>();
 
   add(track: string, outcome: ConsumeOutcome | PublishOutcome, n = 1): void {
-    const key = `${track}\u0000${outcome}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+    let byOutcome = this.counts.get(track);
+    if (!byOutcome) this.counts.set(track, (byOutcome = new Map()));
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + n);
   }
 
   flush(counter: Counter<'stream' | 'track' | 'outcome'>, stream: string): void {
-    for (const [key, n] of this.counts) {
-      const [track, outcome] = key.split('\u0000');
-      counter.inc({ stream, track, outcome }, n);
-    }
+    if (!this.counts.size) return;
+    for (const [track, byOutcome] of this.counts) for (const [outcome, n] of byOutcome) counter.inc({ stream, track, outcome }, n);
     this.counts.clear();
   }
 }

@@ -90,7 +90,7 @@ describeWithRedis('pulse on real Redis', () => {
     const record = (id: string) => handled.set(id, (handled.get(id) ?? 0) + 1);
     const a = bus({ clientName: `${ns}-a` });
     let stuck!: () => void;
-    a.subscribe({ stream: 'md.bars', group: 'store', consumer: 'a', batchSize: 1000, blockMs: 20, idempotency: 'shared' }, (e) => {
+    a.subscribe({ stream: 'md.bars', group: 'store', consumer: 'a', batchSize: 1000, maxInFlight: 1000, blockMs: 20, idempotency: 'shared' }, (e) => {
       if (handled.size === 500) return new Promise<void>((r) => (stuck = r)); // hangs mid-batch, never acks
       record(e.id);
     });

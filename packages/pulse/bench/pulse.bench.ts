@@ -1,0 +1,207 @@
+/**
+ * `pnpm bench pulse`: the bus against a raw ioredis baseline and BullMQ, on the same Redis, in one run.
+ *
+ * Throughput (BENCH_PULSE_N envelopes, default 200k, a Bar on md.bars):
+ *   publish  = envelopes/s written (raw: pipelined XADD of the same entry layout; bus: publishBatch;
+ *              BullMQ: Queue.addBulk), chunks of BENCH_PULSE_CHUNK (default 5000; BullMQ 1000).
+ *   consume  = envelopes/s taken from the backlog through to the ack (raw: XREADGROUP COUNT 1000 +
+ *              XACK pipelined with the next read, no decoding; bus: read, JSON + schema validation,
+ *              idempotency, per-message handler, acks; BullMQ: a Worker completing each job).
+ *   *_msgs_per_s = consume (the end-to-end handling rate); ratio = bus / raw.
+ * Latency: publish-to-handle p50/p99 at a fixed offered rate (BENCH_PULSE_RATE/s for
+ * BENCH_PULSE_LATENCY_S seconds), publisher and consumer running together.
+ */
+import Redis from 'ioredis';
+import { Queue, Worker } from 'bullmq';
+import type { EventEnvelope } from '@mdp/contracts';
+import { benchMachine, percentile, writeBenchResult } from '@mdp/testing';
+import { createEnvelope, createEventBus, encodeEntry } from '../src';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const N = Number(process.env.BENCH_PULSE_N ?? 200_000);
+const CHUNK = Number(process.env.BENCH_PULSE_CHUNK ?? 5000);
+const RATE = Number(process.env.BENCH_PULSE_RATE ?? 20_000);
+const LATENCY_S = Number(process.env.BENCH_PULSE_LATENCY_S ?? 3);
+const SKIP_BULLMQ = process.env.BENCH_PULSE_SKIP_BULLMQ === '1';
+const NS = `bench${Date.now().toString(36)}`;
+
+const symbols = ['AAPL', 'MSFT', 'GOOG', 'AMZN', 'TSLA', 'NVDA', 'META', 'IBM', 'ORCL', 'INTC'];
+function barEnvelope(i: number): EventEnvelope {
+  const open = 100 + (i % 97) / 4;
+  return createEnvelope(
+    'md.Bar',
+    { provider: 'ibkr', symbol: symbols[i % symbols.length], interval: '1m', ts: 1_700_000_000 + i * 60, open, high: open + 1.25, low: open - 0.75, close: open + 0.5, volume: 1000 + (i % 5000) },
+    { key: symbols[i % symbols.length] },
+  );
+}
+
+const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+interface Figures {
+  publish_msgs_per_s: number;
+  consume_msgs_per_s: number;
+}
+
+async function raw(envelopes: EventEnvelope[]): Promise<Figures> {
+  const redis = new Redis(REDIS_URL);
+  const stream = `${NS}.raw.md.bars`;
+  let t = now();
+  for (let i = 0; i < envelopes.length; i += CHUNK) {
+    const pipe = redis.pipeline();
+    for (const env of envelopes.slice(i, i + CHUNK)) pipe.xadd(stream, '*', ...encodeEntry(env));
+    await pipe.exec();
+  }
+  const publishMs = now() - t;
+  await redis.xgroup('CREATE', stream, 'g', '0');
+  t = now();
+  let got = 0;
+  let toAck: string[] = [];
+  while (got < envelopes.length) {
+    const pipe = redis.pipeline();
+    if (toAck.length) pipe.xack(stream, 'g', ...toAck);
+    pipe.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1000, 'BLOCK', 100, 'STREAMS', stream, '>');
+    const res = (await pipe.exec())!;
+    const reply = res[res.length - 1][1] as [string, [string, string[]][]][] | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    toAck = entries.map((e) => e[0]);
+    got += entries.length;
+  }
+  if (toAck.length) await redis.xack(stream, 'g', ...toAck);
+  const consumeMs = now() - t;
+  await redis.unlink(stream);
+  await redis.quit();
+  return { publish_msgs_per_s: rate(envelopes.length, publishMs), consume_msgs_per_s: rate(envelopes.length, consumeMs) };
+}
+
+async function bus(envelopes: EventEnvelope[]): Promise<Figures> {
+  const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.bus` });
+  let t = now();
+  for (let i = 0; i < envelopes.length; i += CHUNK) await b.publishBatch('md.bars', envelopes.slice(i, i + CHUNK));
+  const publishMs = now() - t;
+  let handled = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  t = now();
+  b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 1000, maxInFlight: 2000, blockMs: 100 }, () => {
+    if (++handled === envelopes.length) done();
+  });
+  await finished;
+  const consumeMs = now() - t;
+  await b.close();
+  const redis = new Redis(REDIS_URL);
+  await deleteKeys(redis, `${NS}.bus.*`);
+  await redis.quit();
+  return { publish_msgs_per_s: rate(envelopes.length, publishMs), consume_msgs_per_s: rate(envelopes.length, consumeMs) };
+}
+
+async function bullmq(envelopes: EventEnvelope[]): Promise<Figures> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(`${NS}-bullmq`, { connection });
+  const bulk = 1000;
+  let t = now();
+  for (let i = 0; i < envelopes.length; i += bulk) {
+    await queue.addBulk(envelopes.slice(i, i + bulk).map((env) => ({ name: 'md.Bar', data: env, opts: { removeOnComplete: true } })));
+  }
+  const publishMs = now() - t;
+  let handled = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  t = now();
+  const worker = new Worker(
+    `${NS}-bullmq`,
+    async () => {
+      if (++handled === envelopes.length) done();
+    },
+    { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), concurrency: 100 },
+  );
+  await finished;
+  const consumeMs = now() - t;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+  return { publish_msgs_per_s: rate(envelopes.length, publishMs), consume_msgs_per_s: rate(envelopes.length, consumeMs) };
+}
+
+/** Publishes at RATE/s in 10 ms ticks while the bus consumes; latency = handle time - publish time. */
+async function busLatency(): Promise<{ p50: number; p99: number; count: number }> {
+  const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.lat` });
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 1000, blockMs: 1000 }, (env) => {
+    const at = sentAt.get(env.id);
+    if (at !== undefined) latencies.push(now() - at);
+  });
+  await sleep(100);
+  const perTick = Math.max(1, Math.round(RATE / 100));
+  const ticks = LATENCY_S * 100;
+  const start = now();
+  let i = 0;
+  for (let tick = 0; tick < ticks; tick++) {
+    const batch = Array.from({ length: perTick }, () => barEnvelope(i++));
+    const at = now();
+    for (const env of batch) sentAt.set(env.id, at);
+    await b.publishBatch('md.bars', batch);
+    const wait = start + (tick + 1) * 10 - now();
+    if (wait > 0) await sleep(wait);
+  }
+  const deadline = now() + 10_000;
+  while (latencies.length < i && now() < deadline) await sleep(10);
+  await b.close();
+  const redis = new Redis(REDIS_URL);
+  await deleteKeys(redis, `${NS}.lat.*`);
+  await redis.quit();
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+}
+
+async function main(): Promise<void> {
+  console.log(`[pulse bench] ${N} envelopes (Bar on md.bars), redis ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}`, benchMachine());
+  const redis = new Redis(REDIS_URL);
+  const server = ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1];
+  await redis.quit();
+  const envelopes = Array.from({ length: N }, (_, i) => barEnvelope(i));
+
+  const rawFig = await raw(envelopes);
+  console.log('raw ioredis  ', rawFig);
+  const busFig = await bus(envelopes);
+  console.log('pulse bus    ', busFig);
+  const bullFig = SKIP_BULLMQ ? undefined : await bullmq(envelopes);
+  if (bullFig) console.log('bullmq       ', bullFig);
+  const lat = await busLatency();
+  console.log(`bus latency at ${RATE}/s offered: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms (${lat.count} samples)`);
+
+  const figures = {
+    envelopes: N,
+    redis_version: server,
+    raw_msgs_per_s: rawFig.consume_msgs_per_s,
+    bus_msgs_per_s: busFig.consume_msgs_per_s,
+    bullmq_msgs_per_s: bullFig?.consume_msgs_per_s ?? null,
+    ratio: Number((busFig.consume_msgs_per_s / rawFig.consume_msgs_per_s).toFixed(3)),
+    raw_publish_msgs_per_s: rawFig.publish_msgs_per_s,
+    bus_publish_msgs_per_s: busFig.publish_msgs_per_s,
+    bullmq_publish_msgs_per_s: bullFig?.publish_msgs_per_s ?? null,
+    publish_ratio: Number((busFig.publish_msgs_per_s / rawFig.publish_msgs_per_s).toFixed(3)),
+    latency_offered_rate_per_s: RATE,
+    latency_p50_ms: Number(lat.p50.toFixed(3)),
+    latency_p99_ms: Number(lat.p99.toFixed(3)),
+    targets: { ratio_min: 0.5, bus_msgs_per_s_min: 150_000 },
+  };
+  console.log(figures);
+  console.log(`wrote ${writeBenchResult('pulse', figures)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
