@@ -20,6 +20,8 @@ export interface ColumnSpec {
   read: (row: Row) => unknown;
   /** Set when `read` is a plain property read of this field (lets hot paths inline it). */
   field?: string;
+  /** Epoch seconds stored as timestamptz (the direct COPY path formats these itself). */
+  instant?: boolean;
 }
 
 export interface TableSpec {
@@ -39,7 +41,7 @@ function col(name: string, type: string, wire: string, extra: Partial<ColumnSpec
 const text = (name: string, extra: Partial<ColumnSpec> = {}) => col(name, 'text', 'text', extra);
 const float = (name: string, extra: Partial<ColumnSpec> = {}) => col(name, 'double precision', 'float8', extra);
 const bigint = (name: string) => col(name, 'bigint', 'int8');
-const instant = (name: string) => col(name, 'timestamptz', 'float8', { notNull: true, convert: epoch });
+const instant = (name: string) => col(name, 'timestamptz', 'float8', { notNull: true, convert: epoch, instant: true });
 
 export const BARS: TableSpec = {
   kind: 'bars',

@@ -2,7 +2,7 @@ import type { SqlClient, SqlSession } from './sql-client';
 import { Row, TableSpec, quote } from './tables';
 
 export interface UpsertOptions {
-  /** Batches at least this large go through COPY into a staging table (server only). */
+  /** Batches at least this large go through COPY (server only). */
   copyMinRows: number;
 }
 
@@ -11,7 +11,8 @@ export interface UpsertResult {
   rows: number;
   /** Rows inserted or actually changed (identical replays change nothing). */
   changed: number;
-  method: 'copy' | 'unnest';
+  /** `insert`: COPY straight into the table (all rows new); `copy`: COPY → staging → upsert. */
+  method: 'insert' | 'copy' | 'unnest';
 }
 
 interface Statements {
@@ -20,6 +21,7 @@ interface Statements {
   createStaging: string;
   copy: string;
   fromStaging: string;
+  direct: string;
 }
 
 const cache = new WeakMap<TableSpec, Statements>();
@@ -27,8 +29,10 @@ const cache = new WeakMap<TableSpec, Statements>();
 interface RowCodec {
   /** Natural-key string of a row. */
   key: (row: Row) => string;
-  /** One COPY text line (with the newline). */
+  /** One COPY text line (with the newline) in wire form, for the staging table. */
   copyLine: (row: Row) => string;
+  /** One COPY text line in stored form (timestamps as ISO text), for the table itself. */
+  directLine: (row: Row) => string;
 }
 
 const codecs = new WeakMap<TableSpec, RowCodec>();
@@ -48,11 +52,16 @@ function codecFor(spec: TableSpec): RowCodec {
     .map((c, i) => (spec.key.includes(c.name) ? `String(${value(i)})` : null))
     .filter((e): e is string => e !== null)
     .join(` + '\\u0001' + `);
-  const lineBody = spec.columns
-    .map((_, i) => `v = ${value(i)}; out += ${i === 0 ? '' : `'\\t' + `}(v === null || v === undefined ? '\\\\N' : typeof v === 'number' ? '' + v : esc(v));`)
-    .join('\n');
-  const make = new Function('cols', 'esc', `return { key: (row) => ${keyExpr}, copyLine: (row) => { let out = ''; let v; ${lineBody} return out + '\\n'; } };`);
-  const codec = make(spec.columns, copyEscape) as RowCodec;
+  const line = (direct: boolean) =>
+    spec.columns
+      .map((c, i) => {
+        const text = direct && c.instant ? 'instant(v)' : `(typeof v === 'number' ? '' + v : esc(v))`;
+        return `v = ${value(i)}; out += ${i === 0 ? '' : `'\\t' + `}(v === null || v === undefined ? '\\\\N' : ${text});`;
+      })
+      .join('\n');
+  const fn = (body: string) => `(row) => { let out = ''; let v; ${body} return out + '\\n'; }`;
+  const make = new Function('cols', 'esc', 'instant', `return { key: (row) => ${keyExpr}, copyLine: ${fn(line(false))}, directLine: ${fn(line(true))} };`);
+  const codec = make(spec.columns, copyEscape, epochToTimestamptzText) as RowCodec;
   codecs.set(spec, codec);
   return codec;
 }
@@ -86,10 +95,18 @@ function statements(spec: TableSpec): Statements {
     createStaging: `CREATE TEMP TABLE IF NOT EXISTS ${staging} (${cols.map((c, i) => `c${i} ${c.wire}`).join(', ')}) ON COMMIT DELETE ROWS`,
     copy: `COPY ${staging} (${aliases}) FROM STDIN`,
     fromStaging: insert(`${staging} AS u`),
+    direct: `COPY ${quote(spec.table)} (${names}) FROM STDIN`,
   };
   cache.set(spec, built);
   return built;
 }
+
+/**
+ * After a batch of a table turned out to hold existing rows, skip the insert-only attempt for this
+ * many batches of that table (replays come in runs).
+ */
+const FAST_PATH_COOLDOWN = 20;
+const fastPathSkips = new WeakMap<TableSpec, number>();
 
 /** Diff-aware idempotent upsert of contract rows into `spec.table`. */
 export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly Row[], opts: UpsertOptions): Promise<UpsertResult> {
@@ -99,13 +116,37 @@ export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly
   if (rows.length >= opts.copyMinRows && db.dialect === 'postgres') {
     const viaCopy = await db.transaction(async (session) => {
       if (!session.copyFrom) return undefined;
-      return copyUpsert(session, spec, sql, rows);
+      if (await tryInsertOnly(session, spec, sql, rows)) return { changed: rows.length, method: 'insert' as const };
+      return { changed: await copyUpsert(session, spec, sql, rows), method: 'copy' as const };
     });
-    if (viaCopy !== undefined) return { rows: rows.length, changed: viaCopy, method: 'copy' };
+    if (viaCopy !== undefined) return { rows: rows.length, ...viaCopy };
   }
   const columns = spec.columns.map((c) => rows.map((r) => c.read(r)));
   const res = await db.query(sql.unnest, columns);
   return { rows: rows.length, changed: res.rowCount, method: 'unnest' };
+}
+
+/**
+ * Fresh data (the common case) is COPYed straight into the table, skipping the staging round trip.
+ * Any error (normally a key that already exists) rolls back to the savepoint and the caller falls
+ * back to the diff-aware upsert in the same transaction.
+ */
+async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statements, rows: Row[]): Promise<boolean> {
+  const skips = fastPathSkips.get(spec) ?? 0;
+  if (skips > 0) {
+    fastPathSkips.set(spec, skips - 1);
+    return false;
+  }
+  await session.query('SAVEPOINT mds_insert_only');
+  try {
+    await session.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
+    await session.query('RELEASE SAVEPOINT mds_insert_only');
+    return true;
+  } catch {
+    await session.query('ROLLBACK TO SAVEPOINT mds_insert_only');
+    fastPathSkips.set(spec, FAST_PATH_COOLDOWN);
+    return false;
+  }
 }
 
 async function copyUpsert(session: SqlSession, spec: TableSpec, sql: Statements, rows: Row[]): Promise<number> {
@@ -130,6 +171,35 @@ export function toCopyText(spec: TableSpec, rows: readonly Row[]): string {
   let out = '';
   for (const row of rows) out += copyLine(row);
   return out;
+}
+
+/** COPY text in stored form, for COPY straight into the table. */
+export function toDirectCopyText(spec: TableSpec, rows: readonly Row[]): string {
+  const { directLine } = codecFor(spec);
+  let out = '';
+  for (const row of rows) out += directLine(row);
+  return out;
+}
+
+const PG_EPOCH_OFFSET_SEC = 946_684_800; // 2000-01-01 in Unix seconds
+
+/** Round half to even, as C's rint(). */
+function rint(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Epoch seconds as timestamptz text with microseconds, rounded exactly as PostgreSQL's
+ * to_timestamp(float8) rounds (shift to its 2000 epoch, scale, rint), so a row written by either
+ * path gets the same key. Past year 9999 the ISO text is not valid input: that COPY fails and the
+ * staged upsert (to_timestamp) takes over.
+ */
+export function epochToTimestamptzText(sec: number): string {
+  const micros = rint((sec - PG_EPOCH_OFFSET_SEC) * 1e6) + PG_EPOCH_OFFSET_SEC * 1e6;
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 23)}${String(micros - ms * 1000).padStart(3, '0')}Z`;
 }
 
 /** A non-numeric value as COPY text: backslash, tab, newline and carriage return escaped. */

@@ -3,7 +3,7 @@ import { isRetryableDbError } from '../../src/sinks/errors';
 import { MIGRATIONS, runMigrations } from '../../src/sinks/migrations';
 import { PgSqlClient } from '../../src/sinks/pg-client';
 import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
-import { upsertRows } from '../../src/sinks/upsert';
+import { epochToTimestamptzText, upsertRows } from '../../src/sinks/upsert';
 import { makeBars } from '../helpers/bars';
 
 describeWithPostgres('PostgreSQL sinks', () => {
@@ -41,20 +41,31 @@ describeWithPostgres('PostgreSQL sinks', () => {
     expect(pk.rows.map((r) => r.column_name)).toEqual(['provider', 'symbol', 'interval', 'ts']);
   });
 
+  it('formats epoch seconds exactly as to_timestamp() rounds them (the insert-only COPY path relies on it)', async () => {
+    const samples = [0, 0.5e-6, 1.5e-6, 2.5e-6, 946_684_800.0000005, 1_700_000_000.1234565, 4_102_444_800.999_999_5, 253_402_300_799.5]; // up to year 9999 (beyond, COPY rejects the text and the upsert path takes over)
+    for (let i = 0; i < 3000; i++) samples.push(Math.random() * 4e9, Math.floor(Math.random() * 4e9) + Math.floor(Math.random() * 2e6) / 2e6);
+    const res = await db.query<{ n: string }>(
+      'SELECT count(*) AS n FROM unnest($1::float8[], $2::text[]) AS u(sec, txt) WHERE to_timestamp(sec) IS DISTINCT FROM txt::timestamptz',
+      [samples, samples.map(epochToTimestamptzText)],
+    );
+    expect(Number(res.rows[0].n)).toBe(0);
+  });
+
   it.each([
-    ['unnest', 1_000_000],
-    ['copy', 1],
-  ])('upserts via %s: replay changes nothing, a correction updates updated_at, symbols upper-cased', async (method, copyMinRows) => {
+    ['unnest', 1_000_000, 'unnest'],
+    ['copy', 1, 'insert'],
+  ])('upserts via %s: replay changes nothing, a correction updates updated_at, symbols upper-cased', async (method, copyMinRows, firstMethod) => {
     await db.query('TRUNCATE bars_ohlcv');
-    const bars = makeBars(20, { symbol: 'aapl', provider: method });
+    const bars = makeBars(20, { symbol: 'aapl', provider: method }).map((b, i) => ({ ...b, ts: b.ts + i * 0.000_123_5 }));
     const first = await upsertRows(db, BARS, bars, { copyMinRows });
-    expect(first).toEqual({ rows: 20, changed: 20, method });
+    expect(first).toEqual({ rows: 20, changed: 20, method: firstMethod });
     const before = await barsRows();
     expect(before[0].symbol).toBe('AAPL');
     expect(before[0].ts.getTime()).toBe(bars[0].ts * 1000);
+    expect(await db.query('SELECT 1 FROM bars_ohlcv GROUP BY ts HAVING count(*) > 1')).toMatchObject({ rowCount: 0 });
 
     const replay = await upsertRows(db, BARS, bars, { copyMinRows });
-    expect(replay.changed).toBe(0);
+    expect(replay).toEqual({ rows: 20, changed: 0, method }); // existing rows: the insert-only attempt falls back
     const afterReplay = await barsRows();
     expect(afterReplay.map((r) => r.updated_at.getTime())).toEqual(before.map((r) => r.updated_at.getTime()));
 
