@@ -1,4 +1,5 @@
 import type { PGlite } from '@electric-sql/pglite';
+import { mkdirSync } from 'node:fs';
 import type { QueryResult, SqlClient, SqlSession } from './sql-client';
 
 type Queryable = Pick<PGlite, 'query'>;
@@ -24,6 +25,8 @@ export class PgliteSqlClient implements SqlClient {
     // large and only needed in embedded mode.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+    // PGlite creates only the last path segment; a fresh checkout has none of its parents.
+    if (!dataDir.includes('://')) mkdirSync(dataDir, { recursive: true });
     const db = await PGlite.create(dataDir);
     return new PgliteSqlClient(db);
   }
@@ -33,7 +36,9 @@ export class PgliteSqlClient implements SqlClient {
   }
 
   transaction<X>(fn: (session: SqlSession) => Promise<X>): Promise<X> {
-    return this.db.transaction((tx) => fn({ memo: this.memo, query: (sql, params) => run(tx, sql, params) }));
+    return this.db.transaction((tx) =>
+      fn({ memo: this.memo, query: (sql, params) => run(tx, sql, params) }),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Embedded mode end to end: no DATABASE_URL (PGlite in memory), in-memory bus, the Nest app with its
+ * Embedded mode end to end: no DATABASE_URL (PGlite on disk, in a directory whose parents do not exist yet), in-memory bus, the Nest app with its
  * HTTP endpoints, in-process writes, stream ingest from the shared bus, and DLQ list/replay.
  * PGlite costs ~2 s and ~700 MB per instance, so this is the only suite that starts one.
  */
@@ -18,15 +18,23 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
   let bus: EventBus;
   let db: SqlClient;
   let dlqDir: string;
+  let pgDir: string;
 
   beforeAll(async () => {
     dlqDir = mkdtempSync(path.join(os.tmpdir(), 'store-dlq-'));
+    pgDir = mkdtempSync(path.join(os.tmpdir(), 'store-pglite-'));
     bus = createEventBus({ backend: 'inmem', namespace: 'embedded' });
     store = await bootstrap({
       port: 0,
       bus,
       handleSignals: false,
-      env: { MDS_PGLITE_DIR: 'memory://', MDS_DLQ_DIR: dlqDir, LOG_LEVEL: 'silent', MDS_COORDINATOR_FLUSH_INTERVAL: '0.02', MD_NAMESPACE: 'embedded' },
+      env: {
+        MDS_PGLITE_DIR: path.join(pgDir, 'nested', 'pglite'),
+        MDS_DLQ_DIR: dlqDir,
+        LOG_LEVEL: 'silent',
+        MDS_COORDINATOR_FLUSH_INTERVAL: '0.02',
+        MD_NAMESPACE: 'embedded',
+      },
     });
     expect(await store.started).toBe(true);
     db = store.app.get(SQL_CLIENT);
@@ -36,13 +44,19 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     await store?.close();
     await bus?.close();
     rmSync(dlqDir, { recursive: true, force: true });
+    rmSync(pgDir, { recursive: true, force: true });
   });
 
-  const count = async (table: string) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  const count = async (table: string) =>
+    Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
   it('writes in-process rows idempotently, upper-casing symbols', async () => {
     const bars = makeBars(50, { symbol: 'msft' });
-    expect(await store.write('bars', bars)).toMatchObject({ submitted: 50, written: 50, dead_lettered: 0 });
+    expect(await store.write('bars', bars)).toMatchObject({
+      submitted: 50,
+      written: 50,
+      dead_lettered: 0,
+    });
     expect(await store.write('bars', bars)).toMatchObject({ written: 50 });
     expect(await count('bars_ohlcv')).toBe(50);
     const symbols = await db.query<{ symbol: string }>('SELECT DISTINCT symbol FROM bars_ohlcv');
@@ -51,27 +65,87 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
 
   it('ingests bars published on the shared bus and acks them', async () => {
     const bars = makeBars(30, { symbol: 'ibm' });
-    await bus.publishBatch('md.bars', bars.map((b) => createEnvelope('md.Bar', b, { key: b.symbol })));
-    await until(async () => Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM bars_ohlcv WHERE symbol = 'IBM'")).rows[0].n) === 30);
+    await bus.publishBatch(
+      'md.bars',
+      bars.map((b) => createEnvelope('md.Bar', b, { key: b.symbol })),
+    );
+    await until(
+      async () =>
+        Number(
+          (
+            await db.query<{ n: string }>(
+              "SELECT count(*) AS n FROM bars_ohlcv WHERE symbol = 'IBM'",
+            )
+          ).rows[0].n,
+        ) === 30,
+    );
   });
 
   it('ingests options, news and fundamentals from their streams', async () => {
-    await bus.publish('md.options', createEnvelope('md.OptionSnap', { provider: 's', symbol: 'qqq', expiry: '2025-03-21', option_type: 'P', strike: 300, ts: 1_700_000_060 }));
-    await bus.publish('md.news', createEnvelope('md.News', { provider: 's', id: 'n-stream', published_at: 1_700_000_000, title: 'From the stream' }));
-    await bus.publish('md.fundamentals', createEnvelope('md.Fundamentals', { provider: 's', symbol: 'qqq', asof: 1_700_000_000, eps: 2 }));
+    await bus.publish(
+      'md.options',
+      createEnvelope('md.OptionSnap', {
+        provider: 's',
+        symbol: 'qqq',
+        expiry: '2025-03-21',
+        option_type: 'P',
+        strike: 300,
+        ts: 1_700_000_060,
+      }),
+    );
+    await bus.publish(
+      'md.news',
+      createEnvelope('md.News', {
+        provider: 's',
+        id: 'n-stream',
+        published_at: 1_700_000_000,
+        title: 'From the stream',
+      }),
+    );
+    await bus.publish(
+      'md.fundamentals',
+      createEnvelope('md.Fundamentals', {
+        provider: 's',
+        symbol: 'qqq',
+        asof: 1_700_000_000,
+        eps: 2,
+      }),
+    );
     await until(async () => (await count("option_snapshots WHERE provider = 's'")) === 1);
     await until(async () => (await count("news WHERE provider = 's'")) === 1);
     await until(async () => (await count("fundamentals WHERE provider = 's'")) === 1);
   });
 
   it('writes the other kinds to their tables', async () => {
-    await store.write('options', [{ provider: 'p', symbol: 'spy', expiry: '2025-01-17', option_type: 'C', strike: 450, ts: 1_700_000_000, iv: 0.2 }]);
-    await store.write('news', [{ provider: 'p', id: 'n1', published_at: 1_700_000_000, title: 'Hello', symbols: ['aapl', 'msft'] }]);
-    await store.write('fundamentals', [{ provider: 'p', symbol: 'aapl', asof: 1_700_000_000, eps: 1.5, currency: 'USD' }]);
+    await store.write('options', [
+      {
+        provider: 'p',
+        symbol: 'spy',
+        expiry: '2025-01-17',
+        option_type: 'C',
+        strike: 450,
+        ts: 1_700_000_000,
+        iv: 0.2,
+      },
+    ]);
+    await store.write('news', [
+      {
+        provider: 'p',
+        id: 'n1',
+        published_at: 1_700_000_000,
+        title: 'Hello',
+        symbols: ['aapl', 'msft'],
+      },
+    ]);
+    await store.write('fundamentals', [
+      { provider: 'p', symbol: 'aapl', asof: 1_700_000_000, eps: 1.5, currency: 'USD' },
+    ]);
     expect(await count("option_snapshots WHERE provider = 'p'")).toBe(1);
     expect(await count("news WHERE provider = 'p'")).toBe(1);
     expect(await count("fundamentals WHERE provider = 'p'")).toBe(1);
-    const news = await db.query<{ symbols: string[] }>("SELECT symbols FROM news WHERE provider = 'p'");
+    const news = await db.query<{ symbols: string[] }>(
+      "SELECT symbols FROM news WHERE provider = 'p'",
+    );
     expect(news.rows[0].symbols).toEqual(['AAPL', 'MSFT']);
   });
 
@@ -96,7 +170,12 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
   it('serves /health, /ready and /metrics', async () => {
     const health = await request(store.url).get('/health').expect(200);
     expect(health.body.service).toBe('store');
-    expect(health.body.components.map((c: { name: string }) => c.name).sort()).toEqual(['bus', 'circuit', 'coordinator', 'database']);
+    expect(health.body.components.map((c: { name: string }) => c.name).sort()).toEqual([
+      'bus',
+      'circuit',
+      'coordinator',
+      'database',
+    ]);
     await request(store.url).get('/ready').expect(200);
     const metrics = (await request(store.url).get('/metrics').expect(200)).text;
     for (const name of [
