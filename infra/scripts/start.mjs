@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const APPS = ['store', 'pipeline', 'orchestrator'];
 const backend = process.env.EVENT_BUS_BACKEND ?? 'inmem';
 const pulseEnabled = !/^(0|false|no|off)$/i.test(process.env.PULSE_ENABLED ?? 'true');
