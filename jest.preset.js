@@ -1,29 +1,27 @@
-// Shared Jest preset: SWC for speed (type-checking is `pnpm typecheck`), workspace packages
-// resolved to their sources so tests never depend on a stale build.
+// Shared Jest preset: SWC for speed (type-checking is `pnpm typecheck`).
 const path = require('path');
 
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-      keepClassNames: true,
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
+/** SWC options for TypeScript with the decorator metadata Nest's injection needs. */
+const swcOptions = {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2022',
+    keepClassNames: true,
   },
-];
+  module: { type: 'commonjs' },
+  sourceMaps: 'inline',
+};
+
+/** Workspace packages resolved to their sources so tests never depend on a stale build. */
+const WORKSPACE_PACKAGE = /^@mdp\/(contracts|pulse|testing|service-kit)$/;
 
 /** @param {{ services?: boolean }} [opts] services: resolve Redis/Postgres once per run (see @mdp/testing). */
 function preset(opts = {}) {
   const config = {
     testEnvironment: 'node',
-    transform: { '^.+\\.(t|j)sx?$': swc },
-    moduleNameMapper: {
-      '^@mdp/(contracts|pulse|testing|service-kit)$': path.join(__dirname, 'packages/$1/src'),
-    },
+    transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', swcOptions] },
+    moduleNameMapper: { [WORKSPACE_PACKAGE.source]: path.join(__dirname, 'packages/$1/src') },
     testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
     testTimeout: 30000,
   };
@@ -34,4 +32,4 @@ function preset(opts = {}) {
   return config;
 }
 
-module.exports = { preset };
+module.exports = { preset, swcOptions, WORKSPACE_PACKAGE };

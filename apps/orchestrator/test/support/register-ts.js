@@ -7,24 +7,16 @@ const path = require('node:path');
 const Module = require('node:module');
 const { transformSync } = require('@swc/core');
 
+const { swcOptions, WORKSPACE_PACKAGE } = require('../../../../jest.preset');
+
 const root = path.resolve(__dirname, '../../../..');
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  const m = /^@mdp\/(contracts|pulse|testing|service-kit)$/.exec(request);
+  const m = WORKSPACE_PACKAGE.exec(request);
   return resolve.call(this, m ? path.join(root, 'packages', m[1], 'src') : request, ...rest);
 };
 
 require.extensions['.ts'] = (module, filename) => {
-  const { code } = transformSync(fs.readFileSync(filename, 'utf8'), {
-    filename,
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-      keepClassNames: true,
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  });
+  const { code } = transformSync(fs.readFileSync(filename, 'utf8'), { ...swcOptions, filename });
   module._compile(code, filename);
 };
