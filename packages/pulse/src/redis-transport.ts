@@ -4,8 +4,19 @@
  * BLOCK holds its connection. Everything on a hot path is one pipelined round trip per batch.
  */
 import Redis from 'ioredis';
-import type { AckMap, ClaimResult, DeadLetterMove, GroupStats, RawEntry, ReplayMove, StreamBatch, TrimSpec, Transport, TransportReader } from './transport';
-import type { Fields } from './wire';
+import type {
+  AckMap,
+  ClaimResult,
+  DeadLetterMove,
+  GroupStats,
+  RawEntry,
+  ReplayMove,
+  StreamBatch,
+  TrimSpec,
+  Transport,
+  TransportReader,
+} from './transport';
+import { FIELD, type Fields } from './wire';
 
 type XEntry = [id: string, fields: string[] | null];
 type PipelineResult = Array<[Error | null, unknown]> | null;
@@ -31,50 +42,158 @@ function appendAcks(pipe: ReturnType<Redis['pipeline']>, group: string, acks: Ac
 }
 
 /** Delivery counts of `entries` (now owned by `consumer`) from XPENDING, one round trip. */
-async function withDeliveryCounts(conn: Redis, stream: string, group: string, consumer: string, entries: XEntry[]): Promise<RawEntry[]> {
+async function withDeliveryCounts(
+  conn: Redis,
+  stream: string,
+  group: string,
+  consumer: string,
+  entries: XEntry[],
+): Promise<RawEntry[]> {
   if (!entries.length) return [];
   const first = entries[0][0];
   const last = entries[entries.length - 1][0];
-  const rows = (await conn.xpending(stream, group, first, last, entries.length * 2 + 1000, consumer)) as Array<[string, string, number, number]>;
+  const rows = (await conn.xpending(
+    stream,
+    group,
+    first,
+    last,
+    entries.length * 2 + 1000,
+    consumer,
+  )) as Array<[string, string, number, number]>;
   const counts = new Map(rows.map((r) => [r[0], Number(r[3])]));
-  return entries.map(([id, fields]) => ({ id, fields: fields && fields.length ? fields : null, deliveryCount: counts.get(id) ?? 1 }));
+  return entries.map(([id, fields]) => ({
+    id,
+    fields: fields && fields.length ? fields : null,
+    deliveryCount: counts.get(id) ?? 1,
+  }));
+}
+
+/** The wire's field names as shared strings (no allocation per entry); other names are decoded. */
+function fieldName(b: Buffer): string {
+  switch (b.length) {
+    case 2:
+      if (b[0] === 0x69 && b[1] === 0x64) return FIELD.id;
+      break;
+    case 5:
+      if (b.equals(TRACK)) return FIELD.track;
+      break;
+    case 8:
+      if (b.equals(ENVELOPE)) return FIELD.envelope;
+      break;
+    case 9:
+      if (b.equals(SCHEMA_ID)) return FIELD.schemaId;
+      break;
+  }
+  return b.toString();
+}
+const TRACK = Buffer.from(FIELD.track);
+const ENVELOPE = Buffer.from(FIELD.envelope);
+const SCHEMA_ID = Buffer.from(FIELD.schemaId);
+
+/** XREADGROUP entries as Buffers -> RawEntry, decoding each field array in place. */
+function toEntries(entries: Array<[Buffer, Buffer[] | null]>): RawEntry[] {
+  const out: RawEntry[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const [id, raw] = entries[i];
+    let fields: Fields | null = null;
+    if (raw) {
+      fields = raw as unknown as Fields;
+      for (let k = 0; k + 1 < raw.length; k += 2) {
+        fields[k] = fieldName(raw[k]);
+        fields[k + 1] = raw[k + 1].toString();
+      }
+      if (raw.length % 2) fields[raw.length - 1] = raw[raw.length - 1].toString();
+    }
+    out[i] = { id: id.toString(), fields, deliveryCount: 1 };
+  }
+  return out;
 }
 
 class RedisReader implements TransportReader {
   constructor(private readonly conn: Redis) {}
 
-  async readNew(streams: string[], group: string, consumer: string, count: number, blockMs: number, acks: AckMap): Promise<StreamBatch[]> {
+  async readNew(
+    streams: string[],
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    acks: AckMap,
+  ): Promise<StreamBatch[]> {
     const pipe = this.conn.pipeline();
     appendAcks(pipe, group, acks);
-    pipe.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', Math.max(1, Math.round(blockMs)), 'STREAMS', ...streams, ...streams.map(() => '>'));
+    // Raw Buffers: ioredis would otherwise convert every id, field name and value through a
+    // recursive copy of the reply; `toEntries` does it in place and shares the field-name strings.
+    pipe.callBuffer(
+      'XREADGROUP',
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      Math.max(1, Math.round(blockMs)),
+      'STREAMS',
+      ...streams,
+      ...streams.map(() => '>'),
+    );
     const values = check((await pipe.exec()) as PipelineResult);
-    const reply = values[values.length - 1] as Array<[string, XEntry[]]> | null;
+    const reply = values[values.length - 1] as Array<
+      [Buffer, Array<[Buffer, Buffer[] | null]>]
+    > | null;
     if (!reply) return [];
     const out: StreamBatch[] = [];
-    for (const [stream, entries] of reply) {
-      const mapped: RawEntry[] = new Array(entries.length);
-      for (let i = 0; i < entries.length; i++) mapped[i] = { id: entries[i][0], fields: entries[i][1], deliveryCount: 1 };
-      out.push({ stream, entries: mapped });
-    }
+    for (const [stream, entries] of reply)
+      out.push({ stream: stream.toString(), entries: toEntries(entries) });
     return out;
   }
 
-  async readOwnPending(stream: string, group: string, consumer: string, afterId: string, count: number): Promise<RawEntry[]> {
-    const reply = (await this.conn.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, afterId)) as Array<[string, XEntry[]]> | null;
+  async readOwnPending(
+    stream: string,
+    group: string,
+    consumer: string,
+    afterId: string,
+    count: number,
+  ): Promise<RawEntry[]> {
+    const reply = (await this.conn.xreadgroup(
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      count,
+      'STREAMS',
+      stream,
+      afterId,
+    )) as Array<[string, XEntry[]]> | null;
     const entries = reply?.[0]?.[1] ?? [];
     return withDeliveryCounts(this.conn, stream, group, consumer, entries);
   }
 
-  async autoclaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<ClaimResult> {
-    const [next, entries, deleted] = (await this.conn.xautoclaim(stream, group, consumer, Math.max(0, Math.round(minIdleMs)), cursor, 'COUNT', count)) as [
-      string,
-      XEntry[],
-      string[] | undefined,
-    ];
+  async autoclaim(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    cursor: string,
+    count: number,
+  ): Promise<ClaimResult> {
+    const [next, entries, deleted] = (await this.conn.xautoclaim(
+      stream,
+      group,
+      consumer,
+      Math.max(0, Math.round(minIdleMs)),
+      cursor,
+      'COUNT',
+      count,
+    )) as [string, XEntry[], string[] | undefined];
     // Entries deleted since delivery come back as [id, null] on some versions; Redis 7 lists them in the 3rd element.
     const live = entries.filter((e) => e[1] !== null);
     const gone = [...(deleted ?? []), ...entries.filter((e) => e[1] === null).map((e) => e[0])];
-    return { cursor: next, entries: await withDeliveryCounts(this.conn, stream, group, consumer, live), deleted: gone };
+    return {
+      cursor: next,
+      entries: await withDeliveryCounts(this.conn, stream, group, consumer, live),
+      deleted: gone,
+    };
   }
 
   close(): void {
@@ -101,7 +220,8 @@ export class RedisTransport implements Transport {
   async add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]> {
     if (!entries.length) return [];
     const targs = trimArgs(trim);
-    if (entries.length === 1) return [(await this.redis.xadd(stream, ...targs, '*', ...entries[0])) as string];
+    if (entries.length === 1)
+      return [(await this.redis.xadd(stream, ...targs, '*', ...entries[0])) as string];
     const pipe = this.redis.pipeline();
     for (const fields of entries) pipe.xadd(stream, ...targs, '*', ...fields);
     return check((await pipe.exec()) as PipelineResult) as string[];
@@ -145,7 +265,11 @@ export class RedisTransport implements Transport {
     for (const g of groups) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
-      if (info.name === group) return { pending: Number(info.pending ?? 0), lag: info.lag === null || info.lag === undefined ? null : Number(info.lag) };
+      if (info.name === group)
+        return {
+          pending: Number(info.pending ?? 0),
+          lag: info.lag === null || info.lag === undefined ? null : Number(info.lag),
+        };
     }
     return { pending: 0, lag: null };
   }

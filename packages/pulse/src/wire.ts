@@ -9,10 +9,15 @@
  *
  * Dead-letter entry fields: see `dlqFields`.
  */
-import { decodeEnvelope, type EventEnvelope } from '@mdp/contracts';
+import { decodeEnvelope, decodePayload, type EventEnvelope } from '@mdp/contracts';
 import { signatureProblem } from './signing';
 
-export const FIELD = { id: 'id', schemaId: 'schema_id', track: 'track', envelope: 'envelope' } as const;
+export const FIELD = {
+  id: 'id',
+  schemaId: 'schema_id',
+  track: 'track',
+  envelope: 'envelope',
+} as const;
 
 /** Flat `[field, value, field, value, ...]` as XADD takes and XREAD returns it. */
 export type Fields = string[];
@@ -56,34 +61,106 @@ export type DecodedEntry<T = unknown> =
  * the signature when a token is configured. Never throws; a failure carries a readable reason.
  */
 export function decodeEntry<T = unknown>(fields: Fields, token?: string): DecodedEntry<T> {
-  const json = fieldOf(fields, FIELD.envelope);
-  const hintId = fieldOf(fields, FIELD.id);
-  const hintTrack = fieldOf(fields, FIELD.track);
-  if (json === undefined) return { ok: false, reason: `no envelope: entry has no "${FIELD.envelope}" field`, envelopeId: hintId, track: hintTrack };
+  // Writers put the envelope last (see encodeEntry): look there before searching.
+  const json =
+    fields[fields.length - 2] === FIELD.envelope
+      ? fields[fields.length - 1]
+      : fieldOf(fields, FIELD.envelope);
+  if (json === undefined)
+    return rejected(fields, `no envelope: entry has no "${FIELD.envelope}" field`);
   let raw: unknown;
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    return { ok: false, reason: `envelope is not valid JSON: ${(err as Error).message}`, envelopeId: hintId, track: hintTrack };
+    return rejected(fields, `envelope is not valid JSON: ${(err as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, reason: 'no envelope: the envelope field is not a JSON object', envelopeId: hintId, track: hintTrack };
+    return rejected(fields, 'no envelope: the envelope field is not a JSON object');
   }
-  const decoded = decodeEnvelope<T>(raw);
-  if (!decoded.ok) {
-    const obj = raw as { id?: unknown; meta?: { track?: unknown } };
-    return {
-      ok: false,
-      reason: `${decoded.error.code === 'invalid' ? 'schema' : decoded.error.code}: ${decoded.error.message}`,
-      envelopeId: typeof obj.id === 'string' ? obj.id : hintId,
-      track: typeof obj.meta?.track === 'string' ? obj.meta.track : hintTrack,
-    };
+  let envelope = quickEnvelope<T>(raw as Record<string, unknown>);
+  if (!envelope) {
+    const decoded = decodeEnvelope<T>(raw);
+    if (!decoded.ok) {
+      const obj = raw as { id?: unknown; meta?: { track?: unknown } };
+      return {
+        ok: false,
+        reason: `${decoded.error.code === 'invalid' ? 'schema' : decoded.error.code}: ${decoded.error.message}`,
+        envelopeId: typeof obj.id === 'string' ? obj.id : fieldOf(fields, FIELD.id),
+        track: typeof obj.meta?.track === 'string' ? obj.meta.track : fieldOf(fields, FIELD.track),
+      };
+    }
+    envelope = decoded.value;
   }
   if (token) {
     const problem = signatureProblem(raw as Record<string, unknown>, token);
-    if (problem) return { ok: false, reason: problem, envelopeId: decoded.value.id, track: decoded.value.meta.track };
+    if (problem)
+      return { ok: false, reason: problem, envelopeId: envelope.id, track: envelope.meta.track };
   }
-  return { ok: true, envelope: decoded.value };
+  return { ok: true, envelope };
+}
+
+function rejected(fields: Fields, reason: string): DecodedEntry<never> {
+  return {
+    ok: false,
+    reason,
+    envelopeId: fieldOf(fields, FIELD.id),
+    track: fieldOf(fields, FIELD.track),
+  };
+}
+
+/**
+ * `decodeEnvelope` for the everyday case, without zod's per-field bookkeeping on the envelope: the
+ * checks of the contract's `EventEnvelope` (non-empty id, string key, ts >= 0, non-empty schema_id
+ * and track, headers a string map or absent), then the payload through the contract registry. It
+ * builds the same value `decodeEnvelope` returns (unknown keys stripped, headers defaulting to {});
+ * whatever it does not accept (including every invalid envelope) returns undefined and goes through
+ * `decodeEnvelope`, so errors are the contract's own. The test suite holds the two to the same output.
+ */
+export function quickEnvelope<T>(raw: Record<string, unknown>): EventEnvelope<T> | undefined {
+  const { id, key, ts, meta } = raw;
+  if (typeof id !== 'string' || id.length === 0 || typeof key !== 'string') return undefined;
+  if (typeof ts !== 'number' || !(ts >= 0) || ts === Infinity) return undefined;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return undefined;
+  const { schema_id: schemaId, track, headers } = meta as Record<string, unknown>;
+  if (
+    typeof schemaId !== 'string' ||
+    schemaId.length === 0 ||
+    typeof track !== 'string' ||
+    track.length === 0
+  )
+    return undefined;
+  let outHeaders: Record<string, string>;
+  if (headers === undefined) outHeaders = {};
+  else if (isPlainStringMap(headers)) outHeaders = headers;
+  else return undefined;
+  const payload = decodePayload<T>(schemaId, track, raw.payload);
+  if (!payload.ok) return undefined;
+  return {
+    id,
+    key,
+    ts,
+    meta: {
+      schema_id: schemaId,
+      track: track as EventEnvelope['meta']['track'],
+      headers: outHeaders,
+    },
+    payload: payload.value,
+  };
+}
+
+/** A JSON object whose values are all strings, with no key zod's record would treat specially. */
+function isPlainStringMap(v: unknown): v is Record<string, string> {
+  if (
+    v === null ||
+    typeof v !== 'object' ||
+    Array.isArray(v) ||
+    Object.getPrototypeOf(v) !== Object.prototype
+  )
+    return false;
+  for (const k in v) {
+    if (k === '__proto__' || typeof (v as Record<string, unknown>)[k] !== 'string') return false;
+  }
+  return true;
 }
 
 export const DLQ_FIELD = {
