@@ -4,30 +4,16 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { EventBus, PulseBus } from '@mdp/pulse';
-import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger } from '@mdp/service-kit';
+import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger, ServiceBootstrapOptions } from '@mdp/service-kit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AppModule } from './app.module';
 import { loadOrchestratorEnv } from './config';
 import type { ObserverOptions } from './observer/pulse-observer.service';
 import { packageVersion } from './version';
 
-export interface BootstrapOptions {
-  /** Overrides `PORT`; 0 picks a free port (tests). */
-  port?: number;
-  /** An existing bus to share (one-process launcher, tests). The orchestrator never closes it. */
-  bus?: EventBus;
-  /** Environment to read instead of `process.env`. */
-  env?: Record<string, string | undefined>;
-  /** Metrics registry; default a fresh one with Node's default metrics. */
-  registry?: Registry;
-  logger?: Logger;
+export interface BootstrapOptions extends ServiceBootstrapOptions {
   /** Observer overrides (consumer name, streams, clock). */
   observer?: Partial<ObserverOptions>;
-  /**
-   * Install SIGTERM/SIGINT handlers that drain and exit the process (default true). A launcher that
-   * runs several services in one process passes false and calls `close()` itself.
-   */
-  handleSignals?: boolean;
 }
 
 export interface OrchestratorHandle {

@@ -7,27 +7,16 @@ import {
   connectBus,
   createLogger,
   listenWithGracefulShutdown,
-  Logger,
   nestLogger,
+  ServiceBootstrapOptions,
 } from '@mdp/service-kit';
 import { collectDefaultMetrics, Metric, Registry } from 'prom-client';
 import { AppModule } from './app/app.module';
 import { loadConfig, PipelineConfig } from './config';
 import { Clock, systemClock } from './rate/clock';
 
-export interface BootstrapOptions {
-  /** Overrides PORT (0 = any free port). */
-  port?: number;
-  /** Run on an existing bus (one in-memory bus shared by several services in one process); not closed on shutdown. */
-  bus?: EventBus;
-  /** Environment to read instead of `process.env`. */
-  env?: Record<string, string | undefined>;
-  /** Metrics registry (default: a fresh one with Node default metrics). */
-  registry?: Registry;
-  logger?: Logger;
+export interface BootstrapOptions extends ServiceBootstrapOptions {
   clock?: Clock;
-  /** Install SIGTERM/SIGINT handlers that close the app and exit (default true; a launcher running several services says false). */
-  handleSignals?: boolean;
 }
 
 export interface PipelineApp {

@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { EventBus } from '@mdp/pulse';
-import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger } from '@mdp/service-kit';
+import { connectBus, createLogger, listenWithGracefulShutdown, nestLogger, ServiceBootstrapOptions } from '@mdp/service-kit';
 import { loadStoreEnv, StoreEnv } from './config/store-config';
 import { StoreAppModule, STORE_SERVICE } from './app/store-app.module';
 import { StoreLifecycle } from './app/store-lifecycle';
@@ -15,21 +14,11 @@ import type { WriteCoordinator } from './coordinator/write-coordinator';
 import type { StoreItem } from './sinks/store-sink';
 import { FeedbackBus } from './feedback/feedback-bus';
 
-export interface StoreBootstrapOptions {
-  /** Overrides PORT (0 = any free port). */
-  port?: number;
-  /** Share an existing bus (embedded single-process mode): no own Redis connection. */
-  bus?: EventBus;
+export interface StoreBootstrapOptions extends ServiceBootstrapOptions {
   /** Overrides DATABASE_URL. */
   databaseUrl?: string;
   /** An open SQL client to use instead of connecting (not closed on shutdown). */
   sqlClient?: SqlClient;
-  /** Environment to read settings from; default process.env. */
-  env?: Record<string, string | undefined>;
-  registry?: Registry;
-  logger?: Logger;
-  /** Install SIGTERM/SIGINT handlers that close the app and exit (default true; a launcher passes false). */
-  handleSignals?: boolean;
 }
 
 export interface StoreHandle {

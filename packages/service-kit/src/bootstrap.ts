@@ -1,5 +1,25 @@
 import type { INestApplication } from '@nestjs/common';
+import type { EventBus } from '@mdp/pulse';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+
+/** What every service's `bootstrap()` accepts, so one launcher starts them all the same way. */
+export interface ServiceBootstrapOptions {
+  /** Overrides `PORT`; 0 picks a free port (tests). */
+  port?: number;
+  /** Run on an existing bus (one in-memory bus shared by every service in one process); the service never closes it. */
+  bus?: EventBus;
+  /** Environment to read instead of `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Metrics registry; default a fresh one with Node's default metrics. */
+  registry?: Registry;
+  logger?: Logger;
+  /**
+   * Install SIGTERM/SIGINT handlers that drain and exit the process (default true). A launcher that
+   * runs several services in one process passes false and calls `close()` itself.
+   */
+  handleSignals?: boolean;
+}
 
 /**
  * Adapts pino to Nest's LoggerService so framework messages are JSON lines too.
