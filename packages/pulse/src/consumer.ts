@@ -13,7 +13,14 @@ import type { PulseMetrics } from './metrics';
 import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
 import { dlqStream } from './names';
-import type { AckMap, DeadLetterMove, RawEntry, StreamBatch, Transport, TransportReader } from './transport';
+import type {
+  AckMap,
+  DeadLetterMove,
+  RawEntry,
+  StreamBatch,
+  Transport,
+  TransportReader,
+} from './transport';
 import type { BatchHandler, Delivery, PulseLogger, Subscription } from './types';
 import { decodeEntry, dlqFields, type Fields } from './wire';
 
@@ -44,8 +51,16 @@ export interface ConsumerDeps {
   logger?: PulseLogger;
 }
 
+/** Deliveries handed to the handler together; `open` counts the unsettled ones. */
+interface HeldBatch {
+  physical: string;
+  deliveries: PulseDelivery<unknown>[];
+  open: number;
+}
+
 class PulseDelivery<T> implements Delivery<T> {
   settled = false;
+  held?: HeldBatch;
   constructor(
     readonly envelope: EventEnvelope<T>,
     readonly stream: string,
@@ -78,8 +93,11 @@ export class Consumer implements Subscription {
   private acks: AckMap = new Map();
   private dlq: DeadLetterMove[] = [];
   private inFlight = 0;
-  /** Entry ids of unsettled deliveries per physical stream: a reclaim must not hand them out twice. */
-  private readonly inFlightIds = new Map<string, Set<string>>();
+  /**
+   * Batches with unsettled deliveries: a reclaim must not hand those entries out twice. Kept per
+   * batch (not per id) so the hot path only counts; the id set is built when a reclaim needs it.
+   */
+  private readonly held = new Set<HeldBatch>();
   private readonly claimCursor = new Map<string, string>();
   private dispatching = false;
   private flushScheduled = false;
@@ -116,7 +134,13 @@ export class Consumer implements Subscription {
   settleFail(d: PulseDelivery<unknown>, reason: string): void {
     this.release(d);
     if (d.deliveryCount >= this.cfg.maxDeliveries) {
-      this.toDeadLetter(d.physical, d.entryId, d.fields, `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`, d.deliveryCount);
+      this.toDeadLetter(
+        d.physical,
+        d.entryId,
+        d.fields,
+        `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`,
+        d.deliveryCount,
+      );
       this.tally.add(d.envelope.meta.track, 'dead_letter');
     } else {
       // Left pending: redelivered through a reclaim once idle for minIdleMs.
@@ -127,7 +151,18 @@ export class Consumer implements Subscription {
 
   private release(d: PulseDelivery<unknown>): void {
     this.inFlight--;
-    this.inFlightIds.get(d.physical)?.delete(d.entryId);
+    const held = d.held;
+    if (held && --held.open === 0) this.held.delete(held);
+  }
+
+  /** Entry ids of `physical` handed to the handler and not yet settled. */
+  private heldIds(physical: string): Set<string> {
+    const ids = new Set<string>();
+    for (const b of this.held) {
+      if (b.physical !== physical) continue;
+      for (const d of b.deliveries) if (!d.settled) ids.add(d.entryId);
+    }
+    return ids;
   }
 
   private afterSettle(): void {
@@ -155,12 +190,26 @@ export class Consumer implements Subscription {
     for (const [stream, ids] of acks) for (const id of ids) this.pushAck(stream, id);
   }
 
-  private toDeadLetter(physical: string, entryId: string, fields: Fields, reason: string, attempts: number): void {
+  private toDeadLetter(
+    physical: string,
+    entryId: string,
+    fields: Fields,
+    reason: string,
+    attempts: number,
+  ): void {
     this.dlq.push({
       stream: physical,
       entryId,
       dlqStream: dlqStream(physical),
-      fields: dlqFields({ sourceStream: physical, sourceEntryId: entryId, group: this.cfg.group, consumer: this.cfg.consumer, reason, attempts, fields }),
+      fields: dlqFields({
+        sourceStream: physical,
+        sourceEntryId: entryId,
+        group: this.cfg.group,
+        consumer: this.cfg.consumer,
+        reason,
+        attempts,
+        fields,
+      }),
     });
   }
 
@@ -169,7 +218,12 @@ export class Consumer implements Subscription {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush().catch((err) => this.deps.logger?.warn({ err: errorMessage(err), stream: this.cfg.metricStream }, 'pulse: ack flush failed; will retry'));
+      this.flush().catch((err) =>
+        this.deps.logger?.warn(
+          { err: errorMessage(err), stream: this.cfg.metricStream },
+          'pulse: ack flush failed; will retry',
+        ),
+      );
     });
   }
 
@@ -212,7 +266,8 @@ export class Consumer implements Subscription {
     while (!this.closing) {
       try {
         if (!this.groupsReady) {
-          for (const s of this.cfg.physical) await this.deps.transport.ensureGroup(s, this.cfg.group, this.cfg.startFrom);
+          for (const s of this.cfg.physical)
+            await this.deps.transport.ensureGroup(s, this.cfg.group, this.cfg.startFrom);
           this.groupsReady = true;
         }
         if (!this.recovered) {
@@ -234,7 +289,9 @@ export class Consumer implements Subscription {
           await this.waitForCapacity(Math.max(1, this.nextReclaimAt - Date.now()));
           continue;
         }
-        const batches = this.prefetch ? await this.takePrefetch() : await this.read(Math.min(this.cfg.batchSize, this.cfg.maxInFlight - this.inFlight));
+        const batches = this.prefetch
+          ? await this.takePrefetch()
+          : await this.read(Math.min(this.cfg.batchSize, this.cfg.maxInFlight - this.inFlight));
         // While entries flow, read the next batch ahead so Redis and the network work while we decode.
         let got = 0;
         for (const b of batches) got += b.entries.length;
@@ -253,7 +310,15 @@ export class Consumer implements Subscription {
         this.prefetch = undefined;
         const message = errorMessage(err);
         if (/NOGROUP/.test(message)) this.groupsReady = false;
-        this.deps.logger?.warn({ err: message, stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer }, 'pulse: consumer loop error; retrying');
+        this.deps.logger?.warn(
+          {
+            err: message,
+            stream: this.cfg.metricStream,
+            group: this.cfg.group,
+            consumer: this.cfg.consumer,
+          },
+          'pulse: consumer loop error; retrying',
+        );
         await sleep(backoff);
         backoff = Math.min(2000, backoff * 2);
       }
@@ -280,7 +345,14 @@ export class Consumer implements Subscription {
       this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
       await this.flushDeadLetters();
       const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
-      return await this.reader.readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks);
+      return await this.reader.readNew(
+        this.cfg.physical,
+        this.cfg.group,
+        this.cfg.consumer,
+        count,
+        block,
+        acks,
+      );
     } catch (err) {
       this.requeueAcks(acks);
       throw err;
@@ -304,7 +376,13 @@ export class Consumer implements Subscription {
     for (const stream of this.cfg.physical) {
       let after = '0-0';
       while (!this.closing && this.inFlight < this.cfg.maxInFlight) {
-        const entries = await this.reader.readOwnPending(stream, this.cfg.group, this.cfg.consumer, after, this.cfg.batchSize);
+        const entries = await this.reader.readOwnPending(
+          stream,
+          this.cfg.group,
+          this.cfg.consumer,
+          after,
+          this.cfg.batchSize,
+        );
         if (!entries.length) break;
         after = entries[entries.length - 1].id;
         await this.processRedelivered(stream, entries);
@@ -319,7 +397,14 @@ export class Consumer implements Subscription {
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
         if (room <= 0 || this.closing) break;
-        const res = await this.reader.autoclaim(stream, this.cfg.group, this.cfg.consumer, this.cfg.minIdleMs, cursor, Math.min(this.cfg.batchSize, room));
+        const res = await this.reader.autoclaim(
+          stream,
+          this.cfg.group,
+          this.cfg.consumer,
+          this.cfg.minIdleMs,
+          cursor,
+          Math.min(this.cfg.batchSize, room),
+        );
         cursor = res.cursor;
         // Trimmed while pending: nothing left to deliver, so ack the ids.
         for (const id of res.deleted) this.pushAck(stream, id);
@@ -331,8 +416,9 @@ export class Consumer implements Subscription {
 
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
     const fresh: RawEntry[] = [];
+    const holding = this.heldIds(stream);
     for (const e of entries) {
-      if (this.inFlightIds.get(stream)?.has(e.id)) continue;
+      if (holding.has(e.id)) continue;
       if (e.fields === null) {
         this.pushAck(stream, e.id);
       } else if (e.deliveryCount > this.cfg.maxDeliveries) {
@@ -367,19 +453,32 @@ export class Consumer implements Subscription {
         this.tally.add(decoded.track ?? 'unknown', 'dead_letter');
         continue;
       }
-      deliveries.push(new PulseDelivery(decoded.envelope, stream, e.id, e.deliveryCount, physical, e.fields, this));
+      deliveries.push(
+        new PulseDelivery(
+          decoded.envelope,
+          stream,
+          e.id,
+          e.deliveryCount,
+          physical,
+          e.fields,
+          this,
+        ),
+      );
     }
     if (!deliveries.length) return;
     const newest = deliveries[deliveries.length - 1].envelope.ts;
-    this.deps.metrics.lagMs.set({ stream: this.cfg.metricStream }, Math.max(0, Date.now() - newest * 1000));
+    this.deps.metrics.lagMs.set(
+      { stream: this.cfg.metricStream },
+      Math.max(0, Date.now() - newest * 1000),
+    );
 
     if (this.cfg.idempotency) deliveries = await this.dropDuplicates(deliveries);
     if (!deliveries.length) return;
 
     this.inFlight += deliveries.length;
-    let ids = this.inFlightIds.get(physical);
-    if (!ids) this.inFlightIds.set(physical, (ids = new Set()));
-    for (const d of deliveries) ids.add(d.entryId);
+    const held: HeldBatch = { physical, deliveries, open: deliveries.length };
+    for (let i = 0; i < deliveries.length; i++) deliveries[i].held = held;
+    this.held.add(held);
     this.dispatching = true;
     try {
       await this.handler(deliveries);
@@ -391,7 +490,9 @@ export class Consumer implements Subscription {
     }
   }
 
-  private async dropDuplicates(deliveries: PulseDelivery<unknown>[]): Promise<PulseDelivery<unknown>[]> {
+  private async dropDuplicates(
+    deliveries: PulseDelivery<unknown>[],
+  ): Promise<PulseDelivery<unknown>[]> {
     const seen = await this.cfg.idempotency!.seen(deliveries.map((d) => d.envelope.id));
     const inBatch = new Set<string>();
     const fresh: PulseDelivery<unknown>[] = [];
@@ -450,7 +551,10 @@ export class Consumer implements Subscription {
     try {
       await this.flush();
     } catch (err) {
-      this.deps.logger?.warn({ err: errorMessage(err), stream: this.cfg.metricStream }, 'pulse: final ack flush failed; entries stay pending');
+      this.deps.logger?.warn(
+        { err: errorMessage(err), stream: this.cfg.metricStream },
+        'pulse: final ack flush failed; entries stay pending',
+      );
     }
     this.onClosed(this);
   }

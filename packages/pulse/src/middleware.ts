@@ -16,7 +16,8 @@ export function compose<H>(...middleware: Array<(next: H) => H>): (handler: H) =
 /** Runs a per-message handler over a batch in order: resolve = ack, throw = fail(message). */
 export function perMessage<T>(handler: MessageHandler<T>): BatchHandler<T> {
   return async (batch: Delivery<T>[]) => {
-    for (const delivery of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const delivery = batch[i];
       try {
         const done = handler(delivery.envelope, delivery);
         // No microtask hop for synchronous handlers: this loop is the hot path.

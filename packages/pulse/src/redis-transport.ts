@@ -75,16 +75,21 @@ function fieldName(b: Buffer): string {
       if (b[0] === 0x69 && b[1] === 0x64) return FIELD.id;
       break;
     case 5:
-      if (b.equals(TRACK)) return FIELD.track;
+      if (sameBytes(b, TRACK)) return FIELD.track;
       break;
     case 8:
-      if (b.equals(ENVELOPE)) return FIELD.envelope;
+      if (sameBytes(b, ENVELOPE)) return FIELD.envelope;
       break;
     case 9:
-      if (b.equals(SCHEMA_ID)) return FIELD.schemaId;
+      if (sameBytes(b, SCHEMA_ID)) return FIELD.schemaId;
       break;
   }
   return b.toString();
+}
+/** Byte compare in JS: `Buffer.equals` crosses into C++, too dear for a 5-9 byte name per entry. */
+function sameBytes(b: Buffer, expected: Buffer): boolean {
+  for (let i = 0; i < expected.length; i++) if (b[i] !== expected[i]) return false;
+  return true;
 }
 const TRACK = Buffer.from(FIELD.track);
 const ENVELOPE = Buffer.from(FIELD.envelope);

@@ -4,7 +4,14 @@
  */
 import type { EventEnvelope } from '@mdp/contracts';
 import { Registry } from 'prom-client';
-import { assignPartitions, createEnvelope, retry, type Delivery, type EventBusOptions, type PulseBus } from '../src';
+import {
+  assignPartitions,
+  createEnvelope,
+  retry,
+  type Delivery,
+  type EventBusOptions,
+  type PulseBus,
+} from '../src';
 import { barEnvelope, waitFor, type Bar } from './helpers';
 
 export interface BackendHarness {
@@ -17,7 +24,11 @@ export interface BackendHarness {
   namespace: string;
 }
 
-export function behaviourSuite(name: string, setup: () => Promise<BackendHarness>, teardown: () => Promise<void>): void {
+export function behaviourSuite(
+  name: string,
+  setup: () => Promise<BackendHarness>,
+  teardown: () => Promise<void>,
+): void {
   describe(`pulse behaviour (${name})`, () => {
     let h: BackendHarness;
     beforeEach(async () => {
@@ -40,9 +51,12 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       await bus.publishBatch('md.bars', sent.slice(0, 60));
       for (const e of sent.slice(60)) await bus.publish('md.bars', e);
       const got: EventEnvelope<Bar>[] = [];
-      bus.subscribe<Bar>({ stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 7, ...fast }, (env) => {
-        got.push(env);
-      });
+      bus.subscribe<Bar>(
+        { stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 7, ...fast },
+        (env) => {
+          got.push(env);
+        },
+      );
       await waitFor(() => got.length === 120, '120 deliveries');
       expect(got.map((e) => e.id)).toEqual(sent.map((e) => e.id));
       expect(got[5].payload.symbol).toBe('AAPL');
@@ -53,9 +67,18 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       const bus = h.bus();
       const a: string[] = [];
       const b: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'ga', consumer: 'c', ...fast }, (e) => void a.push(e.id));
-      bus.subscribe({ stream: 'md.bars', group: 'gb', consumer: 'c', ...fast }, (e) => void b.push(e.id));
-      const ids = await bus.publishBatch('md.bars', Array.from({ length: 30 }, (_, i) => barEnvelope(i)));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'ga', consumer: 'c', ...fast },
+        (e) => void a.push(e.id),
+      );
+      bus.subscribe(
+        { stream: 'md.bars', group: 'gb', consumer: 'c', ...fast },
+        (e) => void b.push(e.id),
+      );
+      const ids = await bus.publishBatch(
+        'md.bars',
+        Array.from({ length: 30 }, (_, i) => barEnvelope(i)),
+      );
       expect(ids).toHaveLength(30);
       await waitFor(() => a.length === 30 && b.length === 30, 'both groups complete');
       expect(new Set(a)).toEqual(new Set(b));
@@ -69,8 +92,14 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
         byConsumer[name].push(e.id);
         await new Promise((r) => setTimeout(r, 2));
       };
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 5, ...fast }, slowly('c1'));
-      other.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c2', batchSize: 5, ...fast }, slowly('c2'));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 5, ...fast },
+        slowly('c1'),
+      );
+      other.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c2', batchSize: 5, ...fast },
+        slowly('c2'),
+      );
       const sent = Array.from({ length: 200 }, (_, i) => barEnvelope(i));
       await bus.publishBatch('md.bars', sent);
       await waitFor(() => byConsumer.c1.length + byConsumer.c2.length === 200, '200 handled');
@@ -89,25 +118,73 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       await waitFor(() => held.length === 3, '3 deliveries');
       expect((await bus.groupStats('md.bars', 'g')).pending).toBe(3);
       held.forEach((d) => d.ack());
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'late acks flushed');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'late acks flushed',
+      );
       expect(held.map((d) => d.deliveryCount)).toEqual([1, 1, 1]);
       expect(held[0].stream).toBe('md.bars');
+    });
+
+    it('does not reclaim to itself what its handler still holds, however long it is held', async () => {
+      const bus = h.bus();
+      const seen: string[] = [];
+      const held: Delivery[] = [];
+      bus.subscribeBatch(
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c',
+          blockMs: 5,
+          minIdleMs: 5,
+          reclaimIntervalMs: 5,
+        },
+        (batch) => {
+          for (const d of batch) seen.push(d.envelope.id);
+          // The first two are settled at once, the third held: a batch only partly settled stays held.
+          batch.forEach((d, i) => i < 2 && d.ack());
+          held.push(...batch.slice(2));
+        },
+      );
+      const sent = [barEnvelope(1), barEnvelope(2), barEnvelope(3)];
+      await bus.publishBatch('md.bars', sent);
+      await waitFor(() => seen.length === 3, '3 deliveries');
+      // Many reclaim rounds pass while the entry is idle far beyond minIdleMs.
+      await new Promise((r) => setTimeout(r, 150));
+      expect(seen).toEqual(sent.map((e) => e.id));
+      held.forEach((d) => d.ack());
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
+      expect(seen).toHaveLength(3);
     });
 
     it('redelivers a failed message and counts the outcome', async () => {
       const registry = new Registry();
       const bus = h.bus({ registry });
       const attempts: number[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20, minIdleMs: 30, maxDeliveries: 5 }, (_e, d) => {
-        attempts.push(d.deliveryCount);
-        if (d.deliveryCount < 3) throw new Error('downstream busy');
-      });
+      bus.subscribe(
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c',
+          blockMs: 20,
+          minIdleMs: 30,
+          maxDeliveries: 5,
+        },
+        (_e, d) => {
+          attempts.push(d.deliveryCount);
+          if (d.deliveryCount < 3) throw new Error('downstream busy');
+        },
+      );
       await bus.publish('md.bars', barEnvelope(1));
       await waitFor(() => attempts.length === 3, 'third attempt');
       expect(attempts).toEqual([1, 2, 3]);
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'acked after success');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'acked after success',
+      );
       const metric = await registry.getSingleMetric('pulse_consume_total')!.get();
-      const count = (outcome: string) => metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+      const count = (outcome: string) =>
+        metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
       expect(count('error')).toBe(2);
       expect(count('success')).toBe(1);
     });
@@ -115,13 +192,26 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
     it('dead-letters after maxDeliveries with reason, attempts and consumer, acked atomically', async () => {
       const bus = h.bus();
       let calls = 0;
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c9', blockMs: 20, minIdleMs: 20, maxDeliveries: 3 }, () => {
-        calls++;
-        throw new Error('cannot store bar');
-      });
+      bus.subscribe(
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c9',
+          blockMs: 20,
+          minIdleMs: 20,
+          maxDeliveries: 3,
+        },
+        () => {
+          calls++;
+          throw new Error('cannot store bar');
+        },
+      );
       const env = barEnvelope(7);
       const [entryId] = await bus.publishBatch('md.bars', [env]);
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 1, 'one dead letter');
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 1,
+        'one dead letter',
+      );
       const [dl] = await bus.readDeadLetters('md.bars');
       expect(calls).toBe(3);
       expect(dl).toMatchObject({
@@ -134,15 +224,25 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       });
       expect(dl.reason).toContain('cannot store bar');
       expect(JSON.parse(dl.envelope!)).toEqual(env);
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'source acked');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'source acked',
+      );
     });
 
     it('sends poison entries straight to the DLQ with a readable reason and keeps consuming', async () => {
       const bus = h.bus();
       const stream = bus.streamName('md.bars');
       const good = barEnvelope(1);
-      const badBar = createEnvelope('md.Bar', { ...barEnvelope(2).payload, high: 1 }, { key: 'AAPL' });
-      const wrongTrack = { ...barEnvelope(3), meta: { schema_id: 'md.Bar', track: 'v9', headers: {} } };
+      const badBar = createEnvelope(
+        'md.Bar',
+        { ...barEnvelope(2).payload, high: 1 },
+        { key: 'AAPL' },
+      );
+      const wrongTrack = {
+        ...barEnvelope(3),
+        meta: { schema_id: 'md.Bar', track: 'v9', headers: {} },
+      };
       const unknownSchema = createEnvelope('md.Nope', {}, {});
       await h.addRaw(stream, ['id', 'x1', 'envelope', '{not json']);
       await h.addRaw(stream, ['id', 'x2', 'payload', '{}']);
@@ -152,10 +252,16 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       await h.addRaw(stream, ['envelope', '[1,2]']);
       await bus.publish('md.bars', good);
       const got: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(e.id));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', ...fast },
+        (e) => void got.push(e.id),
+      );
       await waitFor(() => got.length === 1, 'the good envelope');
       expect(got).toEqual([good.id]);
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 6, 'six dead letters');
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 6,
+        'six dead letters',
+      );
       const reasons = (await bus.readDeadLetters('md.bars')).map((d) => d.reason);
       expect(reasons[0]).toMatch(/^poison: envelope is not valid JSON/);
       expect(reasons[1]).toMatch(/^poison: no envelope/);
@@ -166,7 +272,10 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       const dls = await bus.readDeadLetters('md.bars');
       expect(dls[0].original).toEqual({ id: 'x1', envelope: '{not json' });
       expect(dls[0].envelopeId).toBe('x1');
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'poison acked on source');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'poison acked on source',
+      );
     });
 
     it('drops duplicate envelope ids and counts them', async () => {
@@ -174,7 +283,10 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       const bus = h.bus({ registry });
       const env = barEnvelope(1);
       const got: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(e.id));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', ...fast },
+        (e) => void got.push(e.id),
+      );
       await bus.publishBatch('md.bars', [env, env]);
       await bus.publish('md.bars', env);
       const last = barEnvelope(2);
@@ -183,7 +295,10 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       expect(got).toEqual([env.id, last.id]);
       const metric = await registry.getSingleMetric('pulse_consume_total')!.get();
       expect(metric.values.find((v) => v.labels.outcome === 'duplicate')?.value).toBe(2);
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'duplicates acked');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'duplicates acked',
+      );
     });
 
     it('close() lets the in-flight handler finish, acks it, and leaves the rest pending for others', async () => {
@@ -191,15 +306,21 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       const handled: string[] = [];
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const sub = bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 10, ...fast }, async (e) => {
-        if (handled.length === 0) await gate;
-        handled.push(e.id);
-        if (handled.length === 1) closing = sub.close();
-      });
+      const sub = bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 10, ...fast },
+        async (e) => {
+          if (handled.length === 0) await gate;
+          handled.push(e.id);
+          if (handled.length === 1) closing = sub.close();
+        },
+      );
       let closing: Promise<void> | undefined;
       const sent = Array.from({ length: 10 }, (_, i) => barEnvelope(i));
       await bus.publishBatch('md.bars', sent);
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 10, 'batch delivered');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 10,
+        'batch delivered',
+      );
       release();
       await waitFor(() => closing !== undefined, 'close started');
       await closing;
@@ -209,28 +330,37 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
 
       await bus.publish('md.bars', barEnvelope(99));
       const later: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c2', ...fast }, (e) => void later.push(e.id));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c2', ...fast },
+        (e) => void later.push(e.id),
+      );
       await waitFor(() => later.length === 1, 'next consumer gets the new message');
     });
 
     it('close() leaves unacked deliveries pending and another consumer reclaims them', async () => {
       const bus = h.bus();
       const held: Delivery[] = [];
-      const sub = bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c1', ...fast }, (batch) => {
-        held.push(...batch);
-      });
+      const sub = bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c1', ...fast },
+        (batch) => {
+          held.push(...batch);
+        },
+      );
       await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2)]);
       await waitFor(() => held.length === 2, 'delivered');
       held[0].ack();
       await sub.close();
       expect((await bus.groupStats('md.bars', 'g')).pending).toBe(1);
       const again: Delivery[] = [];
-      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c2', blockMs: 20, minIdleMs: 10 }, (batch) => {
-        for (const d of batch) {
-          again.push(d);
-          d.ack();
-        }
-      });
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c2', blockMs: 20, minIdleMs: 10 },
+        (batch) => {
+          for (const d of batch) {
+            again.push(d);
+            d.ack();
+          }
+        },
+      );
       await waitFor(() => again.length === 1, 'reclaimed');
       expect(again[0].envelope.id).toBe(held[1].envelope.id);
       expect(again[0].deliveryCount).toBe(2);
@@ -240,10 +370,16 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
     it('caps in-flight deliveries (backpressure) until they are acked', async () => {
       const bus = h.bus();
       const held: Delivery[] = [];
-      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 4, maxInFlight: 6, ...fast }, (batch) => {
-        held.push(...batch);
-      });
-      await bus.publishBatch('md.bars', Array.from({ length: 20 }, (_, i) => barEnvelope(i)));
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 4, maxInFlight: 6, ...fast },
+        (batch) => {
+          held.push(...batch);
+        },
+      );
+      await bus.publishBatch(
+        'md.bars',
+        Array.from({ length: 20 }, (_, i) => barEnvelope(i)),
+      );
       await waitFor(() => held.length === 6, '6 in flight');
       await new Promise((r) => setTimeout(r, 100));
       expect(held.length).toBe(6);
@@ -264,7 +400,13 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       let calls = 0;
       const ok: string[] = [];
       bus.subscribe(
-        { stream: 'md.bars', group: 'g', consumer: 'c', ...fast, middleware: [retry({ attempts: 3, initialDelayMs: 1 })] },
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c',
+          ...fast,
+          middleware: [retry({ attempts: 3, initialDelayMs: 1 })],
+        },
         (e, d) => {
           calls++;
           if (calls < 3) throw new Error('flaky');
@@ -280,21 +422,38 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
     it('partitions by key, keeps per-key order, and spreads partitions over consumers', async () => {
       const partitions = { 'md.bars': 4 };
       const bus = h.bus({ partitions });
-      expect(bus.physicalStreams('md.bars')).toEqual([0, 1, 2, 3].map((p) => `{${h.namespace}.md.bars.p${p}}`));
+      expect(bus.physicalStreams('md.bars')).toEqual(
+        [0, 1, 2, 3].map((p) => `{${h.namespace}.md.bars.p${p}}`),
+      );
       const symbols = ['AAPL', 'MSFT', 'GOOG', 'AMZN', 'TSLA', 'NVDA', 'META', 'IBM'];
-      const sent = Array.from({ length: 160 }, (_, i) => barEnvelope(i, symbols[i % symbols.length]));
+      const sent = Array.from({ length: 160 }, (_, i) =>
+        barEnvelope(i, symbols[i % symbols.length]),
+      );
       await bus.publishBatch('md.bars', sent);
       const seen: Record<string, string[]> = {};
       const readers: Record<string, Set<string>> = {};
       for (const i of [0, 1]) {
         const parts = assignPartitions(i, 2, 4);
         expect(parts).toEqual(i === 0 ? [0, 2] : [1, 3]);
-        bus.subscribe({ stream: 'md.bars', group: 'g', consumer: `c${i}`, partitions: parts, batchSize: 9, ...fast }, (e) => {
-          (seen[e.key] ??= []).push(e.id);
-          (readers[e.key] ??= new Set()).add(`c${i}`);
-        });
+        bus.subscribe(
+          {
+            stream: 'md.bars',
+            group: 'g',
+            consumer: `c${i}`,
+            partitions: parts,
+            batchSize: 9,
+            ...fast,
+          },
+          (e) => {
+            (seen[e.key] ??= []).push(e.id);
+            (readers[e.key] ??= new Set()).add(`c${i}`);
+          },
+        );
       }
-      await waitFor(() => Object.values(seen).reduce((n, l) => n + l.length, 0) === 160, 'all partitions drained');
+      await waitFor(
+        () => Object.values(seen).reduce((n, l) => n + l.length, 0) === 160,
+        'all partitions drained',
+      );
       for (const s of symbols) {
         expect(seen[s]).toEqual(sent.filter((e) => e.key === s).map((e) => e.id));
         expect(readers[s].size).toBe(1);
@@ -305,13 +464,26 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       const bus = h.bus();
       let fixed = false;
       const ok: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20, minIdleMs: 10, maxDeliveries: 1 }, (e) => {
-        if (!fixed) throw new Error('bug in handler');
-        ok.push(e.id);
-      });
+      bus.subscribe(
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c',
+          blockMs: 20,
+          minIdleMs: 10,
+          maxDeliveries: 1,
+        },
+        (e) => {
+          if (!fixed) throw new Error('bug in handler');
+          ok.push(e.id);
+        },
+      );
       const envs = [barEnvelope(1), barEnvelope(2), barEnvelope(3)];
       await bus.publishBatch('md.bars', envs);
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 3, '3 dead letters');
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 3,
+        '3 dead letters',
+      );
       const dls = await bus.readDeadLetters('md.bars');
       fixed = true;
       const replayed = await bus.replayDeadLetters('md.bars', (dl) => dl.envelopeId !== envs[1].id);
@@ -329,12 +501,18 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
       const unsigned = h.bus();
       const forged = h.bus({ publisherToken: 'other' });
       const got: EventEnvelope[] = [];
-      signed.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(e));
+      signed.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', ...fast },
+        (e) => void got.push(e),
+      );
       const good = barEnvelope(1);
       await signed.publish('md.bars', good);
       await unsigned.publish('md.bars', barEnvelope(2));
       await forged.publish('md.bars', barEnvelope(3));
-      await waitFor(async () => (await signed.readDeadLetters('md.bars')).length === 2, 'two rejected');
+      await waitFor(
+        async () => (await signed.readDeadLetters('md.bars')).length === 2,
+        'two rejected',
+      );
       expect(got.map((e) => e.id)).toEqual([good.id]);
       expect(got[0].meta.headers['x-pulse-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
       const reasons = (await signed.readDeadLetters('md.bars')).map((d) => d.reason);
@@ -345,7 +523,12 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
     it('trims streams by MAXLEN and by MINID (time retention)', async () => {
       const bus = h.bus();
       const stream = bus.streamName('md.bars');
-      for (let i = 0; i < 10; i++) await bus.publishBatch('md.bars', Array.from({ length: 100 }, (_, k) => barEnvelope(i * 100 + k)), { maxLen: 100 });
+      for (let i = 0; i < 10; i++)
+        await bus.publishBatch(
+          'md.bars',
+          Array.from({ length: 100 }, (_, k) => barEnvelope(i * 100 + k)),
+          { maxLen: 100 },
+        );
       const afterMaxLen = await h.length(stream);
       expect(afterMaxLen).toBeGreaterThanOrEqual(100);
       expect(afterMaxLen).toBeLessThan(300);
@@ -357,8 +540,14 @@ export function behaviourSuite(name: string, setup: () => Promise<BackendHarness
     it('reads both tracks', async () => {
       const bus = h.bus({ track: 'v2' });
       const got: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(e.meta.track));
-      await bus.publish('md.bars', bus.envelope('md.Bar', { ...barEnvelope(1).payload, trades: 3 }, { key: 'AAPL' }));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', ...fast },
+        (e) => void got.push(e.meta.track),
+      );
+      await bus.publish(
+        'md.bars',
+        bus.envelope('md.Bar', { ...barEnvelope(1).payload, trades: 3 }, { key: 'AAPL' }),
+      );
       await bus.publish('md.bars', barEnvelope(2, 'AAPL', { track: 'v1' }));
       await waitFor(() => got.length === 2, 'both tracks');
       expect(got).toEqual(['v2', 'v1']);
