@@ -14,10 +14,25 @@ export const MD_STREAMS: Record<SinkKind, string> = {
 
 export const STORE_GROUP = 'store';
 
-/** Written, dead-lettered or dropped (into the dead-letter file): done. `failed`: redeliver it later. */
-function settleDelivery(d: Delivery<Row>, outcome: SettleOutcome): void {
-  if (outcome === 'failed') d.fail('store could neither write the row nor record it in the dead-letter file');
-  else d.ack();
+/**
+ * A delivery as coordinator work. Written, dead-lettered or dropped (into the dead-letter file): done.
+ * `failed`: redeliver it later. A class rather than a closure per row: tens of thousands of these are
+ * held while batches are written, and each closure would be two more objects for the GC to copy.
+ */
+class DeliveryItem implements StoreItem {
+  readonly row: Row;
+  constructor(
+    readonly kind: SinkKind,
+    private readonly delivery: Delivery<Row>,
+  ) {
+    this.row = delivery.envelope.payload;
+  }
+
+  settle(outcome: SettleOutcome): void {
+    if (outcome === 'failed')
+      this.delivery.fail('store could neither write the row nor record it in the dead-letter file');
+    else this.delivery.ack();
+  }
 }
 
 export interface StreamIngestOptions {
@@ -76,7 +91,10 @@ export class StreamIngest {
         this.subscriptions.push(sub);
       }
     }
-    this.opts.log?.info({ kinds: this.opts.kinds ?? SINK_KINDS, consumer: this.opts.consumer }, 'stream ingest started');
+    this.opts.log?.info(
+      { kinds: this.opts.kinds ?? SINK_KINDS, consumer: this.opts.consumer },
+      'stream ingest started',
+    );
   }
 
   /** Stops handing new deliveries to the coordinator; subscriptions stay open so acks still land. */
@@ -95,7 +113,8 @@ export class StreamIngest {
   private async handle(kind: SinkKind, batch: Delivery<Row>[]): Promise<void> {
     if (!this.accepting || batch.length === 0) return;
     this.received += batch.length;
-    const items: StoreItem[] = batch.map((d) => ({ kind, row: d.envelope.payload, settle: (outcome) => settleDelivery(d, outcome) }));
+    const items: StoreItem[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) items[i] = new DeliveryItem(kind, batch[i]);
     if (this.coordinator.overflow === 'error') {
       // Enqueue one by one so exactly the rejected messages are failed (and redelivered later).
       await this.submitEach(items, batch);
