@@ -3,7 +3,6 @@
  * marked handled when its delivery is acked, and the mark is made durable before the XACK is sent,
  * so a consumer that dies between the two leaves a pending entry that the next consumer recognises.
  */
-import { LRUCache } from 'lru-cache';
 import type { Transport } from './transport';
 
 export interface IdempotencyStore {
@@ -15,20 +14,38 @@ export interface IdempotencyStore {
   flush(): Promise<void>;
 }
 
-/** Bounded in-process LRU (default 10,000 ids): cheap, per process, lost on restart. */
+/**
+ * Bounded in-process memory of handled ids (default 10,000): cheap, per process, lost on restart.
+ * Two generations of sets (the "hashlru" scheme): ids go into the current one; when it holds `max`,
+ * it becomes the previous one and the oldest generation is dropped. So the last `max` handled ids are
+ * always remembered (at most 2 x max are held), and a check is two set lookups: this runs for every
+ * message, where a full LRU's bookkeeping showed up in profiles.
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly cache: LRUCache<string, true>;
+  private current = new Set<string>();
+  private previous = new Set<string>();
 
-  constructor(max = 10_000) {
-    this.cache = new LRUCache<string, true>({ max });
+  constructor(private readonly max = 10_000) {
+    if (!(max >= 1)) throw new RangeError(`idempotency cache size must be >= 1, got ${max}`);
   }
 
   seen(ids: string[]): boolean[] {
-    return ids.map((id) => this.cache.has(id));
+    const out = new Array<boolean>(ids.length);
+    for (let i = 0; i < ids.length; i++) out[i] = this.has(ids[i]);
+    return out;
+  }
+
+  has(id: string): boolean {
+    return this.current.has(id) || this.previous.has(id);
   }
 
   mark(id: string): void {
-    this.cache.set(id, true);
+    if (this.current.has(id)) return;
+    this.current.add(id);
+    if (this.current.size >= this.max) {
+      this.previous = this.current;
+      this.current = new Set();
+    }
   }
 
   async flush(): Promise<void> {}
@@ -46,7 +63,7 @@ export class SharedIdempotencyStore implements IdempotencyStore {
     private readonly transport: Transport,
     private readonly prefix: string,
     private readonly ttlSec = 7 * 24 * 3600,
-    /** Also keeps a local LRU so repeated ids in one process skip the round trip. */
+    /** Also keeps a local memory so repeated ids in one process skip the round trip. */
     private readonly local = new MemoryIdempotencyStore(),
   ) {}
 
@@ -72,7 +89,12 @@ export class SharedIdempotencyStore implements IdempotencyStore {
       this.buffered = [];
       this.inflight = this.inflight
         .catch(() => undefined)
-        .then(() => this.transport.markKeys(ids.map((id) => this.prefix + id), this.ttlSec))
+        .then(() =>
+          this.transport.markKeys(
+            ids.map((id) => this.prefix + id),
+            this.ttlSec,
+          ),
+        )
         .catch((err) => {
           this.buffered.unshift(...ids);
           throw err;

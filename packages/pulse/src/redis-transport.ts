@@ -95,6 +95,20 @@ const TRACK = Buffer.from(FIELD.track);
 const ENVELOPE = Buffer.from(FIELD.envelope);
 const SCHEMA_ID = Buffer.from(FIELD.schemaId);
 
+/** Decodes a value, handing back the previous string when the bytes are the same. */
+class RepeatedValue {
+  private bytes = Buffer.alloc(0);
+  private text = '';
+
+  of(b: Buffer): string {
+    if (b.length === this.bytes.length && sameBytes(b, this.bytes)) return this.text;
+    this.bytes = Buffer.from(b);
+    return (this.text = b.toString());
+  }
+}
+const lastSchemaId = new RepeatedValue();
+const lastTrack = new RepeatedValue();
+
 /** XREADGROUP entries as Buffers -> RawEntry, decoding each field array in place. */
 function toEntries(entries: Array<[Buffer, Buffer[] | null]>): RawEntry[] {
   const out: RawEntry[] = new Array(entries.length);
@@ -104,8 +118,14 @@ function toEntries(entries: Array<[Buffer, Buffer[] | null]>): RawEntry[] {
     if (raw) {
       fields = raw as unknown as Fields;
       for (let k = 0; k + 1 < raw.length; k += 2) {
-        fields[k] = fieldName(raw[k]);
-        fields[k + 1] = raw[k + 1].toString();
+        const name = (fields[k] = fieldName(raw[k]));
+        // schema_id and track repeat entry after entry: share the string of the previous entry.
+        fields[k + 1] =
+          name === FIELD.schemaId
+            ? lastSchemaId.of(raw[k + 1])
+            : name === FIELD.track
+              ? lastTrack.of(raw[k + 1])
+              : raw[k + 1].toString();
       }
       if (raw.length % 2) fields[raw.length - 1] = raw[raw.length - 1].toString();
     }

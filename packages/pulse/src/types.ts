@@ -77,11 +77,11 @@ export interface SubscribeOptions {
   startFrom?: '0' | '$';
   /**
    * Drop envelopes whose id was already handled (acked, counted `duplicate`). `memory`: in-process
-   * LRU (default); `shared`: Redis SET NX EX keyed by namespace + group (across restarts and
+   * memory of the last `idempotencyCacheSize` handled ids (default); `shared`: Redis SET NX EX keyed by namespace + group (across restarts and
    * instances); `false`: off; or a custom store.
    */
   idempotency?: 'memory' | 'shared' | false | IdempotencyStore;
-  /** LRU size for `memory` idempotency; default 10,000. */
+  /** Handled ids `memory` idempotency always remembers (it holds at most twice as many); default 10,000. */
   idempotencyCacheSize?: number;
   /** Expiry of `shared` idempotency keys; default 7 days. */
   idempotencyTtlSec?: number;
@@ -96,7 +96,10 @@ export interface SubscribeOptions {
 }
 
 /** Per-message handler: resolve = ack, throw = fail(error.message). */
-export type MessageHandler<T = unknown> = (envelope: EventEnvelope<T>, delivery: Delivery<T>) => Promise<void> | void;
+export type MessageHandler<T = unknown> = (
+  envelope: EventEnvelope<T>,
+  delivery: Delivery<T>,
+) => Promise<void> | void;
 
 /** Batch handler with manual ack/fail on each delivery. */
 export type BatchHandler<T = unknown> = (batch: Delivery<T>[]) => Promise<void> | void;
@@ -113,7 +116,11 @@ export interface EventBus {
   /** `<namespace>.<stream>`. */
   streamName(stream: string): string;
   publish<T>(stream: string, envelope: EventEnvelope<T>, opts?: PublishOptions): Promise<string>;
-  publishBatch<T>(stream: string, envelopes: EventEnvelope<T>[], opts?: PublishOptions): Promise<string[]>;
+  publishBatch<T>(
+    stream: string,
+    envelopes: EventEnvelope<T>[],
+    opts?: PublishOptions,
+  ): Promise<string[]>;
   subscribe<T>(opts: SubscribeOptions, handler: MessageHandler<T>): Subscription;
   subscribeBatch<T>(opts: SubscribeOptions, handler: BatchHandler<T>): Subscription;
   /** Pings the backend; used by health checks. */
