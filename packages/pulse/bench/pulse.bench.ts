@@ -15,7 +15,11 @@ import Redis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
 import type { EventEnvelope } from '@mdp/contracts';
 import { benchMachine, percentile, writeBenchResult } from '@mdp/testing';
-import { createEnvelope, createEventBus, encodeEntry } from '../src';
+// The build, as services run it (`pnpm bench` builds first): tsx's transform of the sources adds an
+// export getter to every cross-module access, which is not what ships.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createEnvelope, createEventBus, encodeEntry } =
+  require('../dist') as typeof import('../src');
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const N = Number(process.env.BENCH_PULSE_N ?? 200_000);
@@ -30,7 +34,17 @@ function barEnvelope(i: number): EventEnvelope {
   const open = 100 + (i % 97) / 4;
   return createEnvelope(
     'md.Bar',
-    { provider: 'ibkr', symbol: symbols[i % symbols.length], interval: '1m', ts: 1_700_000_000 + i * 60, open, high: open + 1.25, low: open - 0.75, close: open + 0.5, volume: 1000 + (i % 5000) },
+    {
+      provider: 'ibkr',
+      symbol: symbols[i % symbols.length],
+      interval: '1m',
+      ts: 1_700_000_000 + i * 60,
+      open,
+      high: open + 1.25,
+      low: open - 0.75,
+      close: open + 0.5,
+      volume: 1000 + (i % 5000),
+    },
     { key: symbols[i % symbols.length] },
   );
 }
@@ -81,28 +95,45 @@ async function raw(envelopes: EventEnvelope[]): Promise<Figures> {
   const consumeMs = now() - t;
   await redis.unlink(stream);
   await redis.quit();
-  return { publish_msgs_per_s: rate(envelopes.length, publishMs), consume_msgs_per_s: rate(envelopes.length, consumeMs) };
+  return {
+    publish_msgs_per_s: rate(envelopes.length, publishMs),
+    consume_msgs_per_s: rate(envelopes.length, consumeMs),
+  };
 }
 
 async function bus(envelopes: EventEnvelope[]): Promise<Figures> {
   const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.bus` });
   let t = now();
-  for (let i = 0; i < envelopes.length; i += CHUNK) await b.publishBatch('md.bars', envelopes.slice(i, i + CHUNK));
+  for (let i = 0; i < envelopes.length; i += CHUNK)
+    await b.publishBatch('md.bars', envelopes.slice(i, i + CHUNK));
   const publishMs = now() - t;
   let handled = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   t = now();
-  b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 1000, maxInFlight: 2000, blockMs: 100 }, () => {
-    if (++handled === envelopes.length) done();
-  });
+  b.subscribe(
+    {
+      stream: 'md.bars',
+      group: 'g',
+      consumer: 'c',
+      batchSize: 1000,
+      maxInFlight: 2000,
+      blockMs: 100,
+    },
+    () => {
+      if (++handled === envelopes.length) done();
+    },
+  );
   await finished;
   const consumeMs = now() - t;
   await b.close();
   const redis = new Redis(REDIS_URL);
   await deleteKeys(redis, `${NS}.bus.*`);
   await redis.quit();
-  return { publish_msgs_per_s: rate(envelopes.length, publishMs), consume_msgs_per_s: rate(envelopes.length, consumeMs) };
+  return {
+    publish_msgs_per_s: rate(envelopes.length, publishMs),
+    consume_msgs_per_s: rate(envelopes.length, consumeMs),
+  };
 }
 
 async function bullmq(envelopes: EventEnvelope[]): Promise<Figures> {
@@ -111,7 +142,11 @@ async function bullmq(envelopes: EventEnvelope[]): Promise<Figures> {
   const bulk = 1000;
   let t = now();
   for (let i = 0; i < envelopes.length; i += bulk) {
-    await queue.addBulk(envelopes.slice(i, i + bulk).map((env) => ({ name: 'md.Bar', data: env, opts: { removeOnComplete: true } })));
+    await queue.addBulk(
+      envelopes
+        .slice(i, i + bulk)
+        .map((env) => ({ name: 'md.Bar', data: env, opts: { removeOnComplete: true } })),
+    );
   }
   const publishMs = now() - t;
   let handled = 0;
@@ -131,7 +166,10 @@ async function bullmq(envelopes: EventEnvelope[]): Promise<Figures> {
   await queue.obliterate({ force: true });
   await queue.close();
   await connection.quit();
-  return { publish_msgs_per_s: rate(envelopes.length, publishMs), consume_msgs_per_s: rate(envelopes.length, consumeMs) };
+  return {
+    publish_msgs_per_s: rate(envelopes.length, publishMs),
+    consume_msgs_per_s: rate(envelopes.length, consumeMs),
+  };
 }
 
 /** Publishes at RATE/s in 10 ms ticks while the bus consumes; latency = handle time - publish time. */
@@ -139,10 +177,13 @@ async function busLatency(): Promise<{ p50: number; p99: number; count: number }
   const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.lat` });
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
-  b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 1000, blockMs: 1000 }, (env) => {
-    const at = sentAt.get(env.id);
-    if (at !== undefined) latencies.push(now() - at);
-  });
+  b.subscribe(
+    { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 1000, blockMs: 1000 },
+    (env) => {
+      const at = sentAt.get(env.id);
+      if (at !== undefined) latencies.push(now() - at);
+    },
+  );
   await sleep(100);
   const perTick = Math.max(1, Math.round(RATE / 100));
   const ticks = LATENCY_S * 100;
@@ -162,11 +203,18 @@ async function busLatency(): Promise<{ p50: number; p99: number; count: number }
   const redis = new Redis(REDIS_URL);
   await deleteKeys(redis, `${NS}.lat.*`);
   await redis.quit();
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    count: latencies.length,
+  };
 }
 
 async function main(): Promise<void> {
-  console.log(`[pulse bench] ${N} envelopes (Bar on md.bars), redis ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}`, benchMachine());
+  console.log(
+    `[pulse bench] ${N} envelopes (Bar on md.bars), redis ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}`,
+    benchMachine(),
+  );
   const redis = new Redis(REDIS_URL);
   const server = ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1];
   await redis.quit();
@@ -179,7 +227,9 @@ async function main(): Promise<void> {
   const bullFig = SKIP_BULLMQ ? undefined : await bullmq(envelopes);
   if (bullFig) console.log('bullmq       ', bullFig);
   const lat = await busLatency();
-  console.log(`bus latency at ${RATE}/s offered: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms (${lat.count} samples)`);
+  console.log(
+    `bus latency at ${RATE}/s offered: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms (${lat.count} samples)`,
+  );
 
   const figures = {
     envelopes: N,

@@ -40,7 +40,6 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   mark(id: string): void {
-    if (this.current.has(id)) return;
     this.current.add(id);
     if (this.current.size >= this.max) {
       this.previous = this.current;
