@@ -51,6 +51,17 @@ export interface ConsumerDeps {
   logger?: PulseLogger;
 }
 
+/** A dead-letter move to send with the next flush. */
+interface PendingDeadLetter {
+  physical: string;
+  entryId: string;
+  fields: Fields | null;
+  reason: string;
+  attempts: number;
+  /** Epoch ms. */
+  failedAt: number;
+}
+
 /** Deliveries handed to the handler together; `open` counts the unsettled ones. */
 interface HeldBatch {
   physical: string;
@@ -67,8 +78,6 @@ class PulseDelivery<T> implements Delivery<T> {
     readonly entryId: string,
     readonly deliveryCount: number,
     readonly physical: string,
-    /** The raw entry, kept for the dead-letter record. */
-    readonly fields: Fields,
     private readonly owner: Consumer,
   ) {}
 
@@ -91,7 +100,7 @@ export class Consumer implements Subscription {
   private readonly reader: TransportReader;
   private readonly tally = new OutcomeTally();
   private acks: AckMap = new Map();
-  private dlq: DeadLetterMove[] = [];
+  private dlq: PendingDeadLetter[] = [];
   private inFlight = 0;
   /**
    * Batches with unsettled deliveries: a reclaim must not hand those entries out twice. Kept per
@@ -137,7 +146,7 @@ export class Consumer implements Subscription {
       this.toDeadLetter(
         d.physical,
         d.entryId,
-        d.fields,
+        null,
         `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`,
         d.deliveryCount,
       );
@@ -190,27 +199,53 @@ export class Consumer implements Subscription {
     for (const [stream, ids] of acks) for (const id of ids) this.pushAck(stream, id);
   }
 
+  /** `fields` null: read the entry back from the stream when the move is sent. */
   private toDeadLetter(
     physical: string,
     entryId: string,
-    fields: Fields,
+    fields: Fields | null,
     reason: string,
     attempts: number,
   ): void {
-    this.dlq.push({
-      stream: physical,
-      entryId,
-      dlqStream: dlqStream(physical),
-      fields: dlqFields({
-        sourceStream: physical,
-        sourceEntryId: entryId,
-        group: this.cfg.group,
-        consumer: this.cfg.consumer,
-        reason,
-        attempts,
-        fields,
-      }),
-    });
+    this.dlq.push({ physical, entryId, fields, reason, attempts, failedAt: Date.now() });
+  }
+
+  private async deadLetterMoves(pending: PendingDeadLetter[]): Promise<DeadLetterMove[]> {
+    const moves: DeadLetterMove[] = [];
+    for (const p of pending) {
+      let fields = p.fields;
+      if (!fields) {
+        // Deliveries do not hold their raw entry (a store holds tens of thousands in flight, and
+        // dead-lettering is rare): it is still in the stream, pending, so read it back.
+        const [entry] = await this.deps.transport.range(p.physical, p.entryId, p.entryId, 1);
+        fields = entry?.id === p.entryId ? entry.fields : null;
+        if (!fields) {
+          // Trimmed away while pending: nothing is left to dead-letter; ack it like any trimmed entry.
+          this.deps.logger?.warn(
+            { stream: p.physical, entryId: p.entryId },
+            'pulse: entry to dead-letter was trimmed from the stream; acking it',
+          );
+          this.pushAck(p.physical, p.entryId);
+          continue;
+        }
+      }
+      moves.push({
+        stream: p.physical,
+        entryId: p.entryId,
+        dlqStream: dlqStream(p.physical),
+        fields: dlqFields({
+          sourceStream: p.physical,
+          sourceEntryId: p.entryId,
+          group: this.cfg.group,
+          consumer: this.cfg.consumer,
+          reason: p.reason,
+          attempts: p.attempts,
+          fields,
+          failedAt: p.failedAt,
+        }),
+      });
+    }
+    return moves;
   }
 
   private scheduleFlush(): void {
@@ -249,12 +284,12 @@ export class Consumer implements Subscription {
 
   private async flushDeadLetters(): Promise<void> {
     if (!this.dlq.length) return;
-    const moves = this.dlq;
+    const pending = this.dlq;
     this.dlq = [];
     try {
-      await this.deps.transport.deadLetter(this.cfg.group, moves);
+      await this.deps.transport.deadLetter(this.cfg.group, await this.deadLetterMoves(pending));
     } catch (err) {
-      this.dlq.unshift(...moves);
+      this.dlq.unshift(...pending);
       throw err;
     }
   }
@@ -454,15 +489,7 @@ export class Consumer implements Subscription {
         continue;
       }
       deliveries.push(
-        new PulseDelivery(
-          decoded.envelope,
-          stream,
-          e.id,
-          e.deliveryCount,
-          physical,
-          e.fields,
-          this,
-        ),
+        new PulseDelivery(decoded.envelope, stream, e.id, e.deliveryCount, physical, this),
       );
     }
     if (!deliveries.length) return;

@@ -170,6 +170,8 @@ export interface DeadLetterInfo {
   attempts: number;
   /** The original entry fields. */
   fields: Fields;
+  /** Epoch ms; default now. */
+  failedAt?: number;
 }
 
 /** Dead-letter entry: who/why/how often, the original envelope field verbatim and all original fields. */
@@ -188,7 +190,7 @@ export function dlqFields(info: DeadLetterInfo): Fields {
     DLQ_FIELD.attempts,
     String(info.attempts),
     DLQ_FIELD.failedAt,
-    String(Date.now() / 1000),
+    String((info.failedAt ?? Date.now()) / 1000),
   ];
   const id = fieldOf(info.fields, FIELD.id);
   if (id !== undefined) out.push(DLQ_FIELD.id, id);
