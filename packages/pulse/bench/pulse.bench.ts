@@ -153,18 +153,21 @@ async function bullmq(envelopes: EventEnvelope[]): Promise<Figures> {
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   t = now();
+  // BullMQ leaves a connection it was given open: without the quit below the run never exits.
+  const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const worker = new Worker(
     `${NS}-bullmq`,
     async () => {
       if (++handled === envelopes.length) done();
     },
-    { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), concurrency: 100 },
+    { connection: workerConnection, concurrency: 100 },
   );
   await finished;
   const consumeMs = now() - t;
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
+  await workerConnection.quit();
   await connection.quit();
   return {
     publish_msgs_per_s: rate(envelopes.length, publishMs),
