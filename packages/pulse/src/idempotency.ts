@@ -3,6 +3,7 @@
  * marked handled when its delivery is acked, and the mark is made durable before the XACK is sent,
  * so a consumer that dies between the two leaves a pending entry that the next consumer recognises.
  */
+import { LRUCache } from 'lru-cache';
 import type { Transport } from './transport';
 
 export interface IdempotencyStore {
@@ -14,68 +15,23 @@ export interface IdempotencyStore {
   flush(): Promise<void>;
 }
 
-/** One generation of handled ids, with a bitmap of their hashes in front of the set. */
-class Generation {
-  readonly ids = new Set<string>();
-  readonly bits: Int32Array;
-  constructor(bitCount: number) {
-    this.bits = new Int32Array(bitCount >>> 5);
-  }
-}
-
-/** FNV-1a over the UTF-16 code units: cheap, and spreads uuids and other ids well. */
-function hashOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/**
- * Bounded in-process memory of handled ids (default 10,000): cheap, per process, lost on restart.
- * Two generations (the "hashlru" scheme): ids go into the current one; when it holds `max`, it
- * becomes the previous one and the oldest is dropped. So the last `max` handled ids are always
- * remembered (at most 2 x max are held).
- *
- * This runs for every message, and nearly every id is new: a miss in two large sets costs several
- * cache misses (profiles showed ~10 % of the consume path). Each generation keeps a bitmap of id
- * hashes (a one-hash Bloom filter, ~64 bits per id, so ~1-2 % false positives), and only an id whose
- * bit is set is looked up in the sets; the sets still decide.
- */
+/** Bounded in-process LRU of handled ids (default 10,000): cheap, per process, lost on restart. */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly bitCount: number;
-  private current: Generation;
-  private previous: Generation;
+  private readonly cache: LRUCache<string, true>;
 
-  constructor(private readonly max = 10_000) {
+  constructor(max = 10_000) {
     if (!(max >= 1)) throw new RangeError(`idempotency cache size must be >= 1, got ${max}`);
-    // A power of two between 2^10 and 2^24 bits (128 B - 2 MB per generation).
-    this.bitCount = 2 ** Math.min(24, Math.max(10, Math.ceil(Math.log2(max * 64))));
-    this.current = new Generation(this.bitCount);
-    this.previous = new Generation(this.bitCount);
+    this.cache = new LRUCache<string, true>({ max });
   }
 
   seen(ids: string[]): boolean[] {
     const out = new Array<boolean>(ids.length);
-    for (let i = 0; i < ids.length; i++) out[i] = this.has(ids[i]);
+    for (let i = 0; i < ids.length; i++) out[i] = this.cache.has(ids[i]);
     return out;
   }
 
-  has(id: string): boolean {
-    const h = hashOf(id) & (this.bitCount - 1);
-    const word = h >>> 5;
-    const bit = 1 << (h & 31);
-    if (((this.current.bits[word] | this.previous.bits[word]) & bit) === 0) return false;
-    return this.current.ids.has(id) || this.previous.ids.has(id);
-  }
-
   mark(id: string): void {
-    const h = hashOf(id) & (this.bitCount - 1);
-    this.current.bits[h >>> 5] |= 1 << (h & 31);
-    this.current.ids.add(id);
-    if (this.current.ids.size >= this.max) {
-      this.previous = this.current;
-      this.current = new Generation(this.bitCount);
-    }
+    this.cache.set(id, true);
   }
 
   async flush(): Promise<void> {}
