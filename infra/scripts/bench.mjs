@@ -23,7 +23,9 @@ if (unknown.length) {
 }
 const names = asked.length ? asked : Object.keys(BENCHES).filter((n) => existsSync(join(root, BENCHES[n])));
 
-const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env }).status ?? 1;
+// Benchmarks run with the Node flags the services run with (infra/Dockerfile, apps' start scripts).
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim() };
+const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env }).status ?? 1;
 
 if (run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']) !== 0) process.exit(1);
 let failed = 0;

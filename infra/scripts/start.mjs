@@ -10,12 +10,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const APPS = ['store', 'pipeline', 'orchestrator'];
+// A larger young generation: the services allocate a batch of short-lived objects per read, and fewer
+// scavenges of the batch in hand measured ~20 % more throughput (see packages/pulse/README.md).
+const NODE_FLAGS = ['--max-semi-space-size=64'];
 const backend = process.env.EVENT_BUS_BACKEND ?? 'inmem';
 const pulseEnabled = !/^(0|false|no|off)$/i.test(process.env.PULSE_ENABLED ?? 'true');
 
 if (backend === 'redis' && pulseEnabled) {
   const children = APPS.map((app) => {
-    const child = spawn(process.execPath, [join(root, 'apps', app, 'dist', 'main.js')], { stdio: 'inherit', env: process.env });
+    const child = spawn(process.execPath, [...NODE_FLAGS, join(root, 'apps', app, 'dist', 'main.js')], { stdio: 'inherit', env: process.env });
     child.on('exit', (code, signal) => {
       console.error(`[start] ${app} exited (${signal ?? code})`);
       shutdown('SIGTERM');
