@@ -11,6 +11,21 @@ import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/t
 import { bootstrap, PipelineApp } from '../../src/bootstrap';
 import { waitFor } from '../support/fake-clock';
 
+/** A FeedbackEvent envelope spelled out in its wire form (not built by the project's own helpers). */
+function wireFeedback(
+  track: 'v1' | 'v2',
+  payload: Record<string, unknown>,
+  key = 'store-coordinator',
+) {
+  return {
+    id: randomUUID(),
+    key,
+    ts: Date.now() / 1000,
+    meta: { schema_id: 'telemetry.FeedbackEvent', track, headers: {} as Record<string, string> },
+    payload: { coordinator_id: key, source: 'store', ts: Date.now() / 1000, ...payload },
+  };
+}
+
 function xaddEnvelope(
   redis: Redis,
   stream: string,
@@ -86,42 +101,20 @@ describeWithRedis('pipeline over Redis', () => {
 
   it('a v1 FeedbackEvent XADDed by hand changes the provider rate', async () => {
     expect(await synthetic()).toMatchObject({ scale: 1 });
-    const envelope = {
-      id: randomUUID(),
-      key: 'store-coordinator',
-      ts: Date.now() / 1000,
-      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
-      payload: {
-        coordinator_id: 'store-coordinator',
-        queue_size: 700,
-        capacity: 1000,
-        level: 'soft',
-        source: 'store',
-        ts: Date.now() / 1000,
-      },
-    };
+    const envelope = wireFeedback('v1', { queue_size: 700, capacity: 1000, level: 'soft' });
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
     await waitFor(async () => (await synthetic()).scale === 0.5, 15_000, 'scale 0.5');
     expect(await synthetic()).toMatchObject({ pressure: 'soft', effectiveRate: 50 });
   });
 
   it('a v2 FeedbackEvent XADDed by hand changes it again; a redelivered copy changes nothing', async () => {
-    const envelope = {
-      id: randomUUID(),
-      key: 'store-coordinator',
-      ts: Date.now() / 1000,
-      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v2', headers: {} },
-      payload: {
-        coordinator_id: 'store-coordinator',
-        queue_size: 990,
-        capacity: 1000,
-        level: 'hard',
-        source: 'store',
-        ts: Date.now() / 1000,
-        utilization: 0.99,
-        reason: 'queue nearly full',
-      },
-    };
+    const envelope = wireFeedback('v2', {
+      queue_size: 990,
+      capacity: 1000,
+      level: 'hard',
+      utilization: 0.99,
+      reason: 'queue nearly full',
+    });
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
     await waitFor(async () => (await synthetic()).scale === 0, 15_000, 'scale 0');
     expect(await synthetic()).toMatchObject({ pressure: 'hard', effectiveRate: 0 });
@@ -168,20 +161,7 @@ describeWithRedis('pipeline over Redis', () => {
       'envelope',
       '{"not": "an envelope"',
     );
-    const ok = {
-      id: randomUUID(),
-      key: 'store-coordinator',
-      ts: Date.now() / 1000,
-      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
-      payload: {
-        coordinator_id: 'store-coordinator',
-        queue_size: 1,
-        capacity: 1000,
-        level: 'ok',
-        source: 'store',
-        ts: Date.now() / 1000,
-      },
-    };
+    const ok = wireFeedback('v1', { queue_size: 1, capacity: 1000, level: 'ok' });
     await xaddEnvelope(redis, `${ns}.telemetry.feedback`, ok);
     await waitFor(async () => (await synthetic()).scale === 1, 15_000, 'scale restored to 1');
     await waitFor(
@@ -275,24 +255,8 @@ describeWithRedis('pipeline over Redis with PUBLISHER_TOKEN', () => {
     redis.disconnect();
   });
 
-  const feedbackEnvelope = (level: string) => ({
-    id: randomUUID(),
-    key: 'store',
-    ts: Date.now() / 1000,
-    meta: {
-      schema_id: 'telemetry.FeedbackEvent',
-      track: 'v1',
-      headers: {} as Record<string, string>,
-    },
-    payload: {
-      coordinator_id: 'store',
-      queue_size: 1,
-      capacity: 10,
-      level,
-      source: 'store',
-      ts: Date.now() / 1000,
-    },
-  });
+  const feedbackEnvelope = (level: string) =>
+    wireFeedback('v1', { queue_size: 1, capacity: 10, level }, 'store');
 
   it('signs what it publishes, dead-letters unsigned feedback and applies signed feedback', async () => {
     await waitFor(async () => (await redis.xlen(`${ns}.md.bars`)) > 0, 15_000, 'bars');
