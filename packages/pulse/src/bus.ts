@@ -33,6 +33,7 @@ export const DEFAULTS = {
   maxDeliveries: 5,
   minIdleMs: 30_000,
   idempotencyCacheSize: 10_000,
+  readAhead: 2,
   idempotencyTtlSec: 7 * 24 * 3600,
 };
 
@@ -176,6 +177,7 @@ class Bus implements PulseBus {
     const wrapped = compose<BatchHandler<T>>(...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>))(handler);
     const batchSize = Math.max(1, opts.batchSize ?? DEFAULTS.batchSize);
     const minIdleMs = Math.max(0, opts.minIdleMs ?? DEFAULTS.minIdleMs);
+    const readAhead = Math.max(1, Math.floor(opts.readAhead ?? DEFAULTS.readAhead));
     const all = this.physicalStreams(opts.stream);
     const physical = opts.partitions ? opts.partitions.map((p) => {
       if (!all[p]) throw new Error(`stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`);
@@ -191,10 +193,11 @@ class Bus implements PulseBus {
         consumer: opts.consumer,
         batchSize,
         blockMs: Math.max(1, opts.blockMs ?? DEFAULTS.blockMs),
-        maxInFlight: Math.max(1, opts.maxInFlight ?? batchSize * 2),
+        maxInFlight: Math.max(1, opts.maxInFlight ?? batchSize * (readAhead + 1)),
         maxDeliveries: Math.max(1, opts.maxDeliveries ?? DEFAULTS.maxDeliveries),
         minIdleMs,
         reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
+        readAhead,
         startFrom: opts.startFrom ?? '0',
         token: this.opts.publisherToken,
         idempotency: this.idempotencyFor(opts),

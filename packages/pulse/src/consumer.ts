@@ -39,6 +39,8 @@ export interface ConsumerConfig {
   maxDeliveries: number;
   minIdleMs: number;
   reclaimIntervalMs: number;
+  /** XREADGROUP calls kept in flight on the reader connection while entries flow. */
+  readAhead: number;
   startFrom: '0' | '$';
   token?: string;
   idempotency?: IdempotencyStore;
@@ -310,8 +312,8 @@ export class Consumer implements Subscription {
           this.recovered = true;
         }
         if (Date.now() >= this.nextReclaimAt) {
-          // The reader connection is needed for XAUTOCLAIM: finish a read ahead first.
-          if (this.prefetch) await this.processAll(await this.takePrefetch());
+          // The reader connection is needed for XAUTOCLAIM: finish the reads ahead first.
+          while (this.ahead.length) await this.processAll(await this.takeRead());
           // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
           await this.flush();
           await this.reclaim();
@@ -319,30 +321,31 @@ export class Consumer implements Subscription {
           await this.updateGroupStats();
         }
         if (this.closing) break;
-        if (!this.prefetch && this.inFlight >= this.cfg.maxInFlight) {
-          await this.flush();
-          await this.waitForCapacity(Math.max(1, this.nextReclaimAt - Date.now()));
-          continue;
+        if (!this.ahead.length) {
+          if (this.inFlight >= this.cfg.maxInFlight) {
+            await this.flush();
+            await this.waitForCapacity(Math.max(1, this.nextReclaimAt - Date.now()));
+            continue;
+          }
+          // One (blocking) read while the stream may be dry; more go ahead once entries flow.
+          this.readAhead(1);
+          if (!this.ahead.length) continue; // closing, or a reclaim is due
         }
-        const batches = this.prefetch
-          ? await this.takePrefetch()
-          : await this.read(Math.min(this.cfg.batchSize, this.cfg.maxInFlight - this.inFlight));
-        // While entries flow, read the next batch ahead so Redis and the network work while we decode.
+        const batches = await this.takeRead();
         let got = 0;
         for (const b of batches) got += b.entries.length;
-        const room = this.cfg.maxInFlight - this.inFlight - got;
-        if (got > 0 && room > 0 && !this.closing && Date.now() < this.nextReclaimAt) {
-          this.prefetch = this.read(Math.min(this.cfg.batchSize, room));
-          this.prefetch.catch(() => undefined);
-        }
+        // While entries flow, keep reads ahead so Redis and the network work while we decode.
+        if (got > 0) this.readAhead(this.cfg.readAhead, got);
         await this.processAll(batches);
         // With a read ahead in flight (it may block when the stream runs dry), acks and metrics go
         // out now on the command connection instead of waiting for the next read.
-        if (this.prefetch) this.scheduleFlush();
+        if (this.ahead.length) this.scheduleFlush();
         backoff = 50;
       } catch (err) {
         if (this.closing) break;
-        this.prefetch = undefined;
+        // Entries those reads were given stay pending and come back through a reclaim.
+        this.ahead.length = 0;
+        this.reserved = 0;
         const message = errorMessage(err);
         if (/NOGROUP/.test(message)) this.groupsReady = false;
         this.deps.logger?.warn(
@@ -360,12 +363,33 @@ export class Consumer implements Subscription {
     }
   }
 
-  private prefetch?: Promise<StreamBatch[]>;
+  /** Reads sent ahead on the reader connection, oldest first, with the entries each may bring. */
+  private readonly ahead: Array<{ batches: Promise<StreamBatch[]>; count: number }> = [];
+  /** Entries the reads ahead may bring: counted against `maxInFlight` before they arrive. */
+  private reserved = 0;
 
-  private takePrefetch(): Promise<StreamBatch[]> {
-    const p = this.prefetch!;
-    this.prefetch = undefined;
-    return p;
+  /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
+  private readAhead(depth: number, unprocessed = 0): void {
+    while (this.ahead.length < depth && !this.closing && Date.now() < this.nextReclaimAt) {
+      const count = Math.min(
+        this.cfg.batchSize,
+        this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
+      );
+      if (count <= 0) return;
+      const batches = this.read(count);
+      batches.catch(() => undefined);
+      this.ahead.push({ batches, count });
+      this.reserved += count;
+    }
+  }
+
+  private async takeRead(): Promise<StreamBatch[]> {
+    const next = this.ahead.shift()!;
+    try {
+      return await next.batches;
+    } finally {
+      this.reserved -= next.count;
+    }
   }
 
   private async processAll(batches: StreamBatch[]): Promise<void> {

@@ -67,7 +67,10 @@ export interface SubscribeOptions {
   batchSize?: number;
   /** XREADGROUP BLOCK in ms. */
   blockMs?: number;
-  /** Unacked deliveries this subscription may hold before it stops reading (backpressure). */
+  /**
+   * Unacked deliveries this subscription may hold before it stops reading (backpressure); default
+   * batchSize * (readAhead + 1): a batch in the handler's hands and the reads ahead.
+   */
   maxInFlight?: number;
   /** Dead-letter a message after this many deliveries/failures. */
   maxDeliveries?: number;
@@ -81,7 +84,7 @@ export interface SubscribeOptions {
    * instances); `false`: off; or a custom store.
    */
   idempotency?: 'memory' | 'shared' | false | IdempotencyStore;
-  /** Handled ids `memory` idempotency always remembers (it holds at most twice as many); default 10,000. */
+  /** Handled ids `memory` idempotency remembers (an LRU); default 10,000. */
   idempotencyCacheSize?: number;
   /** Expiry of `shared` idempotency keys; default 7 days. */
   idempotencyTtlSec?: number;
@@ -93,6 +96,11 @@ export interface SubscribeOptions {
   partitions?: number[];
   /** How often to look for other consumers' idle pending entries; default minIdleMs / 2. */
   reclaimIntervalMs?: number;
+  /**
+   * Reads kept in flight while entries flow (default 2), within `maxInFlight`: the next batches are
+   * already on their way while this one is decoded, so neither Redis nor the consumer waits.
+   */
+  readAhead?: number;
 }
 
 /** Per-message handler: resolve = ack, throw = fail(error.message). */

@@ -383,6 +383,8 @@ export function behaviourSuite(
       await waitFor(() => held.length === 6, '6 in flight');
       await new Promise((r) => setTimeout(r, 100));
       expect(held.length).toBe(6);
+      // Reads ahead count against the cap too: nothing more was taken from the stream.
+      expect((await bus.groupStats('md.bars', 'g')).pending).toBe(6);
       held.slice(0, 3).forEach((d) => d.ack());
       await waitFor(() => held.length === 9, '3 more after 3 acks');
       await new Promise((r) => setTimeout(r, 100));
