@@ -1,7 +1,8 @@
 /**
- * Redis Streams transport (ioredis). One command connection for publishing, acks, dead-lettering
- * and stats; every reader gets its own connection (named with CLIENT SETNAME) because XREADGROUP
- * BLOCK holds its connection. Everything on a hot path is one pipelined round trip per batch.
+ * Redis Streams transport. One ioredis command connection for publishing, acks, dead-lettering,
+ * reclaims and stats; every reader gets its own `ReaderConnection` (named with CLIENT SETNAME)
+ * because XREADGROUP BLOCK holds its connection, and because that connection decodes the read's
+ * reply straight into strings. Everything on a hot path is one pipelined round trip per batch.
  */
 import Redis from 'ioredis';
 import type {
@@ -16,7 +17,8 @@ import type {
   Transport,
   TransportReader,
 } from './transport';
-import { FIELD, type Fields } from './wire';
+import { ReaderConnection } from './reader-connection';
+import type { Fields } from './wire';
 
 type XEntry = [id: string, fields: string[] | null];
 type PipelineResult = Array<[Error | null, unknown]> | null;
@@ -68,76 +70,15 @@ async function withDeliveryCounts(
   }));
 }
 
-/** The wire's field names as shared strings (no allocation per entry); other names are decoded. */
-function fieldName(b: Buffer): string {
-  switch (b.length) {
-    case 2:
-      if (b[0] === 0x69 && b[1] === 0x64) return FIELD.id;
-      break;
-    case 5:
-      if (sameBytes(b, TRACK)) return FIELD.track;
-      break;
-    case 8:
-      if (sameBytes(b, ENVELOPE)) return FIELD.envelope;
-      break;
-    case 9:
-      if (sameBytes(b, SCHEMA_ID)) return FIELD.schemaId;
-      break;
-  }
-  return b.toString();
-}
-/** Byte compare in JS: `Buffer.equals` crosses into C++, too dear for a 5-9 byte name per entry. */
-function sameBytes(b: Buffer, expected: Buffer): boolean {
-  for (let i = 0; i < expected.length; i++) if (b[i] !== expected[i]) return false;
-  return true;
-}
-const TRACK = Buffer.from(FIELD.track);
-const ENVELOPE = Buffer.from(FIELD.envelope);
-const SCHEMA_ID = Buffer.from(FIELD.schemaId);
-
-/** Decodes a value, handing back the previous string when the bytes are the same. */
-class RepeatedValue {
-  private bytes = Buffer.alloc(0);
-  private text = '';
-
-  of(b: Buffer): string {
-    if (b.length === this.bytes.length && sameBytes(b, this.bytes)) return this.text;
-    this.bytes = Buffer.from(b);
-    return (this.text = b.toString());
-  }
-}
-const lastSchemaId = new RepeatedValue();
-const lastTrack = new RepeatedValue();
-
-/** XREADGROUP entries as Buffers -> RawEntry, decoding each field array in place. */
-function toEntries(entries: Array<[Buffer, Buffer[] | null]>): RawEntry[] {
-  const out: RawEntry[] = new Array(entries.length);
-  for (let i = 0; i < entries.length; i++) {
-    const [id, raw] = entries[i];
-    let fields: Fields | null = null;
-    if (raw) {
-      fields = raw as unknown as Fields;
-      for (let k = 0; k + 1 < raw.length; k += 2) {
-        const name = (fields[k] = fieldName(raw[k]));
-        // schema_id and track repeat entry after entry: share the string of the previous entry.
-        fields[k + 1] =
-          name === FIELD.schemaId
-            ? lastSchemaId.of(raw[k + 1])
-            : name === FIELD.track
-              ? lastTrack.of(raw[k + 1])
-              : raw[k + 1].toString();
-      }
-      if (raw.length % 2) fields[raw.length - 1] = raw[raw.length - 1].toString();
-    }
-    out[i] = { id: id.toString(), fields, deliveryCount: 1 };
-  }
-  return out;
-}
-
 class RedisReader implements TransportReader {
-  constructor(private readonly conn: Redis) {}
+  constructor(
+    private readonly conn: ReaderConnection,
+    /** The transport's command connection: reads that never block run there. */
+    private readonly commands: Redis,
+    private readonly onClose: () => void,
+  ) {}
 
-  async readNew(
+  readNew(
     streams: string[],
     group: string,
     consumer: string,
@@ -145,11 +86,9 @@ class RedisReader implements TransportReader {
     blockMs: number,
     acks: AckMap,
   ): Promise<StreamBatch[]> {
-    const pipe = this.conn.pipeline();
-    appendAcks(pipe, group, acks);
-    // Raw Buffers: ioredis would otherwise convert every id, field name and value through a
-    // recursive copy of the reply; `toEntries` does it in place and shares the field-name strings.
-    pipe.callBuffer(
+    const xacks: Array<Array<string | number>> = [];
+    for (const [stream, ids] of acks) if (ids.length) xacks.push(['XACK', stream, group, ...ids]);
+    return this.conn.read(xacks, [
       'XREADGROUP',
       'GROUP',
       group,
@@ -161,16 +100,7 @@ class RedisReader implements TransportReader {
       'STREAMS',
       ...streams,
       ...streams.map(() => '>'),
-    );
-    const values = check((await pipe.exec()) as PipelineResult);
-    const reply = values[values.length - 1] as Array<
-      [Buffer, Array<[Buffer, Buffer[] | null]>]
-    > | null;
-    if (!reply) return [];
-    const out: StreamBatch[] = [];
-    for (const [stream, entries] of reply)
-      out.push({ stream: stream.toString(), entries: toEntries(entries) });
-    return out;
+    ]);
   }
 
   async readOwnPending(
@@ -180,7 +110,7 @@ class RedisReader implements TransportReader {
     afterId: string,
     count: number,
   ): Promise<RawEntry[]> {
-    const reply = (await this.conn.xreadgroup(
+    const reply = (await this.commands.xreadgroup(
       'GROUP',
       group,
       consumer,
@@ -191,7 +121,7 @@ class RedisReader implements TransportReader {
       afterId,
     )) as Array<[string, XEntry[]]> | null;
     const entries = reply?.[0]?.[1] ?? [];
-    return withDeliveryCounts(this.conn, stream, group, consumer, entries);
+    return withDeliveryCounts(this.commands, stream, group, consumer, entries);
   }
 
   async autoclaim(
@@ -202,7 +132,7 @@ class RedisReader implements TransportReader {
     cursor: string,
     count: number,
   ): Promise<ClaimResult> {
-    const [next, entries, deleted] = (await this.conn.xautoclaim(
+    const [next, entries, deleted] = (await this.commands.xautoclaim(
       stream,
       group,
       consumer,
@@ -216,13 +146,14 @@ class RedisReader implements TransportReader {
     const gone = [...(deleted ?? []), ...entries.filter((e) => e[1] === null).map((e) => e[0])];
     return {
       cursor: next,
-      entries: await withDeliveryCounts(this.conn, stream, group, consumer, live),
+      entries: await withDeliveryCounts(this.commands, stream, group, consumer, live),
       deleted: gone,
     };
   }
 
   close(): void {
-    this.conn.disconnect();
+    this.conn.close();
+    this.onClose();
   }
 }
 
@@ -234,7 +165,7 @@ export interface RedisTransportOptions {
 
 export class RedisTransport implements Transport {
   readonly redis: Redis;
-  private readonly readers = new Set<Redis>();
+  private readonly readers = new Set<ReaderConnection>();
 
   constructor(private readonly opts: RedisTransportOptions) {
     this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse' });
@@ -261,11 +192,9 @@ export class RedisTransport implements Transport {
   }
 
   reader(name: string): TransportReader {
-    const conn = this.redis.duplicate({ connectionName: name, maxRetriesPerRequest: null });
-    conn.on('error', () => undefined);
+    const conn = new ReaderConnection({ url: this.opts.url, name });
     this.readers.add(conn);
-    conn.once('end', () => this.readers.delete(conn));
-    return new RedisReader(conn);
+    return new RedisReader(conn, this.redis, () => this.readers.delete(conn));
   }
 
   async ack(group: string, acks: AckMap): Promise<void> {
@@ -336,13 +265,13 @@ export class RedisTransport implements Transport {
   }
 
   abort(): void {
-    for (const r of this.readers) r.disconnect();
+    for (const r of this.readers) r.close();
     this.readers.clear();
     this.redis.disconnect();
   }
 
   async close(): Promise<void> {
-    for (const r of this.readers) r.disconnect();
+    for (const r of this.readers) r.close();
     this.readers.clear();
     try {
       await this.redis.quit();

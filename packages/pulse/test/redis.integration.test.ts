@@ -157,6 +157,45 @@ describeWithRedis('pulse on real Redis', () => {
     expect(new Set(sent.map((e) => e.id))).toEqual(handled);
   });
 
+  it("reads with the URL's credentials and database, under the reader's client name", async () => {
+    const user = `${ns}-user`;
+    await raw.acl('SETUSER', user, 'on', '>s3cret', '~*', '&*', '+@all');
+    const url = new URL(redisUrl());
+    url.username = user;
+    url.password = 's3cret';
+    url.pathname = '/5';
+    const db5 = new Redis(url.toString());
+    try {
+      const b = bus({ redisUrl: url.toString() });
+      const sent = Array.from({ length: 20 }, (_, i) => barEnvelope(i));
+      await b.publishBatch('md.bars', sent);
+      const got: string[] = [];
+      b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 7, blockMs: 20 }, (e) => void got.push(e.id));
+      await waitFor(() => got.length === 20, 'all 20 read from database 5');
+      expect(got).toEqual(sent.map((e) => e.id));
+      expect(await raw.exists(`${ns}.md.bars`)).toBe(0);
+      expect(await db5.xlen(`${ns}.md.bars`)).toBe(20);
+      const clients = String(await raw.client('LIST'));
+      expect(clients).toMatch(new RegExp(`name=${ns}:${ns}:g:c .*user=${user}`));
+    } finally {
+      await deleteRedisPrefix(db5, ns);
+      await db5.quit();
+      await raw.acl('DELUSER', user);
+    }
+  });
+
+  it('keeps retrying, without crashing, while Redis rejects the credentials', async () => {
+    const url = new URL(redisUrl());
+    url.username = `${ns}-nobody`;
+    url.password = 'wrong';
+    const warnings: string[] = [];
+    const logger = { warn: (obj: object, msg: string) => void warnings.push(`${msg} ${JSON.stringify(obj)}`), info: () => undefined, error: () => undefined, debug: () => undefined };
+    const b = bus({ redisUrl: url.toString(), logger });
+    b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 }, () => undefined);
+    await waitFor(() => warnings.length >= 2, 'two failed attempts logged');
+    expect(warnings[0]).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
+  });
+
   it('reclaims a long pending list with XAUTOCLAIM, carrying the cursor, and acks entries trimmed away', async () => {
     const stream = `${ns}.md.bars`;
     const producer = bus();

@@ -1,0 +1,207 @@
+/**
+ * A consumer's own Redis connection for XREADGROUP (with the acks pipelined in front of it).
+ * A blocking read holds its connection, so every consumer has one; this one decodes the read's
+ * reply straight into strings (`resp.ts`) instead of going through a general client's reply tree.
+ *
+ * Lifecycle: connects (and authenticates, selects the database, sets the client name) on first use
+ * and again on the first use after the connection dropped; a drop fails the commands in flight, and
+ * the consumer loop retries with backoff, so nothing here retries on its own. `close()` is final.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  decodeReply,
+  encodeCommand,
+  RedisReplyError,
+  ReplyScanner,
+  StreamReplyDecoder,
+} from './resp';
+import type { StreamBatch } from './transport';
+
+export interface ReaderConnectionOptions {
+  /** redis://[user:password@]host[:port][/db] or rediss:// for TLS. */
+  url: string;
+  /** CLIENT SETNAME (spaces are not allowed in client names). */
+  name: string;
+  connectTimeoutMs?: number;
+}
+
+interface Endpoint {
+  host: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+  db: number;
+}
+
+export function parseRedisUrl(url: string): Endpoint {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new Error(`not a redis:// or rediss:// URL: ${url.replace(/\/\/[^@]*@/, '//***@')}`);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : Number(u.searchParams.get('db') ?? 0);
+  if (!Number.isInteger(db) || db < 0) throw new Error(`bad database number in Redis URL: ${u.pathname}`);
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    tls: u.protocol === 'rediss:',
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db,
+  };
+}
+
+type Decode = 'reply' | 'streams';
+
+interface Pending {
+  decode: Decode;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+export class ReaderConnection {
+  private readonly endpoint: Endpoint;
+  private socket?: net.Socket;
+  private ready?: Promise<void>;
+  private closed = false;
+  private readonly pending: Pending[] = [];
+  private readonly scanner = new ReplyScanner();
+  private readonly streams = new StreamReplyDecoder();
+  /** Bytes received and not yet consumed: `acc[head, len)`. */
+  private acc = Buffer.allocUnsafe(64 * 1024);
+  private head = 0;
+  private len = 0;
+
+  constructor(private readonly opts: ReaderConnectionOptions) {
+    this.endpoint = parseRedisUrl(opts.url);
+  }
+
+  /**
+   * Sends `acks` (XACK commands) and one XREADGROUP in a single write; resolves with the read's
+   * batches (empty when the block timed out). Any error reply rejects the whole call.
+   */
+  async read(acks: Array<Array<string | number>>, xreadgroup: Array<string | number>): Promise<StreamBatch[]> {
+    await this.connect();
+    const socket = this.socket;
+    if (!socket) throw new Error('Redis connection closed');
+    const wire = acks.map(encodeCommand);
+    wire.push(encodeCommand(xreadgroup));
+    const acked = Promise.all(acks.map(() => this.expect('reply')));
+    const batches = this.expect('streams') as Promise<StreamBatch[]>;
+    batches.catch(() => undefined); // settled below, or the acks' error is the one reported
+    socket.write(wire.join(''));
+    for (const value of await acked) if (value instanceof Error) throw value;
+    return batches;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.drop(new Error('reader connection closed'));
+  }
+
+  private expect(decode: Decode): Promise<unknown> {
+    return new Promise((resolve, reject) => this.pending.push({ decode, resolve, reject }));
+  }
+
+  private connect(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('reader connection closed'));
+    if (!this.ready) {
+      this.ready = this.open();
+      this.ready.catch(() => undefined);
+    }
+    return this.ready;
+  }
+
+  private open(): Promise<void> {
+    const { host, port } = this.endpoint;
+    const socket = this.endpoint.tls
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host })
+      : net.connect({ host, port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (err) => this.drop(err, socket));
+    socket.on('close', () => this.drop(new Error('Redis connection closed'), socket));
+
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const err = new Error(`connecting to Redis at ${host}:${port} timed out`);
+        this.drop(err, socket);
+      }, this.opts.connectTimeoutMs ?? 10_000);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      socket.once('close', () => fail(new Error(`could not connect to Redis at ${host}:${port}`)));
+      socket.once(this.endpoint.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        this.handshake().then(resolve, (err: Error) => {
+          this.drop(err, socket);
+          reject(err);
+        });
+      });
+    });
+  }
+
+  /** AUTH, SELECT and CLIENT SETNAME in one write. */
+  private async handshake(): Promise<void> {
+    const { username, password, db } = this.endpoint;
+    const commands: Array<Array<string | number>> = [];
+    if (password !== undefined)
+      commands.push(username ? ['AUTH', username, password] : ['AUTH', password]);
+    if (db) commands.push(['SELECT', db]);
+    commands.push(['CLIENT', 'SETNAME', this.opts.name.replace(/\s/g, '_')]);
+    const replies = Promise.all(commands.map(() => this.expect('reply')));
+    this.socket!.write(commands.map(encodeCommand).join(''));
+    for (const value of await replies) if (value instanceof Error) throw value;
+  }
+
+  private receive(chunk: Buffer): void {
+    this.append(chunk);
+    while (this.pending.length && this.head < this.len) {
+      const end = this.scanner.scan(this.acc, this.head, this.len);
+      if (end < 0) return;
+      const next = this.pending.shift()!;
+      try {
+        if (next.decode === 'streams') next.resolve(this.streams.decode(this.acc, this.head));
+        else next.resolve(decodeReply(this.acc, this.head)[0]);
+      } catch (err) {
+        next.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      this.head = end;
+    }
+    if (this.head === this.len) this.head = this.len = 0;
+  }
+
+  private append(chunk: Buffer): void {
+    if (this.len + chunk.length > this.acc.length) {
+      if (this.head > 0) {
+        this.acc.copy(this.acc, 0, this.head, this.len);
+        this.scanner.shift(this.head);
+        this.len -= this.head;
+        this.head = 0;
+      }
+      if (this.len + chunk.length > this.acc.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.acc.length * 2, this.len + chunk.length));
+        this.acc.copy(bigger, 0, 0, this.len);
+        this.acc = bigger;
+      }
+    }
+    chunk.copy(this.acc, this.len);
+    this.len += chunk.length;
+  }
+
+  /** Fails everything in flight; the next call connects again (unless closed). */
+  private drop(err: Error, socket = this.socket): void {
+    if (socket !== this.socket) return; // an old socket's late events
+    this.socket = undefined;
+    this.ready = undefined;
+    socket?.destroy();
+    this.head = this.len = 0;
+    this.scanner.reset();
+    for (const p of this.pending.splice(0)) p.reject(err);
+  }
+}
+
+export { RedisReplyError };
