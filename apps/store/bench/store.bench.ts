@@ -5,8 +5,11 @@
  * plus peak RSS. Writes bench/results/store.json.
  *
  * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_BARS (default 300000), and any MDS_*
- * setting to override the tuned ones below.
+ * setting to override the tuned ones below. BENCH_CPU_PROFILE=<file.cpuprofile> writes a CPU
+ * profile of the measured part only (open it in Chrome DevTools).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { createEnvelope, createEventBus } from '@mdp/pulse';
@@ -91,6 +94,12 @@ async function main(): Promise<void> {
     const store = await bootstrap({ port: 0, handleSignals: false, databaseUrl: schema.url, env });
     if (!(await store.started)) throw new Error('store did not start');
     // Reading starts as `started` resolves (migrations done, workers up); Nest start-up is not counted.
+    const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const start = Date.now();
     const written = () => store.coordinator.health();
     // Rows the coordinator reports durably written (counted after each batch's COMMIT). Polled in
@@ -111,6 +120,11 @@ async function main(): Promise<void> {
     }
     const seconds = (Date.now() - start) / 1000;
     clearInterval(depthSampler);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
+      profiler.disconnect();
+    }
     const rows = await count();
     if (rows !== N)
       throw new Error(`the coordinator reported ${N} rows written but the table holds ${rows}`);

@@ -2,7 +2,7 @@ import { isRetryableDbError } from '../../src/sinks/errors';
 import { runMigrations } from '../../src/sinks/migrations';
 import type { QueryResult, SqlClient, SqlSession } from '../../src/sinks/sql-client';
 import { BARS, NEWS } from '../../src/sinks/tables';
-import { dedupeByKey, toCopyText, upsertRows } from '../../src/sinks/upsert';
+import { dedupeByKey, epochToTimestamptzText, toCopyText, upsertRows } from '../../src/sinks/upsert';
 import { makeBars } from '../helpers/bars';
 
 /** Records statements; answers pg_available_extensions as told. */
@@ -62,6 +62,27 @@ describe('upsert SQL', () => {
   it('writes COPY text with NULLs and escapes', () => {
     const text = toCopyText(NEWS, [{ provider: 'p', id: 'a\tb', published_at: 1.5, title: 'x\\y\nz', symbols: ['q'] }]);
     expect(text).toBe('p\ta\\tb\t1.5\tx\\\\y\\nz\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t["Q"]\n');
+  });
+});
+
+describe('epochToTimestamptzText', () => {
+  /** The straightforward formatting (a Date per value), with the same rounding as to_timestamp(). */
+  function viaDate(sec: number): string {
+    const pgEpoch = 946_684_800;
+    const x = (sec - pgEpoch) * 1e6;
+    const r = Math.round(x);
+    const micros = (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + pgEpoch * 1e6;
+    const ms = Math.floor(micros / 1000);
+    return `${new Date(ms).toISOString().slice(0, 23)}${String(micros - ms * 1000).padStart(3, '0')}Z`;
+  }
+
+  it('matches Date-based formatting across days, years, fractions and negative epochs', () => {
+    const samples = [0, 59.999_999_6, 86_399.999_999_5, 86_400, -0.000_001, -86_400.5, 951_782_400, 1_700_000_000.123_456_5, 4_102_444_800.999_999_5, 253_402_300_799.5];
+    for (let i = 0; i < 20_000; i++) samples.push(Math.random() * 4e9 - 1e9, Math.floor(Math.random() * 4e9) + Math.floor(Math.random() * 2e6) / 2e6);
+    for (let i = 0; i < 1_000; i++) samples.push(1_700_000_000 + Math.floor(i / 200) * 60); // runs of one bar time
+    const wrong = samples.filter((s) => epochToTimestamptzText(s) !== viaDate(s));
+    expect(wrong.map((s) => [s, epochToTimestamptzText(s), viaDate(s)])).toEqual([]);
+    expect(epochToTimestamptzText(1_700_000_000.5)).toBe('2023-11-14T22:13:20.500000Z');
   });
 });
 
