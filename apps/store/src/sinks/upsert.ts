@@ -110,17 +110,20 @@ const fastPathSkips = new WeakMap<TableSpec, number>();
 
 /** Diff-aware idempotent upsert of contract rows into `spec.table`. */
 export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly Row[], opts: UpsertOptions): Promise<UpsertResult> {
-  const rows = dedupeByKey(spec, input);
-  if (rows.length === 0) return { rows: 0, changed: 0, method: 'unnest' };
+  if (input.length === 0) return { rows: 0, changed: 0, method: 'unnest' };
   const sql = statements(spec);
-  if (rows.length >= opts.copyMinRows && db.dialect === 'postgres') {
-    const viaCopy = await db.transaction(async (session) => {
+  if (input.length >= opts.copyMinRows && db.dialect === 'postgres') {
+    const viaCopy = await db.transaction(async (session): Promise<UpsertResult | undefined> => {
       if (!session.copyFrom) return undefined;
-      if (await tryInsertOnly(session, spec, sql, rows)) return { changed: rows.length, method: 'insert' as const };
-      return { changed: await copyUpsert(session, spec, sql, rows), method: 'copy' as const };
+      // A key twice in the batch fails this COPY just as an existing key does: both fall back to the
+      // de-duplicated upsert, so fresh batches skip building a key per row.
+      if (await tryInsertOnly(session, spec, sql, input)) return { rows: input.length, changed: input.length, method: 'insert' };
+      const rows = dedupeByKey(spec, input);
+      return { rows: rows.length, changed: await copyUpsert(session, spec, sql, rows), method: 'copy' };
     });
-    if (viaCopy !== undefined) return { rows: rows.length, ...viaCopy };
+    if (viaCopy !== undefined) return viaCopy;
   }
+  const rows = dedupeByKey(spec, input);
   const columns = spec.columns.map((c) => rows.map((r) => c.read(r)));
   const res = await db.query(sql.unnest, columns);
   return { rows: rows.length, changed: res.rowCount, method: 'unnest' };
@@ -131,7 +134,7 @@ export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly
  * Any error (normally a key that already exists) rolls back to the savepoint and the caller falls
  * back to the diff-aware upsert in the same transaction.
  */
-async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statements, rows: Row[]): Promise<boolean> {
+async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statements, rows: readonly Row[]): Promise<boolean> {
   const skips = fastPathSkips.get(spec) ?? 0;
   if (skips > 0) {
     fastPathSkips.set(spec, skips - 1);
