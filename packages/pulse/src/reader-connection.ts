@@ -24,6 +24,11 @@ export interface ReaderConnectionOptions {
   /** CLIENT SETNAME (spaces are not allowed in client names). */
   name: string;
   connectTimeoutMs?: number;
+  /**
+   * How long past the read's own BLOCK time a reply may take before the connection is taken for dead
+   * and dropped (a peer that vanished without a reset would otherwise hold the read forever).
+   */
+  replyTimeoutMs?: number;
 }
 
 interface Endpoint {
@@ -80,7 +85,11 @@ export class ReaderConnection {
    * Sends `acks` (XACK commands) and one XREADGROUP in a single write; resolves with the read's
    * batches (empty when the block timed out). Any error reply rejects the whole call.
    */
-  async read(acks: Array<Array<string | number>>, xreadgroup: Array<string | number>): Promise<StreamBatch[]> {
+  async read(
+    acks: Array<Array<string | number>>,
+    xreadgroup: Array<string | number>,
+    blockMs = 0,
+  ): Promise<StreamBatch[]> {
     await this.connect();
     const socket = this.socket;
     if (!socket) throw new Error('Redis connection closed');
@@ -89,9 +98,21 @@ export class ReaderConnection {
     const acked = Promise.all(acks.map(() => this.expect('reply')));
     const batches = this.expect('streams') as Promise<StreamBatch[]>;
     batches.catch(() => undefined); // settled below, or the acks' error is the one reported
-    socket.write(wire.join(''));
-    for (const value of await acked) if (value instanceof Error) throw value;
-    return batches;
+    // Reads queue on the connection: each one ahead of this may block for its full time first.
+    let reads = 0;
+    for (const p of this.pending) if (p.decode === 'streams') reads++;
+    const limit = blockMs * reads + (this.opts.replyTimeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => this.drop(new Error(`no reply from Redis within ${limit} ms; reconnecting`), socket),
+      limit,
+    );
+    try {
+      socket.write(wire.join(''));
+      for (const value of await acked) if (value instanceof Error) throw value;
+      return await batches;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {

@@ -88,19 +88,12 @@ class RedisReader implements TransportReader {
   ): Promise<StreamBatch[]> {
     const xacks: Array<Array<string | number>> = [];
     for (const [stream, ids] of acks) if (ids.length) xacks.push(['XACK', stream, group, ...ids]);
-    return this.conn.read(xacks, [
-      'XREADGROUP',
-      'GROUP',
-      group,
-      consumer,
-      'COUNT',
-      count,
-      'BLOCK',
-      Math.max(1, Math.round(blockMs)),
-      'STREAMS',
-      ...streams,
-      ...streams.map(() => '>'),
-    ]);
+    const block = Math.max(1, Math.round(blockMs));
+    return this.conn.read(
+      xacks,
+      ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map(() => '>')],
+      block,
+    );
   }
 
   async readOwnPending(
