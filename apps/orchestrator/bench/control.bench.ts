@@ -22,6 +22,7 @@ import {
   benchMachine,
   deleteRedisPrefix,
   percentile,
+  redisAnswers,
   uniqueId,
   writeBenchResult,
 } from '@mdp/testing';
@@ -45,24 +46,6 @@ const PROVIDER = 'synthetic';
 const CONSUMER = 'pipeline-bench';
 const ACTOR = 'bench-operator';
 
-async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 2000,
-  });
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
-
 interface Figures {
   round_trip_ms: { samples: number; p50: number; p99: number; max: number };
   burst_actions_per_s: number;
@@ -73,7 +56,7 @@ interface Figures {
 
 async function run(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-  const redis = await redisReachable(url);
+  const redis = await redisAnswers(url);
   if (!redis) console.warn(`Redis at ${url} does not answer: measuring the in-memory bus only`);
   const results: Record<string, Figures> = {};
   for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const))

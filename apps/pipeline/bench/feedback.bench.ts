@@ -8,7 +8,7 @@
  */
 import Redis from 'ioredis';
 import { createEnvelope, createEventBus, type EventBus } from '@mdp/pulse';
-import { benchMachine, percentile, writeBenchResult } from '@mdp/testing';
+import { benchMachine, percentile, redisAnswers, writeBenchResult } from '@mdp/testing';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { FeedbackConsumer } from '../src/feedback/feedback-consumer';
 import { FeedbackHandler } from '../src/feedback/feedback-handler';
@@ -20,24 +20,6 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_FEEDBACK_SAMPLES ?? 500);
 const PUBLISH_BATCH = 500;
 const LEVELS = ['ok', 'soft', 'hard'] as const;
 const SCALE = { ok: 1, soft: 0.5, hard: 0 } as const;
-
-async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 2000,
-  });
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 const feedback = (i: number, level: (typeof LEVELS)[number]): FeedbackEvent => ({
   coordinator_id: 'bench-store',
@@ -55,7 +37,7 @@ interface Figures {
 
 async function run(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-  const redis = await redisReachable(url);
+  const redis = await redisAnswers(url);
   if (!redis) console.warn(`Redis at ${url} does not answer: measuring the in-memory bus only`);
   const results: Record<string, Figures> = {};
   for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const))

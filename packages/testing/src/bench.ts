@@ -1,7 +1,8 @@
-/** Shared benchmark plumbing: machine facts and the bench/results/<name>.json file. */
+/** Shared benchmark plumbing: machine facts, the bench/results/<name>.json file, a Redis probe. */
 import { existsSync, mkdirSync, writeFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
+import { pingRedis } from './services';
 
 export function benchMachine() {
   return {
@@ -38,4 +39,14 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank];
+}
+
+/** Whether Redis answers at `url`: benchmarks fall back to the in-memory bus when it does not. */
+export async function redisAnswers(url: string): Promise<boolean> {
+  try {
+    await pingRedis(url);
+    return true;
+  } catch {
+    return false;
+  }
 }

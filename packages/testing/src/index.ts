@@ -11,4 +11,4 @@ export {
   createTestSchema,
 } from './fixtures';
 export type { TestSchema } from './fixtures';
-export { benchMachine, writeBenchResult, percentile } from './bench';
+export { benchMachine, writeBenchResult, percentile, redisAnswers } from './bench';

@@ -21,7 +21,7 @@ export interface ResolvedService {
 
 const isCI = () => /^(1|true|yes)$/i.test(process.env.CI ?? '');
 
-async function pingRedis(url: string): Promise<void> {
+export async function pingRedis(url: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
   try {
     await client.connect();
