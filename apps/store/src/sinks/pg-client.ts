@@ -23,7 +23,7 @@ function sessionFor(client: PoolClient): SqlSession {
       const res = await client.query(sql, params as unknown[]);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
-    async copyFrom(sql: string, data: string): Promise<void> {
+    async copyFrom(sql: string, data: string | Buffer): Promise<void> {
       const stream = client.query(copyFrom(sql));
       await pipeline(Readable.from([data]), stream);
     },

@@ -9,8 +9,8 @@ export interface QueryResult<R> {
 
 export interface SqlSession {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
-  /** COPY ... FROM STDIN with `data` as the payload; absent when the client cannot stream COPY. */
-  copyFrom?(sql: string, data: string): Promise<void>;
+  /** COPY ... FROM STDIN with `data` as the payload (text, or binary COPY format); absent when the client cannot stream COPY. */
+  copyFrom?(sql: string, data: string | Buffer): Promise<void>;
   /** Per-connection memo (e.g. "temp staging table exists"); lives as long as the connection. */
   readonly memo: Set<string>;
 }

@@ -1,4 +1,5 @@
 import type { SqlClient, SqlSession } from './sql-client';
+import { binaryEncoderFor } from './copy-binary';
 import { Row, TableSpec, quote } from './tables';
 
 export interface UpsertOptions {
@@ -22,6 +23,7 @@ interface Statements {
   copy: string;
   fromStaging: string;
   direct: string;
+  directBinary: string;
 }
 
 const cache = new WeakMap<TableSpec, Statements>();
@@ -96,6 +98,7 @@ function statements(spec: TableSpec): Statements {
     copy: `COPY ${staging} (${aliases}) FROM STDIN`,
     fromStaging: insert(`${staging} AS u`),
     direct: `COPY ${quote(spec.table)} (${names}) FROM STDIN`,
+    directBinary: `COPY ${quote(spec.table)} (${names}) FROM STDIN WITH (FORMAT binary)`,
   };
   cache.set(spec, built);
   return built;
@@ -130,7 +133,8 @@ export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly
 }
 
 /**
- * Fresh data (the common case) is COPYed straight into the table, skipping the staging round trip.
+ * Fresh data (the common case) is COPYed straight into the table, skipping the staging round trip
+ * (in the binary format where the table's column types allow, see copy-binary.ts).
  * Any error (normally a key that already exists) rolls back to the savepoint and the caller falls
  * back to the diff-aware upsert in the same transaction.
  */
@@ -142,7 +146,9 @@ async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statemen
   }
   await session.query('SAVEPOINT mds_insert_only');
   try {
-    await session.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
+    const binary = binaryEncoderFor(spec)?.(rows);
+    if (binary) await session.copyFrom!(sql.directBinary, binary);
+    else await session.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
     await session.query('RELEASE SAVEPOINT mds_insert_only');
     return true;
   } catch {

@@ -105,6 +105,37 @@ describeWithPostgres('PostgreSQL sinks', () => {
     expect((await db.query('SELECT * FROM fundamentals')).rows).toEqual([expect.objectContaining({ symbol: 'AAPL', net_income: -5 })]);
   });
 
+  it('writes binary COPY that reads back exactly as the text paths write it', async () => {
+    const bars = { ...BARS }; // its own insert-only cooldown: earlier tests' fallbacks do not carry over
+    const long = 'Ünïcode provider — ' + 'x'.repeat(80);
+    const tricky = [
+      { provider: long, symbol: 'ß-aapl', interval: '1m', ts: 1_700_000_000.000_000_5, open: -1.5, high: 1e300, low: -0.25, close: 0.1 + 0.2, volume: 0, trades: 2 ** 40, vwap: null },
+      { provider: 'p', symbol: 'b', interval: '1m', ts: 946_684_799.999_998, open: 1, high: 2, low: 0.5, close: 1.5, volume: 12.25 }, // before 2000: negative micros
+      { provider: 'p', symbol: 'c', interval: '1m', ts: -86_400.000_001, open: 1, high: 2, low: 0.5, close: 1.5, volume: 3, trades: -7 }, // before 1970
+    ];
+    const read = async () =>
+      (await db.query(`SELECT provider, symbol, interval, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS ts, open, high, low, close, volume, trades, vwap FROM bars_ohlcv ORDER BY ts`)).rows;
+    await db.query('TRUNCATE bars_ohlcv');
+    expect(await upsertRows(db, bars, tricky, { copyMinRows: 1 })).toEqual({ rows: 3, changed: 3, method: 'insert' });
+    const viaBinary = await read();
+    await db.query('TRUNCATE bars_ohlcv');
+    expect(await upsertRows(db, bars, tricky, { copyMinRows: 1_000_000 })).toMatchObject({ method: 'unnest' }); // to_timestamp, text arrays
+    expect(await read()).toEqual(viaBinary);
+    expect(viaBinary.map((r) => [r.symbol, r.ts, r.trades, r.provider])).toEqual([
+      ['C', '1969-12-30T23:59:59.999999', '-7', 'p'],
+      ['B', '1999-12-31T23:59:59.999998', null, 'p'],
+      ['SS-AAPL', '2023-11-14T22:13:20.000000', String(2 ** 40), long],
+    ]);
+  });
+
+  it('sends a batch as text COPY when a value does not fit its column binary form (the server decides)', async () => {
+    const bars = { ...BARS };
+    const [bar] = makeBars(1, { symbol: 'txt' });
+    await db.query('TRUNCATE bars_ohlcv');
+    expect(await upsertRows(db, bars, [{ ...bar, trades: '12' }], { copyMinRows: 1 })).toEqual({ rows: 1, changed: 1, method: 'insert' });
+    expect((await db.query('SELECT trades FROM bars_ohlcv')).rows).toEqual([{ trades: '12' }]);
+  });
+
   it('reports rows the database rejects as non-retryable data errors', async () => {
     const [bar] = makeBars(1);
     const err = await upsertRows(db, BARS, [{ ...bar, volume: 'lots' }], { copyMinRows: 1_000_000 }).catch((e) => e);

@@ -1,7 +1,8 @@
 import { isRetryableDbError } from '../../src/sinks/errors';
 import { runMigrations } from '../../src/sinks/migrations';
 import type { QueryResult, SqlClient, SqlSession } from '../../src/sinks/sql-client';
-import { BARS, NEWS } from '../../src/sinks/tables';
+import { binaryEncoderFor } from '../../src/sinks/copy-binary';
+import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
 import { dedupeByKey, epochToTimestamptzText, toCopyText, upsertRows } from '../../src/sinks/upsert';
 import { makeBars } from '../helpers/bars';
 
@@ -83,6 +84,41 @@ describe('epochToTimestamptzText', () => {
     const wrong = samples.filter((s) => epochToTimestamptzText(s) !== viaDate(s));
     expect(wrong.map((s) => [s, epochToTimestamptzText(s), viaDate(s)])).toEqual([]);
     expect(epochToTimestamptzText(1_700_000_000.5)).toBe('2023-11-14T22:13:20.500000Z');
+  });
+});
+
+describe('binary COPY encoding', () => {
+  it('covers the tables whose columns are text, float8, int8 and timestamptz only', () => {
+    expect(binaryEncoderFor(BARS)).toBeDefined();
+    expect(binaryEncoderFor(FUNDAMENTALS)).toBeDefined();
+    expect(binaryEncoderFor(OPTIONS)).toBeUndefined(); // expiry is a date
+    expect(binaryEncoderFor(NEWS)).toBeUndefined(); // symbols is jsonb
+  });
+
+  it('frames rows as PostgreSQL reads them: signature, field count, lengths, big-endian values, trailer', () => {
+    const [bar] = makeBars(1);
+    const buf = binaryEncoderFor(BARS)!([{ ...bar, provider: 'é', ts: 946_684_800.000_002, trades: 5 }])!;
+    expect(buf.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
+    let at = 19; // signature, flags, header extension length
+    expect(buf.readInt16BE(at)).toBe(BARS.columns.length);
+    at += 2;
+    expect([buf.readInt32BE(at), buf.subarray(at + 4, at + 6).toString('utf8')]).toEqual([2, 'é']); // provider, UTF-8
+    at += 6;
+    at += 4 + 4 + 4 + 2; // symbol AAPL, interval 1m
+    expect([buf.readInt32BE(at), buf.readBigInt64BE(at + 4)]).toEqual([8, 2n]); // ts: microseconds since 2000
+    at += 12;
+    expect(buf.readDoubleBE(at + 4)).toBe(bar.open);
+    expect(buf.readInt16BE(buf.length - 2)).toBe(-1);
+  });
+
+  it('declines a batch with a value its column cannot carry in binary form', () => {
+    const [bar] = makeBars(1);
+    const encode = binaryEncoderFor(BARS)!;
+    expect(encode([bar])).toBeInstanceOf(Buffer);
+    expect(encode([bar, { ...bar, trades: '12' }])).toBeUndefined();
+    expect(encode([{ ...bar, trades: 1.5 }])).toBeUndefined();
+    expect(encode([{ ...bar, open: '1.5' }])).toBeUndefined();
+    expect(encode([{ ...bar, ts: Number.NaN }])).toBeUndefined();
   });
 });
 
