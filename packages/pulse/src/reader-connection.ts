@@ -58,6 +58,10 @@ export function parseRedisUrl(url: string): Endpoint {
 
 type Decode = 'reply' | 'streams';
 
+const INITIAL_BUFFER = 64 * 1024;
+/** Replies of a few thousand entries fit; anything larger is given back once consumed. */
+const MAX_IDLE_BUFFER = 8 * 1024 * 1024;
+
 interface Pending {
   decode: Decode;
   resolve: (value: unknown) => void;
@@ -73,7 +77,7 @@ export class ReaderConnection {
   private readonly scanner = new ReplyScanner();
   private readonly streams = new StreamReplyDecoder();
   /** Bytes received and not yet consumed: `acc[head, len)`. */
-  private acc = Buffer.allocUnsafe(64 * 1024);
+  private acc = Buffer.allocUnsafe(INITIAL_BUFFER);
   private head = 0;
   private len = 0;
 
@@ -192,7 +196,11 @@ export class ReaderConnection {
       }
       this.head = end;
     }
-    if (this.head === this.len) this.head = this.len = 0;
+    if (this.head === this.len) {
+      this.head = this.len = 0;
+      // One unusually large reply must not pin its buffer for the connection's lifetime.
+      if (this.acc.length > MAX_IDLE_BUFFER) this.acc = Buffer.allocUnsafe(INITIAL_BUFFER);
+    }
   }
 
   private append(chunk: Buffer): void {
