@@ -22,7 +22,7 @@ import {
   benchMachine,
   deleteRedisPrefix,
   percentile,
-  redisAnswers,
+  measureBackends,
   uniqueId,
   writeBenchResult,
 } from '@mdp/testing';
@@ -56,14 +56,11 @@ interface Figures {
 
 async function run(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-  const redis = await redisAnswers(url);
-  if (!redis) console.warn(`Redis at ${url} does not answer: measuring the in-memory bus only`);
-  const results: Record<string, Figures> = {};
-  for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const))
-    results[backend] = await measure(backend, url);
-  const main = results[redis ? 'redis' : 'inmem'];
+  const { backend, results } = await measureBackends(url, measure);
+  const redis = backend === 'redis';
+  const main = results[backend]!;
   const figures = {
-    backend: redis ? 'redis' : 'inmem',
+    backend,
     track: TRACK,
     sequential_actions: SEQUENTIAL,
     burst_actions: BURST,

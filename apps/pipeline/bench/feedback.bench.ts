@@ -8,7 +8,7 @@
  */
 import Redis from 'ioredis';
 import { createEnvelope, createEventBus, type EventBus } from '@mdp/pulse';
-import { benchMachine, percentile, redisAnswers, writeBenchResult } from '@mdp/testing';
+import { benchMachine, measureBackends, percentile, writeBenchResult } from '@mdp/testing';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { FeedbackConsumer } from '../src/feedback/feedback-consumer';
 import { FeedbackHandler } from '../src/feedback/feedback-handler';
@@ -37,16 +37,12 @@ interface Figures {
 
 async function run(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-  const redis = await redisAnswers(url);
-  if (!redis) console.warn(`Redis at ${url} does not answer: measuring the in-memory bus only`);
-  const results: Record<string, Figures> = {};
-  for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const))
-    results[backend] = await measure(backend, url);
+  const { backend, results } = await measureBackends(url, measure);
   const figures = {
-    backend: redis ? 'redis' : 'inmem',
+    backend,
     events: THROUGHPUT_EVENTS,
     latency_samples: LATENCY_SAMPLES,
-    ...results[redis ? 'redis' : 'inmem'],
+    ...results[backend],
     by_backend: results,
     settings: { idempotency: 'shared', publish_batch: PUBLISH_BATCH, consumer_block_ms: 100 },
   };

@@ -50,3 +50,21 @@ export async function redisAnswers(url: string): Promise<boolean> {
     return false;
   }
 }
+
+export type BenchBackend = 'redis' | 'inmem';
+
+/**
+ * Runs `measure` over Redis and then the in-memory bus, or in memory only (with a warning) when
+ * Redis does not answer at `url`. `backend` is the one the headline figures come from.
+ */
+export async function measureBackends<F>(
+  url: string,
+  measure: (backend: BenchBackend, url: string) => Promise<F>,
+): Promise<{ backend: BenchBackend; results: Partial<Record<BenchBackend, F>> }> {
+  const redis = await redisAnswers(url);
+  if (!redis) console.warn(`Redis at ${url} does not answer: measuring the in-memory bus only`);
+  const results: Partial<Record<BenchBackend, F>> = {};
+  for (const backend of redis ? (['redis', 'inmem'] as const) : (['inmem'] as const))
+    results[backend] = await measure(backend, url);
+  return { backend: redis ? 'redis' : 'inmem', results };
+}

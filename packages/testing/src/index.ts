@@ -11,4 +11,5 @@ export {
   createTestSchema,
 } from './fixtures';
 export type { TestSchema } from './fixtures';
-export { benchMachine, writeBenchResult, percentile, redisAnswers } from './bench';
+export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
+export type { BenchBackend } from './bench';
