@@ -312,7 +312,8 @@ export class Consumer implements Subscription {
           this.recovered = true;
         }
         if (Date.now() >= this.nextReclaimAt) {
-          // The reader connection is needed for XAUTOCLAIM: finish the reads ahead first.
+          // Finish the reads ahead first: their entries are not held yet, and with a short minIdleMs
+          // XAUTOCLAIM would hand them to this consumer a second time.
           while (this.ahead.length) await this.processAll(await this.takeRead());
           // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
           await this.flush();
@@ -396,26 +397,40 @@ export class Consumer implements Subscription {
     for (const b of batches) await this.process(b.stream, b.entries);
   }
 
+  /** The reads' preparation, chained so reads reach the connection in the order they were issued. */
+  private readQueue: Promise<unknown> = Promise.resolve();
+
   /** XREADGROUP `>` with the queued acks in the same round trip (after their idempotency marks). */
-  private async read(count: number): Promise<StreamBatch[]> {
+  private read(count: number): Promise<StreamBatch[]> {
+    // A read ahead must not overtake the one before it (whose dead-letter flush may still be on the
+    // wire): the later read would get the earlier entries, and per-consumer order would break.
+    const sent = this.readQueue.then(() => this.sendRead(count));
+    this.readQueue = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    return sent.then((s) => s.batches);
+  }
+
+  private async sendRead(count: number): Promise<{ batches: Promise<StreamBatch[]> }> {
     const acks = this.takeAcks();
     try {
       await this.cfg.idempotency?.flush();
       this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
       await this.flushDeadLetters();
-      const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
-      return await this.reader.readNew(
-        this.cfg.physical,
-        this.cfg.group,
-        this.cfg.consumer,
-        count,
-        block,
-        acks,
-      );
     } catch (err) {
       this.requeueAcks(acks);
       throw err;
     }
+    const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
+    const batches = this.reader
+      .readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks)
+      .catch((err: unknown) => {
+        this.requeueAcks(acks);
+        throw err;
+      });
+    batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
+    return { batches };
   }
 
   private waitForCapacity(maxWaitMs: number): Promise<void> {
