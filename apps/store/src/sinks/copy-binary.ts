@@ -7,6 +7,7 @@
  * A batch holding a value the column's binary form cannot carry as is (a string in a float column,
  * a fractional bigint, ...) is not encoded: the caller sends it as text, where the server decides.
  */
+import { pgMicros } from './pg-time';
 import type { Row, TableSpec } from './tables';
 
 export type BinaryEncoder = (rows: readonly Row[]) => Buffer | undefined;
@@ -20,14 +21,7 @@ const KINDS: Record<string, Kind> = {
 };
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-const PG_EPOCH_OFFSET_SEC = 946_684_800; // 2000-01-01, where binary timestamps count from
 const TWO_32 = 2 ** 32;
-
-/** Round half to even, as C's rint() (to_timestamp() rounds microseconds so). */
-function rint(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** A growable output buffer with the few writes the format needs. */
 class Out {
@@ -132,7 +126,7 @@ function encode(spec: TableSpec, kinds: Kind[], rows: readonly Row[]): Buffer | 
           break;
         case 'timestamptz': {
           if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
-          const micros = rint((v - PG_EPOCH_OFFSET_SEC) * 1e6);
+          const micros = pgMicros(v);
           if (!Number.isSafeInteger(micros)) return undefined;
           out.int64Field(micros);
           break;

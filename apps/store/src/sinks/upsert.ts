@@ -1,5 +1,6 @@
 import type { SqlClient, SqlSession } from './sql-client';
 import { binaryEncoderFor } from './copy-binary';
+import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
 import { Row, TableSpec, quote } from './tables';
 
 export interface UpsertOptions {
@@ -190,14 +191,6 @@ export function toDirectCopyText(spec: TableSpec, rows: readonly Row[]): string 
   return out;
 }
 
-const PG_EPOCH_OFFSET_SEC = 946_684_800; // 2000-01-01 in Unix seconds
-
-/** Round half to even, as C's rint(). */
-function rint(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
  * Epoch seconds as timestamptz text with microseconds, rounded exactly as PostgreSQL's
  * to_timestamp(float8) rounds (shift to its 2000 epoch, scale, rint), so a row written by either
@@ -208,7 +201,7 @@ function rint(x: number): number {
  * of day is plain arithmetic (a `Date` + `toISOString` per row cost ~7 % of the store's CPU).
  */
 export function epochToTimestamptzText(sec: number): string {
-  const micros = rint((sec - PG_EPOCH_OFFSET_SEC) * 1e6) + PG_EPOCH_OFFSET_SEC * 1e6;
+  const micros = pgMicros(sec) + PG_EPOCH_OFFSET_SEC * 1e6;
   const whole = Math.floor(micros / 1e6);
   const day = Math.floor(whole / 86_400);
   let secOfDay = whole - day * 86_400;
