@@ -93,15 +93,9 @@ const PROVIDER = 'synthetic';
 const BUDGET = { rate: 1e9, burst: 1e6 };
 const LEVELS = ['ok', 'soft', 'hard'] as const;
 
-/** The store's throughput settings, as in `pnpm bench store`. */
-const STORE_TUNED: Record<string, string> = {
-  MDS_COORDINATOR_CAPACITY: '50000',
-  MDS_COORDINATOR_WORKERS: '4',
-  MDS_COORDINATOR_BATCH_SIZE: '5000',
-  MDS_COORDINATOR_FLUSH_INTERVAL: '0.05',
-  MDS_COPY_MIN_ROWS: '1000',
-  MDS_INGEST_BATCH_SIZE: '2000',
-  MDS_INGEST_BLOCK_MS: '100',
+/** The store's throughput settings, as in `pnpm bench store` (shipped with the store). */
+const { THROUGHPUT_SETTINGS: STORE_TUNED } = storeRequire('./dist/config/throughput-settings') as {
+  THROUGHPUT_SETTINGS: Record<string, string>;
 };
 /** Pipeline batches of 500 records per XADD pipeline (the default 100 favours latency). */
 const PIPELINE_TUNED: Record<string, string> = {

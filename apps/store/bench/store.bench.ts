@@ -25,6 +25,7 @@ import {
   uniqueId,
   writeBenchResult,
 } from '@mdp/testing';
+import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
 
 // The service runs from its build (`pnpm bench` builds first): NestJS needs the decorator metadata
 // tsc emits, which tsx's esbuild transform does not.
@@ -37,16 +38,6 @@ const N = Number(process.env.BENCH_BARS ?? 300_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const SYMBOLS = 200;
 
-/** Throughput settings: bigger batches take the COPY path; the defaults favour latency. */
-const TUNED: Record<string, string> = {
-  MDS_COORDINATOR_CAPACITY: '50000',
-  MDS_COORDINATOR_WORKERS: '4',
-  MDS_COORDINATOR_BATCH_SIZE: '5000',
-  MDS_COORDINATOR_FLUSH_INTERVAL: '0.05',
-  MDS_COPY_MIN_ROWS: '1000',
-  MDS_INGEST_BATCH_SIZE: '2000',
-  MDS_INGEST_BLOCK_MS: '100',
-};
 
 function bar(i: number): Bar {
   const close = 100 + (i % 97) / 10;
@@ -97,7 +88,7 @@ async function round(): Promise<RoundFigures> {
     console.log(`[store bench] published in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const env: Record<string, string | undefined> = {
-      ...TUNED,
+      ...THROUGHPUT_SETTINGS,
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MDS_'))),
       EVENT_BUS_BACKEND: 'redis',
       REDIS_URL,

@@ -1,0 +1,13 @@
+/**
+ * Settings for bulk ingestion (backfills, benchmarks): bigger batches take the COPY path and a larger
+ * queue absorbs bursts. The defaults favour latency. Any of these can be set as environment variables.
+ */
+export const THROUGHPUT_SETTINGS: Readonly<Record<string, string>> = {
+  MDS_COORDINATOR_CAPACITY: '50000',
+  MDS_COORDINATOR_WORKERS: '4',
+  MDS_COORDINATOR_BATCH_SIZE: '5000',
+  MDS_COORDINATOR_FLUSH_INTERVAL: '0.05',
+  MDS_COPY_MIN_ROWS: '1000',
+  MDS_INGEST_BATCH_SIZE: '2000',
+  MDS_INGEST_BLOCK_MS: '100',
+};
