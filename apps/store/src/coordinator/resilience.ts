@@ -40,9 +40,17 @@ export function backoffGenerator(settings: RetrySettings, random: () => number =
   };
 }
 
+/**
+ * cockatiel 4 hands policies `unknown`. Not `instanceof Error`: errors raised by Node's own sockets come
+ * from another realm under Jest's VM sandbox, and a thrown non-Error object still deserves a verdict.
+ */
+function isErrorLike(err: unknown): err is Error {
+  return typeof err === 'object' && err !== null;
+}
+
 /** Retries only errors `isRetryable` accepts (never an open circuit: that is held, not retried). */
 export function buildRetryPolicy(settings: RetrySettings, isRetryable: (err: Error) => boolean, random?: () => number): RetryPolicy {
-  return retry(handleWhen((err) => !isBrokenCircuitError(err) && !isTaskCancelledError(err) && isRetryable(err)), {
+  return retry(handleWhen((err) => isErrorLike(err) && !isBrokenCircuitError(err) && !isTaskCancelledError(err) && isRetryable(err)), {
     // cockatiel counts retries, the setting counts attempts (the first try included).
     maxAttempts: Math.max(0, settings.maxAttempts - 1),
     backoff: new ExponentialBackoff({
@@ -56,7 +64,7 @@ export function buildRetryPolicy(settings: RetrySettings, isRetryable: (err: Err
 
 /** Opens after `failureThreshold` consecutive retryable failures; half-opens after `halfOpenAfterMs`. */
 export function buildCircuitBreaker(settings: BreakerSettings, isRetryable: (err: Error) => boolean): CircuitBreakerPolicy {
-  return circuitBreaker(handleWhen(isRetryable), {
+  return circuitBreaker(handleWhen((err) => isErrorLike(err) && isRetryable(err)), {
     halfOpenAfter: settings.halfOpenAfterMs,
     breaker: new ConsecutiveBreaker(Math.max(1, settings.failureThreshold)),
   });
