@@ -27,7 +27,7 @@ export interface OrchestratorHandle {
 /** Builds the Nest application (bus connected, observer wired) without listening. */
 export async function createOrchestratorApp(options: BootstrapOptions = {}): Promise<{ app: INestApplication; port: number; logger: Logger }> {
   const env = loadOrchestratorEnv(options.env ?? process.env);
-  const logger = options.logger ?? createLogger('orchestrator', env.LOG_LEVEL);
+  const logger = options.logger ?? createLogger('orchestrator', env.LOG_LEVEL, env.LOG_FORMAT);
   const registry = options.registry ?? defaultRegistry(options.bus);
   const bus = await connectBus(env, { registry, logger, bus: options.bus });
   const observer: ObserverOptions = { consumer: `orch-observer-${hostname()}`, ...options.observer };

@@ -1,23 +1,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { uniqueId } from '@mdp/testing';
+import { freePort, REGISTER_TS, uniqueId } from '@mdp/testing';
 import { until } from './helpers';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('process lifecycle (src/main.ts in a child process)', () => {
   it('serves /ready, then on SIGTERM stops cleanly with exit code 0', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['-r', join(__dirname, 'support/register-ts.js'), join(__dirname, '../src/main.ts')], {
+    const child = spawn(process.execPath, ['-r', REGISTER_TS, join(__dirname, '../src/main.ts')], {
       env: { ...process.env, PORT: String(port), EVENT_BUS_BACKEND: 'inmem', MD_NAMESPACE: uniqueId('orch_sig'), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -45,7 +35,7 @@ describe('process lifecycle (src/main.ts in a child process)', () => {
   });
 
   it('a bad variable exits 1 naming it, without a stack trace', async () => {
-    const child = spawn(process.execPath, ['-r', join(__dirname, 'support/register-ts.js'), join(__dirname, '../src/main.ts')], {
+    const child = spawn(process.execPath, ['-r', REGISTER_TS, join(__dirname, '../src/main.ts')], {
       env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -38,7 +38,7 @@ const VERSION = process.env.npm_package_version ?? '0.1.0';
  */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<PipelineApp> {
   const config = loadConfig(options.env ?? process.env);
-  const logger = options.logger ?? createLogger('pipeline', config.LOG_LEVEL);
+  const logger = options.logger ?? createLogger('pipeline', config.LOG_LEVEL, config.LOG_FORMAT);
   const registry = options.registry ?? defaultRegistry();
   const connection = await connectBus(config, { registry, logger, bus: options.bus });
   if (options.bus) adoptBusMetrics(options.bus, registry);

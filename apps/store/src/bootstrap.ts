@@ -39,7 +39,7 @@ export interface StoreHandle {
 /** Builds and starts the store service. `main.ts` calls it with defaults; a launcher passes overrides. */
 export async function bootstrap(options: StoreBootstrapOptions = {}): Promise<StoreHandle> {
   const env = loadStoreEnv(options.env ?? process.env);
-  const logger = options.logger ?? createLogger(STORE_SERVICE, env.LOG_LEVEL);
+  const logger = options.logger ?? createLogger(STORE_SERVICE, env.LOG_LEVEL, env.LOG_FORMAT);
   const registry = options.registry ?? new Registry();
   if (!options.registry) collectDefaultMetrics({ register: registry });
   const bus = await connectBus(env, { registry, logger, bus: options.bus });

@@ -21,13 +21,17 @@ export interface ServiceBootstrapOptions {
   handleSignals?: boolean;
 }
 
+/** Nest's start-up chatter (one line per module and route): useful when debugging, noise otherwise. */
+const NEST_STARTUP_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+
 /**
- * Adapts pino to Nest's LoggerService so framework messages are JSON lines too.
+ * Adapts pino to Nest's LoggerService so framework messages go through the service's logger too;
+ * Nest's start-up messages are logged at debug level.
  */
 export function nestLogger(logger: Logger) {
   const fmt = (message: unknown, context?: unknown) => ({ context: typeof context === 'string' ? context : undefined, msg: String(message) });
   return {
-    log: (m: unknown, c?: unknown) => logger.info(fmt(m, c)),
+    log: (m: unknown, c?: unknown) => (typeof c === 'string' && NEST_STARTUP_CONTEXTS.has(c) ? logger.debug(fmt(m, c)) : logger.info(fmt(m, c))),
     error: (m: unknown, trace?: unknown, c?: unknown) => logger.error({ ...fmt(m, c), trace }),
     warn: (m: unknown, c?: unknown) => logger.warn(fmt(m, c)),
     debug: (m: unknown, c?: unknown) => logger.debug(fmt(m, c)),

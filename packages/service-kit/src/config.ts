@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SchemaTrack } from '@mdp/contracts';
+import { LOG_FORMATS } from './logger';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -75,6 +76,7 @@ export const sharedEnvShape = {
   PUBLISHER_TOKEN: envOptionalString(),
   DATABASE_URL: envOptionalString(),
   LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  LOG_FORMAT: envString('auto').pipe(z.enum(LOG_FORMATS, { error: 'must be auto, json or pretty' })),
 };
 export const SharedEnv = z.object(sharedEnvShape);
 export type SharedEnv = z.infer<typeof SharedEnv>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError, envBool, envInt, parseEnv, portShape, SharedEnv, sharedEnvShape } from '../src/config';
 
 describe('parseEnv', () => {
-  it('applies the shared defaults from SYSTEM.md', () => {
+  it('applies the shared defaults from the system map', () => {
     expect(parseEnv(SharedEnv, {})).toEqual({
       PULSE_ENABLED: true,
       EVENT_BUS_BACKEND: 'inmem',
@@ -12,6 +12,7 @@ describe('parseEnv', () => {
       PUBLISHER_TOKEN: undefined,
       DATABASE_URL: undefined,
       LOG_LEVEL: 'info',
+      LOG_FORMAT: 'auto',
     });
   });
 

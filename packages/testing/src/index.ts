@@ -13,3 +13,4 @@ export {
 export type { TestSchema } from './fixtures';
 export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
 export type { BenchBackend } from './bench';
+export { freePort, REGISTER_TS } from './process';

@@ -56,6 +56,7 @@ export const StoreEnv = z
     MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),
     MDS_FB_HTTP_MAX_RETRIES: nonNegativeInt(3),
     MDS_FB_HTTP_BACKOFF: envNumber(0.5).pipe(z.number().min(0, { error: 'must be >= 0' })),
+    NODE_ENV: envOptionalString(),
   })
   .superRefine((env, ctx) => {
     const cap = env.MDS_COORDINATOR_CAPACITY;
@@ -65,6 +66,10 @@ export const StoreEnv = z
     if (low >= high) ctx.addIssue({ code: 'custom', path: ['MDS_COORDINATOR_LOW_WATERMARK'], message: `must be below the high watermark (${high}), got ${low}` });
     if (env.MDS_RETRY_MAX_BACKOFF_MS < env.MDS_RETRY_INITIAL_BACKOFF_MS) {
       ctx.addIssue({ code: 'custom', path: ['MDS_RETRY_MAX_BACKOFF_MS'], message: `must be >= MDS_RETRY_INITIAL_BACKOFF_MS (${env.MDS_RETRY_INITIAL_BACKOFF_MS})` });
+    }
+    // Embedded PGlite needs ~875 MB and keeps its data in the container: never a production database.
+    if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production (embedded PGlite is for development only)' });
     }
     if (env.MDS_FB_ENABLE_HTTP_BROADCAST && !env.MDS_FB_HTTP_ENDPOINT) {
       ctx.addIssue({ code: 'custom', path: ['MDS_FB_HTTP_ENDPOINT'], message: 'is required when MDS_FB_ENABLE_HTTP_BROADCAST=true' });

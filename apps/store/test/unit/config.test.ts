@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { ConfigError } from '@mdp/service-kit';
+import { REGISTER_TS } from '@mdp/testing';
 import { loadStoreEnv } from '../../src/config/store-config';
 
 describe('store settings', () => {
@@ -60,5 +63,21 @@ describe('store settings', () => {
     expect(() => loadStoreEnv({ MDS_COORDINATOR_CAPACITY: '100', MDS_COORDINATOR_HIGH_WATERMARK: '150' })).toThrow('MDS_COORDINATOR_HIGH_WATERMARK');
     expect(() => loadStoreEnv({ MDS_FB_ENABLE_HTTP_BROADCAST: 'true' })).toThrow('MDS_FB_HTTP_ENDPOINT: is required');
     expect(() => loadStoreEnv({ MDS_FB_HTTP_ENDPOINT: 'not a url' })).toThrow('MDS_FB_HTTP_ENDPOINT');
+  });
+});
+
+describe('production database', () => {
+  it('requires DATABASE_URL when NODE_ENV=production', () => {
+    expect(() => loadStoreEnv({ NODE_ENV: 'production' })).toThrow('DATABASE_URL: is required when NODE_ENV=production');
+    expect(loadStoreEnv({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/mdp' }).DATABASE_URL).toBe('postgres://db/mdp');
+    expect(loadStoreEnv({ NODE_ENV: 'development' }).DATABASE_URL).toBeUndefined();
+  });
+
+  it('the service exits 1 at start-up, naming the variable, instead of opening embedded PGlite', () => {
+    const env: Record<string, string | undefined> = { ...process.env, NODE_ENV: 'production', PORT: '0' };
+    delete env.DATABASE_URL;
+    const run = spawnSync(process.execPath, ['-r', REGISTER_TS, join(__dirname, '..', '..', 'src', 'main.ts')], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('DATABASE_URL: is required when NODE_ENV=production');
   });
 });
