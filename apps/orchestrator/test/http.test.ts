@@ -33,7 +33,7 @@ describe('orchestrator HTTP surface', () => {
     const res = await request(orch.app.getHttpServer()).get('/metrics').expect(200);
     expect(res.text).toContain('# TYPE orchestrator_observed_events_total counter');
     expect(res.text).toContain('# TYPE pulse_consume_total counter');
-    expect(res.text).toContain('# TYPE orchestrator_observed_lag_ms histogram');
+    expect(res.text).toContain('# TYPE orchestrator_observed_lag_seconds histogram');
     expect(res.text).toContain('process_cpu_user_seconds_total');
   });
 

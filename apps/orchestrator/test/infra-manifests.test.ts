@@ -39,7 +39,7 @@ describe('infra and CI files', () => {
   it('the Grafana dashboard is valid JSON and queries the coordinator and bus metrics', () => {
     const dash = JSON.parse(readFileSync(join(infra, 'grafana/dashboards/mdp-overview.json'), 'utf8'));
     const exprs: string[] = dash.panels.flatMap((p: Doc) => (p.targets ?? []).map((t: Doc) => t.expr));
-    for (const metric of ['mds_coord_queue_depth', 'mds_worker_write_latency_seconds_bucket', 'pulse_publish_total', 'pulse_lag_ms']) {
+    for (const metric of ['mds_coord_queue_depth', 'mds_worker_write_latency_seconds_bucket', 'pulse_publish_total', 'pulse_lag_seconds']) {
       expect(exprs.some((e) => e.includes(metric))).toBe(true);
     }
   });

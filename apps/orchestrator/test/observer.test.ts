@@ -42,7 +42,7 @@ describe('observer on a shared in-memory bus', () => {
     expect(metrics).toContain('orchestrator_observed_events_total{stream="telemetry.feedback",track="v1",outcome="ok"} 2');
     // The shared bus keeps pulse_* in its own registry; the orchestrator exposes it.
     expect(metrics).toMatch(/pulse_publish_total\{[^}]*outcome="success"[^}]*\} 2/);
-    expect(metrics).toContain('orchestrator_observed_lag_ms_count{stream="telemetry.feedback"} 2');
+    expect(metrics).toContain('orchestrator_observed_lag_seconds_count{stream="telemetry.feedback"} 2');
     expect(metrics).toContain('orchestrator_backpressure_level{coordinator_id="bars"} 2');
   });
 

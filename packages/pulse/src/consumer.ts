@@ -533,9 +533,9 @@ export class Consumer implements Subscription {
     }
     if (!deliveries.length) return;
     const newest = deliveries[deliveries.length - 1].envelope.ts;
-    this.deps.metrics.lagMs.set(
+    this.deps.metrics.lagSeconds.set(
       { stream: this.cfg.metricStream },
-      Math.max(0, Date.now() - newest * 1000),
+      Math.max(0, Date.now() / 1000 - newest),
     );
 
     if (this.cfg.idempotency) deliveries = await this.dropDuplicates(deliveries);

@@ -33,7 +33,7 @@ function gauge<L extends string>(
 export class PulseMetrics {
   readonly publishTotal: Counter<'stream' | 'track' | 'outcome'>;
   readonly consumeTotal: Counter<'stream' | 'track' | 'outcome'>;
-  readonly lagMs: Gauge<'stream'>;
+  readonly lagSeconds: Gauge<'stream'>;
   readonly groupPending: Gauge<'stream' | 'group'>;
   readonly groupLag: Gauge<'stream' | 'group'>;
 
@@ -50,10 +50,10 @@ export class PulseMetrics {
       'Envelopes consumed, by outcome (success|error|duplicate|dead_letter)',
       ['stream', 'track', 'outcome'],
     );
-    this.lagMs = gauge(
+    this.lagSeconds = gauge(
       registry,
-      'pulse_lag_ms',
-      'Now minus the envelope ts of the latest consumed envelope, in ms',
+      'pulse_lag_seconds',
+      'Now minus the envelope ts of the latest consumed envelope, in seconds',
       ['stream'],
     );
     this.groupPending = gauge(

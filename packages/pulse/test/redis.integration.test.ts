@@ -273,6 +273,6 @@ describeWithRedis('pulse on real Redis', () => {
     await waitFor(() => got.length === 2, 'consumed');
     const gauge = async (name: string) => (await shared.getSingleMetric(name)!.get()).values[0]?.value;
     await waitFor(async () => (await gauge('pulse_group_lag')) === 0 && (await gauge('pulse_group_pending')) === 0, 'group gauges');
-    expect(await shared.metrics()).toMatch(new RegExp(`pulse_lag_ms\\{stream="${ns}.md.bars"\\} \\d+`));
+    expect(await shared.metrics()).toMatch(new RegExp(`pulse_lag_seconds\\{stream="${ns}.md.bars"\\} [\\d.e-]+`));
   });
 });

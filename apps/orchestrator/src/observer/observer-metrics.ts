@@ -22,10 +22,10 @@ export class ObserverMetrics {
       registers,
     });
     this.lag = new Histogram({
-      name: 'orchestrator_observed_lag_ms',
-      help: 'Envelope ts to observer handling, in milliseconds',
+      name: 'orchestrator_observed_lag_seconds',
+      help: 'Envelope ts to observer handling, in seconds',
       labelNames: ['stream'],
-      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.backpressure = new Gauge({

@@ -131,7 +131,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     const lagMs = Math.max(0, nowMs - envelope.ts * 1000);
     stats.recordOk(envelope, lagMs, nowMs);
     this.metrics.events.inc({ stream: s.stream, track, outcome: 'ok' });
-    this.metrics.lag.observe({ stream: s.stream }, lagMs);
+    this.metrics.lag.observe({ stream: s.stream }, lagMs / 1000);
     if (s.schemaId === 'telemetry.FeedbackEvent') {
       const event = checked.value as FeedbackEvent;
       stats.recordFeedback(event);

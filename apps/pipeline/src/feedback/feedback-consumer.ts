@@ -32,7 +32,7 @@ const RATE_ADJUSTMENT_V1_FIELDS = ['provider', 'scale', 'reason', 'ts'] as const
 /**
  * Store feedback over Pulse: `<ns>.telemetry.feedback`, group `pipeline`. Pulse decodes and validates
  * each envelope (junk goes to the dead-letter stream), drops envelope ids already handled, counts
- * `pulse_consume_total` / `pulse_lag_ms`, acks on success and fails (retry, then dead-letter) on
+ * `pulse_consume_total` / `pulse_lag_seconds`, acks on success and fails (retry, then dead-letter) on
  * error. This class turns each event into a rate adjustment and announces it on
  * `<ns>.telemetry.rate_adjustment`.
  */

@@ -5,7 +5,7 @@ const PRESSURE_VALUE = { ok: 0, soft: 1, hard: 2 } as const;
 
 /**
  * The pipeline's own metrics, on the service's registry. The pulse_* family (`pulse_consume_total`,
- * `pulse_lag_ms`, ...) is recorded by the bus's consumer core on the same registry (see bootstrap).
+ * `pulse_lag_seconds`, ...) is recorded by the bus's consumer core on the same registry (see bootstrap).
  */
 export class PipelineMetrics {
   readonly feedbackReceived: Counter<'source' | 'level'>;

@@ -110,7 +110,7 @@ describe('pipeline app on a shared in-memory bus', () => {
       /pipeline_rate_adjustments_total\{provider="synthetic",reason="hard"\} 1/,
     );
     expect(metrics).toMatch(/pulse_consume_total\{[^}]*outcome="success"[^}]*\} \d+/);
-    expect(metrics).toMatch(/pulse_lag_ms\{stream="apptest.telemetry.feedback"\}/);
+    expect(metrics).toMatch(/pulse_lag_seconds\{stream="apptest.telemetry.feedback"\}/);
     expect(metrics).toMatch(/pipeline_rate_scale\{provider="synthetic"\} 0.5/);
     expect(metrics).toMatch(/pipeline_published_records_total\{stream="md.bars"\} \d+/);
   });

@@ -188,7 +188,7 @@ describeWithRedis('pipeline over Redis', () => {
     expect(text).toMatch(
       new RegExp(`pulse_consume_total\\{stream="${stream}",track="v2",outcome="success"\\} 1`),
     );
-    expect(text).toMatch(new RegExp(`pulse_lag_ms\\{stream="${stream}"\\} \\d+`));
+    expect(text).toMatch(new RegExp(`pulse_lag_seconds\\{stream="${stream}"\\} [\\d.e-]+`));
     expect(text).toMatch(
       /pipeline_feedback_events_received_total\{source="store",level="soft"\} 1/,
     );

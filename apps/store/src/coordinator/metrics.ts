@@ -5,6 +5,7 @@ export interface CoordinatorMetrics {
   itemsSubmitted: Counter<'coord_id'>;
   itemsDropped: Counter<'coord_id' | 'reason'>;
   queueDepth: Gauge<'coord_id'>;
+  queueCapacity: Gauge<'coord_id'>;
   workersAlive: Gauge<'coord_id'>;
   circuitState: Gauge<'coord_id'>;
   batchesWritten: Counter<'coord_id' | 'worker_id'>;
@@ -25,6 +26,7 @@ export function coordinatorMetrics(registry: Registry): CoordinatorMetrics {
     itemsSubmitted: new Counter({ name: 'mds_coord_items_submitted_total', help: 'Items submitted to the write coordinator', labelNames: ['coord_id'], registers }),
     itemsDropped: new Counter({ name: 'mds_coord_items_dropped_total', help: 'Items dropped by the overflow strategy', labelNames: ['coord_id', 'reason'], registers }),
     queueDepth: new Gauge({ name: 'mds_coord_queue_depth', help: 'Items waiting in the coordinator queue', labelNames: ['coord_id'], registers }),
+    queueCapacity: new Gauge({ name: 'mds_coord_queue_capacity', help: 'Items the coordinator queue holds before its overflow strategy applies', labelNames: ['coord_id'], registers }),
     workersAlive: new Gauge({ name: 'mds_coord_workers_alive', help: 'Sink workers running', labelNames: ['coord_id'], registers }),
     circuitState: new Gauge({ name: 'mds_coord_circuit_state', help: 'Circuit breaker state: 0 closed, 1 open, 2 half-open', labelNames: ['coord_id'], registers }),
     batchesWritten: new Counter({ name: 'mds_worker_batches_written_total', help: 'Batches written by sink workers', labelNames: ['coord_id', 'worker_id'], registers }),

@@ -159,6 +159,7 @@ export class WriteCoordinator<T> {
     if (this.started) return;
     this.started = true;
     for (let i = 0; i < this.workerCount; i++) this.workers.push(this.runWorker(String(i)));
+    this.metrics.queueCapacity.set({ coord_id: this.id }, this.queue.capacity);
     const poll = () => this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
     poll();
     this.pollTimer = setInterval(poll, this.opts.metricsPollMs ?? 250);

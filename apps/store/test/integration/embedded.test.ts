@@ -194,5 +194,6 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/mds_coord_workers_alive\{coord_id="store"\} 4/);
+    expect(metrics).toMatch(new RegExp(`mds_coord_queue_capacity\\{coord_id="store"\\} ${store.env.MDS_COORDINATOR_CAPACITY}\\n`));
   });
 });
