@@ -62,7 +62,7 @@ export const envOptionalString = () =>
     .optional()
     .transform((raw) => (raw === undefined || raw.trim() === '' ? undefined : raw.trim()));
 
-/** The variables every service shares (see SYSTEM.md). */
+/** The variables every service shares (docs/system.md is generated from this list). */
 export const sharedEnvShape = {
   PULSE_ENABLED: envBool(true),
   EVENT_BUS_BACKEND: envString('inmem').pipe(z.enum(['inmem', 'redis'], { error: 'must be inmem or redis' })),

@@ -1,0 +1,127 @@
+/**
+ * The stream catalogue: every logical stream of the system once, with the schema its entries carry,
+ * who publishes it, which consumer groups read it and how long entries stay. The physical stream is
+ * `<MD_NAMESPACE>.<name>`, its dead letters `<MD_NAMESPACE>.<name>.dlq`. `docs/system.md` is generated
+ * from this list (`pnpm docs:system`); a test fails when the two drift apart.
+ */
+import type { SchemaId } from './registry';
+
+/** The services of the system, as named in logs, health and metrics. */
+export const SERVICES = ['store', 'pipeline', 'orchestrator'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** How long a stream keeps its entries. */
+export type StreamRetention =
+  /** No trimming: entries stay until an operator trims the stream (XTRIM). */
+  | { kind: 'untrimmed' }
+  /** Trimmed on publish to about `maxLen` entries (XADD MAXLEN ~). */
+  | { kind: 'max_len'; maxLen: number }
+  /** Trimmed on publish to entries younger than `ms` (XADD MINID ~). */
+  | { kind: 'age'; ms: number };
+
+export interface ConsumerGroup {
+  /** The group name in Redis (XGROUP CREATE). */
+  name: string;
+  /** The service whose replicas join it (replicas share the group's work). */
+  service: ServiceName;
+  /** What the service does with the entries. */
+  purpose: string;
+}
+
+export interface StreamEntry {
+  /** Logical name, without the namespace: `md.bars`. */
+  name: string;
+  /** Schema ids its envelopes may carry (`meta.schema_id`). */
+  schemaIds: readonly SchemaId[];
+  publishers: readonly ServiceName[];
+  groups: readonly ConsumerGroup[];
+  retention: StreamRetention;
+  description: string;
+}
+
+const UNTRIMMED: StreamRetention = { kind: 'untrimmed' };
+const storeIngest = (what: string): ConsumerGroup => ({ name: 'store', service: 'store', purpose: `writes ${what} to PostgreSQL` });
+
+export const STREAM_CATALOGUE: readonly StreamEntry[] = [
+  {
+    name: 'md.bars',
+    schemaIds: ['md.Bar'],
+    publishers: ['pipeline'],
+    groups: [storeIngest('bars (OHLCV)')],
+    retention: UNTRIMMED,
+    description: 'OHLCV bars from the providers',
+  },
+  {
+    name: 'md.options',
+    schemaIds: ['md.OptionSnap'],
+    publishers: ['pipeline'],
+    groups: [storeIngest('option snapshots')],
+    retention: UNTRIMMED,
+    description: 'option chain snapshots',
+  },
+  {
+    name: 'md.news',
+    schemaIds: ['md.News'],
+    publishers: ['pipeline'],
+    groups: [storeIngest('news items')],
+    retention: UNTRIMMED,
+    description: 'news items',
+  },
+  {
+    name: 'md.fundamentals',
+    schemaIds: ['md.Fundamentals'],
+    publishers: ['pipeline'],
+    groups: [storeIngest('fundamentals')],
+    retention: UNTRIMMED,
+    description: 'company fundamentals',
+  },
+  {
+    name: 'telemetry.feedback',
+    schemaIds: ['telemetry.FeedbackEvent'],
+    publishers: ['store'],
+    groups: [
+      { name: 'pipeline', service: 'pipeline', purpose: 'scales provider rates by backpressure level' },
+      { name: 'orchestrator', service: 'orchestrator', purpose: 'observes backpressure levels' },
+    ],
+    retention: UNTRIMMED,
+    description: 'backpressure level changes of the store coordinator',
+  },
+  {
+    name: 'telemetry.rate_adjustment',
+    schemaIds: ['telemetry.RateAdjustment'],
+    publishers: ['pipeline'],
+    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'observes rate scales per provider' }],
+    retention: UNTRIMMED,
+    description: 'rate scale the pipeline applied per provider',
+  },
+  {
+    name: 'telemetry.audit',
+    schemaIds: ['telemetry.AuditEnvelope'],
+    publishers: ['pipeline', 'orchestrator'],
+    groups: [],
+    retention: UNTRIMMED,
+    description: 'audit trail: control requests and their results',
+  },
+  {
+    name: 'telemetry.health',
+    schemaIds: ['telemetry.HealthStatus'],
+    publishers: ['store', 'pipeline', 'orchestrator'],
+    groups: [],
+    retention: UNTRIMMED,
+    description: 'service heartbeats',
+  },
+  {
+    name: 'control.actions',
+    schemaIds: ['control.ControlAction'],
+    publishers: ['orchestrator'],
+    groups: [{ name: 'pipeline', service: 'pipeline', purpose: 'pauses, resumes and scales providers' }],
+    retention: UNTRIMMED,
+    description: 'operator control actions',
+  },
+];
+
+/** The catalogue entry of a logical stream name, or undefined. */
+export function catalogueEntry(name: string): StreamEntry | undefined {
+  return STREAM_CATALOGUE.find((s) => s.name === name);
+}
+
