@@ -27,8 +27,6 @@ export interface FeedbackConsumerOptions {
   onAdjustment?: (adjustment: RateAdjustment, envelope: EventEnvelope<FeedbackEvent>) => void;
 }
 
-const RATE_ADJUSTMENT_V1_FIELDS = ['provider', 'scale', 'reason', 'ts'] as const;
-
 /**
  * Store feedback over Pulse: `<ns>.telemetry.feedback`, group `pipeline`. Pulse decodes and validates
  * each envelope (junk goes to the dead-letter stream), drops envelope ids already handled, counts
@@ -123,7 +121,6 @@ export class FeedbackConsumer {
         track: this.bus.track,
         key: adjustment.provider,
         payload: adjustment,
-        v1Fields: RATE_ADJUSTMENT_V1_FIELDS,
       }),
     );
     return adjustment;
