@@ -74,6 +74,8 @@ export const sharedEnvShape = {
   SCHEMA_TRACK: envString('v1').pipe(SchemaTrack),
   PUBLISHER_TOKEN: envOptionalString(),
   DATABASE_URL: envOptionalString(),
+  /** How often each service publishes its HealthStatus on `<ns>.telemetry.health`. */
+  HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' })),
   LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
 };
 export const SharedEnv = z.object(sharedEnvShape);

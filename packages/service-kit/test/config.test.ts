@@ -11,6 +11,7 @@ describe('parseEnv', () => {
       SCHEMA_TRACK: 'v1',
       PUBLISHER_TOKEN: undefined,
       DATABASE_URL: undefined,
+      HEARTBEAT_INTERVAL_MS: 5000,
       LOG_LEVEL: 'info',
     });
   });
