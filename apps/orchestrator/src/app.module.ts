@@ -4,6 +4,7 @@ import type { Logger } from '@mdp/service-kit';
 import type { Registry } from 'prom-client';
 import { AuditModule, AuditOptions } from './audit/audit.module';
 import { ClusterModule, ClusterOptions } from './cluster/cluster.module';
+import { CockpitModule } from './cockpit/cockpit.module';
 import { ControlModule, ControlOptions } from './control/control.module';
 import { ObserverModule } from './observer/observer.module';
 import type { ObserverOptions } from './observer/pulse-observer.service';
@@ -34,6 +35,7 @@ export class AppModule {
         AuditModule.forRoot(options.audit),
         ClusterModule.forRoot(options.cluster),
         ControlModule.forRoot(options.control),
+        CockpitModule.forRoot({ controlEnabled: Boolean(options.control.adminToken) }),
       ],
     };
   }

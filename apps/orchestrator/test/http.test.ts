@@ -75,6 +75,18 @@ describe('orchestrator HTTP surface', () => {
     expect(page.entries).toEqual([expect.objectContaining({ kind: 'control_request', action: 'pause', status: 'error', outcome: 'rejected', attributes: expect.objectContaining({ refused: 'forbidden' }) })]);
   });
 
+  it('GET /: the cockpit page, its script and the vendored chart library', async () => {
+    const page = await request(orch.app.getHttpServer()).get('/').expect(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('<title>mdp cockpit</title>');
+    const chart = await request(orch.app.getHttpServer()).get('/cockpit/uplot.js').expect(200);
+    expect(chart.text).toContain('uPlot');
+    await request(orch.app.getHttpServer()).get('/cockpit/app.js').expect(200).expect('Content-Type', /javascript/);
+    await request(orch.app.getHttpServer()).get('/cockpit/..%2Fpackage.json').expect(404);
+    const snap = (await request(orch.app.getHttpServer()).get('/cockpit/snapshot').expect(200)).body;
+    expect(snap).toMatchObject({ control_enabled: false, cluster: { service: 'cluster' }, streams: expect.any(Array), audit: expect.any(Array) });
+  });
+
   it('GET /topology on the in-memory bus: the known streams and groups, and this orchestrator from its heartbeat', async () => {
     const topo = await until(async () => {
       const body = (await request(orch.app.getHttpServer()).get('/topology').expect(200)).body;
