@@ -259,3 +259,13 @@ describe('documented strictness differences (the core accepts, mdp rejects)', ()
     }
   });
 });
+
+describe('pydantic lax coercion is not copied (README: stricter points)', () => {
+  it.each([
+    ['telemetry.FeedbackEvent', { ...SAMPLES['telemetry.FeedbackEvent'].v1, queue_size: '80' }],
+    ['telemetry.RateAdjustment', { ...SAMPLES['telemetry.RateAdjustment'].v1, scale: '0.5' }],
+    ['telemetry.HealthStatus', { ...SAMPLES['telemetry.HealthStatus'].v1, ts: '1729234567.5' }],
+  ] as const)('%s %j is rejected on both tracks', (schemaId, input) => {
+    for (const track of SCHEMA_TRACKS) expect(decodePayload(schemaId, track, input).ok).toBe(false);
+  });
+});
