@@ -14,6 +14,14 @@ export function physicalStream(namespace: string, stream: string): string {
   return `${namespace}.${stream}`;
 }
 
+/**
+ * The key the Python core's bus uses for the same logical stream: it prefixes `<namespace>:` to the
+ * stream name its services pass, which is already `<namespace>.<stream>` (`mdp:mdp.telemetry.feedback`).
+ */
+export function coreStream(namespace: string, stream: string): string {
+  return `${namespace}:${physicalStream(namespace, stream)}`;
+}
+
 export function partitionStream(namespace: string, stream: string, partition: number): string {
   return `{${namespace}.${stream}.p${partition}}`;
 }
