@@ -30,6 +30,7 @@ export interface HeartbeatOptions {
  */
 export class HeartbeatPublisher {
   private timer?: NodeJS.Timeout;
+  private early?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   readonly intervalMs: number;
   readonly nodeId: string;
@@ -46,12 +47,18 @@ export class HeartbeatPublisher {
   start(): void {
     if (this.timer) return;
     void this.beat();
+    // A service is often still starting at its first beat (migrations, subscriptions): a second one
+    // soon after tells the cluster it is up without waiting a whole interval.
+    this.early = setTimeout(() => void this.beat(), Math.min(1000, this.intervalMs / 2));
+    this.early.unref();
     this.timer = setInterval(() => void this.beat(), this.intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
+    if (this.early) clearTimeout(this.early);
     if (this.timer) clearInterval(this.timer);
+    this.early = undefined;
     this.timer = undefined;
   }
 
