@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, Get, Header, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Header, Query, ServiceUnavailableException } from '@nestjs/common';
 import { z } from 'zod';
 import { AUDIT_KINDS } from './audit-row';
 import { AuditPage, decodeCursor, MAX_PAGE } from './audit-store';
@@ -32,6 +32,10 @@ export class AuditController {
     const parsed = AuditQueryParams.safeParse(raw);
     if (!parsed.success) throw new BadRequestException({ error: 'invalid query', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
     const q = parsed.data;
-    return this.trail.store.page({ since: q.since, until: q.until, target: q.target, action: q.action, kind: q.kind, correlationId: q.correlation_id, limit: q.limit, cursor: q.cursor });
+    try {
+      return await this.trail.store.page({ since: q.since, until: q.until, target: q.target, action: q.action, kind: q.kind, correlationId: q.correlation_id, limit: q.limit, cursor: q.cursor });
+    } catch (err) {
+      throw new ServiceUnavailableException({ error: 'audit_log unavailable', detail: (err as Error).message });
+    }
   }
 }
