@@ -157,9 +157,9 @@
         var idle = g && g.consumer_list.length ? Math.min.apply(null, g.consumer_list.map(function (c) { return c.idle_ms == null ? Infinity : c.idle_ms; })) : null;
         var dlq = st.dlq_length || 0;
         rows.push('<tr>' +
-          (i === 0 ? '<td class="mono" rowspan="' + groups.length + '">' + esc(st.name) + '</td><td class="num dim" rowspan="' + groups.length + '">' + fmtInt(st.length) + '</td>' : '') +
+          (i === 0 ? '<td class="mono" rowspan="' + groups.length + '">' + esc(st.name) + '</td><td class="num dim" rowspan="' + groups.length + '">' + (s.backend === 'inmem' ? '–' : fmtInt(st.length)) + '</td>' : '') +
           '<td class="mono">' + (g ? esc(g.name) : '<span class="dim">no group</span>') + '</td>' +
-          '<td class="num">' + (g ? g.consumers : '') + '</td>' +
+          '<td class="num">' + (g ? (s.backend === 'inmem' ? '–' : g.consumers) : '') + '</td>' +
           '<td class="num ' + (g && g.pending > 0 ? 'warn' : '') + '">' + (g ? fmtInt(g.pending) : '') + '</td>' +
           '<td class="num ' + (g && g.lag > 1000 ? 'warn' : '') + '">' + (g ? (g.lag == null ? '?' : fmtInt(g.lag)) : '') + '</td>' +
           '<td class="num dim">' + (idle == null || idle === Infinity ? '–' : duration(idle / 1000)) + '</td>' +

@@ -18,6 +18,8 @@ const MAX_COORDINATORS = 32;
 export interface CockpitSnapshot {
   ts: number;
   namespace: string;
+  /** `inmem`: stream lengths and consumers are not known (the in-memory bus cannot be inspected). */
+  backend: string;
   cluster: HealthStatus & { reason: string | null };
   nodes: TopologyNode[];
   coordinators: Array<{ id: string; level: BackpressureLevel; queue_size: number; capacity: number; ts: number; history: QueueSample[] }>;
@@ -111,6 +113,7 @@ export class CockpitFeed implements ObserverListener {
     return {
       ts: Date.now() / 1000,
       namespace: status.namespace,
+      backend: status.backend,
       cluster: await this.cluster.clusterHealth(),
       nodes: [...topology.nodes, ...topology.other_nodes],
       coordinators,

@@ -87,17 +87,18 @@ export class ControlService {
       track,
       headers: { [AUDIT_HEADERS.correlationId]: correlationId },
     });
+    // Audited before it is sent, so the request precedes its result in the trail; a request that could
+    // not be audited (logged) is still sent.
+    await this.audit(this.requestRow(req, who, correlationId, 'accepted', `sending to ${this.bus.streamName(CONTROL_STREAM)}`)).catch(() => undefined);
     try {
       await this.bus.publish(CONTROL_STREAM, envelope);
     } catch (err) {
       this.waiting.delete(correlationId);
       const detail = `not published to ${this.bus.streamName(CONTROL_STREAM)}: ${(err as Error).message}`;
-      await this.audit(this.requestRow(req, who, correlationId, 'error', detail)).catch(() => undefined);
+      await this.audit({ ...this.requestRow(req, who, correlationId, 'error', detail), source_id: `control.unsent:${correlationId}` }).catch(() => undefined);
       this.counter.inc({ action: req.action, outcome: 'error' });
       return { http: 503, body: { status: 'error', outcome: 'error', detail, action: req.action, target: req.target, correlation_id: correlationId, ts: Date.now() / 1000 } };
     }
-    // Already sent: a request that could not be audited (logged) still gets its answer.
-    await this.audit(this.requestRow(req, who, correlationId, 'accepted', `published to ${this.bus.streamName(CONTROL_STREAM)}`)).catch(() => undefined);
     const row = await answered;
     this.waiting.delete(correlationId);
     if (!row) {
