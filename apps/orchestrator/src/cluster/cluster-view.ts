@@ -145,7 +145,7 @@ export class ClusterView implements ObserverListener {
             correlation_id: null,
             status: 'ok',
             outcome: null,
-            detail: `${n.service} ${n.version} is ${n.reported}${reasonOf(n, this.now()) ? ` (${reasonOf(n, this.now())})` : ''}`,
+            detail: `${n.service} ${n.version} appeared, reporting ${n.reported}${reasonOf(n, this.now()) ? ` (${reasonOf(n, this.now())})` : ''}`,
             attributes: { service: n.service, version: n.version, interval_ms: String(n.interval_ms) },
           }
         : {
