@@ -239,6 +239,8 @@ describeWithServices('orchestrator over Redis and PostgreSQL: audit trail, topol
     expect(before).toBeGreaterThan(0);
     const replay = await send({ action: 'replay_dlq', stream: 'telemetry.feedback' });
     expect(replay.body).toMatchObject({ status: 'ok', target: 'stream:telemetry.feedback', detail: expect.stringMatching(new RegExp(`^replayed ${before} dead letters? of ${dlq}`)) });
+    // The store answers on v1, where replay_dlq can only travel as `reload`: the header keeps the verb.
+    expect((await rows('correlation_id = $1', [replay.body.correlation_id])).map((r) => r.action)).toEqual(['replay_dlq', 'replay_dlq']);
     const refused = await send({ action: 'reload', target: 'store' });
     // The store publishes on v1 (the default): the core's result knows ok | error, not the finer `rejected`.
     expect(refused.body).toMatchObject({ status: 'error', outcome: 'error', detail: expect.stringMatching(/does not perform "reload"/) });

@@ -10,6 +10,8 @@ export const AUDIT_STREAM = 'telemetry.audit';
  * no correlation field; the header lets a v1 answer find its request too.
  */
 export const CORRELATION_HEADER = 'correlation_id';
+/** Envelope header carrying the audited verb (`set_scale`, ...), which a v1 entry can only call `reload`. */
+export const OPERATION_HEADER = 'operation';
 
 /** What a service did with an action aimed at it: performed, refused, or failed while performing. */
 export interface PerformedAction {
@@ -125,7 +127,7 @@ export abstract class ControlActionConsumer {
     });
     await this.bus.publish(
       AUDIT_STREAM,
-      createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, audit), { key: this.role, track: this.bus.track, headers: { [CORRELATION_HEADER]: correlationId } }),
+      createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, audit), { key: this.role, track: this.bus.track, headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action } }),
     );
     return outcome;
   }

@@ -1,17 +1,18 @@
 import { EventEmitter } from 'node:events';
 import { auditEntry, type AuditEnvelope, type EventEnvelope } from '@mdp/contracts';
 import { createEnvelope, type EventBus } from '@mdp/pulse';
-import { AUDIT_STREAM, auditPayload, CORRELATION_HEADER, type Logger } from '@mdp/service-kit';
+import { AUDIT_STREAM, auditPayload, CORRELATION_HEADER, OPERATION_HEADER, type Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
 import { AUDIT_KINDS, AuditKind, AuditRow } from './audit-row';
 import type { AuditStore } from './audit-store';
 
 export const ORCHESTRATOR_ROLE = 'orchestrator';
 /**
- * Envelope headers of audit entries. The v1 payload (the core's AuditEnvelope) has no correlation id
- * or target; headers carry them on both tracks, so a v1 result still finds its request.
+ * Envelope headers of audit entries. The v1 payload (the core's AuditEnvelope) has no correlation id,
+ * target or verb beyond pause | resume | reload; headers carry them on both tracks, so a v1 result
+ * still finds its request and keeps its verb.
  */
-export const AUDIT_HEADERS = { correlationId: CORRELATION_HEADER, kind: 'audit_kind', target: 'target' } as const;
+export const AUDIT_HEADERS = { correlationId: CORRELATION_HEADER, operation: OPERATION_HEADER, kind: 'audit_kind', target: 'target' } as const;
 
 /** The correlation id of an audit entry: the v2 field, else the header. */
 export function correlationOf(entry: Partial<Pick<AuditEnvelope, 'correlation_id'>>, envelope: Pick<EventEnvelope, 'meta'>): string | undefined {
@@ -29,7 +30,7 @@ export function rowOf(entry: AuditEnvelope, envelope: Pick<EventEnvelope, 'id' |
     ts: entry.ts,
     actor: entry.actor,
     role: entry.role,
-    action: entry.operation ?? entry.action,
+    action: entry.operation ?? headers[AUDIT_HEADERS.operation] ?? entry.action,
     target: entry.target ?? headers[AUDIT_HEADERS.target] ?? null,
     correlation_id: correlationOf(entry, envelope) ?? null,
     status: entry.result.status,
@@ -139,7 +140,7 @@ export class AuditTrail {
       ...(row.correlation_id ? { correlation_id: row.correlation_id } : {}),
       attributes: row.attributes,
     });
-    const headers: Record<string, string> = { [AUDIT_HEADERS.kind]: row.kind };
+    const headers: Record<string, string> = { [AUDIT_HEADERS.kind]: row.kind, [AUDIT_HEADERS.operation]: row.action };
     if (row.correlation_id) headers[AUDIT_HEADERS.correlationId] = row.correlation_id;
     if (row.target) headers[AUDIT_HEADERS.target] = row.target;
     return createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, entry), { id: row.source_id, key: ORCHESTRATOR_ROLE, track: this.bus.track, headers });

@@ -1,6 +1,6 @@
 import type { AuditEnvelope, ControlAction, EventEnvelope } from '@mdp/contracts';
 import { createEnvelope, createEventBus, type PulseBus } from '@mdp/pulse';
-import { AUDIT_STREAM, CORRELATION_HEADER } from '@mdp/service-kit';
+import { AUDIT_STREAM, CORRELATION_HEADER, OPERATION_HEADER } from '@mdp/service-kit';
 import { uniqueId } from '@mdp/testing';
 import { StoreControl } from '../../src/control/store-control';
 import type { StreamIngest } from '../../src/ingest/stream-ingest';
@@ -48,6 +48,7 @@ describe('StoreControl', () => {
     expect(calls).toEqual(['suspend', 'resume']);
     await auditCount(2);
     expect(audits[0].meta.headers[CORRELATION_HEADER]).toBe('req-1');
+    expect(audits[0].meta.headers[OPERATION_HEADER]).toBe('pause');
     expect(audits[0].payload).toMatchObject({ role: 'store', operation: 'pause', action: 'pause', correlation_id: 'req-1', result: { status: 'ok', outcome: 'ok' } });
   });
 
