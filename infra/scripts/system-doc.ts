@@ -26,8 +26,10 @@ export const SHARED_ENV_MEANING: Record<keyof typeof sharedEnvShape, string> = {
   REDIS_URL: 'Redis for the bus',
   MD_NAMESPACE: 'stream name prefix',
   SCHEMA_TRACK: '`v1` or `v2`: what this service publishes; it reads both',
+  PULSE_WIRE: "`mdp` or `core`: entry layout of the feedback and rate adjustment streams (`core`: the Python market-data-core's)",
   PUBLISHER_TOKEN: 'when set, envelopes are HMAC-signed and checked',
   DATABASE_URL: 'PostgreSQL; unset means embedded PGlite (refused with `NODE_ENV=production`)',
+  HEARTBEAT_INTERVAL_MS: 'how often each service publishes its `HealthStatus` on `<ns>.telemetry.health`',
   LOG_LEVEL: 'pino level',
   LOG_FORMAT: '`pretty`, `json`, or `auto` (pretty on a terminal, JSON otherwise)',
 };

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogueEntry, SERVICES, STREAM_CATALOGUE } from '@mdp/contracts';
-import { sharedEnvShape } from '@mdp/service-kit';
+import { HEALTH_STREAM, sharedEnvShape } from '@mdp/service-kit';
 import { OBSERVED_STREAMS, OBSERVER_GROUP } from '@mdp/orchestrator/dist/observer/observed-streams';
 // The modules that name the streams, not the packages' entry points (which start or load a whole service).
 import { AUDIT_STREAM, CONTROL_STREAM } from '@mdp/pipeline/dist/control/control-consumer';
@@ -50,6 +50,14 @@ describe('the stream catalogue agrees with the services', () => {
       expect(groupsOf(stream)).toContain(`orchestrator:${OBSERVER_GROUP}`);
       expect(catalogueEntry(stream)?.schemaIds).toContain(schemaId);
     }
+  });
+
+  it('heartbeats: every service publishes them', () => {
+    expect(catalogueEntry(HEALTH_STREAM)?.publishers).toEqual(expect.arrayContaining([...SERVICES]));
+  });
+
+  it('control: every group the orchestrator inspects on control.actions is in the catalogue', () => {
+    expect(groupsOf(CONTROL_STREAM)).toEqual(expect.arrayContaining(['pipeline:pipeline', 'store:store']));
   });
 
   it('lists each stream once', () => {

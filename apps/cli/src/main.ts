@@ -80,16 +80,17 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<num
   for (const verb of ['pause', 'resume'] as const) {
     control
       .command(`${verb} [provider]`)
-      .description(`${verb} every provider, or the one named`)
-      .option('--target <target>', 'who acts (e.g. pipeline); default every consumer of control.actions')
+      .description(`${verb} every provider of the pipeline, the one named, or --target`)
+      .option('--target <target>', 'who acts: pipeline, store, a consumer name, provider:<name> or stream:<name>')
       .option('--reason <text>', 'recorded in the audit trail')
+      .option('--actor <name>', 'who is asking, recorded in the audit trail (default <user>@mdp-cli)')
       .action((provider, o) => controlCommand(ctx(), verb, { ...o, provider }));
   }
   control
     .command('set-scale <provider> <scale>')
     .description("scale a provider's rate budget (0..1)")
-    .option('--target <target>', 'who acts (e.g. pipeline)')
     .option('--reason <text>', 'recorded in the audit trail')
+    .option('--actor <name>', 'who is asking, recorded in the audit trail (default <user>@mdp-cli)')
     .action((provider, scale, o) => controlCommand(ctx(), 'set-scale', { ...o, provider, scale: Number(scale) }));
 
   program

@@ -14,4 +14,5 @@ export * from './md/bar';
 export * from './md/option-snap';
 export * from './md/news';
 export * from './md/fundamentals';
+export * from './core';
 export * from './catalogue';

@@ -73,8 +73,16 @@ export const sharedEnvShape = {
     z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'must be a non-empty name of letters, digits, _ or -' }),
   ),
   SCHEMA_TRACK: envString('v1').pipe(SchemaTrack),
+  /**
+   * Entry layout of the telemetry streams mdp shares with the Python market-data-core (feedback, rate
+   * adjustments): `mdp` (pulse's own) or `core` (the core's key and `data` field). Market data,
+   * control and audit streams stay `mdp`.
+   */
+  PULSE_WIRE: envString('mdp').pipe(z.enum(['mdp', 'core'], { error: 'must be mdp or core' })),
   PUBLISHER_TOKEN: envOptionalString(),
   DATABASE_URL: envOptionalString(),
+  /** How often each service publishes its HealthStatus on `<ns>.telemetry.health`. */
+  HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' })),
   LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   LOG_FORMAT: envString('auto').pipe(z.enum(LOG_FORMATS, { error: 'must be auto, json or pretty' })),
 };

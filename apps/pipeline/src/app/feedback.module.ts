@@ -80,6 +80,7 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
           consumer: config.PIPELINE_CONSUMER_NAME,
           maxDeliveries: config.PIPELINE_FB_MAX_DELIVERIES,
           idempotency: config.PIPELINE_IDEMPOTENCY,
+          wire: config.PULSE_WIRE,
           logger,
           metrics,
         }),

@@ -23,7 +23,7 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     if (!this.env.MDS_FB_ENABLE_FEEDBACK) return;
     this.unsubscribers.push(this.feedback.subscribe((e) => this.log.info({ feedback: e }, `backpressure ${e.level}`)));
-    if (this.bus) this.unsubscribers.push(this.feedback.subscribe(pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK)));
+    if (this.bus) this.unsubscribers.push(this.feedback.subscribe(pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK, this.env.PULSE_WIRE)));
     if (this.env.MDS_FB_ENABLE_HTTP_BROADCAST && this.env.MDS_FB_HTTP_ENDPOINT) {
       this.broadcaster = new HttpFeedbackBroadcaster({
         endpoint: this.env.MDS_FB_HTTP_ENDPOINT,
