@@ -28,6 +28,7 @@ describeWithServices('pnpm start (infra/scripts/start.mjs)', () => {
         expect(res.status).toBe(200);
         expect(((await res.json()) as { service: string }).service).toBe(app);
       }
+      expect(out).toContain(`cockpit        http://127.0.0.1:${launcher.ports.orchestrator}/`);
       expect(out).toContain(`curl -s http://127.0.0.1:${launcher.ports.store}/metrics | grep ^mds_coord_items_written_total`);
       expect(await launcher.stop()).toBe(0);
     } finally {

@@ -17,5 +17,5 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
   const options = { name: service, level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime };
   if (resolveLogFormat(format) === 'json') return pino(options);
   // In the main thread (not a transport worker): several services in one process share stdout in order.
-  return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service', messageFormat: '{service} | {msg}' }));
+  return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service', messageFormat: '{service} | {msg}' }));
 }
