@@ -46,6 +46,8 @@ export const PipelineEnv = z
     PIPELINE_FB_SCALE_SOFT: unit(0.5),
     PIPELINE_FB_SCALE_HARD: unit(0.0),
     PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
+    /** Step policy: a lowered scale stands this long before a higher one replaces it. */
+    PIPELINE_FB_MIN_DWELL_MS: envInt(1000).pipe(z.number().int().min(0, { error: 'must be >= 0' })),
     PIPELINE_IDEMPOTENCY: envString('shared').pipe(
       z.enum(['memory', 'shared'], { error: 'must be memory or shared' }),
     ),

@@ -9,18 +9,23 @@ import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
-import { FeedbackConsumer } from '../feedback/feedback-consumer';
+import { FeedbackConsumer, RATE_ADJUSTMENT_STREAM } from '../feedback/feedback-consumer';
 import { FeedbackHandler } from '../feedback/feedback-handler';
 import { makePolicy } from '../feedback/feedback-policy';
+import { FlowDriver } from '../flow/flow-driver';
+import { StepController } from '../flow/step-controller';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
+import { rateAdjustmentEnvelope } from '../telemetry/envelopes';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
-import { LOGGER, PIPELINE_CONFIG } from './tokens';
+import type { Clock } from '../rate/clock';
+import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
 
 @Injectable()
 export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     readonly consumer: FeedbackConsumer,
+    private readonly flow: FlowDriver,
     private readonly coordinator: RateCoordinator,
     @Inject(PIPELINE_CONFIG) private readonly config: PipelineConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -41,31 +46,68 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
       );
     }
     this.consumer.start();
+    this.flow.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.flow.stop();
     await this.consumer.stop();
   }
+}
+
+function policyOf(config: PipelineConfig) {
+  return makePolicy({
+    ok: config.PIPELINE_FB_SCALE_OK,
+    soft: config.PIPELINE_FB_SCALE_SOFT,
+    hard: config.PIPELINE_FB_SCALE_HARD,
+  });
 }
 
 /** Store feedback -> RateAdjustment -> RateController (the coordinator, through its adapter). */
 @Module({
   providers: [
     {
-      provide: FeedbackHandler,
-      useFactory: (config: PipelineConfig, coordinator: RateCoordinator) => {
-        const policy = makePolicy({
-          ok: config.PIPELINE_FB_SCALE_OK,
-          soft: config.PIPELINE_FB_SCALE_SOFT,
-          hard: config.PIPELINE_FB_SCALE_HARD,
+      provide: FlowDriver,
+      useFactory: (
+        config: PipelineConfig,
+        coordinator: RateCoordinator,
+        clock: Clock,
+        bus: EventBus,
+        metrics: PipelineMetrics,
+        logger: Logger,
+      ) => {
+        const provider = config.PIPELINE_FB_PROVIDER;
+        return new FlowDriver({
+          controller: new StepController({
+            policy: policyOf(config),
+            minDwellMs: config.PIPELINE_FB_MIN_DWELL_MS,
+          }),
+          rate: new RateCoordinatorAdapter(coordinator),
+          providers: () => [{ provider, rate: coordinator.snapshot(provider).rate, weight: 1 }],
+          primary: provider,
+          clock,
+          // Changes made by time alone (dwell over, feedback gone stale) are counted and announced too.
+          onTimed: (adjustment) => {
+            metrics.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
+            logger.info({ ...adjustment }, 'rate adjusted by the flow controller');
+            bus.publish(RATE_ADJUSTMENT_STREAM, rateAdjustmentEnvelope(adjustment, bus.track)).catch(
+              (err) => logger.warn({ err: String(err) }, 'could not announce a rate adjustment'),
+            );
+          },
         });
-        return new FeedbackHandler(
+      },
+      inject: [PIPELINE_CONFIG, RateCoordinator, CLOCK, EVENT_BUS, PipelineMetrics, LOGGER],
+    },
+    {
+      provide: FeedbackHandler,
+      useFactory: (config: PipelineConfig, coordinator: RateCoordinator, flow: FlowDriver) =>
+        new FeedbackHandler(
           new RateCoordinatorAdapter(coordinator),
           config.PIPELINE_FB_PROVIDER,
-          policy,
-        );
-      },
-      inject: [PIPELINE_CONFIG, RateCoordinator],
+          policyOf(config),
+          flow,
+        ),
+      inject: [PIPELINE_CONFIG, RateCoordinator, FlowDriver],
     },
     {
       provide: FeedbackConsumer,
@@ -87,6 +129,6 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     },
     FeedbackLifecycle,
   ],
-  exports: [FeedbackConsumer, FeedbackHandler],
+  exports: [FeedbackConsumer, FeedbackHandler, FlowDriver],
 })
 export class FeedbackModule {}

@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
+import type { EventEnvelope, RateAdjustment, SchemaTrack } from '@mdp/contracts';
 
 /**
  * Builds an envelope for this process's publishing track. On v1 the payload keeps only the v1 field
@@ -28,4 +28,17 @@ function pick<T extends object>(obj: T, keys: readonly (keyof T & string)[]): Pa
   const out: Partial<T> = {};
   for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
   return out;
+}
+
+export const RATE_ADJUSTMENT_V1_FIELDS = ['provider', 'scale', 'reason', 'ts'] as const;
+
+/** `<ns>.telemetry.rate_adjustment` envelope, keyed by provider. */
+export function rateAdjustmentEnvelope(adjustment: RateAdjustment, track: SchemaTrack) {
+  return envelopeFor({
+    schemaId: 'telemetry.RateAdjustment',
+    track,
+    key: adjustment.provider,
+    payload: adjustment,
+    v1Fields: RATE_ADJUSTMENT_V1_FIELDS,
+  });
 }

@@ -48,6 +48,7 @@ export function createStoreCoordinator(
     breaker: { failureThreshold: env.MDS_CB_FAILURE_THRESHOLD, halfOpenAfterMs: env.MDS_CB_HALF_OPEN_AFTER_SEC * 1000 },
     registry,
     logger: log,
+    feedbackMinDwellMs: env.MDS_FB_MIN_DWELL_MS,
   });
 }
 

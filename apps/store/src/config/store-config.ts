@@ -51,6 +51,7 @@ export const StoreEnv = z
     MDS_INGEST_CONSUMERS: positiveInt(1),
     MDS_ADMIN_TOKEN: envOptionalString(),
     MDS_FB_ENABLE_FEEDBACK: envBool(true),
+    MDS_FB_MIN_DWELL_MS: nonNegativeInt(1000),
     MDS_FB_ENABLE_HTTP_BROADCAST: envBool(false),
     MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(z.url({ error: 'must be an http(s) URL' }).optional()),
     MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),

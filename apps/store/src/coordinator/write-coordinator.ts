@@ -13,7 +13,7 @@ import {
   circuitStateName,
   circuitStateValue,
 } from './resilience';
-import type { WatermarkTransition } from './watermarks';
+import { LevelEmitter } from './level-emitter';
 
 /** Where batches go. Must be idempotent: a batch may be written again after a partial failure. */
 export interface BatchSink<T> {
@@ -57,6 +57,8 @@ export interface WriteCoordinatorOptions<T> {
   random?: () => number;
   /** How often the queue-depth gauge is refreshed. */
   metricsPollMs?: number;
+  /** Minimum time a published backpressure level stands before the next (see LevelEmitter); default 0. */
+  feedbackMinDwellMs?: number;
 }
 
 export interface CoordinatorHealth {
@@ -100,6 +102,7 @@ export class WriteCoordinator<T> {
   private readonly metrics: CoordinatorMetrics;
   private readonly log: CoordinatorLogger;
   private readonly abort = new AbortController();
+  private readonly levels: LevelEmitter;
   private workers: Promise<void>[] = [];
   private alive = 0;
   private inFlight = 0;
@@ -124,8 +127,14 @@ export class WriteCoordinator<T> {
       lowWatermark: opts.lowWatermark,
       overflow: opts.overflow,
       onDrop: (item) => this.handleDrop(item),
-      onTransition: (t, size) => this.emitFeedback(t, size),
+      onTransition: (t) => this.levels.transition(t),
     });
+    const queue = this.queue;
+    this.levels = new LevelEmitter(
+      { coordinatorId: this.id, capacity: queue.capacity, size: () => queue.size },
+      (event) => this.emitFeedback(event),
+      { minDwellMs: opts.feedbackMinDwellMs },
+    );
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
     this.breaker.onBreak(() => (this.openedAt = Date.now()));
@@ -216,6 +225,7 @@ export class WriteCoordinator<T> {
     await Promise.race([Promise.all(this.workers), sleep(Math.min(5000, Math.max(100, drainTimeoutMs)), grace.signal)]);
     grace.abort();
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.levels.close();
     this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
     if (!drained) this.log.warn({ coordinator_id: this.id, pending }, 'drain timeout reached; leaving the rest for redelivery');
     return { drained, pending };
@@ -335,18 +345,8 @@ export class WriteCoordinator<T> {
     }
   }
 
-  private emitFeedback(t: WatermarkTransition, size: number): void {
-    const event: FeedbackEvent = {
-      coordinator_id: this.id,
-      queue_size: size,
-      capacity: this.queue.capacity,
-      level: t.level,
-      source: 'store',
-      ts: Date.now() / 1000,
-      utilization: Math.min(1, size / this.queue.capacity),
-      ...(t.reason ? { reason: t.reason } : {}),
-    };
-    this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: t.level });
+  private emitFeedback(event: FeedbackEvent): void {
+    this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: event.level });
     try {
       Promise.resolve(this.opts.feedback?.publish(event)).catch((err) =>
         this.log.warn({ err, coordinator_id: this.id }, 'feedback publish failed'),
