@@ -26,6 +26,8 @@ const positive = (fallback: number) =>
   envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
 const positiveInt = (fallback: number) =>
   envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
+const nonNegativeInt = (fallback: number) =>
+  envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
 const list = (fallback: string) =>
   envString(fallback).transform((s) =>
     s
@@ -47,7 +49,11 @@ export const PipelineEnv = z
     PIPELINE_FB_SCALE_HARD: unit(0.0),
     PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
     /** Step policy: a lowered scale stands this long before a higher one replaces it. */
-    PIPELINE_FB_MIN_DWELL_MS: envInt(1000).pipe(z.number().int().min(0, { error: 'must be >= 0' })),
+    PIPELINE_FB_MIN_DWELL_MS: nonNegativeInt(1000),
+    /** A level is stale after its event's ttl_s, or this long for events without one (0: never). */
+    PIPELINE_FB_TTL_MS: nonNegativeInt(10_000),
+    /** A stale level's hold on the rate fades to nothing over this long. */
+    PIPELINE_FB_DECAY_MS: nonNegativeInt(5000),
     PIPELINE_IDEMPOTENCY: envString('shared').pipe(
       z.enum(['memory', 'shared'], { error: 'must be memory or shared' }),
     ),

@@ -81,6 +81,10 @@ function policyOf(config: PipelineConfig) {
           controller: new StepController({
             policy: policyOf(config),
             minDwellMs: config.PIPELINE_FB_MIN_DWELL_MS,
+            freshness: {
+              defaultTtlMs: config.PIPELINE_FB_TTL_MS,
+              decayMs: config.PIPELINE_FB_DECAY_MS,
+            },
           }),
           rate: new RateCoordinatorAdapter(coordinator),
           providers: () => [{ provider, rate: coordinator.snapshot(provider).rate, weight: 1 }],

@@ -79,14 +79,19 @@ export class FlowDriver {
     this.loop = undefined;
   }
 
-  private async apply(now: number, extra: Partial<RateAdjustment>, always: boolean): Promise<Map<string, RateAdjustment>> {
+  private async apply(
+    now: number,
+    extra: Partial<RateAdjustment>,
+    always: boolean,
+  ): Promise<Map<string, RateAdjustment>> {
     const providers = this.opts.providers();
     const scales = this.opts.controller.scales(now, providers);
     const reason = this.opts.controller.level(now);
     const out = new Map<string, RateAdjustment>();
     for (const [provider, scale] of scales) {
       const last = this.applied.get(provider);
-      const changed = !last || Math.abs(last.scale - scale) > SCALE_EPSILON || last.reason !== reason;
+      const changed =
+        !last || Math.abs(last.scale - scale) > SCALE_EPSILON || last.reason !== reason;
       if (!changed && !always) continue;
       const adjustment: RateAdjustment = { provider, scale, reason, ts: now / 1000, ...extra };
       await this.opts.rate.apply(adjustment);
@@ -96,8 +101,18 @@ export class FlowDriver {
     return out;
   }
 
-  private adjustment(provider: string, now: number, extra: Partial<RateAdjustment>): RateAdjustment {
+  private adjustment(
+    provider: string,
+    now: number,
+    extra: Partial<RateAdjustment>,
+  ): RateAdjustment {
     const last = this.applied.get(provider);
-    return { provider, scale: last?.scale ?? 1, reason: this.opts.controller.level(now), ts: now / 1000, ...extra };
+    return {
+      provider,
+      scale: last?.scale ?? 1,
+      reason: this.opts.controller.level(now),
+      ts: now / 1000,
+      ...extra,
+    };
   }
 }

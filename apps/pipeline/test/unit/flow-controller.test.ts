@@ -15,7 +15,15 @@ class RecordingController implements RateController {
 const ONE: GovernedProvider[] = [{ provider: 'p', rate: 1000, weight: 1 }];
 
 function feedback(level: string, extra: Partial<FeedbackInput> = {}): FeedbackInput {
-  return { coordinator_id: 'store', queue_size: 0, capacity: 100, level, source: 'store', ts: 1, ...extra };
+  return {
+    coordinator_id: 'store',
+    queue_size: 0,
+    capacity: 100,
+    level,
+    source: 'store',
+    ts: 1,
+    ...extra,
+  };
 }
 
 describe('StepController', () => {
@@ -23,7 +31,7 @@ describe('StepController', () => {
     const clock = new FakeClock();
     const c = new StepController({ minDwellMs: 1000 });
     const scale = () => c.scales(clock.now(), ONE).get('p');
-    expect(scale()).toBe(1);
+    expect(scale()).toBeUndefined(); // no feedback yet: no opinion
     c.observe(feedback('hard'), clock.now());
     expect(scale()).toBe(0);
     c.observe(feedback('ok'), clock.now() + 100);
@@ -59,6 +67,58 @@ describe('StepController', () => {
   });
 });
 
+describe('StepController freshness', () => {
+  const freshness = { defaultTtlMs: 10_000, decayMs: 5000 };
+
+  it('a hard level older than its TTL decays back to full rate over the decay time', () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const c = new StepController({ minDwellMs: 1000, freshness });
+    c.observe(feedback('hard', { ttl_s: 2 }), t0);
+    const at = (ms: number) => c.scales(t0 + ms, ONE).get('p');
+    expect(at(2000)).toBe(0);
+    expect(at(4500)).toBeCloseTo(0.5);
+    expect(c.level(t0 + 4500)).toBe('hard');
+    expect(at(7000)).toBe(1);
+    expect(c.level(t0 + 7000)).toBe('ok');
+    // A refresh makes it fresh again.
+    c.observe(feedback('hard', { ttl_s: 2 }), t0 + 8000);
+    expect(at(8000)).toBe(0);
+  });
+
+  it('events without ttl_s use the configured TTL; 0 means they never go stale', () => {
+    const c = new StepController({ freshness });
+    c.observe(feedback('soft'), 0);
+    expect(c.scales(10_000, ONE).get('p')).toBe(0.5);
+    expect(c.scales(12_500, ONE).get('p')).toBeCloseTo(0.75);
+    const never = new StepController({ freshness: { defaultTtlMs: 0, decayMs: 5000 } });
+    never.observe(feedback('hard'), 0);
+    expect(never.scales(3_600_000, ONE).get('p')).toBe(0);
+  });
+
+  it('a restarted store supersedes the old instance; late or repeated events are ignored', () => {
+    const c = new StepController({ freshness });
+    const old = { started_at: 100 };
+    const fresh = { started_at: 200 };
+    expect(c.observe(feedback('hard', { ...old, seq: 5 }), 0)).toBe(true);
+    expect(c.observe(feedback('ok', { ...old, seq: 4 }), 10)).toBe(false); // late
+    expect(c.observe(feedback('ok', { ...old, seq: 5 }), 20)).toBe(false); // repeated
+    expect(c.scales(30, ONE).get('p')).toBe(0);
+    expect(c.observe(feedback('ok', { ...fresh, seq: 0 }), 40)).toBe(true); // restarted store's first event
+    expect(c.scales(40, ONE).get('p')).toBe(1);
+    expect(c.observe(feedback('hard', { ...old, seq: 6 }), 50)).toBe(false); // the old instance, late
+    expect(c.scales(50, ONE).get('p')).toBe(1);
+  });
+
+  it('with two stores the lower scale wins', () => {
+    const c = new StepController({ freshness });
+    c.observe(feedback('soft', { coordinator_id: 'a' }), 0);
+    c.observe(feedback('ok', { coordinator_id: 'b' }), 0);
+    expect(c.scales(0, ONE).get('p')).toBe(0.5);
+    expect(c.level(0)).toBe('soft');
+  });
+});
+
 describe('FlowDriver', () => {
   it('applies feedback at once and time-driven changes on its timer', async () => {
     const clock = new FakeClock();
@@ -73,7 +133,14 @@ describe('FlowDriver', () => {
     });
     driver.start();
     const adj = await driver.feedback(feedback('hard', { ts: 7 }), { correlationId: 'e1' });
-    expect(adj).toEqual({ provider: 'p', scale: 0, reason: 'hard', ts: 7, source_coordinator_id: 'store', correlation_id: 'e1' });
+    expect(adj).toEqual({
+      provider: 'p',
+      scale: 0,
+      reason: 'hard',
+      ts: 7,
+      source_coordinator_id: 'store',
+      correlation_id: 'e1',
+    });
     await driver.feedback(feedback('ok'));
     expect(rc.applied.map((a) => a.scale)).toEqual([0, 0]);
     await clock.advance(1000);
@@ -84,6 +151,30 @@ describe('FlowDriver', () => {
     ]);
     await clock.advance(1000); // nothing changes: nothing applied
     expect(rc.applied).toHaveLength(3);
+    driver.stop();
+  });
+
+  it('a store that went silent while hard: the timer brings the rate back within TTL + decay', async () => {
+    const clock = new FakeClock();
+    const rc = new RecordingController();
+    const timed: RateAdjustment[] = [];
+    const driver = new FlowDriver({
+      controller: new StepController({ freshness: { defaultTtlMs: 10_000, decayMs: 1000 } }),
+      rate: rc,
+      providers: () => ONE,
+      primary: 'p',
+      clock,
+      tickMs: 100,
+      onTimed: (a) => timed.push(a),
+    });
+    driver.start();
+    await driver.feedback(feedback('hard', { ttl_s: 2, started_at: 1, seq: 0 }));
+    await clock.advance(2000);
+    expect(rc.applied.map((a) => a.scale)).toEqual([0]);
+    await clock.advance(1000);
+    expect(rc.applied.at(-1)).toMatchObject({ scale: 1, reason: 'ok' });
+    expect(timed.length).toBeGreaterThan(1); // a ramp, not a jump
+    expect(timed.map((a) => a.scale)).toEqual([...timed.map((a) => a.scale)].sort((a, b) => a - b));
     driver.stop();
   });
 });

@@ -49,6 +49,9 @@ export function createStoreCoordinator(
     registry,
     logger: log,
     feedbackMinDwellMs: env.MDS_FB_MIN_DWELL_MS,
+    // Refreshes only matter to someone listening.
+    feedbackRefreshMs: env.MDS_FB_ENABLE_FEEDBACK ? env.MDS_FB_REFRESH_MS : 0,
+    feedbackRefreshOkMs: env.MDS_FB_ENABLE_FEEDBACK ? env.MDS_FB_REFRESH_OK_MS : 0,
   });
 }
 

@@ -52,6 +52,8 @@ export const StoreEnv = z
     MDS_ADMIN_TOKEN: envOptionalString(),
     MDS_FB_ENABLE_FEEDBACK: envBool(true),
     MDS_FB_MIN_DWELL_MS: nonNegativeInt(1000),
+    MDS_FB_REFRESH_MS: nonNegativeInt(500),
+    MDS_FB_REFRESH_OK_MS: nonNegativeInt(5000),
     MDS_FB_ENABLE_HTTP_BROADCAST: envBool(false),
     MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(z.url({ error: 'must be an http(s) URL' }).optional()),
     MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),

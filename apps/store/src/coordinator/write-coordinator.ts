@@ -59,6 +59,9 @@ export interface WriteCoordinatorOptions<T> {
   metricsPollMs?: number;
   /** Minimum time a published backpressure level stands before the next (see LevelEmitter); default 0. */
   feedbackMinDwellMs?: number;
+  /** Re-publish the level this often while soft or hard / while ok (see LevelEmitter); default 0: never. */
+  feedbackRefreshMs?: number;
+  feedbackRefreshOkMs?: number;
 }
 
 export interface CoordinatorHealth {
@@ -106,6 +109,8 @@ export class WriteCoordinator<T> {
   private workers: Promise<void>[] = [];
   private alive = 0;
   private inFlight = 0;
+  /** Items settled so far (written, dead-lettered, dropped, failed): what the drain rate counts. */
+  private drained = 0;
   private openedAt = 0;
   private started = false;
   private pollTimer?: NodeJS.Timeout;
@@ -131,9 +136,9 @@ export class WriteCoordinator<T> {
     });
     const queue = this.queue;
     this.levels = new LevelEmitter(
-      { coordinatorId: this.id, capacity: queue.capacity, size: () => queue.size },
+      { coordinatorId: this.id, capacity: queue.capacity, size: () => queue.size, drained: () => this.drained },
       (event) => this.emitFeedback(event),
-      { minDwellMs: opts.feedbackMinDwellMs },
+      { minDwellMs: opts.feedbackMinDwellMs, refreshMs: opts.feedbackRefreshMs, refreshOkMs: opts.feedbackRefreshOkMs },
     );
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
@@ -172,6 +177,7 @@ export class WriteCoordinator<T> {
     poll();
     this.pollTimer = setInterval(poll, this.opts.metricsPollMs ?? 250);
     this.pollTimer.unref();
+    if (this.opts.feedback) this.levels.start();
   }
 
   /** Queues one item; with `block` it waits for space, which is how readers are slowed down. */
@@ -338,6 +344,7 @@ export class WriteCoordinator<T> {
   }
 
   private settle(items: T[], outcome: SettleOutcome): void {
+    this.drained += items.length;
     try {
       this.opts.onSettled?.(items, outcome);
     } catch (err) {
@@ -346,7 +353,7 @@ export class WriteCoordinator<T> {
   }
 
   private emitFeedback(event: FeedbackEvent): void {
-    this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: event.level });
+    if (event.reason !== 'refresh') this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: event.level });
     try {
       Promise.resolve(this.opts.feedback?.publish(event)).catch((err) =>
         this.log.warn({ err, coordinator_id: this.id }, 'feedback publish failed'),

@@ -6,17 +6,22 @@ describe('LevelEmitter (minimum dwell per level)', () => {
   beforeEach(() => jest.useFakeTimers({ now: 1_700_000_000_000 }));
   afterEach(() => jest.useRealTimers());
 
-  function setup(minDwellMs: number) {
+  function setup(minDwellMs: number, refresh: { refreshMs?: number; refreshOkMs?: number } = {}) {
     let size = 0;
+    const drained = { n: 0 };
     const events: FeedbackEvent[] = [];
     const tracker = new WatermarkTracker(80, 50);
-    const emitter = new LevelEmitter({ coordinatorId: 'c', capacity: 100, size: () => size }, (e) => events.push(e), { minDwellMs });
+    const emitter = new LevelEmitter(
+      { coordinatorId: 'c', capacity: 100, size: () => size, drained: () => drained.n },
+      (e) => events.push(e),
+      { minDwellMs, ...refresh },
+    );
     const depth = (n: number) => {
       size = n;
       const t = tracker.observe(n);
       if (t) emitter.transition(t);
     };
-    return { events, emitter, depth };
+    return { events, emitter, depth, drained };
   }
 
   it('an oscillating queue yields at most one level event per dwell (60 a minute at 1 s)', () => {
@@ -32,7 +37,8 @@ describe('LevelEmitter (minimum dwell per level)', () => {
     expect(events.length).toBeGreaterThan(1);
     expect(events.length).toBeLessThanOrEqual(61);
     const times = events.map((e) => e.ts * 1000);
-    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(1000);
+    for (let i = 1; i < times.length; i++)
+      expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(1000);
     // Consecutive events always change the level (a coalesced change back is not published).
     for (let i = 1; i < events.length; i++) expect(events[i].level).not.toBe(events[i - 1].level);
   });
@@ -52,7 +58,14 @@ describe('LevelEmitter (minimum dwell per level)', () => {
     ]);
     depth(40);
     jest.advanceTimersByTime(1000);
-    expect(events[2]).toMatchObject({ level: 'ok', reason: 'queue_recovered', queue_size: 40, utilization: 0.4, capacity: 100, coordinator_id: 'c' });
+    expect(events[2]).toMatchObject({
+      level: 'ok',
+      reason: 'queue_recovered',
+      queue_size: 40,
+      utilization: 0.4,
+      capacity: 100,
+      coordinator_id: 'c',
+    });
   });
 
   it('a change undone within the dwell publishes nothing', () => {
@@ -81,5 +94,55 @@ describe('LevelEmitter (minimum dwell per level)', () => {
     emitter.close();
     jest.advanceTimersByTime(5000);
     expect(events.map((e) => e.level)).toEqual(['hard']);
+  });
+
+  it('re-publishes the level while not ok at one interval and while ok at a slower one, with seq, started_at, ttl_s and drain_rate', () => {
+    const { events, emitter, depth, drained } = setup(1000, { refreshMs: 500, refreshOkMs: 5000 });
+    emitter.start();
+    // The sink drains 300 items/s.
+    const timer = setInterval(() => (drained.n += 30), 100);
+    jest.advanceTimersByTime(4999);
+    expect(events).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(events[0]).toMatchObject({ level: 'ok', reason: 'refresh', seq: 0, ttl_s: 20 });
+    depth(90);
+    expect(events[1]).toMatchObject({ level: 'hard', seq: 1, ttl_s: 2, queue_size: 90 });
+    expect(events[1].reason).toBeUndefined();
+    jest.advanceTimersByTime(2000);
+    expect(events.slice(2).map((e) => [e.level, e.reason, e.seq])).toEqual([
+      ['hard', 'refresh', 2],
+      ['hard', 'refresh', 3],
+      ['hard', 'refresh', 4],
+      ['hard', 'refresh', 5],
+    ]);
+    expect(events[5].drain_rate).toBeCloseTo(300, -1);
+    expect(new Set(events.map((e) => e.started_at)).size).toBe(1);
+    expect(events[0].started_at).toBe(1_700_000_000);
+    depth(10);
+    const okAt = events.length;
+    expect(events[okAt - 1]).toMatchObject({ level: 'ok', reason: 'queue_recovered', ttl_s: 20 });
+    jest.advanceTimersByTime(4999);
+    expect(events).toHaveLength(okAt);
+    jest.advanceTimersByTime(1);
+    expect(events[okAt]).toMatchObject({ level: 'ok', reason: 'refresh' });
+    clearInterval(timer);
+    emitter.close();
+    jest.advanceTimersByTime(60_000);
+    expect(events).toHaveLength(okAt + 1);
+  });
+
+  it('a restarted emitter starts a new instance: a later started_at and seq from 0', () => {
+    const a = setup(0, { refreshMs: 500, refreshOkMs: 500 });
+    a.emitter.start();
+    jest.advanceTimersByTime(1000);
+    jest.setSystemTime(1_700_000_100_000);
+    const b = setup(0, { refreshMs: 500, refreshOkMs: 500 });
+    b.emitter.start();
+    jest.advanceTimersByTime(500);
+    expect(a.events[0].seq).toBe(0);
+    expect(b.events[0].seq).toBe(0);
+    expect(b.events[0].started_at!).toBeGreaterThan(a.events[0].started_at!);
+    a.emitter.close();
+    b.emitter.close();
   });
 });
