@@ -54,6 +54,38 @@ export const PipelineEnv = z
     PIPELINE_FB_TTL_MS: nonNegativeInt(10_000),
     /** A stale level's hold on the rate fades to nothing over this long. */
     PIPELINE_FB_DECAY_MS: nonNegativeInt(5000),
+    /** How store feedback sets the rate: fixed scale per level, or steering the store's queue fill. */
+    PIPELINE_FLOW_POLICY: envString('step').pipe(
+      z.enum(['step', 'adaptive'], { error: 'must be step or adaptive' }),
+    ),
+    PIPELINE_FLOW_TARGET: envNumber(0.6).pipe(
+      z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
+    ),
+    PIPELINE_FLOW_HORIZON_MS: positiveInt(2000),
+    PIPELINE_FLOW_INCREASE: positive(0.25),
+    PIPELINE_FLOW_DECREASE: envNumber(0.7).pipe(
+      z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
+    ),
+    /** `name=weight,...`: the providers feedback governs and their shares (default: PIPELINE_FB_PROVIDER=1). */
+    PIPELINE_FLOW_WEIGHTS: envString('').transform((raw, ctx) => {
+      const weights: Record<string, number> = {};
+      for (const part of raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
+        const [name, value, extra] = part.split('=').map((x) => x.trim());
+        const weight = Number(value);
+        if (!name || extra !== undefined || !(weight > 0) || !Number.isFinite(weight)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not name=weight with a weight > 0`,
+          });
+          return z.NEVER;
+        }
+        weights[name] = weight;
+      }
+      return weights;
+    }),
     PIPELINE_IDEMPOTENCY: envString('shared').pipe(
       z.enum(['memory', 'shared'], { error: 'must be memory or shared' }),
     ),

@@ -13,6 +13,8 @@ import { FeedbackConsumer, RATE_ADJUSTMENT_STREAM } from '../feedback/feedback-c
 import { FeedbackHandler } from '../feedback/feedback-handler';
 import { makePolicy } from '../feedback/feedback-policy';
 import { FlowDriver } from '../flow/flow-driver';
+import { AdaptiveController } from '../flow/adaptive-controller';
+import type { FlowController } from '../flow/flow-controller';
 import { StepController } from '../flow/step-controller';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { rateAdjustmentEnvelope } from '../telemetry/envelopes';
@@ -55,6 +57,27 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
   }
 }
 
+function flowController(config: PipelineConfig): FlowController {
+  const freshness = {
+    defaultTtlMs: config.PIPELINE_FB_TTL_MS,
+    decayMs: config.PIPELINE_FB_DECAY_MS,
+  };
+  if (config.PIPELINE_FLOW_POLICY === 'adaptive') {
+    return new AdaptiveController({
+      freshness,
+      targetUtilization: config.PIPELINE_FLOW_TARGET,
+      horizonMs: config.PIPELINE_FLOW_HORIZON_MS,
+      increasePerSec: config.PIPELINE_FLOW_INCREASE,
+      decrease: config.PIPELINE_FLOW_DECREASE,
+    });
+  }
+  return new StepController({
+    policy: policyOf(config),
+    minDwellMs: config.PIPELINE_FB_MIN_DWELL_MS,
+    freshness,
+  });
+}
+
 function policyOf(config: PipelineConfig) {
   return makePolicy({
     ok: config.PIPELINE_FB_SCALE_OK,
@@ -77,17 +100,16 @@ function policyOf(config: PipelineConfig) {
         logger: Logger,
       ) => {
         const provider = config.PIPELINE_FB_PROVIDER;
+        const weights = { [provider]: 1, ...config.PIPELINE_FLOW_WEIGHTS };
         return new FlowDriver({
-          controller: new StepController({
-            policy: policyOf(config),
-            minDwellMs: config.PIPELINE_FB_MIN_DWELL_MS,
-            freshness: {
-              defaultTtlMs: config.PIPELINE_FB_TTL_MS,
-              decayMs: config.PIPELINE_FB_DECAY_MS,
-            },
-          }),
+          controller: flowController(config),
           rate: new RateCoordinatorAdapter(coordinator),
-          providers: () => [{ provider, rate: coordinator.snapshot(provider).rate, weight: 1 }],
+          providers: () =>
+            Object.entries(weights).map(([name, weight]) => ({
+              provider: name,
+              rate: coordinator.snapshot(name).rate,
+              weight,
+            })),
           primary: provider,
           clock,
           // Changes made by time alone (dwell over, feedback gone stale) are counted and announced too.

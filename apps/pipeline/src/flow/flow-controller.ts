@@ -21,7 +21,7 @@ export interface GovernedProvider {
 export interface FlowController {
   readonly policy: FlowPolicyName;
   /** Records one feedback event received at `now`; false when a newer one already superseded it. */
-  observe(event: FeedbackInput, now: number): boolean;
+  observe(event: FeedbackInput, now: number, providers?: readonly GovernedProvider[]): boolean;
   /** Scale (0..1) per provider at `now`. */
   scales(now: number, providers: readonly GovernedProvider[]): Map<string, number>;
   /** The level the decision is based on (the reason of the resulting rate adjustments). */

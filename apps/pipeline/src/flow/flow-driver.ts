@@ -47,7 +47,7 @@ export class FlowDriver {
    */
   async feedback(event: FeedbackInput, ctx: HandleContext = {}): Promise<RateAdjustment> {
     const now = this.clock.now();
-    this.opts.controller.observe(event, now);
+    this.opts.controller.observe(event, now, this.opts.providers());
     const extra: Partial<RateAdjustment> = { ts: event.ts };
     if (event.coordinator_id) extra.source_coordinator_id = event.coordinator_id;
     if (ctx.correlationId) extra.correlation_id = ctx.correlationId;
