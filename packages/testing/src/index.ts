@@ -13,3 +13,4 @@ export {
 export type { TestSchema } from './fixtures';
 export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
 export type { BenchBackend } from './bench';
+export { TcpProxy } from './system/tcp-proxy';

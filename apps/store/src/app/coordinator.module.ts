@@ -8,6 +8,7 @@ import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { FeedbackBus } from '../feedback/feedback-bus';
 import { isRetryableDbError } from '../sinks/errors';
 import type { SqlClient } from '../sinks/sql-client';
+import { sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
 import { StoreWriter } from '../store-writer';
 import { DlqModule } from './dlq.module';
@@ -22,9 +23,11 @@ export function createStoreCoordinator(
   registry: Registry,
   log?: Logger,
 ): WriteCoordinator<StoreItem> {
+  const faults = sinkFaultsOf(env);
+  if (sinkFaultsActive(faults)) log?.warn({ faults }, 'fault injection: the sink is slowed down on purpose (MDS_FAULT_SINK_*)');
   return new WriteCoordinator<StoreItem>({
     id: env.MDS_COORDINATOR_ID,
-    sink: new StoreSink(db, { copyMinRows: env.MDS_COPY_MIN_ROWS }),
+    sink: withSinkFaults(new StoreSink(db, { copyMinRows: env.MDS_COPY_MIN_ROWS }), faults),
     deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {
@@ -49,6 +52,14 @@ export function createStoreCoordinator(
     registry,
     logger: log,
   });
+}
+
+function sinkFaultsOf(env: StoreEnv): SinkFaults {
+  return {
+    delayMs: env.MDS_FAULT_SINK_DELAY_MS,
+    maxRowsPerSec: env.MDS_FAULT_SINK_MAX_ROWS_PER_SEC,
+    durationMs: env.MDS_FAULT_SINK_DURATION_SEC === undefined ? undefined : env.MDS_FAULT_SINK_DURATION_SEC * 1000,
+  };
 }
 
 /** Health components `coordinator` and `circuit`: an open circuit makes the store not ready. */

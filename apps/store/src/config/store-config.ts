@@ -16,6 +16,15 @@ const optionalInt = () =>
       .optional(),
   );
 
+const optionalPositiveNumber = () =>
+  envOptionalString().pipe(
+    z
+      .string()
+      .transform(Number)
+      .refine((n) => Number.isFinite(n) && n > 0, { error: 'must be a number > 0' })
+      .optional(),
+  );
+
 /** Every setting the store reads (shared ones from SYSTEM.md plus MDS_* / MDS_FB_*). */
 export const StoreEnv = z
   .object({
@@ -56,6 +65,10 @@ export const StoreEnv = z
     MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),
     MDS_FB_HTTP_MAX_RETRIES: nonNegativeInt(3),
     MDS_FB_HTTP_BACKOFF: envNumber(0.5).pipe(z.number().min(0, { error: 'must be >= 0' })),
+    // Fault injection at the sink edge (system tests, benchmarks): see sinks/sink-faults.ts.
+    MDS_FAULT_SINK_DELAY_MS: nonNegativeInt(0),
+    MDS_FAULT_SINK_MAX_ROWS_PER_SEC: optionalPositiveNumber(),
+    MDS_FAULT_SINK_DURATION_SEC: optionalPositiveNumber(),
   })
   .superRefine((env, ctx) => {
     const cap = env.MDS_COORDINATOR_CAPACITY;

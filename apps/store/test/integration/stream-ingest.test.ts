@@ -11,10 +11,9 @@ import { Client } from 'pg';
 import request from 'supertest';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { createEnvelope, createEventBus, EventBus, Subscription } from '@mdp/pulse';
-import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TestSchema, uniqueId } from '@mdp/testing';
+import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TcpProxy, TestSchema, uniqueId } from '@mdp/testing';
 import { bootstrap, StoreHandle } from '../../src/bootstrap';
 import { makeBars, until } from '../helpers/bars';
-import { TcpProxy } from '../helpers/tcp-proxy';
 
 describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
   let ns: string;
