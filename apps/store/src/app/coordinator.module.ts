@@ -48,7 +48,11 @@ export function createStoreCoordinator(
       multiplier: env.MDS_RETRY_BACKOFF_MULTIPLIER,
       jitter: env.MDS_RETRY_JITTER,
     },
-    breaker: { failureThreshold: env.MDS_CB_FAILURE_THRESHOLD, halfOpenAfterMs: env.MDS_CB_HALF_OPEN_AFTER_SEC * 1000 },
+    breaker: {
+      failureThreshold: env.MDS_CB_FAILURE_THRESHOLD,
+      halfOpenAfterMs: env.MDS_CB_HALF_OPEN_AFTER_SEC * 1000,
+      halfOpenMaxMs: env.MDS_CB_HALF_OPEN_MAX_SEC * 1000,
+    },
     registry,
     logger: log,
   });
