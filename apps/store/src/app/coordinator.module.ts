@@ -3,12 +3,14 @@ import { CircuitState } from 'cockatiel';
 import { Registry } from 'prom-client';
 import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
+import { coordinatorMetrics } from '../coordinator/metrics';
 import { WriteCoordinator } from '../coordinator/write-coordinator';
 import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { FeedbackBus } from '../feedback/feedback-bus';
 import { isRetryableDbError } from '../sinks/errors';
 import type { SqlClient } from '../sinks/sql-client';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
+import { SINK_KINDS } from '../sinks/tables';
 import { StoreWriter } from '../store-writer';
 import { DlqModule } from './dlq.module';
 import { FeedbackModule } from './feedback.module';
@@ -22,9 +24,14 @@ export function createStoreCoordinator(
   registry: Registry,
   log?: Logger,
 ): WriteCoordinator<StoreItem> {
+  const rowsChanged = coordinatorMetrics(registry).rowsChanged;
+  for (const sink of SINK_KINDS) rowsChanged.inc({ sink }, 0);
   return new WriteCoordinator<StoreItem>({
     id: env.MDS_COORDINATOR_ID,
-    sink: new StoreSink(db, { copyMinRows: env.MDS_COPY_MIN_ROWS }),
+    sink: new StoreSink(db, {
+      copyMinRows: env.MDS_COPY_MIN_ROWS,
+      onWritten: (sink, result) => rowsChanged.inc({ sink }, result.changed),
+    }),
     deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {
