@@ -76,7 +76,9 @@ export class SyntheticProvider implements Provider {
 
   /** The bar of `symbol` at `ts` (bar start, epoch seconds): the same whenever it is asked for. */
   barAt(symbol: string, ts: number): Bar {
-    const noise = this.series.get(symbol) ?? new SeriesNoise(this.opts.seed, `${symbol}|${this.intervalSec}`, LEVELS);
+    const noise =
+      this.series.get(symbol) ??
+      new SeriesNoise(this.opts.seed, `${symbol}|${this.intervalSec}`, LEVELS);
     const n = Math.floor(ts / this.intervalSec);
     const base = this.opts.startPrice ?? 100;
     // ~1/2 of the per-step deviation comes from each side of a knot pair: scaled to `volatility`.

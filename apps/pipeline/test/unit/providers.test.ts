@@ -73,7 +73,10 @@ describe('SyntheticProvider', () => {
     // A pipeline restarted later starts its walk at another time; the bars it sends again for keys
     // already stored must be the same, or the store rewrites history.
     const first = await take(new SyntheticProvider(opts), 300);
-    const restarted = await take(new SyntheticProvider({ ...opts, startTs: opts.startTs + 50 * 60 }), 150);
+    const restarted = await take(
+      new SyntheticProvider({ ...opts, startTs: opts.startTs + 50 * 60 }),
+      150,
+    );
     const byKey = new Map(first.map((r) => [`${r.data.symbol}@${r.data.ts}`, r.data]));
     let overlapping = 0;
     for (const r of restarted) {
@@ -87,12 +90,17 @@ describe('SyntheticProvider', () => {
     const alone = await take(new SyntheticProvider({ ...opts, symbols: ['MSFT'] }), 20);
     for (const r of alone) expect(r.data).toEqual(byKey.get(`MSFT@${r.data.ts}`));
     // Another interval is another series.
-    const hourly = await take(new SyntheticProvider({ ...opts, interval: '1h', startTs: 1_699_999_200 }), 3);
+    const hourly = await take(
+      new SyntheticProvider({ ...opts, interval: '1h', startTs: 1_699_999_200 }),
+      3,
+    );
     expect(hourly[0].data.close).not.toBe(byKey.get(`AAPL@${hourly[0].data.ts}`)?.close);
   });
 
   it('still walks: bar-to-bar returns are small, and prices wander over a long run', async () => {
-    const bars = (await take(new SyntheticProvider({ ...opts, symbols: ['AAPL'] }), 20_000)).map((r) => r.data);
+    const bars = (await take(new SyntheticProvider({ ...opts, symbols: ['AAPL'] }), 20_000)).map(
+      (r) => r.data,
+    );
     const returns = bars.map((b) => Math.log(b.close / b.open));
     const sd = Math.sqrt(returns.reduce((a, r) => a + r * r, 0) / returns.length);
     expect(sd).toBeGreaterThan(0.0005);
