@@ -3,6 +3,7 @@ import { CircuitState } from 'cockatiel';
 import { Registry } from 'prom-client';
 import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
+import { coordinatorMetrics } from '../coordinator/metrics';
 import { WriteCoordinator } from '../coordinator/write-coordinator';
 import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { FeedbackBus } from '../feedback/feedback-bus';
@@ -10,6 +11,7 @@ import { isRetryableDbError } from '../sinks/errors';
 import type { SqlClient } from '../sinks/sql-client';
 import { sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
+import { SINK_KINDS } from '../sinks/tables';
 import { StoreWriter } from '../store-writer';
 import { DlqModule } from './dlq.module';
 import { FeedbackModule } from './feedback.module';
@@ -25,9 +27,17 @@ export function createStoreCoordinator(
 ): WriteCoordinator<StoreItem> {
   const faults = sinkFaultsOf(env);
   if (sinkFaultsActive(faults)) log?.warn({ faults }, 'fault injection: the sink is slowed down on purpose (MDS_FAULT_SINK_*)');
+  const rowsChanged = coordinatorMetrics(registry).rowsChanged;
+  for (const sink of SINK_KINDS) rowsChanged.inc({ sink }, 0);
   return new WriteCoordinator<StoreItem>({
     id: env.MDS_COORDINATOR_ID,
-    sink: withSinkFaults(new StoreSink(db, { copyMinRows: env.MDS_COPY_MIN_ROWS }), faults),
+    sink: withSinkFaults(
+      new StoreSink(db, {
+        copyMinRows: env.MDS_COPY_MIN_ROWS,
+        onWritten: (sink, result) => rowsChanged.inc({ sink }, result.changed),
+      }),
+      faults,
+    ),
     deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {

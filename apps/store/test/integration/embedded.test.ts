@@ -67,6 +67,22 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     expect(symbols.rows).toEqual([{ symbol: 'MSFT' }]);
   });
 
+  it('counts rows the upsert actually changed: an identical replay changes none (mds_rows_changed_total)', async () => {
+    const changed = async () => {
+      const text = (await request(store.url).get('/metrics').expect(200)).text;
+      return Number(/^mds_rows_changed_total\{sink="bars"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const before = await changed();
+    expect(before).toBeGreaterThanOrEqual(0);
+    const bars = makeBars(20, { symbol: 'chg' });
+    await store.write('bars', bars);
+    expect(await changed()).toBe(before + 20);
+    await store.write('bars', bars); // a replay of the same bars rewrites nothing
+    expect(await changed()).toBe(before + 20);
+    await store.write('bars', [{ ...bars[3], close: bars[3].close + 0.5, high: Math.max(bars[3].high, bars[3].close + 0.5) }]);
+    expect(await changed()).toBe(before + 21);
+  });
+
   it('ingests bars published on the shared bus and acks them', async () => {
     const bars = makeBars(30, { symbol: 'ibm' });
     await bus.publishBatch(
