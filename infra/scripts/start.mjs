@@ -47,7 +47,11 @@ if (backend === 'redis' && pulseEnabled) {
     const { bootstrap } = requireFrom(app)(join(root, 'apps', app, 'dist', 'bootstrap.js'));
     apps.push(await bootstrap({ bus, handleSignals: false }));
   }
-  console.log('[start] store :8081, pipeline :8082, orchestrator :8080 running in one process on the in-memory bus (Ctrl-C stops)');
+  // The bound addresses (PORT=0 gives each service a free port): tests read them from this line.
+  const [store, pipeline, orchestrator] = apps;
+  console.log(
+    `[start] store ${store.url}, pipeline ${pipeline.url}, orchestrator http://127.0.0.1:${orchestrator.port} running in one process on the in-memory bus (Ctrl-C stops)`,
+  );
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;

@@ -115,6 +115,14 @@ export const PipelineEnv = z
     PIPELINE_SYNTHETIC_INTERVAL: envString('1m').refine(validInterval, {
       error: 'must look like 1s, 5m, 1h or 1d',
     }),
+    /** Stop after this many bars (system tests, benchmarks); unset: endless. */
+    PIPELINE_SYNTHETIC_MAX_BARS: envOptionalString().pipe(
+      z
+        .string()
+        .regex(/^[1-9]\d*$/, { error: 'must be a positive integer' })
+        .transform(Number)
+        .optional(),
+    ),
     PIPELINE_SYNTHETIC_RATE: positive(10),
     PIPELINE_SYNTHETIC_BURST: positiveInt(20),
     PIPELINE_REPLAY_NAME: envString('replay'),

@@ -13,3 +13,15 @@ export {
 export type { TestSchema } from './fixtures';
 export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
 export type { BenchBackend } from './bench';
+export { TcpProxy } from './system/tcp-proxy';
+export { freePort } from './system/ports';
+export { parsePrometheus, sumMetric } from './system/prometheus';
+export type { MetricSample } from './system/prometheus';
+export { stopAll, track, untrack } from './system/cleanup';
+export type { Stoppable } from './system/cleanup';
+export { ServiceEndpoint, ServiceProcess, describeExit } from './system/service-process';
+export type { ExitStatus, ServiceProcessOptions } from './system/service-process';
+export { RedisServer } from './system/redis-server';
+export type { RedisServerOptions } from './system/redis-server';
+export { delay, waitFor } from './system/wait';
+export type { WaitOptions } from './system/wait';

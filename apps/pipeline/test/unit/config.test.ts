@@ -60,6 +60,7 @@ describe('pipeline config', () => {
       PIPELINE_PROVIDERS: 'synthetic, replay',
       PIPELINE_REPLAY_FILE: '/data/bars.csv.gz',
       PIPELINE_REPLAY_SPEED: '10',
+      PIPELINE_SYNTHETIC_MAX_BARS: '5000',
     });
     expect(c).toMatchObject({
       PULSE_ENABLED: false,
@@ -69,7 +70,10 @@ describe('pipeline config', () => {
       PIPELINE_FB_SCALE_SOFT: 0.7,
       PIPELINE_PROVIDERS: ['synthetic', 'replay'],
       PIPELINE_REPLAY_SPEED: 10,
+      PIPELINE_SYNTHETIC_MAX_BARS: 5000,
     });
+    expect(loadConfig({}).PIPELINE_SYNTHETIC_MAX_BARS).toBeUndefined();
+    expect(() => loadConfig({ PIPELINE_SYNTHETIC_MAX_BARS: '0' })).toThrow(/PIPELINE_SYNTHETIC_MAX_BARS: must be a positive integer/);
   });
 
   it('stops with every bad variable named', () => {

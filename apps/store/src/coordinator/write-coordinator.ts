@@ -11,6 +11,7 @@ import {
   buildCircuitBreaker,
   buildRetryPolicy,
   circuitStateName,
+  halfOpenDelayMs,
   circuitStateValue,
 } from './resilience';
 import { LevelEmitter } from './level-emitter';
@@ -112,6 +113,8 @@ export class WriteCoordinator<T> {
   /** Items settled so far (written, dead-lettered, dropped, failed): what the drain rate counts. */
   private drained = 0;
   private openedAt = 0;
+  /** Openings since the circuit last closed: the half-open wait doubles with each. */
+  private opensInARow = 0;
   private started = false;
   private pollTimer?: NodeJS.Timeout;
   private idleWaiters: Array<() => void> = [];
@@ -142,7 +145,11 @@ export class WriteCoordinator<T> {
     );
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
-    this.breaker.onBreak(() => (this.openedAt = Date.now()));
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      this.opensInARow++;
+    });
+    this.breaker.onReset(() => (this.opensInARow = 0));
     this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
     this.metrics.circuitState.set({ coord_id: this.id }, 0);
     // Export zeros from the start so rate() and alerts see the series before the first event.
@@ -327,7 +334,7 @@ export class WriteCoordinator<T> {
   }
 
   private async waitForHalfOpen(): Promise<void> {
-    const remaining = this.openedAt + this.breakerSettings.halfOpenAfterMs - Date.now();
+    const remaining = this.openedAt + halfOpenDelayMs(this.breakerSettings, this.opensInARow) - Date.now();
     await sleep(Math.min(1000, Math.max(5, remaining)), this.abort.signal);
   }
 
