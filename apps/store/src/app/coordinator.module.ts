@@ -9,7 +9,7 @@ import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { FeedbackBus } from '../feedback/feedback-bus';
 import { isRetryableDbError } from '../sinks/errors';
 import type { SqlClient } from '../sinks/sql-client';
-import { sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
+import { FaultySink, sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
 import { SINK_KINDS } from '../sinks/tables';
 import { StoreWriter } from '../store-writer';
@@ -29,15 +29,17 @@ export function createStoreCoordinator(
   if (sinkFaultsActive(faults)) log?.warn({ faults }, 'fault injection: the sink is slowed down on purpose (MDS_FAULT_SINK_*)');
   const rowsChanged = coordinatorMetrics(registry).rowsChanged;
   for (const sink of SINK_KINDS) rowsChanged.inc({ sink }, 0);
-  return new WriteCoordinator<StoreItem>({
+  const sink = withSinkFaults(
+    new StoreSink(db, {
+      copyMinRows: env.MDS_COPY_MIN_ROWS,
+      onWritten: (sink, result) => rowsChanged.inc({ sink }, result.changed),
+    }),
+    faults,
+    env.MDS_FAULT_SINK_ADMIN,
+  );
+  const coordinator = new WriteCoordinator<StoreItem>({
     id: env.MDS_COORDINATOR_ID,
-    sink: withSinkFaults(
-      new StoreSink(db, {
-        copyMinRows: env.MDS_COPY_MIN_ROWS,
-        onWritten: (sink, result) => rowsChanged.inc({ sink }, result.changed),
-      }),
-      faults,
-    ),
+    sink,
     deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {
@@ -70,6 +72,15 @@ export function createStoreCoordinator(
     feedbackRefreshMs: env.MDS_FB_ENABLE_FEEDBACK ? env.MDS_FB_REFRESH_MS : 0,
     feedbackRefreshOkMs: env.MDS_FB_ENABLE_FEEDBACK ? env.MDS_FB_REFRESH_OK_MS : 0,
   });
+  if (sink instanceof FaultySink) faultySinks.set(coordinator, sink);
+  return coordinator;
+}
+
+const faultySinks = new WeakMap<WriteCoordinator<StoreItem>, FaultySink<StoreItem>>();
+
+/** The coordinator's fault-injecting sink, when MDS_FAULT_SINK_* put one in front of the database. */
+export function faultySinkOf(coordinator: WriteCoordinator<StoreItem>): FaultySink<StoreItem> | undefined {
+  return faultySinks.get(coordinator);
 }
 
 function sinkFaultsOf(env: StoreEnv): SinkFaults {

@@ -4,6 +4,7 @@ import { BusConnection, BusModule, HealthModule, Logger, MetricsModule } from '@
 import type { StoreEnv } from '../config/store-config';
 import type { SqlClient } from '../sinks/sql-client';
 import { AdminModule } from './admin.module';
+import { FaultAdminModule } from './fault-admin.module';
 import { StoreConfigModule } from './config.module';
 import { CoordinatorModule } from './coordinator.module';
 import { DatabaseModule } from './database.module';
@@ -36,6 +37,7 @@ export class StoreAppModule {
         CoordinatorModule,
         IngestModule,
         AdminModule,
+        FaultAdminModule,
       ],
       providers: [StoreLifecycle],
     };

@@ -73,6 +73,7 @@ export const StoreEnv = z
     MDS_FAULT_SINK_DELAY_MS: nonNegativeInt(0),
     MDS_FAULT_SINK_MAX_ROWS_PER_SEC: optionalPositiveNumber(),
     MDS_FAULT_SINK_DURATION_SEC: optionalPositiveNumber(),
+    MDS_FAULT_SINK_ADMIN: envBool(false),
   })
   .superRefine((env, ctx) => {
     const cap = env.MDS_COORDINATOR_CAPACITY;

@@ -19,16 +19,30 @@ export function sinkFaultsActive(f: SinkFaults): boolean {
 }
 
 export class FaultySink<T> implements BatchSink<T> {
-  private readonly until: number;
+  private until!: number;
   /** When the next row may go: admissions are booked one after another, so workers share the rate. */
   private nextFreeAt = 0;
 
   constructor(
     private readonly inner: BatchSink<T>,
-    private readonly faults: SinkFaults,
+    private faults: SinkFaults,
     private readonly now: () => number = Date.now,
   ) {
+    this.set(faults);
+  }
+
+  get settings(): SinkFaults {
+    return { ...this.faults };
+  }
+
+  /**
+   * Replaces the faults while running (`PUT /admin/faults/sink` with MDS_FAULT_SINK_ADMIN): from now
+   * on, as if the store had started with them; rows already booked at the old rate are forgotten.
+   */
+  set(faults: SinkFaults): void {
+    this.faults = { ...faults };
     this.until = faults.durationMs === undefined ? Infinity : this.now() + faults.durationMs;
+    this.nextFreeAt = 0;
   }
 
   get active(): boolean {
@@ -57,7 +71,7 @@ export class FaultySink<T> implements BatchSink<T> {
   }
 }
 
-/** The sink itself when no fault is configured. */
-export function withSinkFaults<T>(sink: BatchSink<T>, faults: SinkFaults): BatchSink<T> {
-  return sinkFaultsActive(faults) ? new FaultySink(sink, faults) : sink;
+/** The sink itself when no fault is configured and none may be set at run time (`adjustable`). */
+export function withSinkFaults<T>(sink: BatchSink<T>, faults: SinkFaults, adjustable = false): BatchSink<T> {
+  return sinkFaultsActive(faults) || adjustable ? new FaultySink(sink, faults) : sink;
 }

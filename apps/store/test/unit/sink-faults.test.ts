@@ -1,5 +1,12 @@
 import { ConfigError } from '@mdp/service-kit';
 import { loadStoreEnv } from '../../src/config/store-config';
+import { NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import { createStoreCoordinator, faultySinkOf } from '../../src/app/coordinator.module';
+import { SinkFaultAdminController } from '../../src/app/fault-admin.module';
+import type { DeadLetterStore } from '../../src/dlq/dead-letter-store';
+import { FeedbackBus } from '../../src/feedback/feedback-bus';
+import type { SqlClient } from '../../src/sinks/sql-client';
 import { FaultySink, withSinkFaults } from '../../src/sinks/sink-faults';
 import type { BatchSink } from '../../src/coordinator/write-coordinator';
 
@@ -61,5 +68,41 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
     await sink.write([1, 2]);
     await sink.write([3]);
     expect(inner.written).toEqual([[1, 2], [3]]);
+  });
+});
+
+describe('sink faults at run time (MDS_FAULT_SINK_ADMIN, PUT /admin/faults/sink)', () => {
+  const coordinatorWith = (env: Record<string, string>) =>
+    createStoreCoordinator(loadStoreEnv(env), {} as SqlClient, {} as DeadLetterStore, new FeedbackBus(), new Registry());
+
+  it('a FaultySink takes new settings while running: the new rate applies at once and forgets the old bookings', () => {
+    let now = 0;
+    const sink = new FaultySink(new CountingSink(), { delayMs: 0, maxRowsPerSec: 1000 }, () => now);
+    expect(sink.admit(1000)).toBe(1000);
+    sink.set({ delayMs: 0, maxRowsPerSec: 100 });
+    expect(sink.admit(100)).toBe(1000);
+    sink.set({ delayMs: 0, maxRowsPerSec: 10_000, durationMs: 500 });
+    expect(sink.admit(1000)).toBe(100);
+    now = 600;
+    expect(sink.admit(1_000_000)).toBe(0); // the new fault's duration is over
+    expect(sink.settings).toEqual({ delayMs: 0, maxRowsPerSec: 10_000, durationMs: 500 });
+  });
+
+  it('is 404 unless the store started with MDS_FAULT_SINK_ADMIN=true', () => {
+    const controller = new SinkFaultAdminController(coordinatorWith({}));
+    expect(() => controller.current()).toThrow(NotFoundException);
+    expect(() => controller.replace({ max_rows_per_sec: 10 })).toThrow(NotFoundException);
+  });
+
+  it('reads and replaces the faults; bad bodies are rejected with the field named', () => {
+    const coordinator = coordinatorWith({ MDS_FAULT_SINK_ADMIN: 'true', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '5000' });
+    const controller = new SinkFaultAdminController(coordinator);
+    expect(controller.current()).toEqual({ delay_ms: 0, max_rows_per_sec: 5000, duration_sec: null });
+    expect(controller.replace({ max_rows_per_sec: 500, duration_sec: 20 })).toEqual({ delay_ms: 0, max_rows_per_sec: 500, duration_sec: 20 });
+    expect(faultySinkOf(coordinator)!.settings).toEqual({ delayMs: 0, maxRowsPerSec: 500, durationMs: 20_000 });
+    expect(controller.replace({})).toEqual({ delay_ms: 0, max_rows_per_sec: null, duration_sec: null });
+    expect(() => controller.replace({ max_rows_per_sec: -1 })).toThrow(/max_rows_per_sec/);
+    expect(() => controller.replace({ rows: 5 })).toThrow(UnprocessableEntityException);
+    expect(() => controller.replace('fast')).toThrow(UnprocessableEntityException);
   });
 });
