@@ -62,7 +62,7 @@ export const PipelineEnv = z
       z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
     ),
     PIPELINE_FLOW_HORIZON_MS: positiveInt(2000),
-    PIPELINE_FLOW_INCREASE: positive(0.25),
+    PIPELINE_FLOW_INCREASE: positive(0.5),
     PIPELINE_FLOW_DECREASE: envNumber(0.7).pipe(
       z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
     ),

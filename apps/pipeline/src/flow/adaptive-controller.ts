@@ -18,7 +18,7 @@ export interface AdaptiveSettings {
 export const DEFAULT_ADAPTIVE: AdaptiveSettings = Object.freeze({
   targetUtilization: 0.6,
   horizonMs: 2000,
-  increasePerSec: 0.25,
+  increasePerSec: 0.5,
   decrease: 0.7,
 });
 

@@ -110,7 +110,7 @@ describe('AdaptiveController', () => {
     expect(c.observe(v2('ok', 0, 0, { started_at: 200, seq: 0 }), 20, ONE)).toBe(true);
     expect(c.observe(v2('hard', 0.95, 0, { started_at: 100, seq: 10 }), 30, ONE)).toBe(false);
     // 0 drained + 0.6 x 10 000 / 2 s = 3 000/s of the 4 000 budget, probing up from there while ok.
-    expect(c.scales(30, ONE).get('p')).toBeCloseTo(0.75, 2);
+    expect(c.scales(20, ONE).get('p')).toBeCloseTo(0.75, 2);
     expect(c.scales(1030, ONE).get('p')).toBe(1);
   });
 

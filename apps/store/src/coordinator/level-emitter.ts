@@ -28,8 +28,8 @@ export interface LevelEmitterOptions {
 /** Each event's `ttl_s` is this many refresh intervals: one or two lost refreshes do not make it stale. */
 export const TTL_INTERVALS = 4;
 /** Window of the drain rate. */
-const DRAIN_WINDOW_MS = 1000;
-const DRAIN_SAMPLE_MS = 100;
+const DRAIN_WINDOW_MS = 500;
+const DRAIN_SAMPLE_MS = 50;
 
 export type LevelEventListener = (event: FeedbackEvent) => void;
 
@@ -110,7 +110,7 @@ export class LevelEmitter {
     this.timer = this.refreshTimer = this.sampler = undefined;
   }
 
-  /** Items/s that left the queue over the last second (0 before there are two samples). */
+  /** Items/s that left the queue over the last half second (0 before there are two samples): short, so a recovered sink shows at the next refresh. */
   drainRate(): number {
     const now = this.now();
     const latest = { at: now, drained: this.queue.drained() };
@@ -145,14 +145,23 @@ export class LevelEmitter {
     this.published = level;
     this.publishedAt = this.now();
     this.emit(this.event(level, reason ?? (level === 'ok' ? 'queue_recovered' : undefined)));
-    this.armRefresh();
+    this.armRefresh(true);
   }
 
-  /** (Re)schedules the next refresh one interval of the published level from now. */
-  private armRefresh(): void {
+  /**
+   * (Re)schedules the next refresh one interval of the published level from now. The first refresh
+   * after a change comes at the quick interval whatever the level: the event of the change carries
+   * the drain rate of the moment before it, and the refresh right after says what the sink does now
+   * (after a recovery, how fast it empties the queue).
+   */
+  private armRefresh(afterChange = false): void {
     clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
-    const interval = this.published === 'ok' ? this.refreshOkMs : this.refreshMs;
+    const levelInterval = this.published === 'ok' ? this.refreshOkMs : this.refreshMs;
+    const interval =
+      afterChange && this.refreshMs > 0
+        ? Math.min(this.refreshMs, levelInterval || Infinity)
+        : levelInterval;
     if (this.closed || !this.sampler || interval <= 0) return;
     this.refreshTimer = setTimeout(() => {
       this.emit(this.event(this.published, 'refresh'));

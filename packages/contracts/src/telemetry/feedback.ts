@@ -31,7 +31,7 @@ export const FeedbackEventV2 = FeedbackEventV1.extend({
     .optional(),
   /** When the publishing instance started; a restarted store's events supersede the old instance's. */
   started_at: EpochSeconds.optional(),
-  /** Items per second leaving the queue (written or dead-lettered), over the last second. */
+  /** Items per second recently leaving the queue (written or dead-lettered; the store measures the last 0.5 s). */
   drain_rate: z.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).optional(),
   /** Seconds the level may be relied on without a newer event; older means unknown, not "still so". */
   ttl_s: z.number({ error: 'must be a number' }).gt(0, { error: 'must be > 0' }).optional(),
