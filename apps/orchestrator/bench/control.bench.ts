@@ -136,7 +136,7 @@ async function measure(backend: 'redis' | 'inmem', url: string): Promise<Figures
       pending.delete(audit.correlation_id!);
       expected = want;
     }
-    if (audit.result === 'ok' && audit.action === expected) ok++;
+    if (audit.result.status === 'ok' && audit.action === expected) ok++;
     else notOk++;
   };
 

@@ -4,14 +4,20 @@ import { EpochSeconds, NonEmptyString, SchemaTrack, StringMap } from './primitiv
 export const EventMeta = z.object({
   /** e.g. `telemetry.FeedbackEvent`; see SCHEMA_IDS. */
   schema_id: NonEmptyString,
-  /** Parsed as any string so an unknown track surfaces as the registry's typed `unknown_track`. */
-  track: NonEmptyString,
+  /**
+   * Parsed as any string so an unknown track surfaces as the registry's typed `unknown_track`.
+   * Absent means `v1`, the core's default.
+   */
+  track: NonEmptyString.default('v1'),
   headers: StringMap.default({}),
+  /** The core's optional SHA-256 of the payload JSON; informative only (the core does not enforce it). */
+  hash: z.string({ error: 'must be a string or null' }).nullable().optional(),
 });
 export interface EventMeta {
   schema_id: string;
   track: SchemaTrack;
   headers: Record<string, string>;
+  hash?: string | null;
 }
 
 /**
@@ -20,7 +26,8 @@ export interface EventMeta {
  */
 export const EventEnvelope = z.object({
   id: NonEmptyString,
-  key: z.string({ error: 'must be a string' }),
+  /** Partition / routing key; `null` (the core's default) when there is none. */
+  key: z.string({ error: 'must be a string or null' }).nullable().default(null),
   ts: EpochSeconds,
   meta: EventMeta,
   payload: z.unknown(),
@@ -28,7 +35,7 @@ export const EventEnvelope = z.object({
 
 export interface EventEnvelopeOf<T> {
   id: string;
-  key: string;
+  key: string | null;
   ts: number;
   meta: EventMeta;
   payload: T;

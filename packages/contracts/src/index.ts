@@ -14,3 +14,4 @@ export * from './md/bar';
 export * from './md/option-snap';
 export * from './md/news';
 export * from './md/fundamentals';
+export * from './core';

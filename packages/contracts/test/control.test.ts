@@ -1,4 +1,11 @@
-import { decodePayload, toControlCommand, CONTROL_ACTIONS, type ControlActionV2 } from '../src';
+import {
+  auditEntry,
+  controlResult,
+  decodePayload,
+  toControlCommand,
+  CONTROL_ACTIONS,
+  type ControlActionV2,
+} from '../src';
 
 const setScale = {
   action: 'set_scale',
@@ -66,6 +73,55 @@ describe('control actions across tracks', () => {
       const msg = decoded(track, { action: 'drain', ts: 1 });
       const r = toControlCommand(msg, { accept: track });
       expect(!r.ok && r.error.code).toBe('unsupported_action');
+    }
+  });
+});
+
+describe('ControlResult and audit entries in the core v1 terms', () => {
+  it('controlResult keeps status in the core vocabulary and agreeing with the outcome', () => {
+    expect(controlResult('accepted', 'queued')).toEqual({
+      status: 'ok',
+      detail: 'queued',
+      outcome: 'accepted',
+    });
+    expect(controlResult('rejected').status).toBe('error');
+    expect(controlResult('error').status).toBe('error');
+    expect(controlResult('ok').detail).toBeNull();
+  });
+
+  it('a v2 result whose status contradicts its outcome is invalid', () => {
+    const r = decodePayload('control.ControlResult', 'v2', { status: 'ok', outcome: 'rejected' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.message).toBe('status: must be error when outcome is rejected');
+  });
+
+  it('auditEntry puts verbs the core cannot name in operation, and action in the core enum', () => {
+    for (const [operation, action] of [
+      ['pause', 'pause'],
+      ['resume', 'resume'],
+      ['reload', 'reload'],
+      ['set_scale', 'reload'],
+      ['replay_dlq', 'reload'],
+    ] as const) {
+      const entry = auditEntry({
+        actor: 'pipeline-1',
+        role: 'pipeline',
+        operation,
+        result: controlResult('ok'),
+        ts: 1,
+      });
+      expect(entry).toMatchObject({ action, operation });
+      const v1 = decodePayload('telemetry.AuditEnvelope', 'v1', entry);
+      expect(v1).toEqual({
+        ok: true,
+        value: {
+          actor: 'pipeline-1',
+          role: 'pipeline',
+          action,
+          result: { status: 'ok', detail: null },
+          ts: 1,
+        },
+      });
     }
   });
 });

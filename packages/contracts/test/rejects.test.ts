@@ -171,10 +171,16 @@ describe('each contract enforces its own bounds', () => {
       { ...S['control.ControlAction'].v1, action: 'Pause!' },
       'action: must be a lower_snake_case action name',
     ],
+    ['control.ControlResult', { status: 'accepted' }, 'status: must be one of ok | error'],
     [
-      'control.ControlResult',
-      { status: 'done' },
-      'status: must be one of ok | accepted | rejected | error',
+      'telemetry.AuditEnvelope',
+      { ...S['telemetry.AuditEnvelope'].v1, action: 'set_scale' },
+      'action: must be one of pause | resume | reload',
+    ],
+    [
+      'telemetry.AuditEnvelope',
+      { ...S['telemetry.AuditEnvelope'].v1, result: 'ok' },
+      'result: must be an object { status, detail }',
     ],
     [
       'federation.ClusterTopology',

@@ -20,7 +20,8 @@ const feedback = {
   ts: TS,
 };
 const rate = { provider: 'ibkr', scale: 0.5, reason: 'hard', ts: TS };
-const audit = { actor: 'alice', role: 'admin', action: 'pause', result: 'accepted', ts: TS };
+const controlResult = { status: 'ok', detail: 'published to mdp.control.actions' };
+const audit = { actor: 'alice', role: 'admin', action: 'pause', result: controlResult, ts: TS };
 const component = { name: 'database', state: 'healthy', details: { latency_ms: '3' } };
 const health = {
   service: 'store',
@@ -30,7 +31,6 @@ const health = {
   ts: TS,
 };
 const control = { action: 'pause', ts: TS, target: 'pipeline' };
-const controlResult = { status: 'accepted', detail: 'published to mdp.control.actions' };
 const node = {
   node_id: 'pipeline-1',
   role: 'pipeline',
@@ -108,9 +108,10 @@ export const SAMPLES: Record<SchemaId, TrackSamples> = {
     v1: audit,
     v2: {
       ...audit,
+      result: { ...controlResult, outcome: 'accepted', correlation_id: 'req-1' },
+      operation: 'pause',
       target: 'pipeline',
       correlation_id: 'req-1',
-      detail: 'queued',
       attributes: { ip: '10.0.0.1' },
     },
   },
@@ -129,7 +130,14 @@ export const SAMPLES: Record<SchemaId, TrackSamples> = {
   },
   'control.ControlResult': {
     v1: controlResult,
-    v2: { ...controlResult, action: 'pause', target: 'pipeline', correlation_id: 'req-1', ts: TS },
+    v2: {
+      ...controlResult,
+      outcome: 'accepted',
+      action: 'pause',
+      target: 'pipeline',
+      correlation_id: 'req-1',
+      ts: TS,
+    },
   },
   'federation.ClusterTopology': {
     v1: topology,

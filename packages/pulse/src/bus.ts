@@ -9,7 +9,7 @@ import { MemoryIdempotencyStore, SharedIdempotencyStore, type IdempotencyStore }
 import { InMemoryTransport } from './inmem-transport';
 import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
-import { dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
+import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
 import { RedisTransport } from './redis-transport';
 import { signEnvelope } from './signing';
 import type { GroupStats, Transport } from './transport';
@@ -22,8 +22,9 @@ import type {
   PublishOptions,
   SubscribeOptions,
   Subscription,
+  WireLayout,
 } from './types';
-import { DLQ_FIELD, encodeEntry, fieldsToObject, objectToFields, type Fields } from './wire';
+import { DLQ_FIELD, encodeCoreEntry, encodeEntry, fieldsToObject, objectToFields, type Fields } from './wire';
 
 export const DEFAULTS = {
   namespace: 'mdp',
@@ -63,13 +64,17 @@ export interface ReadDeadLettersOptions {
   count?: number;
   /** Exclusive lower bound entry id (paging); default from the start. */
   after?: string;
+  /** Layout of the source stream (whose `.dlq` is read); default the bus's. */
+  wire?: WireLayout;
 }
 
 /** The bus with pulse's extras beyond the shared `EventBus` interface. */
 export interface PulseBus extends EventBus {
   readonly metrics: PulseMetrics;
-  /** Physical streams of a logical stream (one unless partitioned). */
-  physicalStreams(stream: string): string[];
+  /** Layout this bus uses unless a call says otherwise. */
+  readonly wire: WireLayout;
+  /** Physical streams of a logical stream in a layout (one unless partitioned; the core layout has one). */
+  physicalStreams(stream: string, wire?: WireLayout): string[];
   /** An envelope on this bus's track. */
   envelope<T>(schemaId: string, payload: T, opts?: CreateEnvelopeOptions): EventEnvelope<T>;
   readDeadLetters(stream: string, opts?: ReadDeadLettersOptions): Promise<DeadLetter[]>;
@@ -77,7 +82,7 @@ export interface PulseBus extends EventBus {
    * Appends the selected dead letters' original entries to their source stream again and removes
    * them from the DLQ (one MULTI). Returns how many were replayed.
    */
-  replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean)): Promise<number>;
+  replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number>;
   /** Pending / undelivered counts of a group, summed over partitions. */
   groupStats(stream: string, group: string): Promise<GroupStats>;
   /**
@@ -90,6 +95,7 @@ export interface PulseBus extends EventBus {
 class Bus implements PulseBus {
   readonly namespace: string;
   readonly track: SchemaTrack;
+  readonly wire: WireLayout;
   readonly metrics: PulseMetrics;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
@@ -101,6 +107,7 @@ class Bus implements PulseBus {
   ) {
     this.namespace = opts.namespace ?? DEFAULTS.namespace;
     this.track = opts.track ?? DEFAULTS.track;
+    this.wire = opts.wire ?? 'mdp';
     this.metrics = new PulseMetrics(opts.registry);
   }
 
@@ -108,7 +115,8 @@ class Bus implements PulseBus {
     return physicalStream(this.namespace, stream);
   }
 
-  physicalStreams(stream: string): string[] {
+  physicalStreams(stream: string, wire: WireLayout = this.wire): string[] {
+    if (wire === 'core') return [coreStream(this.namespace, stream)];
     return physicalStreams(this.namespace, stream, this.partitionCount(stream));
   }
 
@@ -129,17 +137,18 @@ class Bus implements PulseBus {
     if (!envelopes.length) return [];
     const token = this.opts.publisherToken;
     const tally = new OutcomeTally();
-    const metricStream = this.streamName(stream);
+    const wire = opts.wire ?? this.wire;
+    const metricStream = wire === 'core' ? coreStream(this.namespace, stream) : this.streamName(stream);
     const encoded: Fields[] = new Array(envelopes.length);
     for (let i = 0; i < envelopes.length; i++) {
       const env = envelopes[i];
       assertEnvelope(env, stream);
-      encoded[i] = encodeEntry(token ? signEnvelope(env, token) : env);
+      encoded[i] = wire === 'core' ? encodeCoreEntry(env, token) : encodeEntry(token ? signEnvelope(env, token) : env);
       tally.add(env.meta.track, 'success');
     }
     const trim = opts.maxLen !== undefined || opts.retentionMs !== undefined ? opts : undefined;
     try {
-      const parts = this.partitionCount(stream);
+      const parts = wire === 'core' ? 1 : this.partitionCount(stream);
       if (parts <= 1) {
         const ids = await this.transport.add(metricStream, encoded, trim);
         tally.flush(this.metrics.publishTotal, metricStream);
@@ -178,7 +187,9 @@ class Bus implements PulseBus {
     const batchSize = Math.max(1, opts.batchSize ?? DEFAULTS.batchSize);
     const minIdleMs = Math.max(0, opts.minIdleMs ?? DEFAULTS.minIdleMs);
     const readAhead = Math.max(1, Math.floor(opts.readAhead ?? DEFAULTS.readAhead));
-    const all = this.physicalStreams(opts.stream);
+    const wire = opts.wire ?? this.wire;
+    if (wire === 'core' && opts.partitions) throw new Error(`stream ${opts.stream}: the core layout has no partitions`);
+    const all = this.physicalStreams(opts.stream, wire);
     const physical = opts.partitions ? opts.partitions.map((p) => {
       if (!all[p]) throw new Error(`stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`);
       return all[p];
@@ -187,8 +198,9 @@ class Bus implements PulseBus {
     const consumer = new Consumer(
       {
         stream: opts.stream,
-        metricStream: this.streamName(opts.stream),
+        metricStream: wire === 'core' ? all[0] : this.streamName(opts.stream),
         physical,
+        wire,
         group: opts.group,
         consumer: opts.consumer,
         batchSize,
@@ -223,7 +235,7 @@ class Bus implements PulseBus {
 
   async readDeadLetters(stream: string, opts: ReadDeadLettersOptions = {}): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    for (const physical of this.physicalStreams(stream)) {
+    for (const physical of this.physicalStreams(stream, opts.wire)) {
       const dlq = dlqStream(physical);
       const start = opts.after ? `(${opts.after}` : '-';
       for (const e of await this.transport.range(dlq, start, '+', opts.count ?? 100)) {
@@ -233,10 +245,10 @@ class Bus implements PulseBus {
     return out;
   }
 
-  async replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean)): Promise<number> {
+  async replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number> {
     const wanted = Array.isArray(select) ? new Set(select) : undefined;
     let replayed = 0;
-    for (const physical of this.physicalStreams(stream)) {
+    for (const physical of this.physicalStreams(stream, wire)) {
       const dlq = dlqStream(physical);
       let after: string | undefined;
       for (;;) {

@@ -21,8 +21,8 @@ import type {
   Transport,
   TransportReader,
 } from './transport';
-import type { BatchHandler, Delivery, PulseLogger, Subscription } from './types';
-import { decodeEntry, dlqFields, type Fields } from './wire';
+import type { BatchHandler, Delivery, PulseLogger, Subscription, WireLayout } from './types';
+import { decodeCoreEntry, decodeEntry, dlqFields, type Fields } from './wire';
 
 export interface ConsumerConfig {
   /** Logical stream (Delivery.stream). */
@@ -42,6 +42,7 @@ export interface ConsumerConfig {
   /** XREADGROUP calls kept in flight on the reader connection while entries flow. */
   readAhead: number;
   startFrom: '0' | '$';
+  wire: WireLayout;
   token?: string;
   idempotency?: IdempotencyStore;
   readerName: string;
@@ -521,7 +522,10 @@ export class Consumer implements Subscription {
         this.pushAck(physical, e.id);
         continue;
       }
-      const decoded = decodeEntry(e.fields, token);
+      const decoded =
+        this.cfg.wire === 'core'
+          ? decodeCoreEntry(e.fields, e.id, token)
+          : decodeEntry(e.fields, token);
       if (!decoded.ok) {
         this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
         this.tally.add(decoded.track ?? 'unknown', 'dead_letter');

@@ -14,6 +14,14 @@ export function physicalStream(namespace: string, stream: string): string {
   return `${namespace}.${stream}`;
 }
 
+/**
+ * The key the Python core's bus uses for the same logical stream: it prefixes `<namespace>:` to the
+ * stream name its services pass, which is already `<namespace>.<stream>` (`mdp:mdp.telemetry.feedback`).
+ */
+export function coreStream(namespace: string, stream: string): string {
+  return `${namespace}:${physicalStream(namespace, stream)}`;
+}
+
 export function partitionStream(namespace: string, stream: string, partition: number): string {
   return `{${namespace}.${stream}.p${partition}}`;
 }
@@ -29,13 +37,14 @@ export function dlqStream(physical: string): string {
 }
 
 /**
- * FNV-1a (32 bit) over the UTF-8 bytes of the envelope key, modulo the partition count. Documented in
- * the README so producers in other languages pick the same partition.
+ * FNV-1a (32 bit) over the UTF-8 bytes of the envelope key (a null key counts as the empty string),
+ * modulo the partition count. Documented in the README so producers in other languages pick the same
+ * partition.
  */
-export function partitionOf(key: string, partitions: number): number {
+export function partitionOf(key: string | null, partitions: number): number {
   if (partitions <= 1) return 0;
   let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(key, 'utf8')) {
+  for (const byte of Buffer.from(key ?? '', 'utf8')) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }

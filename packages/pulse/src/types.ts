@@ -16,6 +16,14 @@ export interface PulseLogger {
 
 export type BusBackend = 'inmem' | 'redis';
 
+/**
+ * Stream entry layout (README "Wire format"). `mdp`: key `<namespace>.<stream>`, fields `id`,
+ * `schema_id`, `track`, `envelope`. `core`: the Python market-data-core's, key
+ * `<namespace>:<namespace>.<stream>`, one field `data`, the Redis entry id as envelope id.
+ */
+export type WireLayout = 'mdp' | 'core';
+export const WIRE_LAYOUTS: readonly WireLayout[] = ['mdp', 'core'];
+
 export interface EventBusOptions {
   backend: BusBackend;
   /** Required for `redis`. */
@@ -32,6 +40,8 @@ export interface EventBusOptions {
   partitions?: Record<string, number>;
   /** `inmem` only: share one in-memory "server" between several buses (acts like separate processes). */
   inmem?: InMemoryStreams;
+  /** Layout this bus publishes and subscribes in unless a call says otherwise; default `mdp`. */
+  wire?: WireLayout;
   /** `redis` only: CLIENT SETNAME prefix for this bus's connections; default `pulse`. */
   clientName?: string;
   logger?: PulseLogger;
@@ -42,6 +52,8 @@ export interface PublishOptions {
   maxLen?: number;
   /** MINID trim: drop entries older than this many ms (time-based retention). */
   retentionMs?: number;
+  /** Entry layout (and so stream key) to write; default the bus's. */
+  wire?: WireLayout;
 }
 
 /** One delivered message. `ack`/`fail` may be called after the handler returns (e.g. once rows are durable). */
@@ -61,6 +73,8 @@ export interface Delivery<T = unknown> {
 export interface SubscribeOptions {
   /** Logical stream name, e.g. `telemetry.feedback`. */
   stream: string;
+  /** Entry layout (and so stream key) to read; default the bus's. The core layout has no partitions. */
+  wire?: WireLayout;
   group: string;
   consumer: string;
   /** XREADGROUP COUNT. */

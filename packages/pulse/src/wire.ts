@@ -1,5 +1,6 @@
 /**
- * The Redis stream entry layout: a public wire format (see README "Wire format").
+ * The Redis stream entry layouts: public wire formats (see README "Wire format"). `mdp` is pulse's
+ * own; `core` is the Python market-data-core's (`encodeCoreEntry` / `decodeCoreEntry`).
  *
  * Source entry fields, in this order:
  *   id         envelope id (producer-assigned, used for idempotency; NOT the Redis entry id)
@@ -9,9 +10,16 @@
  *
  * Dead-letter entry fields: see `dlqFields`.
  */
-import { decodeEnvelope, EventEnvelope, isSchemaId, lookupSchema } from '@mdp/contracts';
+import {
+  decodeEnvelope,
+  EventEnvelope,
+  fromCoreBody,
+  isSchemaId,
+  lookupSchema,
+  toCoreBody,
+} from '@mdp/contracts';
 import { compile, type z } from 'zod';
-import { signatureProblem } from './signing';
+import { SIGNATURE_HEADER, signatureOf, signatureProblem } from './signing';
 
 export const FIELD = {
   id: 'id',
@@ -98,6 +106,71 @@ export function decodeEntry<T = unknown>(fields: Fields, token?: string): Decode
       return { ok: false, reason: problem, envelopeId: envelope.id, track: envelope.meta.track };
   }
   return { ok: true, envelope };
+}
+
+/** The core layout's one field: `{ ts, key, meta: { schema_id, track, headers, hash }, payload }` as JSON. */
+export const CORE_FIELD = { data: 'data' } as const;
+
+/**
+ * The entry the core's `RedisStreamsBus` writes and reads: one field `data` holding the envelope
+ * without `id` (the Redis entry id is the id; see `toCoreBody`). With a token, the signature header
+ * covers that body, as `decodeCoreEntry` checks it.
+ */
+export function encodeCoreEntry(envelope: EventEnvelope<unknown>, token?: string): Fields {
+  const body = toCoreBody(envelope);
+  if (token)
+    body.meta.headers = {
+      ...body.meta.headers,
+      [SIGNATURE_HEADER]: signatureOf({ ...body }, token),
+    };
+  return [CORE_FIELD.data, JSON.stringify(body)];
+}
+
+/**
+ * Decodes a core-layout entry into an mdp envelope (`fromCoreBody`: the entry id becomes the
+ * envelope id, class-path schema ids map to mdp's, the store's nested envelope is unwrapped), then
+ * validates it like any entry. The signature, when a token is configured, covers the JSON object in
+ * `data` as written.
+ */
+export function decodeCoreEntry<T = unknown>(
+  fields: Fields,
+  entryId: string,
+  token?: string,
+): DecodedEntry<T> {
+  const json = fieldOf(fields, CORE_FIELD.data);
+  if (json === undefined)
+    return {
+      ok: false,
+      reason: `no envelope: entry has no "${CORE_FIELD.data}" field (core layout)`,
+    };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    return { ok: false, reason: `envelope is not valid JSON: ${(err as Error).message}` };
+  }
+  if (!isObject(raw))
+    return { ok: false, reason: 'no envelope: the data field is not a JSON object' };
+  if (token) {
+    const problem = signatureProblem(raw, token);
+    if (problem) return { ok: false, reason: problem, envelopeId: entryId };
+  }
+  const candidate = fromCoreBody(raw, entryId);
+  const envelope = candidate.ok ? quickEnvelope<T>(candidate.value) : undefined;
+  if (envelope) return { ok: true, envelope };
+  const decoded = candidate.ok ? decodeEnvelope<T>(candidate.value) : candidate;
+  if (decoded.ok) return { ok: true, envelope: decoded.value };
+  const meta = candidate.ok ? (candidate.value as { meta?: { track?: unknown } }).meta : undefined;
+  return {
+    ok: false,
+    reason: `${decoded.error.code === 'invalid' ? 'schema' : decoded.error.code}: ${decoded.error.message}`,
+    envelopeId: entryId,
+    track: typeof meta?.track === 'string' ? meta.track : undefined,
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function rejected(fields: Fields, reason: string): DecodedEntry<never> {

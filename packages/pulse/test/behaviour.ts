@@ -447,8 +447,8 @@ export function behaviourSuite(
             ...fast,
           },
           (e) => {
-            (seen[e.key] ??= []).push(e.id);
-            (readers[e.key] ??= new Set()).add(`c${i}`);
+            (seen[e.key!] ??= []).push(e.id);
+            (readers[e.key!] ??= new Set()).add(`c${i}`);
           },
         );
       }

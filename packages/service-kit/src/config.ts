@@ -72,6 +72,12 @@ export const sharedEnvShape = {
     z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'must be a non-empty name of letters, digits, _ or -' }),
   ),
   SCHEMA_TRACK: envString('v1').pipe(SchemaTrack),
+  /**
+   * Entry layout of the telemetry streams mdp shares with the Python market-data-core (feedback, rate
+   * adjustments): `mdp` (pulse's own) or `core` (the core's key and `data` field). Market data,
+   * control and audit streams stay `mdp`.
+   */
+  PULSE_WIRE: envString('mdp').pipe(z.enum(['mdp', 'core'], { error: 'must be mdp or core' })),
   PUBLISHER_TOKEN: envOptionalString(),
   DATABASE_URL: envOptionalString(),
   LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),

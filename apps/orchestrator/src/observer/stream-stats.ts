@@ -4,7 +4,7 @@ export type Outcome = 'ok' | 'invalid';
 
 export interface LastEvent {
   id: string;
-  key: string;
+  key: string | null;
   schema_id: string;
   track: string;
   /** Envelope `ts`, epoch seconds. */

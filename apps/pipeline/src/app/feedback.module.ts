@@ -17,7 +17,7 @@ import { AdaptiveController } from '../flow/adaptive-controller';
 import type { FlowController } from '../flow/flow-controller';
 import { StepController } from '../flow/step-controller';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { rateAdjustmentEnvelope } from '../telemetry/envelopes';
+import { envelopeFor } from '../telemetry/envelopes';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
 import type { Clock } from '../rate/clock';
@@ -116,9 +116,17 @@ function policyOf(config: PipelineConfig) {
           onTimed: (adjustment) => {
             metrics.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
             logger.info({ ...adjustment }, 'rate adjusted by the flow controller');
-            bus.publish(RATE_ADJUSTMENT_STREAM, rateAdjustmentEnvelope(adjustment, bus.track)).catch(
-              (err) => logger.warn({ err: String(err) }, 'could not announce a rate adjustment'),
-            );
+            const envelope = envelopeFor({
+              schemaId: 'telemetry.RateAdjustment',
+              track: bus.track,
+              key: adjustment.provider,
+              payload: adjustment,
+            });
+            bus
+              .publish(RATE_ADJUSTMENT_STREAM, envelope, { wire: config.PULSE_WIRE })
+              .catch((err) =>
+                logger.warn({ err: String(err) }, 'could not announce a rate adjustment'),
+              );
           },
         });
       },
@@ -148,6 +156,7 @@ function policyOf(config: PipelineConfig) {
           consumer: config.PIPELINE_CONSUMER_NAME,
           maxDeliveries: config.PIPELINE_FB_MAX_DELIVERIES,
           idempotency: config.PIPELINE_IDEMPOTENCY,
+          wire: config.PULSE_WIRE,
           logger,
           metrics,
         }),

@@ -1,6 +1,7 @@
 import {
+  auditEntry,
+  controlResult,
   toControlCommand,
-  type AuditEnvelope,
   type ControlAction,
   type ControlCommand,
   type EventEnvelope,
@@ -33,13 +34,9 @@ export interface ControlConsumerOptions {
   metrics?: PipelineMetrics;
 }
 
-export type ControlOutcome = {
-  result: 'ok' | 'rejected' | 'ignored';
-  detail: string;
-  target: string;
-};
-
-const AUDIT_V1_FIELDS = ['actor', 'role', 'action', 'result', 'ts'] as const;
+/** What the pipeline did with an action aimed at it: performed (`ok`) or refused (`rejected`). */
+type Performed = { result: 'ok' | 'rejected'; detail: string; target: string };
+export type ControlOutcome = Performed | { result: 'ignored'; detail: string; target: string };
 
 /**
  * Orchestrator control over Pulse (`<ns>.control.actions`): pause and resume providers (one, or all
@@ -108,17 +105,18 @@ export class ControlConsumer {
       { action: msg.action, ...outcome, actor: msg.actor, id: envelope.id },
       'control action handled',
     );
-    const audit: AuditEnvelope = {
+    // The core's AuditEnvelope knows pause | resume | reload and ok | error: `auditEntry` puts the
+    // verb in `operation` and `action` in the core's terms, `controlResult` the outcome in both.
+    const audit = auditEntry({
       actor: this.opts.consumer,
       role: SERVICE_ROLE,
-      action: msg.action,
-      result: outcome.result,
+      operation: msg.action,
+      result: controlResult(outcome.result, outcome.detail),
       ts: Date.now() / 1000,
       target: outcome.target,
       correlation_id: msg.correlation_id ?? envelope.id,
-      detail: outcome.detail,
       attributes: msg.actor ? { requested_by: msg.actor } : undefined,
-    };
+    });
     await this.bus.publish(
       AUDIT_STREAM,
       envelopeFor({
@@ -126,13 +124,12 @@ export class ControlConsumer {
         track: this.bus.track,
         key: SERVICE_ROLE,
         payload: audit,
-        v1Fields: AUDIT_V1_FIELDS,
       }),
     );
     return outcome;
   }
 
-  private perform(msg: ControlAction): ControlOutcome {
+  private perform(msg: ControlAction): Performed {
     const cmd = toControlCommand(msg, { accept: 'v2' });
     const named =
       msg.provider ??
@@ -152,7 +149,7 @@ export class ControlConsumer {
     return this.apply(cmd.value, providers, target);
   }
 
-  private apply(cmd: ControlCommand, providers: string[], target: string): ControlOutcome {
+  private apply(cmd: ControlCommand, providers: string[], target: string): Performed {
     switch (cmd.action) {
       case 'pause':
         providers.forEach((p) => this.coordinator.pause(p));

@@ -1,5 +1,11 @@
 import type { EventEnvelope, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
-import { retry, type Delivery, type EventBus, type Subscription } from '@mdp/pulse';
+import {
+  retry,
+  type Delivery,
+  type EventBus,
+  type Subscription,
+  type WireLayout,
+} from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { envelopeFor } from '../telemetry/envelopes';
@@ -21,13 +27,16 @@ export interface FeedbackConsumerOptions {
   blockMs?: number;
   /** Redeliver a failed (unacked) message after it has been idle this long. */
   minIdleMs?: number;
+  /**
+   * Entry layout of the feedback and rate adjustment streams: `mdp` (default) or `core`, the Python
+   * market-data-core's (`<ns>:<ns>.<stream>`, field `data`, entry id as envelope id).
+   */
+  wire?: WireLayout;
   logger?: Logger;
   metrics?: PipelineMetrics;
   /** Called after each applied adjustment (tests, benchmarks). */
   onAdjustment?: (adjustment: RateAdjustment, envelope: EventEnvelope<FeedbackEvent>) => void;
 }
-
-const RATE_ADJUSTMENT_V1_FIELDS = ['provider', 'scale', 'reason', 'ts'] as const;
 
 /**
  * Store feedback over Pulse: `<ns>.telemetry.feedback`, group `pipeline`. Pulse decodes and validates
@@ -54,6 +63,7 @@ export class FeedbackConsumer {
     this.subscription = this.bus.subscribe<FeedbackEvent>(
       {
         stream: FEEDBACK_STREAM,
+        wire: this.opts.wire,
         group: this.opts.group ?? FEEDBACK_GROUP,
         consumer: this.opts.consumer,
         maxDeliveries: this.opts.maxDeliveries ?? 5,
@@ -72,6 +82,7 @@ export class FeedbackConsumer {
     this.opts.logger?.info(
       {
         stream: this.bus.streamName(FEEDBACK_STREAM),
+        wire: this.opts.wire ?? 'mdp',
         group: this.opts.group ?? FEEDBACK_GROUP,
         consumer: this.opts.consumer,
       },
@@ -123,8 +134,8 @@ export class FeedbackConsumer {
         track: this.bus.track,
         key: adjustment.provider,
         payload: adjustment,
-        v1Fields: RATE_ADJUSTMENT_V1_FIELDS,
       }),
+      { wire: this.opts.wire },
     );
     return adjustment;
   }

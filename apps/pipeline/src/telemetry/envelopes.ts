@@ -1,44 +1,31 @@
 import { randomUUID } from 'crypto';
-import type { EventEnvelope, RateAdjustment, SchemaTrack } from '@mdp/contracts';
+import { decodePayload, type EventEnvelope, type SchemaId, type SchemaTrack } from '@mdp/contracts';
 
 /**
- * Builds an envelope for this process's publishing track. On v1 the payload keeps only the v1 field
- * set, so strict v1 readers see exactly what they know.
+ * Builds an envelope for this process's publishing track. On v1 the payload is what the contract's v1
+ * schema makes of it (v2-only fields dropped at every depth), so strict v1 readers such as the Python
+ * core see exactly what they know.
  */
 export function envelopeFor<T extends object>(opts: {
-  schemaId: string;
+  schemaId: SchemaId;
   track: SchemaTrack;
   key: string;
   payload: T;
-  v1Fields: readonly (keyof T & string)[];
   headers?: Record<string, string>;
   nowMs?: number;
-}): EventEnvelope<Partial<T>> {
-  const payload = opts.track === 'v1' ? pick(opts.payload, opts.v1Fields) : opts.payload;
+}): EventEnvelope<unknown> {
   return {
     id: randomUUID(),
     key: opts.key,
     ts: (opts.nowMs ?? Date.now()) / 1000,
     meta: { schema_id: opts.schemaId, track: opts.track, headers: opts.headers ?? {} },
-    payload,
+    payload: opts.track === 'v1' ? asV1(opts.schemaId, opts.payload) : opts.payload,
   };
 }
 
-function pick<T extends object>(obj: T, keys: readonly (keyof T & string)[]): Partial<T> {
-  const out: Partial<T> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
-}
-
-export const RATE_ADJUSTMENT_V1_FIELDS = ['provider', 'scale', 'reason', 'ts'] as const;
-
-/** `<ns>.telemetry.rate_adjustment` envelope, keyed by provider. */
-export function rateAdjustmentEnvelope(adjustment: RateAdjustment, track: SchemaTrack) {
-  return envelopeFor({
-    schemaId: 'telemetry.RateAdjustment',
-    track,
-    key: adjustment.provider,
-    payload: adjustment,
-    v1Fields: RATE_ADJUSTMENT_V1_FIELDS,
-  });
+function asV1(schemaId: SchemaId, payload: object): unknown {
+  const v1 = decodePayload(schemaId, 'v1', payload);
+  // Only a producer bug gets here: the payload was built from the v2 contract.
+  if (!v1.ok) throw new Error(`${schemaId} cannot be published on v1: ${v1.error.message}`);
+  return v1.value;
 }

@@ -99,7 +99,15 @@ describe('pipeline app on a shared in-memory bus', () => {
     );
     await waitFor(() => audits.length === 1, 10_000, 'audit');
     expect(await scale()).toMatchObject({ scale: 0.5, effectiveRate: 100 });
-    expect(audits[0].payload).toMatchObject({ action: 'set_scale', result: 'ok' });
+    // On v1 the audit entry is the core's: set_scale travels as `reload`, the result as { status, detail }.
+    expect(audits[0].meta.track).toBe('v1');
+    expect(audits[0].payload).toEqual({
+      actor: expect.any(String),
+      role: 'pipeline',
+      action: 'reload',
+      result: { status: 'ok', detail: 'scale of synthetic set to 0.5' },
+      ts: expect.any(Number),
+    });
     await sub.close();
 
     const metrics = (await request(server).get('/metrics').expect(200)).text;

@@ -220,7 +220,13 @@ describeWithRedis('pipeline over Redis', () => {
     const audit = JSON.parse(f[f.indexOf('envelope') + 1]);
     expect(audit).toMatchObject({
       meta: { schema_id: 'telemetry.AuditEnvelope' },
-      payload: { action: 'pause', result: 'ok', role: 'pipeline', correlation_id: action.id },
+      payload: {
+        action: 'pause',
+        operation: 'pause',
+        result: { status: 'ok', outcome: 'ok' },
+        role: 'pipeline',
+        correlation_id: action.id,
+      },
     });
     expect(await synthetic()).toMatchObject({ effectiveRate: 0 });
     expect((await providers())[0]).toMatchObject({ paused: true });

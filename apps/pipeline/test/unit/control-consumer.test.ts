@@ -60,14 +60,16 @@ describe('ControlConsumer (in-memory bus)', () => {
         actor: 'pipeline-1',
         role: 'pipeline',
         action: 'pause',
-        result: 'ok',
+        operation: 'pause',
+        result: { status: 'ok', outcome: 'ok', detail: 'paused ibkr, synthetic' },
         target: 'pipeline',
       }),
       expect.objectContaining({
         actor: 'pipeline-1',
         role: 'pipeline',
         action: 'resume',
-        result: 'ok',
+        operation: 'resume',
+        result: { status: 'ok', outcome: 'ok', detail: 'resumed ibkr, synthetic' },
         target: 'pipeline',
       }),
     ]);
@@ -86,8 +88,9 @@ describe('ControlConsumer (in-memory bus)', () => {
     expect(coordinator.snapshot('ibkr')).toMatchObject({ scale: 0.25, effectiveRate: 25 });
     expect(coordinator.snapshot('synthetic').scale).toBe(1);
     expect(audits[0].payload).toMatchObject({
-      action: 'set_scale',
-      result: 'ok',
+      action: 'reload',
+      operation: 'set_scale',
+      result: { status: 'ok', outcome: 'ok' },
       target: 'provider:ibkr',
       correlation_id: 'req-7',
       attributes: { requested_by: 'alice' },
@@ -106,13 +109,20 @@ describe('ControlConsumer (in-memory bus)', () => {
     await send({ action: 'reload' });
     await send({ action: 'self_destruct' });
     await auditCount(3);
-    expect(audits.map((a) => [a.payload.action, a.payload.result])).toEqual([
-      ['set_scale', 'rejected'],
-      ['reload', 'rejected'],
-      ['self_destruct', 'rejected'],
+    expect(
+      audits.map((a) => [
+        a.payload.operation,
+        a.payload.action,
+        a.payload.result.status,
+        a.payload.result.outcome,
+      ]),
+    ).toEqual([
+      ['set_scale', 'reload', 'error', 'rejected'],
+      ['reload', 'reload', 'error', 'rejected'],
+      ['self_destruct', 'reload', 'error', 'rejected'],
     ]);
-    expect(audits[0].payload.detail).toMatch(/unknown provider "nope"/);
-    expect(audits[2].payload.detail).toMatch(/unsupported control action/);
+    expect(audits[0].payload.result.detail).toMatch(/unknown provider "nope"/);
+    expect(audits[2].payload.result.detail).toMatch(/unsupported control action/);
     expect(coordinator.snapshots().every((s) => s.scale === 1 && !s.paused)).toBe(true);
     expect(
       (await registry.getSingleMetric('pipeline_control_actions_total')!.get()).values.find(

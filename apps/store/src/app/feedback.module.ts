@@ -28,7 +28,7 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
         e.reason === 'refresh' ? this.log.debug({ feedback: e }, `backpressure ${e.level} (refresh)`) : this.log.info({ feedback: e }, `backpressure ${e.level}`),
       ),
     );
-    if (this.bus) this.unsubscribers.push(this.feedback.subscribe(pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK)));
+    if (this.bus) this.unsubscribers.push(this.feedback.subscribe(pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK, this.env.PULSE_WIRE)));
     if (this.env.MDS_FB_ENABLE_HTTP_BROADCAST && this.env.MDS_FB_HTTP_ENDPOINT) {
       this.broadcaster = new HttpFeedbackBroadcaster({
         endpoint: this.env.MDS_FB_HTTP_ENDPOINT,

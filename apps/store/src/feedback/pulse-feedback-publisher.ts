@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import type { EventEnvelope, FeedbackEvent, FeedbackEventV1, SchemaTrack } from '@mdp/contracts';
-import type { EventBus } from '@mdp/pulse';
+import type { EventBus, WireLayout } from '@mdp/pulse';
 
 export const FEEDBACK_STREAM = 'telemetry.feedback';
 export const FEEDBACK_SCHEMA_ID = 'telemetry.FeedbackEvent';
@@ -27,9 +27,12 @@ export function feedbackEnvelope(event: FeedbackEvent, track: SchemaTrack): Even
   };
 }
 
-/** Feedback subscriber publishing each event to Pulse. */
-export function pulseFeedbackPublisher(bus: EventBus, track: SchemaTrack): (event: FeedbackEvent) => Promise<void> {
+/**
+ * Feedback subscriber publishing each event to Pulse, in `wire` layout: `mdp` (`<ns>.telemetry.feedback`)
+ * or `core` (`<ns>:<ns>.telemetry.feedback`, field `data`, as the Python core's bus reads it).
+ */
+export function pulseFeedbackPublisher(bus: EventBus, track: SchemaTrack, wire: WireLayout = 'mdp'): (event: FeedbackEvent) => Promise<void> {
   return async (event) => {
-    await bus.publish(FEEDBACK_STREAM, feedbackEnvelope(event, track));
+    await bus.publish(FEEDBACK_STREAM, feedbackEnvelope(event, track), { wire });
   };
 }

@@ -118,28 +118,65 @@ export function toControlCommand(
   return { ok: true, value: { action, ...base, provider: message.provider, scale: message.scale } };
 }
 
-export const ControlResultStatus = z.enum(['ok', 'accepted', 'rejected', 'error'], {
-  error: 'must be one of ok | accepted | rejected | error',
+/** Python core v1 `ControlResult.status`: `Literal["ok", "error"]`. */
+export const ControlResultStatus = z.enum(['ok', 'error'], {
+  error: 'must be one of ok | error',
 });
 export type ControlResultStatus = z.infer<typeof ControlResultStatus>;
 
 /**
- * Python core v1 `ControlResult(status, detail)`: the answer of the control API. `accepted` means
- * published to `<ns>.control.actions`, not yet performed; `rejected` means refused (unsupported,
- * unauthorised, invalid); `error` means it failed.
+ * The finer outcome mdp reports (v2 `ControlResult.outcome`): `accepted` = published, not performed
+ * yet; `ok` = performed; `rejected` = refused (unsupported, unauthorised, invalid); `error` = it
+ * failed. A core reader only knows `status`, so each outcome maps onto one (`statusOf`).
  */
-export const ControlResultV1 = z.object({
-  status: ControlResultStatus,
-  detail: z.string({ error: 'must be a string' }).optional(),
+export const CONTROL_OUTCOMES = ['ok', 'accepted', 'rejected', 'error'] as const;
+export const ControlOutcome = z.enum(CONTROL_OUTCOMES, {
+  error: 'must be one of ok | accepted | rejected | error',
 });
+export type ControlOutcome = z.infer<typeof ControlOutcome>;
 
+/** The core `status` an outcome travels as: done or on its way is `ok`, anything refused or failed `error`. */
+export function statusOf(outcome: ControlOutcome): ControlResultStatus {
+  return outcome === 'ok' || outcome === 'accepted' ? 'ok' : 'error';
+}
+
+/**
+ * Python core v1 `ControlResult(status, detail)`: `status` is `ok | error`, `detail` a string or
+ * null (the core's default). The answer of the control API and the `result` of an audit entry.
+ */
+export const ControlResultV1 = z.object(
+  {
+    status: ControlResultStatus,
+    detail: z.string({ error: 'must be a string or null' }).nullable().default(null),
+  },
+  { error: 'must be an object { status, detail }' },
+);
+
+/** v2 adds the finer `outcome` and context; `status` stays the core's, so a core reader accepts it. */
 export const ControlResultV2 = ControlResultV1.extend({
+  outcome: ControlOutcome.optional(),
   action: z.string({ error: 'must be a string' }).optional(),
   target: z.string({ error: 'must be a string' }).optional(),
   correlation_id: z.string({ error: 'must be a string' }).optional(),
   ts: EpochSeconds.optional(),
+}).superRefine((r, ctx) => {
+  if (r.outcome !== undefined && statusOf(r.outcome) !== r.status)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['status'],
+      message: `must be ${statusOf(r.outcome)} when outcome is ${r.outcome}`,
+    });
 });
 
 export type ControlResultV1 = z.infer<typeof ControlResultV1>;
 export type ControlResultV2 = z.infer<typeof ControlResultV2>;
 export type ControlResult = ControlResultV2;
+
+/** A v2 result whose `status` agrees with `outcome` (the only way producers should build one). */
+export function controlResult(
+  outcome: ControlOutcome,
+  detail: string | null = null,
+  extra: Omit<ControlResultV2, 'status' | 'detail' | 'outcome'> = {},
+): ControlResultV2 {
+  return { status: statusOf(outcome), detail, outcome, ...extra };
+}
