@@ -1,7 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { BusConnection, BusModule, HealthModule, MetricsModule } from '@mdp/service-kit';
+import { BusConnection, BusModule, HealthModule, HeartbeatModule, MetricsModule } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { Registry } from 'prom-client';
+import { AuditModule, AuditOptions } from './audit/audit.module';
+import { ClusterModule, ClusterOptions } from './cluster/cluster.module';
+import { CockpitModule } from './cockpit/cockpit.module';
+import { ControlModule, ControlOptions } from './control/control.module';
 import { ObserverModule } from './observer/observer.module';
 import type { ObserverOptions } from './observer/pulse-observer.service';
 
@@ -11,6 +15,10 @@ export interface AppModuleOptions {
   bus: BusConnection;
   observer: ObserverOptions;
   logger: Logger;
+  heartbeatMs: number;
+  audit: AuditOptions;
+  cluster: ClusterOptions;
+  control: ControlOptions;
 }
 
 @Module({})
@@ -22,7 +30,12 @@ export class AppModule {
         HealthModule.forRoot({ service: 'orchestrator', version: options.version }),
         MetricsModule.forRoot({ registry: options.registry }),
         BusModule.forConnection(options.bus),
+        HeartbeatModule.forRoot({ intervalMs: options.heartbeatMs, onError: (err) => options.logger.debug({ err: err.message }, 'heartbeat not published') }),
         ObserverModule.forRoot(options.observer, options.logger),
+        AuditModule.forRoot(options.audit),
+        ClusterModule.forRoot(options.cluster),
+        ControlModule.forRoot(options.control),
+        CockpitModule.forRoot({ controlEnabled: Boolean(options.control.adminToken) }),
       ],
     };
   }

@@ -8,12 +8,18 @@ import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogge
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AppModule } from './app.module';
 import { loadOrchestratorEnv } from './config';
+import type { AuditOptions } from './audit/audit.module';
+import type { BusInspector } from './cluster/bus-inspector';
 import type { ObserverOptions } from './observer/pulse-observer.service';
 import { packageVersion } from './version';
 
 export interface BootstrapOptions extends ServiceBootstrapOptions {
   /** Observer overrides (consumer name, streams, clock). */
   observer?: Partial<ObserverOptions>;
+  /** An open SQL client for audit_log (not closed on shutdown); default from DATABASE_URL, else PGlite. */
+  auditDb?: AuditOptions['client'];
+  /** Test seam: how the bus is inspected for /topology. */
+  inspector?: BusInspector;
 }
 
 export interface OrchestratorHandle {
@@ -32,10 +38,25 @@ export async function createOrchestratorApp(options: BootstrapOptions = {}): Pro
   const bus = await connectBus(env, { registry, logger, bus: options.bus });
   const observer: ObserverOptions = { consumer: `orch-observer-${hostname()}`, ...options.observer };
   try {
-    const app = await NestFactory.create(AppModule.forRoot({ version: packageVersion(), registry, bus, observer, logger }), {
-      logger: nestLogger(logger),
-      abortOnError: false,
+    const module = AppModule.forRoot({
+      version: packageVersion(),
+      registry,
+      bus,
+      observer,
+      logger,
+      heartbeatMs: env.HEARTBEAT_INTERVAL_MS,
+      audit: { databaseUrl: env.DATABASE_URL, pgliteDir: env.ORCH_PGLITE_DIR, client: options.auditDb, coalesceMs: env.ORCH_AUDIT_COALESCE_MS },
+      cluster: {
+        redisUrl: env.REDIS_URL,
+        clusterId: env.ORCH_CLUSTER_ID ?? env.MD_NAMESPACE,
+        region: env.ORCH_REGION,
+        pollMs: env.ORCH_POLL_MS,
+        inspector: options.inspector,
+      },
+      control: { adminToken: env.ORCH_ADMIN_TOKEN, timeoutMs: env.ORCH_CONTROL_TIMEOUT_MS },
     });
+    // bodyParser off: POST /control reads its body itself (see ControlModule); no other route takes one.
+    const app = await NestFactory.create(module, { logger: nestLogger(logger), abortOnError: false, bodyParser: false });
     return { app, port: options.port ?? env.PORT, logger };
   } catch (err) {
     if (bus.owned) await bus.bus.close().catch(() => undefined);
@@ -43,7 +64,7 @@ export async function createOrchestratorApp(options: BootstrapOptions = {}): Pro
   }
 }
 
-/** Starts the orchestrator: GET /health, /ready, /metrics, /status on `PORT` (default 8080). */
+/** Starts the orchestrator on `PORT` (default 8080): the cockpit, control, audit, topology and health routes. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<OrchestratorHandle> {
   const { app, port, logger } = await createOrchestratorApp(options);
   try {

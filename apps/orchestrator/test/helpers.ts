@@ -34,5 +34,6 @@ export const quietEnv = (namespace: string, extra: Record<string, string> = {}) 
   EVENT_BUS_BACKEND: 'inmem',
   MD_NAMESPACE: namespace,
   LOG_LEVEL: 'silent',
+  ORCH_PGLITE_DIR: 'memory://',
   ...extra,
 });

@@ -15,7 +15,7 @@ describeWithRedis('observer on the Redis Streams bus', () => {
     orch = await bootstrap({
       port: 0,
       handleSignals: false,
-      env: { EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: namespace, LOG_LEVEL: 'silent' },
+      env: { EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: namespace, LOG_LEVEL: 'silent', ORCH_PGLITE_DIR: 'memory://' },
     });
   });
 

@@ -18,7 +18,7 @@ describe('process lifecycle (src/main.ts in a child process)', () => {
   it('serves /ready, then on SIGTERM stops cleanly with exit code 0', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['-r', join(__dirname, 'support/register-ts.js'), join(__dirname, '../src/main.ts')], {
-      env: { ...process.env, PORT: String(port), EVENT_BUS_BACKEND: 'inmem', MD_NAMESPACE: uniqueId('orch_sig'), LOG_LEVEL: 'info' },
+      env: { ...process.env, PORT: String(port), EVENT_BUS_BACKEND: 'inmem', MD_NAMESPACE: uniqueId('orch_sig'), LOG_LEVEL: 'info', DATABASE_URL: '', ORCH_PGLITE_DIR: 'memory://' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -19,3 +19,4 @@ export * from './sinks/store-sink';
 export * from './sinks/tables';
 export * from './sinks/upsert';
 export * from './store-writer';
+export * from './control/store-control';

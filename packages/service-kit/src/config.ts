@@ -80,6 +80,8 @@ export const sharedEnvShape = {
   PULSE_WIRE: envString('mdp').pipe(z.enum(['mdp', 'core'], { error: 'must be mdp or core' })),
   PUBLISHER_TOKEN: envOptionalString(),
   DATABASE_URL: envOptionalString(),
+  /** How often each service publishes its HealthStatus on `<ns>.telemetry.health`. */
+  HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' })),
   LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
 };
 export const SharedEnv = z.object(sharedEnvShape);

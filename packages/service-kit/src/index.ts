@@ -7,3 +7,5 @@ export * from './bus';
 export * from './bus.module';
 export * from './validation';
 export * from './bootstrap';
+export * from './heartbeat';
+export * from './control-consumer';

@@ -12,6 +12,7 @@ describe('parseEnv', () => {
       PULSE_WIRE: 'mdp',
       PUBLISHER_TOKEN: undefined,
       DATABASE_URL: undefined,
+      HEARTBEAT_INTERVAL_MS: 5000,
       LOG_LEVEL: 'info',
     });
   });

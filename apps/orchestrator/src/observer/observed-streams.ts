@@ -5,12 +5,22 @@ export interface ObservedStream {
   /** Logical name; the physical stream is `<MD_NAMESPACE>.<stream>`. */
   stream: string;
   schemaId: SchemaId;
+  /**
+   * Deliveries before an entry is dead-lettered; default the observer's (1: a contract failure is not
+   * fixed by a retry). Streams whose handling writes to the database retry, since an outage passes.
+   */
+  maxDeliveries?: number;
 }
 
-/** Backpressure from the store and the pipeline's reaction to it (SYSTEM.md). */
+/**
+ * Backpressure from the store and the pipeline's reaction to it, every service's heartbeat and the
+ * audit entries of all services (SYSTEM.md).
+ */
 export const OBSERVED_STREAMS: readonly ObservedStream[] = [
   { stream: 'telemetry.feedback', schemaId: 'telemetry.FeedbackEvent' },
   { stream: 'telemetry.rate_adjustment', schemaId: 'telemetry.RateAdjustment' },
+  { stream: 'telemetry.health', schemaId: 'telemetry.HealthStatus' },
+  { stream: 'telemetry.audit', schemaId: 'telemetry.AuditEnvelope', maxDeliveries: 5 },
 ];
 
 /** Consumer group every orchestrator replica joins (SYSTEM.md). */

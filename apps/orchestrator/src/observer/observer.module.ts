@@ -9,13 +9,15 @@ export class ObserverModule {
   static forRoot(options: ObserverOptions, logger: Logger): DynamicModule {
     return {
       module: ObserverModule,
+      // The audit, cluster and cockpit modules listen to what the observer decodes.
+      global: true,
       controllers: [StatusController],
       providers: [
         { provide: OBSERVER_OPTIONS, useValue: options },
         { provide: ORCHESTRATOR_LOGGER, useValue: logger },
         PulseObserver,
       ],
-      exports: [PulseObserver],
+      exports: [PulseObserver, ORCHESTRATOR_LOGGER],
     };
   }
 }

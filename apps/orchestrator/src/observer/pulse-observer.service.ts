@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { decodePayload, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
+import { AuditEnvelope, decodePayload, EventEnvelope, FeedbackEvent, HealthStatus, RateAdjustment } from '@mdp/contracts';
 import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
 import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
@@ -23,6 +23,17 @@ export interface ObserverOptions {
   maxDeliveries?: number;
   /** Test seam for lag; default `Date.now`. */
   now?: () => number;
+}
+
+/**
+ * Reacts to what the observer decoded (audit trail, service registry, cockpit). A listener that throws
+ * fails the delivery, so the entry is delivered again (up to the stream's maxDeliveries, then DLQ).
+ */
+export interface ObserverListener {
+  feedback?(event: FeedbackEvent, envelope: EventEnvelope): void | Promise<void>;
+  rateAdjustment?(adjustment: RateAdjustment, envelope: EventEnvelope): void | Promise<void>;
+  health?(status: HealthStatus, envelope: EventEnvelope): void | Promise<void>;
+  audit?(entry: AuditEnvelope, envelope: EventEnvelope): void | Promise<void>;
 }
 
 export interface ObserverStatus {
@@ -52,6 +63,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   private readonly streams: readonly ObservedStream[];
   private readonly now: () => number;
   private subscriptions: Subscription[] = [];
+  private readonly listeners: ObserverListener[] = [];
   private startedAt: number | null = null;
 
   constructor(
@@ -76,6 +88,11 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     return this.subscriptions.length > 0;
   }
 
+  /** Adds a listener; register before the application starts. */
+  listen(listener: ObserverListener): void {
+    this.listeners.push(listener);
+  }
+
   onApplicationBootstrap(): void {
     this.subscriptions = this.streams.map((s) =>
       this.bus.subscribe(
@@ -83,7 +100,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
           stream: s.stream,
           group: OBSERVER_GROUP,
           consumer: this.options.consumer,
-          maxDeliveries: this.options.maxDeliveries ?? 1,
+          maxDeliveries: s.maxDeliveries ?? this.options.maxDeliveries ?? 1,
         },
         (_envelope, delivery) => this.handle(s, delivery),
       ),
@@ -115,7 +132,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     };
   }
 
-  private handle(s: ObservedStream, delivery: Delivery): void {
+  private async handle(s: ObservedStream, delivery: Delivery): Promise<void> {
     const stats = this.stats.get(s.stream)!;
     const { envelope } = delivery;
     const nowMs = this.now();
@@ -136,10 +153,16 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
       const event = checked.value as FeedbackEvent;
       stats.recordFeedback(event);
       this.metrics.level(event.coordinator_id, event.level);
+      for (const l of this.listeners) await l.feedback?.(event, envelope);
     } else if (s.schemaId === 'telemetry.RateAdjustment') {
       const adjustment = checked.value as RateAdjustment;
       stats.recordRateAdjustment(adjustment);
       this.metrics.rateScale.set({ provider: adjustment.provider }, adjustment.scale);
+      for (const l of this.listeners) await l.rateAdjustment?.(adjustment, envelope);
+    } else if (s.schemaId === 'telemetry.HealthStatus') {
+      for (const l of this.listeners) await l.health?.(checked.value as HealthStatus, envelope);
+    } else if (s.schemaId === 'telemetry.AuditEnvelope') {
+      for (const l of this.listeners) await l.audit?.(checked.value as AuditEnvelope, envelope);
     }
   }
 

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { BusConnection, BusModule, HealthModule, MetricsModule } from '@mdp/service-kit';
+import { BusConnection, BusModule, HealthModule, HeartbeatModule, MetricsModule } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
 import type { Clock } from '../rate/clock';
@@ -46,6 +46,7 @@ export class AppModule {
         HealthModule.forRoot({ service: 'pipeline', version: ctx.version }),
         MetricsModule.forRoot({ registry: ctx.registry }),
         BusModule.forConnection(ctx.connection),
+        HeartbeatModule.forRoot({ intervalMs: ctx.config.HEARTBEAT_INTERVAL_MS, onError: (err) => ctx.logger.debug({ err: err.message }, 'heartbeat not published') }),
         RateModule,
         IngestModule,
         FeedbackModule,

@@ -60,6 +60,8 @@ export const StoreEnv = z
     MDS_INGEST_BLOCK_MS: positiveInt(1000),
     MDS_INGEST_CONSUMERS: positiveInt(1),
     MDS_ADMIN_TOKEN: envOptionalString(),
+    /** Act on orchestrator control actions (pause / resume ingest, replay_dlq). */
+    MDS_CONTROL_ENABLED: envBool(true),
     MDS_FB_ENABLE_FEEDBACK: envBool(true),
     MDS_FB_MIN_DWELL_MS: nonNegativeInt(1000),
     MDS_FB_REFRESH_MS: nonNegativeInt(500),

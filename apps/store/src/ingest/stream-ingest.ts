@@ -57,6 +57,9 @@ export interface StreamIngestOptions {
 export class StreamIngest {
   private subscriptions: Subscription[] = [];
   private accepting = false;
+  private suspendedByOperator = false;
+  /** `start` was called (the store is up): what `resume` returns to. */
+  private wanted = false;
   received = 0;
 
   constructor(
@@ -69,8 +72,14 @@ export class StreamIngest {
     return this.accepting;
   }
 
+  /** Whether an operator paused ingest (control action `pause`); `start` does nothing until `resume`. */
+  get suspended(): boolean {
+    return this.suspendedByOperator;
+  }
+
   start(): void {
-    if (this.accepting) return;
+    this.wanted = true;
+    if (this.accepting || this.suspendedByOperator) return;
     this.accepting = true;
     const perStream = Math.max(1, this.opts.consumersPerStream ?? 1);
     for (const kind of this.opts.kinds ?? SINK_KINDS) {
@@ -100,6 +109,22 @@ export class StreamIngest {
   /** Stops handing new deliveries to the coordinator; subscriptions stay open so acks still land. */
   pause(): void {
     this.accepting = false;
+  }
+
+  /**
+   * Operator pause: closes the subscriptions, so nothing more is read and what was read but not
+   * handed over stays pending for this consumer; rows already queued are still written.
+   */
+  async suspend(): Promise<void> {
+    this.suspendedByOperator = true;
+    await this.close();
+  }
+
+  /** Ends an operator pause; reading resumes (with this consumer's pending entries first) if ingest had been started. */
+  resume(): boolean {
+    this.suspendedByOperator = false;
+    if (this.wanted) this.start();
+    return this.accepting;
   }
 
   /** Closes the subscriptions (whatever is unacked stays pending on the streams). */

@@ -133,4 +133,21 @@ describe('StreamIngest', () => {
     expect(outcome).toEqual(['pending', 'pending']);
     expect(coord.size).toBe(0);
   });
+
+  it('an operator pause closes the subscriptions and keeps ingest stopped until resume', async () => {
+    const { bus, subs } = fakeBus();
+    const coord = coordinator({ capacity: 10 });
+    const ingest = new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] });
+    expect(ingest.resume()).toBe(false); // not started yet: lifting a pause starts nothing
+    ingest.start();
+    await ingest.suspend();
+    expect(subs[0].closed).toBe(true);
+    expect(ingest.suspended).toBe(true);
+    ingest.start(); // e.g. the store finishing its start-up meanwhile
+    expect(subs).toHaveLength(1);
+    expect(ingest.resume()).toBe(true);
+    expect(subs).toHaveLength(2);
+    expect(subs[1]).toMatchObject({ closed: false, opts: { stream: 'md.bars', group: 'store', consumer: 'c' } });
+    await ingest.close();
+  });
 });
