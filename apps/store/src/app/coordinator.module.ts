@@ -8,7 +8,7 @@ import { WriteCoordinator } from '../coordinator/write-coordinator';
 import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { FeedbackBus } from '../feedback/feedback-bus';
 import { isRetryableDbError } from '../sinks/errors';
-import type { SqlClient } from '../sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { FaultySink, sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
 import { SINK_KINDS } from '../sinks/tables';

@@ -10,7 +10,7 @@ import request from 'supertest';
 import { createEnvelope, createEventBus, EventBus } from '@mdp/pulse';
 import { bootstrap, StoreHandle } from '../../src/bootstrap';
 import { SQL_CLIENT } from '../../src/app/tokens';
-import type { SqlClient } from '../../src/sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { makeBars, until } from '../helpers/bars';
 
 const ADMIN_TOKEN = 'test-admin-token';

@@ -6,7 +6,7 @@ import { createStoreCoordinator, faultySinkOf } from '../../src/app/coordinator.
 import { SinkFaultAdminController } from '../../src/app/fault-admin.module';
 import type { DeadLetterStore } from '../../src/dlq/dead-letter-store';
 import { FeedbackBus } from '../../src/feedback/feedback-bus';
-import type { SqlClient } from '../../src/sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { FaultySink, withSinkFaults } from '../../src/sinks/sink-faults';
 import type { BatchSink } from '../../src/coordinator/write-coordinator';
 
