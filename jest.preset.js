@@ -14,7 +14,7 @@ const swcOptions = {
 };
 
 /** Workspace packages resolved to their sources so tests never depend on a stale build. */
-const WORKSPACE_PACKAGE = /^@mdp\/(contracts|pulse|testing|service-kit)$/;
+const WORKSPACE_PACKAGE = /^@mdp\/(contracts|pulse|testing|service-kit|sql)$/;
 
 /** @param {{ services?: boolean }} [opts] services: resolve Redis/Postgres once per run (see @mdp/testing). */
 function preset(opts = {}) {

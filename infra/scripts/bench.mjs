@@ -13,6 +13,7 @@ const BENCHES = {
   e2e: 'apps/pipeline/bench/e2e.bench.ts',
   feedback: 'apps/pipeline/bench/feedback.bench.ts',
   control: 'apps/orchestrator/bench/control.bench.ts',
+  flow: 'apps/pipeline/bench/flow.bench.ts',
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -26,6 +26,8 @@ const positive = (fallback: number) =>
   envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
 const positiveInt = (fallback: number) =>
   envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
+const nonNegativeInt = (fallback: number) =>
+  envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
 const list = (fallback: string) =>
   envString(fallback).transform((s) =>
     s
@@ -46,6 +48,44 @@ export const PipelineEnv = z
     PIPELINE_FB_SCALE_SOFT: unit(0.5),
     PIPELINE_FB_SCALE_HARD: unit(0.0),
     PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
+    /** Step policy: a lowered scale stands this long before a higher one replaces it. */
+    PIPELINE_FB_MIN_DWELL_MS: nonNegativeInt(1000),
+    /** A level is stale after its event's ttl_s, or this long for events without one (0: never). */
+    PIPELINE_FB_TTL_MS: nonNegativeInt(10_000),
+    /** A stale level's hold on the rate fades to nothing over this long. */
+    PIPELINE_FB_DECAY_MS: nonNegativeInt(5000),
+    /** How store feedback sets the rate: fixed scale per level, or steering the store's queue fill. */
+    PIPELINE_FLOW_POLICY: envString('step').pipe(
+      z.enum(['step', 'adaptive'], { error: 'must be step or adaptive' }),
+    ),
+    PIPELINE_FLOW_TARGET: envNumber(0.6).pipe(
+      z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
+    ),
+    PIPELINE_FLOW_HORIZON_MS: positiveInt(2000),
+    PIPELINE_FLOW_INCREASE: positive(0.5),
+    PIPELINE_FLOW_DECREASE: envNumber(0.7).pipe(
+      z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
+    ),
+    /** `name=weight,...`: the providers feedback governs and their shares (default: PIPELINE_FB_PROVIDER=1). */
+    PIPELINE_FLOW_WEIGHTS: envString('').transform((raw, ctx) => {
+      const weights: Record<string, number> = {};
+      for (const part of raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
+        const [name, value, extra] = part.split('=').map((x) => x.trim());
+        const weight = Number(value);
+        if (!name || extra !== undefined || !(weight > 0) || !Number.isFinite(weight)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not name=weight with a weight > 0`,
+          });
+          return z.NEVER;
+        }
+        weights[name] = weight;
+      }
+      return weights;
+    }),
     PIPELINE_IDEMPOTENCY: envString('shared').pipe(
       z.enum(['memory', 'shared'], { error: 'must be memory or shared' }),
     ),
@@ -75,6 +115,14 @@ export const PipelineEnv = z
     PIPELINE_SYNTHETIC_INTERVAL: envString('1m').refine(validInterval, {
       error: 'must look like 1s, 5m, 1h or 1d',
     }),
+    /** Stop after this many bars (system tests, benchmarks); unset: endless. */
+    PIPELINE_SYNTHETIC_MAX_BARS: envOptionalString().pipe(
+      z
+        .string()
+        .regex(/^[1-9]\d*$/, { error: 'must be a positive integer' })
+        .transform(Number)
+        .optional(),
+    ),
     PIPELINE_SYNTHETIC_RATE: positive(10),
     PIPELINE_SYNTHETIC_BURST: positiveInt(20),
     PIPELINE_REPLAY_NAME: envString('replay'),

@@ -8,7 +8,7 @@ import { StoreAppModule, STORE_SERVICE } from './app/store-app.module';
 import { StoreLifecycle } from './app/store-lifecycle';
 import { StoreWriter, WriteReport } from './store-writer';
 import type { SinkKind } from './sinks/tables';
-import type { SqlClient } from './sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { WRITE_COORDINATOR } from './app/tokens';
 import type { WriteCoordinator } from './coordinator/write-coordinator';
 import type { StoreItem } from './sinks/store-sink';

@@ -16,9 +16,7 @@ import { loadStoreEnv, StoreEnv } from './config/store-config';
 import { DeadLetterStore } from './dlq/dead-letter-store';
 import { FeedbackBus } from './feedback/feedback-bus';
 import { runMigrations } from './sinks/migrations';
-import { PgSqlClient } from './sinks/pg-client';
-import { PgliteSqlClient } from './sinks/pglite-client';
-import type { SqlClient } from './sinks/sql-client';
+import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
 import { SINK_KINDS, SinkKind } from './sinks/tables';
 import { StoreWriter } from './store-writer';
 

@@ -37,6 +37,26 @@ describe('FeedbackEvent rejects bad input with readable paths', () => {
     }
   });
 
+  it.each([
+    ['negative seq', { seq: -1 }, 'seq: must be >= 0'],
+    ['fractional seq', { seq: 2.5 }, 'seq: must be an integer'],
+    [
+      'started_at as an ISO string',
+      { started_at: '2024-10-18T07:36:07Z' },
+      'started_at: must be a number of epoch seconds',
+    ],
+    ['negative drain_rate', { drain_rate: -3 }, 'drain_rate: must be >= 0'],
+    ['ttl_s 0', { ttl_s: 0 }, 'ttl_s: must be > 0'],
+  ])('v2 freshness fields: %s (a v1 reader ignores them)', (_name, patch, expected) => {
+    expect(
+      messageOf(decodePayload('telemetry.FeedbackEvent', 'v2', { ...feedback, ...patch })),
+    ).toBe(expected);
+    expect(decodePayload('telemetry.FeedbackEvent', 'v1', { ...feedback, ...patch })).toEqual({
+      ok: true,
+      value: feedback,
+    });
+  });
+
   it('missing ts', () => {
     const { ts: _ts, ...withoutTs } = feedback;
     expect(messageOf(decode(FeedbackEventV1, withoutTs))).toBe('ts: is required');

@@ -90,7 +90,15 @@ const fundamentals = {
 export const SAMPLES: Record<SchemaId, TrackSamples> = {
   'telemetry.FeedbackEvent': {
     v1: feedback,
-    v2: { ...feedback, utilization: 0.8, reason: 'queue_high_watermark' },
+    v2: {
+      ...feedback,
+      utilization: 0.8,
+      reason: 'queue_high_watermark',
+      seq: 41,
+      started_at: 1729234500.25,
+      drain_rate: 1250.5,
+      ttl_s: 2,
+    },
   },
   'telemetry.RateAdjustment': {
     v1: rate,

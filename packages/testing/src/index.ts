@@ -13,4 +13,16 @@ export {
 export type { TestSchema } from './fixtures';
 export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
 export type { BenchBackend } from './bench';
-export { freePort, REGISTER_TS } from './process';
+export { TcpProxy } from './system/tcp-proxy';
+export { freePort } from './system/ports';
+export { parsePrometheus, sumMetric } from './system/prometheus';
+export type { MetricSample } from './system/prometheus';
+export { stopAll, track, untrack } from './system/cleanup';
+export type { Stoppable } from './system/cleanup';
+export { ServiceEndpoint, ServiceProcess, describeExit } from './system/service-process';
+export type { ExitStatus, ServiceProcessOptions } from './system/service-process';
+export { RedisServer } from './system/redis-server';
+export type { RedisServerOptions } from './system/redis-server';
+export { delay, waitFor } from './system/wait';
+export type { WaitOptions } from './system/wait';
+export { REGISTER_TS } from './process';

@@ -1,6 +1,4 @@
-/** Helpers for tests that run a service or a launcher as a child process. */
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+/** For tests that run a service's TypeScript sources as a child process. */
 import { join } from 'node:path';
 
 /**
@@ -8,13 +6,3 @@ import { join } from 'node:path';
  * their src), so a child process runs the real `src/main.ts` without a prior build.
  */
 export const REGISTER_TS = join(__dirname, '..', 'src', 'register-ts.js');
-
-/** A TCP port free right now on 127.0.0.1 (tests never take the services' default ports). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}

@@ -1,4 +1,4 @@
-import type { SqlClient } from '@mdp/store/dist/sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { AuditKind, AuditRow, StoredAuditRow } from './audit-row';
 
 const MIGRATION_LOCK = 731_884_310; // serialises orchestrator replicas migrating one database

@@ -2,9 +2,7 @@ import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, O
 import type { EventBus, PulseBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 // The store's SQL clients, imported file by file: the package index would load the whole store service.
-import { PgSqlClient } from '@mdp/store/dist/sinks/pg-client';
-import { PgliteSqlClient } from '@mdp/store/dist/sinks/pglite-client';
-import type { SqlClient } from '@mdp/store/dist/sinks/sql-client';
+import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
 import { Registry } from 'prom-client';
 import { ORCHESTRATOR_LOGGER, PulseObserver } from '../observer/pulse-observer.service';
 import { AuditController } from './audit.controller';

@@ -9,18 +9,25 @@ import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
-import { FeedbackConsumer } from '../feedback/feedback-consumer';
+import { FeedbackConsumer, RATE_ADJUSTMENT_STREAM } from '../feedback/feedback-consumer';
 import { FeedbackHandler } from '../feedback/feedback-handler';
 import { makePolicy } from '../feedback/feedback-policy';
+import { FlowDriver } from '../flow/flow-driver';
+import { AdaptiveController } from '../flow/adaptive-controller';
+import type { FlowController } from '../flow/flow-controller';
+import { StepController } from '../flow/step-controller';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
+import { envelopeFor } from '../telemetry/envelopes';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
-import { LOGGER, PIPELINE_CONFIG } from './tokens';
+import type { Clock } from '../rate/clock';
+import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
 
 @Injectable()
 export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     readonly consumer: FeedbackConsumer,
+    private readonly flow: FlowDriver,
     private readonly coordinator: RateCoordinator,
     @Inject(PIPELINE_CONFIG) private readonly config: PipelineConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -41,31 +48,100 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
       );
     }
     this.consumer.start();
+    this.flow.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.flow.stop();
     await this.consumer.stop();
   }
+}
+
+function flowController(config: PipelineConfig): FlowController {
+  const freshness = {
+    defaultTtlMs: config.PIPELINE_FB_TTL_MS,
+    decayMs: config.PIPELINE_FB_DECAY_MS,
+  };
+  if (config.PIPELINE_FLOW_POLICY === 'adaptive') {
+    return new AdaptiveController({
+      freshness,
+      targetUtilization: config.PIPELINE_FLOW_TARGET,
+      horizonMs: config.PIPELINE_FLOW_HORIZON_MS,
+      increasePerSec: config.PIPELINE_FLOW_INCREASE,
+      decrease: config.PIPELINE_FLOW_DECREASE,
+    });
+  }
+  return new StepController({
+    policy: policyOf(config),
+    minDwellMs: config.PIPELINE_FB_MIN_DWELL_MS,
+    freshness,
+  });
+}
+
+function policyOf(config: PipelineConfig) {
+  return makePolicy({
+    ok: config.PIPELINE_FB_SCALE_OK,
+    soft: config.PIPELINE_FB_SCALE_SOFT,
+    hard: config.PIPELINE_FB_SCALE_HARD,
+  });
 }
 
 /** Store feedback -> RateAdjustment -> RateController (the coordinator, through its adapter). */
 @Module({
   providers: [
     {
-      provide: FeedbackHandler,
-      useFactory: (config: PipelineConfig, coordinator: RateCoordinator) => {
-        const policy = makePolicy({
-          ok: config.PIPELINE_FB_SCALE_OK,
-          soft: config.PIPELINE_FB_SCALE_SOFT,
-          hard: config.PIPELINE_FB_SCALE_HARD,
+      provide: FlowDriver,
+      useFactory: (
+        config: PipelineConfig,
+        coordinator: RateCoordinator,
+        clock: Clock,
+        bus: EventBus,
+        metrics: PipelineMetrics,
+        logger: Logger,
+      ) => {
+        const provider = config.PIPELINE_FB_PROVIDER;
+        const weights = { [provider]: 1, ...config.PIPELINE_FLOW_WEIGHTS };
+        return new FlowDriver({
+          controller: flowController(config),
+          rate: new RateCoordinatorAdapter(coordinator),
+          providers: () =>
+            Object.entries(weights).map(([name, weight]) => ({
+              provider: name,
+              rate: coordinator.snapshot(name).rate,
+              weight,
+            })),
+          primary: provider,
+          clock,
+          // Changes made by time alone (dwell over, feedback gone stale) are counted and announced too.
+          onTimed: (adjustment) => {
+            metrics.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
+            logger.info({ ...adjustment }, 'rate adjusted by the flow controller');
+            const envelope = envelopeFor({
+              schemaId: 'telemetry.RateAdjustment',
+              track: bus.track,
+              key: adjustment.provider,
+              payload: adjustment,
+            });
+            bus
+              .publish(RATE_ADJUSTMENT_STREAM, envelope, { wire: config.PULSE_WIRE })
+              .catch((err) =>
+                logger.warn({ err: String(err) }, 'could not announce a rate adjustment'),
+              );
+          },
         });
-        return new FeedbackHandler(
+      },
+      inject: [PIPELINE_CONFIG, RateCoordinator, CLOCK, EVENT_BUS, PipelineMetrics, LOGGER],
+    },
+    {
+      provide: FeedbackHandler,
+      useFactory: (config: PipelineConfig, coordinator: RateCoordinator, flow: FlowDriver) =>
+        new FeedbackHandler(
           new RateCoordinatorAdapter(coordinator),
           config.PIPELINE_FB_PROVIDER,
-          policy,
-        );
-      },
-      inject: [PIPELINE_CONFIG, RateCoordinator],
+          policyOf(config),
+          flow,
+        ),
+      inject: [PIPELINE_CONFIG, RateCoordinator, FlowDriver],
     },
     {
       provide: FeedbackConsumer,
@@ -88,6 +164,6 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     },
     FeedbackLifecycle,
   ],
-  exports: [FeedbackConsumer, FeedbackHandler],
+  exports: [FeedbackConsumer, FeedbackHandler, FlowDriver],
 })
 export class FeedbackModule {}

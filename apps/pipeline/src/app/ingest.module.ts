@@ -38,6 +38,7 @@ export function providersFromConfig(
         symbols: config.PIPELINE_SYNTHETIC_SYMBOLS,
         seed: config.PIPELINE_SYNTHETIC_SEED,
         interval: config.PIPELINE_SYNTHETIC_INTERVAL,
+        maxBars: config.PIPELINE_SYNTHETIC_MAX_BARS,
       }),
       budget: { rate: config.PIPELINE_SYNTHETIC_RATE, burst: config.PIPELINE_SYNTHETIC_BURST },
     });

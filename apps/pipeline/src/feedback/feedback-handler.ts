@@ -10,6 +10,7 @@ import {
   scaleFor,
   toBackpressureLevel,
 } from './feedback-policy';
+import type { FlowDriver } from '../flow/flow-driver';
 
 /** A feedback event whose level may still be a string in any case (older producers). */
 export type FeedbackInput = Omit<FeedbackEvent, 'level'> & { level: BackpressureLevel | string };
@@ -28,6 +29,8 @@ export class FeedbackHandler {
     private readonly rate: RateController,
     readonly provider: string,
     readonly policy: FeedbackPolicy = DEFAULT_FEEDBACK_POLICY,
+    /** When given, decisions come from its flow controller (dwell, freshness, adaptive policy). */
+    readonly flow?: FlowDriver,
   ) {}
 
   toAdjustment(event: FeedbackInput, ctx: HandleContext = {}): RateAdjustment {
@@ -44,6 +47,7 @@ export class FeedbackHandler {
   }
 
   async handle(event: FeedbackInput, ctx: HandleContext = {}): Promise<RateAdjustment> {
+    if (this.flow) return this.flow.feedback(event, ctx);
     const adjustment = this.toAdjustment(event, ctx);
     await this.rate.apply(adjustment);
     return adjustment;

@@ -48,6 +48,8 @@ describeWithRedis('pipeline reading the core layout (PULSE_WIRE=core)', () => {
         MD_NAMESPACE: ns,
         SCHEMA_TRACK: 'v1',
         PULSE_WIRE: 'core',
+        // Every event applied as it comes: the assertions count one adjustment per event.
+        PIPELINE_FB_MIN_DWELL_MS: '0',
         PIPELINE_PROVIDERS: 'synthetic',
         PIPELINE_FB_PROVIDER: 'synthetic',
         PIPELINE_SYNTHETIC_RATE: '100',

@@ -77,6 +77,8 @@ describeWithRedis('pipeline over Redis', () => {
         PIPELINE_BATCH_SIZE: '10',
         PIPELINE_BATCH_FLUSH_MS: '50',
         PIPELINE_IDEMPOTENCY: 'shared',
+        // Every event applied as it comes: the assertions count one adjustment per event.
+        PIPELINE_FB_MIN_DWELL_MS: '0',
       },
     });
     expect(svc.connection.mode).toBe('redis');

@@ -23,6 +23,33 @@ describe('pipeline config', () => {
     expect(c.PUBLISHER_TOKEN).toBeUndefined();
   });
 
+  it('flow control: step by default; adaptive settings and provider weights are parsed and checked', () => {
+    expect(loadConfig({})).toMatchObject({
+      PIPELINE_FLOW_POLICY: 'step',
+      PIPELINE_FB_MIN_DWELL_MS: 1000,
+      PIPELINE_FB_TTL_MS: 10_000,
+      PIPELINE_FB_DECAY_MS: 5000,
+      PIPELINE_FLOW_TARGET: 0.6,
+      PIPELINE_FLOW_WEIGHTS: {},
+    });
+    expect(
+      loadConfig({
+        PIPELINE_FLOW_POLICY: 'adaptive',
+        PIPELINE_FLOW_WEIGHTS: 'synthetic=3, replay=1',
+      }),
+    ).toMatchObject({
+      PIPELINE_FLOW_POLICY: 'adaptive',
+      PIPELINE_FLOW_WEIGHTS: { synthetic: 3, replay: 1 },
+    });
+    expect(() => loadConfig({ PIPELINE_FLOW_POLICY: 'pid' })).toThrow(
+      /PIPELINE_FLOW_POLICY: must be step or adaptive/,
+    );
+    expect(() => loadConfig({ PIPELINE_FLOW_WEIGHTS: 'a=0' })).toThrow(/"a=0" is not name=weight/);
+    expect(() => loadConfig({ PIPELINE_FLOW_TARGET: '1' })).toThrow(
+      /PIPELINE_FLOW_TARGET: must be < 1/,
+    );
+  });
+
   it('reads overrides', () => {
     const c = loadConfig({
       PULSE_ENABLED: 'false',
@@ -33,6 +60,7 @@ describe('pipeline config', () => {
       PIPELINE_PROVIDERS: 'synthetic, replay',
       PIPELINE_REPLAY_FILE: '/data/bars.csv.gz',
       PIPELINE_REPLAY_SPEED: '10',
+      PIPELINE_SYNTHETIC_MAX_BARS: '5000',
     });
     expect(c).toMatchObject({
       PULSE_ENABLED: false,
@@ -42,7 +70,10 @@ describe('pipeline config', () => {
       PIPELINE_FB_SCALE_SOFT: 0.7,
       PIPELINE_PROVIDERS: ['synthetic', 'replay'],
       PIPELINE_REPLAY_SPEED: 10,
+      PIPELINE_SYNTHETIC_MAX_BARS: 5000,
     });
+    expect(loadConfig({}).PIPELINE_SYNTHETIC_MAX_BARS).toBeUndefined();
+    expect(() => loadConfig({ PIPELINE_SYNTHETIC_MAX_BARS: '0' })).toThrow(/PIPELINE_SYNTHETIC_MAX_BARS: must be a positive integer/);
   });
 
   it('stops with every bad variable named', () => {

@@ -3,6 +3,7 @@ import {
   CanActivate,
   Controller,
   ExecutionContext,
+  ForbiddenException,
   Get,
   Inject,
   Injectable,
@@ -15,6 +16,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { CircuitState } from 'cockatiel';
+import crypto from 'crypto';
 import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import type { StoreItem } from '../sinks/store-sink';
 import type { StoreEnv } from '../config/store-config';
@@ -24,18 +26,30 @@ import { StoreWriter, WriteReport } from '../store-writer';
 import { CoordinatorModule } from './coordinator.module';
 import { STORE_ENV, WRITE_COORDINATOR } from './tokens';
 
-/** With MDS_ADMIN_TOKEN set, admin calls need `Authorization: Bearer <token>`. */
+/**
+ * Admin calls need `Authorization: Bearer <MDS_ADMIN_TOKEN>`; with no token configured the admin
+ * endpoints are disabled (403), never open. The comparison runs over SHA-256 digests with
+ * `timingSafeEqual`: equal lengths whatever was sent, so neither the length nor a prefix of the token
+ * leaks through response times.
+ */
 @Injectable()
 export class AdminTokenGuard implements CanActivate {
-  constructor(@Inject(STORE_ENV) private readonly env: StoreEnv) {}
+  private readonly expected?: Buffer;
+
+  constructor(@Inject(STORE_ENV) env: StoreEnv) {
+    if (env.MDS_ADMIN_TOKEN) this.expected = digest(`Bearer ${env.MDS_ADMIN_TOKEN}`);
+  }
 
   canActivate(ctx: ExecutionContext): boolean {
-    const token = this.env.MDS_ADMIN_TOKEN;
-    if (!token) return true;
+    if (!this.expected) throw new ForbiddenException('admin endpoints are disabled: set MDS_ADMIN_TOKEN to enable them');
     const header = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers.authorization;
-    if (header === `Bearer ${token}`) return true;
+    if (crypto.timingSafeEqual(digest(header ?? ''), this.expected)) return true;
     throw new UnauthorizedException('admin endpoints need Authorization: Bearer <MDS_ADMIN_TOKEN>');
   }
+}
+
+function digest(text: string): Buffer {
+  return crypto.createHash('sha256').update(text, 'utf8').digest();
 }
 
 function sinkOf(raw: string): SinkKind {

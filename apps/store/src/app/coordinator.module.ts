@@ -3,12 +3,15 @@ import { CircuitState } from 'cockatiel';
 import { Registry } from 'prom-client';
 import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
+import { coordinatorMetrics } from '../coordinator/metrics';
 import { WriteCoordinator } from '../coordinator/write-coordinator';
 import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { FeedbackBus } from '../feedback/feedback-bus';
 import { isRetryableDbError } from '../sinks/errors';
-import type { SqlClient } from '../sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
+import { FaultySink, sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
+import { SINK_KINDS } from '../sinks/tables';
 import { StoreWriter } from '../store-writer';
 import { DlqModule } from './dlq.module';
 import { FeedbackModule } from './feedback.module';
@@ -22,9 +25,21 @@ export function createStoreCoordinator(
   registry: Registry,
   log?: Logger,
 ): WriteCoordinator<StoreItem> {
-  return new WriteCoordinator<StoreItem>({
+  const faults = sinkFaultsOf(env);
+  if (sinkFaultsActive(faults)) log?.warn({ faults }, 'fault injection: the sink is slowed down on purpose (MDS_FAULT_SINK_*)');
+  const rowsChanged = coordinatorMetrics(registry).rowsChanged;
+  for (const sink of SINK_KINDS) rowsChanged.inc({ sink }, 0);
+  const sink = withSinkFaults(
+    new StoreSink(db, {
+      copyMinRows: env.MDS_COPY_MIN_ROWS,
+      onWritten: (sink, result) => rowsChanged.inc({ sink }, result.changed),
+    }),
+    faults,
+    env.MDS_FAULT_SINK_ADMIN,
+  );
+  const coordinator = new WriteCoordinator<StoreItem>({
     id: env.MDS_COORDINATOR_ID,
-    sink: new StoreSink(db, { copyMinRows: env.MDS_COPY_MIN_ROWS }),
+    sink,
     deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {
@@ -45,10 +60,35 @@ export function createStoreCoordinator(
       multiplier: env.MDS_RETRY_BACKOFF_MULTIPLIER,
       jitter: env.MDS_RETRY_JITTER,
     },
-    breaker: { failureThreshold: env.MDS_CB_FAILURE_THRESHOLD, halfOpenAfterMs: env.MDS_CB_HALF_OPEN_AFTER_SEC * 1000 },
+    breaker: {
+      failureThreshold: env.MDS_CB_FAILURE_THRESHOLD,
+      halfOpenAfterMs: env.MDS_CB_HALF_OPEN_AFTER_SEC * 1000,
+      halfOpenMaxMs: env.MDS_CB_HALF_OPEN_MAX_SEC * 1000,
+    },
     registry,
     logger: log,
+    feedbackMinDwellMs: env.MDS_FB_MIN_DWELL_MS,
+    // Refreshes only matter to someone listening.
+    feedbackRefreshMs: env.MDS_FB_ENABLE_FEEDBACK ? env.MDS_FB_REFRESH_MS : 0,
+    feedbackRefreshOkMs: env.MDS_FB_ENABLE_FEEDBACK ? env.MDS_FB_REFRESH_OK_MS : 0,
   });
+  if (sink instanceof FaultySink) faultySinks.set(coordinator, sink);
+  return coordinator;
+}
+
+const faultySinks = new WeakMap<WriteCoordinator<StoreItem>, FaultySink<StoreItem>>();
+
+/** The coordinator's fault-injecting sink, when MDS_FAULT_SINK_* put one in front of the database. */
+export function faultySinkOf(coordinator: WriteCoordinator<StoreItem>): FaultySink<StoreItem> | undefined {
+  return faultySinks.get(coordinator);
+}
+
+function sinkFaultsOf(env: StoreEnv): SinkFaults {
+  return {
+    delayMs: env.MDS_FAULT_SINK_DELAY_MS,
+    maxRowsPerSec: env.MDS_FAULT_SINK_MAX_ROWS_PER_SEC,
+    durationMs: env.MDS_FAULT_SINK_DURATION_SEC === undefined ? undefined : env.MDS_FAULT_SINK_DURATION_SEC * 1000,
+  };
 }
 
 /** Health components `coordinator` and `circuit`: an open circuit makes the store not ready. */

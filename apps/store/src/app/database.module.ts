@@ -2,9 +2,7 @@ import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from
 import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import { MigrationReport, runMigrations } from '../sinks/migrations';
-import { PgSqlClient } from '../sinks/pg-client';
-import { PgliteSqlClient } from '../sinks/pglite-client';
-import type { SqlClient } from '../sinks/sql-client';
+import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
 import { SQL_CLIENT, STORE_ENV, STORE_LOGGER } from './tokens';
 import { sleep } from '../coordinator/write-coordinator';
 

@@ -22,7 +22,12 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.env.MDS_FB_ENABLE_FEEDBACK) return;
-    this.unsubscribers.push(this.feedback.subscribe((e) => this.log.info({ feedback: e }, `backpressure ${e.level}`)));
+    // Refreshes repeat the level every few hundred milliseconds: logged at debug, changes at info.
+    this.unsubscribers.push(
+      this.feedback.subscribe((e) =>
+        e.reason === 'refresh' ? this.log.debug({ feedback: e }, `backpressure ${e.level} (refresh)`) : this.log.info({ feedback: e }, `backpressure ${e.level}`),
+      ),
+    );
     if (this.bus) this.unsubscribers.push(this.feedback.subscribe(pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK, this.env.PULSE_WIRE)));
     if (this.env.MDS_FB_ENABLE_HTTP_BROADCAST && this.env.MDS_FB_HTTP_ENDPOINT) {
       this.broadcaster = new HttpFeedbackBroadcaster({

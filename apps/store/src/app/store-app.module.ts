@@ -2,8 +2,9 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { BusConnection, BusModule, HealthModule, HeartbeatModule, Logger, MetricsModule } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
-import type { SqlClient } from '../sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { AdminModule } from './admin.module';
+import { FaultAdminModule } from './fault-admin.module';
 import { StoreConfigModule } from './config.module';
 import { CoordinatorModule } from './coordinator.module';
 import { StoreControlModule } from './control.module';
@@ -38,6 +39,7 @@ export class StoreAppModule {
         CoordinatorModule,
         IngestModule,
         AdminModule,
+        FaultAdminModule,
         ...(o.env.MDS_CONTROL_ENABLED ? [StoreControlModule] : []),
       ],
       providers: [StoreLifecycle],

@@ -16,6 +16,15 @@ const optionalInt = () =>
       .optional(),
   );
 
+const optionalPositiveNumber = () =>
+  envOptionalString().pipe(
+    z
+      .string()
+      .transform(Number)
+      .refine((n) => Number.isFinite(n) && n > 0, { error: 'must be a number > 0' })
+      .optional(),
+  );
+
 /** Every setting the store reads (shared ones from SYSTEM.md plus MDS_* / MDS_FB_*). */
 export const StoreEnv = z
   .object({
@@ -38,7 +47,8 @@ export const StoreEnv = z
     MDS_RETRY_BACKOFF_MULTIPLIER: envNumber(2).pipe(z.number().min(1, { error: 'must be >= 1' })),
     MDS_RETRY_JITTER: envBool(true),
     MDS_CB_FAILURE_THRESHOLD: positiveInt(5),
-    MDS_CB_HALF_OPEN_AFTER_SEC: positiveNumber(60),
+    MDS_CB_HALF_OPEN_AFTER_SEC: positiveNumber(1),
+    MDS_CB_HALF_OPEN_MAX_SEC: positiveNumber(30),
     MDS_COPY_MIN_ROWS: positiveInt(1000),
     MDS_DB_POOL_MAX: optionalInt(),
     MDS_DB_STATEMENT_TIMEOUT_MS: positiveInt(30_000),
@@ -53,11 +63,19 @@ export const StoreEnv = z
     /** Act on orchestrator control actions (pause / resume ingest, replay_dlq). */
     MDS_CONTROL_ENABLED: envBool(true),
     MDS_FB_ENABLE_FEEDBACK: envBool(true),
+    MDS_FB_MIN_DWELL_MS: nonNegativeInt(1000),
+    MDS_FB_REFRESH_MS: nonNegativeInt(500),
+    MDS_FB_REFRESH_OK_MS: nonNegativeInt(5000),
     MDS_FB_ENABLE_HTTP_BROADCAST: envBool(false),
     MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(z.url({ error: 'must be an http(s) URL' }).optional()),
     MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),
     MDS_FB_HTTP_MAX_RETRIES: nonNegativeInt(3),
     MDS_FB_HTTP_BACKOFF: envNumber(0.5).pipe(z.number().min(0, { error: 'must be >= 0' })),
+    // Fault injection at the sink edge (system tests, benchmarks): see sinks/sink-faults.ts.
+    MDS_FAULT_SINK_DELAY_MS: nonNegativeInt(0),
+    MDS_FAULT_SINK_MAX_ROWS_PER_SEC: optionalPositiveNumber(),
+    MDS_FAULT_SINK_DURATION_SEC: optionalPositiveNumber(),
+    MDS_FAULT_SINK_ADMIN: envBool(false),
     NODE_ENV: envOptionalString(),
   })
   .superRefine((env, ctx) => {

@@ -12,6 +12,7 @@ export interface CoordinatorMetrics {
   writeErrors: Counter<'coord_id' | 'worker_id' | 'error_type'>;
   writeLatency: Histogram<'coord_id' | 'worker_id'>;
   rowsWritten: Counter<'coord_id'>;
+  rowsChanged: Counter<'sink'>;
   dlqRecords: Counter<'sink'>;
   feedbackEvents: Counter<'coordinator_id' | 'level'>;
 }
@@ -39,6 +40,12 @@ export function coordinatorMetrics(registry: Registry): CoordinatorMetrics {
       registers,
     }),
     rowsWritten: new Counter({ name: 'mds_coord_items_written_total', help: 'Items durably written', labelNames: ['coord_id'], registers }),
+    rowsChanged: new Counter({
+      name: 'mds_rows_changed_total',
+      help: 'Rows the upsert inserted or actually changed (an identical replay changes none; a rewrite of history shows here)',
+      labelNames: ['sink'],
+      registers,
+    }),
     dlqRecords: new Counter({ name: 'mds_dlq_records_total', help: 'Items written to the dead-letter file', labelNames: ['sink'], registers }),
     feedbackEvents: new Counter({ name: 'mds_feedback_events_total', help: 'Backpressure feedback events emitted', labelNames: ['coordinator_id', 'level'], registers }),
   };

@@ -22,11 +22,14 @@ export interface RetrySettings {
 
 export interface BreakerSettings {
   failureThreshold: number;
+  /** Wait before the first half-open probe; doubled after every probe that fails. */
   halfOpenAfterMs: number;
+  /** The longest wait between probes. */
+  halfOpenMaxMs: number;
 }
 
 export const DEFAULT_RETRY: RetrySettings = { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 2000, multiplier: 2, jitter: true };
-export const DEFAULT_BREAKER: BreakerSettings = { failureThreshold: 5, halfOpenAfterMs: 60_000 };
+export const DEFAULT_BREAKER: BreakerSettings = { failureThreshold: 5, halfOpenAfterMs: 1000, halfOpenMaxMs: 30_000 };
 
 /**
  * `initial * multiplier^n`, capped; with jitter each delay is drawn from 50-100% of that (cockatiel's
@@ -62,12 +65,25 @@ export function buildRetryPolicy(settings: RetrySettings, isRetryable: (err: Err
   });
 }
 
-/** Opens after `failureThreshold` consecutive retryable failures; half-opens after `halfOpenAfterMs`. */
+/**
+ * Opens after `failureThreshold` consecutive retryable failures. Half-opens after `halfOpenAfterMs`,
+ * then after twice as long for every probe that fails, up to `halfOpenMaxMs`; closing starts over.
+ * A short first wait means writes resume within about a second of the database coming back, and
+ * the doubling keeps a long outage from being probed every second.
+ */
 export function buildCircuitBreaker(settings: BreakerSettings, isRetryable: (err: Error) => boolean): CircuitBreakerPolicy {
   return circuitBreaker(handleWhen((err) => isErrorLike(err) && isRetryable(err)), {
-    halfOpenAfter: settings.halfOpenAfterMs,
+    halfOpenAfter: new ExponentialBackoff({
+      generator: (attempt: number = 0) => [halfOpenDelayMs(settings, attempt + 1), attempt + 1],
+    }),
     breaker: new ConsecutiveBreaker(Math.max(1, settings.failureThreshold)),
   });
+}
+
+/** Wait from the `opensInARow`-th opening (1 = opened from closed) to the next half-open probe. */
+export function halfOpenDelayMs(settings: BreakerSettings, opensInARow: number): number {
+  const initial = Math.max(1, settings.halfOpenAfterMs);
+  return Math.min(Math.max(initial, settings.halfOpenMaxMs), initial * 2 ** Math.max(0, opensInARow - 1));
 }
 
 export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';

@@ -11,9 +11,10 @@ import {
   buildCircuitBreaker,
   buildRetryPolicy,
   circuitStateName,
+  halfOpenDelayMs,
   circuitStateValue,
 } from './resilience';
-import type { WatermarkTransition } from './watermarks';
+import { LevelEmitter } from './level-emitter';
 
 /** Where batches go. Must be idempotent: a batch may be written again after a partial failure. */
 export interface BatchSink<T> {
@@ -57,6 +58,11 @@ export interface WriteCoordinatorOptions<T> {
   random?: () => number;
   /** How often the queue-depth gauge is refreshed. */
   metricsPollMs?: number;
+  /** Minimum time a published backpressure level stands before the next (see LevelEmitter); default 0. */
+  feedbackMinDwellMs?: number;
+  /** Re-publish the level this often while soft or hard / while ok (see LevelEmitter); default 0: never. */
+  feedbackRefreshMs?: number;
+  feedbackRefreshOkMs?: number;
 }
 
 export interface CoordinatorHealth {
@@ -100,10 +106,15 @@ export class WriteCoordinator<T> {
   private readonly metrics: CoordinatorMetrics;
   private readonly log: CoordinatorLogger;
   private readonly abort = new AbortController();
+  private readonly levels: LevelEmitter;
   private workers: Promise<void>[] = [];
   private alive = 0;
   private inFlight = 0;
+  /** Items settled so far (written, dead-lettered, dropped, failed): what the drain rate counts. */
+  private drained = 0;
   private openedAt = 0;
+  /** Openings since the circuit last closed: the half-open wait doubles with each. */
+  private opensInARow = 0;
   private started = false;
   private pollTimer?: NodeJS.Timeout;
   private idleWaiters: Array<() => void> = [];
@@ -124,11 +135,21 @@ export class WriteCoordinator<T> {
       lowWatermark: opts.lowWatermark,
       overflow: opts.overflow,
       onDrop: (item) => this.handleDrop(item),
-      onTransition: (t, size) => this.emitFeedback(t, size),
+      onTransition: (t) => this.levels.transition(t),
     });
+    const queue = this.queue;
+    this.levels = new LevelEmitter(
+      { coordinatorId: this.id, capacity: queue.capacity, size: () => queue.size, drained: () => this.drained },
+      (event) => this.emitFeedback(event),
+      { minDwellMs: opts.feedbackMinDwellMs, refreshMs: opts.feedbackRefreshMs, refreshOkMs: opts.feedbackRefreshOkMs },
+    );
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
-    this.breaker.onBreak(() => (this.openedAt = Date.now()));
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      this.opensInARow++;
+    });
+    this.breaker.onReset(() => (this.opensInARow = 0));
     this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
     this.metrics.circuitState.set({ coord_id: this.id }, 0);
     // Export zeros from the start so rate() and alerts see the series before the first event.
@@ -164,6 +185,7 @@ export class WriteCoordinator<T> {
     poll();
     this.pollTimer = setInterval(poll, this.opts.metricsPollMs ?? 250);
     this.pollTimer.unref();
+    if (this.opts.feedback) this.levels.start();
   }
 
   /** Queues one item; with `block` it waits for space, which is how readers are slowed down. */
@@ -217,6 +239,7 @@ export class WriteCoordinator<T> {
     await Promise.race([Promise.all(this.workers), sleep(Math.min(5000, Math.max(100, drainTimeoutMs)), grace.signal)]);
     grace.abort();
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.levels.close();
     this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
     if (!drained) this.log.warn({ coordinator_id: this.id, pending }, 'drain timeout reached; leaving the rest for redelivery');
     return { drained, pending };
@@ -312,7 +335,7 @@ export class WriteCoordinator<T> {
   }
 
   private async waitForHalfOpen(): Promise<void> {
-    const remaining = this.openedAt + this.breakerSettings.halfOpenAfterMs - Date.now();
+    const remaining = this.openedAt + halfOpenDelayMs(this.breakerSettings, this.opensInARow) - Date.now();
     await sleep(Math.min(1000, Math.max(5, remaining)), this.abort.signal);
   }
 
@@ -329,6 +352,7 @@ export class WriteCoordinator<T> {
   }
 
   private settle(items: T[], outcome: SettleOutcome): void {
+    this.drained += items.length;
     try {
       this.opts.onSettled?.(items, outcome);
     } catch (err) {
@@ -336,18 +360,8 @@ export class WriteCoordinator<T> {
     }
   }
 
-  private emitFeedback(t: WatermarkTransition, size: number): void {
-    const event: FeedbackEvent = {
-      coordinator_id: this.id,
-      queue_size: size,
-      capacity: this.queue.capacity,
-      level: t.level,
-      source: 'store',
-      ts: Date.now() / 1000,
-      utilization: Math.min(1, size / this.queue.capacity),
-      ...(t.reason ? { reason: t.reason } : {}),
-    };
-    this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: t.level });
+  private emitFeedback(event: FeedbackEvent): void {
+    if (event.reason !== 'refresh') this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: event.level });
     try {
       Promise.resolve(this.opts.feedback?.publish(event)).catch((err) =>
         this.log.warn({ err, coordinator_id: this.id }, 'feedback publish failed'),

@@ -1,4 +1,4 @@
-import type { SqlClient } from './sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { BARS, FUNDAMENTALS, NEWS, OPTIONS, createTableSql, quote } from './tables';
 
 export interface Migration {

@@ -1,6 +1,6 @@
 import type { BatchSink } from '../coordinator/write-coordinator';
 import type { SettleOutcome } from '../coordinator/write-coordinator';
-import type { SqlClient } from './sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { Row, SinkKind, TABLES } from './tables';
 import { UpsertResult, upsertRows } from './upsert';
 

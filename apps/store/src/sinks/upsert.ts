@@ -1,4 +1,4 @@
-import type { SqlClient, SqlSession } from './sql-client';
+import type { SqlClient, SqlSession } from '@mdp/sql';
 import { binaryEncoderFor } from './copy-binary';
 import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
 import { Row, TableSpec, quote } from './tables';

@@ -10,8 +10,11 @@ import request from 'supertest';
 import { createEnvelope, createEventBus, EventBus } from '@mdp/pulse';
 import { bootstrap, StoreHandle } from '../../src/bootstrap';
 import { SQL_CLIENT } from '../../src/app/tokens';
-import type { SqlClient } from '../../src/sinks/sql-client';
+import type { SqlClient } from '@mdp/sql';
 import { makeBars, until } from '../helpers/bars';
+
+const ADMIN_TOKEN = 'test-admin-token';
+const AUTH = `Bearer ${ADMIN_TOKEN}`;
 
 describe('store in embedded mode (PGlite + in-memory bus)', () => {
   let store: StoreHandle;
@@ -34,6 +37,7 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
         LOG_LEVEL: 'silent',
         MDS_COORDINATOR_FLUSH_INTERVAL: '0.02',
         MD_NAMESPACE: 'embedded',
+        MDS_ADMIN_TOKEN: ADMIN_TOKEN,
       },
     });
     expect(await store.started).toBe(true);
@@ -61,6 +65,22 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     expect(await count('bars_ohlcv')).toBe(50);
     const symbols = await db.query<{ symbol: string }>('SELECT DISTINCT symbol FROM bars_ohlcv');
     expect(symbols.rows).toEqual([{ symbol: 'MSFT' }]);
+  });
+
+  it('counts rows the upsert actually changed: an identical replay changes none (mds_rows_changed_total)', async () => {
+    const changed = async () => {
+      const text = (await request(store.url).get('/metrics').expect(200)).text;
+      return Number(/^mds_rows_changed_total\{sink="bars"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const before = await changed();
+    expect(before).toBeGreaterThanOrEqual(0);
+    const bars = makeBars(20, { symbol: 'chg' });
+    await store.write('bars', bars);
+    expect(await changed()).toBe(before + 20);
+    await store.write('bars', bars); // a replay of the same bars rewrites nothing
+    expect(await changed()).toBe(before + 20);
+    await store.write('bars', [{ ...bars[3], close: bars[3].close + 0.5, high: Math.max(bars[3].high, bars[3].close + 0.5) }]);
+    expect(await changed()).toBe(before + 21);
   });
 
   it('ingests bars published on the shared bus and acks them', async () => {
@@ -154,17 +174,19 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     const report = await store.write('bars', [bad]);
     expect(report).toMatchObject({ invalid: 1, dead_lettered: 1, written: 0 });
 
-    const summary = await request(store.url).get('/admin/dlq').expect(200);
+    const summary = await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200);
     expect(summary.body.bars).toBe(1);
-    const listed = await request(store.url).get('/admin/dlq/bars').expect(200);
+    const listed = await request(store.url).get('/admin/dlq/bars').set('Authorization', AUTH).expect(200);
     expect(listed.body.records[0]).toMatchObject({ item: { symbol: 'bad' }, attempts: 0 });
     expect(listed.body.records[0].error).toMatch(/high/);
 
     // Still invalid: replay puts it back (dead-lettered again), nothing is lost.
-    const replay = await request(store.url).post('/admin/dlq/bars/replay').expect(201);
+    const replay = await request(store.url).post('/admin/dlq/bars/replay').set('Authorization', AUTH).expect(201);
     expect(replay.body).toMatchObject({ replayed: 1, invalid: 1 });
-    expect((await request(store.url).get('/admin/dlq').expect(200)).body.bars).toBe(1);
-    await request(store.url).get('/admin/dlq/nope').expect(400);
+    expect((await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200)).body.bars).toBe(1);
+    await request(store.url).get('/admin/dlq/nope').set('Authorization', AUTH).expect(400);
+    await request(store.url).get('/admin/dlq').expect(401);
+    await request(store.url).get('/admin/dlq').set('Authorization', 'Bearer wrong').expect(401);
   });
 
   it('serves /health, /ready and /metrics', async () => {

@@ -1,7 +1,7 @@
 import { createTestSchema, describeWithPostgres, TestSchema } from '@mdp/testing';
 import { isRetryableDbError } from '../../src/sinks/errors';
 import { MIGRATIONS, runMigrations } from '../../src/sinks/migrations';
-import { PgSqlClient } from '../../src/sinks/pg-client';
+import { PgSqlClient } from '@mdp/sql';
 import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
 import { epochToTimestamptzText, upsertRows } from '../../src/sinks/upsert';
 import { makeBars } from '../helpers/bars';

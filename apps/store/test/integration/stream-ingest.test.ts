@@ -11,10 +11,12 @@ import { Client } from 'pg';
 import request from 'supertest';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { createEnvelope, createEventBus, EventBus, Subscription } from '@mdp/pulse';
-import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TestSchema, uniqueId } from '@mdp/testing';
+import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TcpProxy, TestSchema, uniqueId } from '@mdp/testing';
 import { bootstrap, StoreHandle } from '../../src/bootstrap';
 import { makeBars, until } from '../helpers/bars';
-import { TcpProxy } from '../helpers/tcp-proxy';
+
+const ADMIN_TOKEN = 'test-admin-token';
+const AUTH = `Bearer ${ADMIN_TOKEN}`;
 
 describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
   let ns: string;
@@ -32,6 +34,7 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
     LOG_LEVEL: 'silent',
     MDS_COORDINATOR_FLUSH_INTERVAL: '0.02',
     MDS_INGEST_BLOCK_MS: '50',
+    MDS_ADMIN_TOKEN: ADMIN_TOKEN,
   });
 
   async function startStore(env: Record<string, string>, databaseUrl: string): Promise<StoreHandle> {
@@ -126,7 +129,7 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
       await until(() => store.coordinator.size === 200, 20_000, 'queue full'); // the reader is blocked, the rest waits on the stream
       await until(async () => (await request(store.url).get('/ready')).status === 503, 20_000, 'not ready while the circuit is open');
       expect(await countBars()).toBe(0);
-      await request(store.url).post('/admin/dlq/bars/replay').expect(503);
+      await request(store.url).post('/admin/dlq/bars/replay').set('Authorization', AUTH).expect(503);
 
       await proxy.up();
       await until(async () => (await countBars()) === 1000, 30_000, 'all 1000 bars written after recovery');
@@ -137,7 +140,7 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
       expect(feedback[hardAt]).toMatchObject({ coordinator_id: 'store', capacity: 200, queue_size: expect.any(Number) });
       expect(feedback[hardAt].queue_size).toBeGreaterThanOrEqual(160);
       await until(async () => (await request(store.url).get('/ready')).status === 200, 20_000, 'ready again');
-      const dlq = await request(store.url).get('/admin/dlq').expect(200);
+      const dlq = await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200);
       expect(dlq.body.bars).toBe(0);
     } finally {
       await sub?.close();

@@ -1,6 +1,6 @@
 import { isRetryableDbError } from '../../src/sinks/errors';
 import { runMigrations } from '../../src/sinks/migrations';
-import type { QueryResult, SqlClient, SqlSession } from '../../src/sinks/sql-client';
+import type { QueryResult, SqlClient, SqlSession } from '@mdp/sql';
 import { binaryEncoderFor } from '../../src/sinks/copy-binary';
 import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
 import { dedupeByKey, epochToTimestamptzText, toCopyText, upsertRows } from '../../src/sinks/upsert';

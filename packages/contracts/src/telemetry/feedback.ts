@@ -21,8 +21,20 @@ export const FeedbackEventV1 = z.object({
 export const FeedbackEventV2 = FeedbackEventV1.extend({
   /** queue_size / capacity, which the Python store only sent as a header. */
   utilization: UnitInterval.optional(),
-  /** Why the level changed, e.g. `queue_recovered`. */
+  /** Why the event was sent: `queue_recovered` (level back to ok), `refresh` (level unchanged, re-published). */
   reason: z.string({ error: 'must be a string' }).optional(),
+  /** Per publishing instance, +1 for every event (refreshes included): orders events of one instance. */
+  seq: z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(0, { error: 'must be >= 0' })
+    .optional(),
+  /** When the publishing instance started; a restarted store's events supersede the old instance's. */
+  started_at: EpochSeconds.optional(),
+  /** Items per second recently leaving the queue (written or dead-lettered; the store measures the last 0.5 s). */
+  drain_rate: z.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).optional(),
+  /** Seconds the level may be relied on without a newer event; older means unknown, not "still so". */
+  ttl_s: z.number({ error: 'must be a number' }).gt(0, { error: 'must be > 0' }).optional(),
 });
 
 export type FeedbackEventV1 = z.infer<typeof FeedbackEventV1>;

@@ -45,6 +45,11 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Same as `down()` (so `track()` can stop it after a test). */
+  stop(): Promise<void> {
+    return this.down();
+  }
+
   /** `url` with its host and port replaced by the proxy's. */
   rewrite(url: string): string {
     const u = new URL(url);
