@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { createEnvelope, createEventBus, PulseBus } from '@mdp/pulse';
-import { deleteRedisPrefix, redisUrl, uniqueId } from '@mdp/testing';
+import { deleteRedisPrefix, redisUrl, uniqueId, waitFor } from '@mdp/testing';
 import { run, RunOptions } from '../src/main';
 
 export interface Captured {
@@ -38,10 +38,5 @@ export const bar = (symbol: string, ts: number) => ({ provider: 'test', symbol, 
 
 export const barEnvelope = (symbol: string, ts: number) => createEnvelope('md.Bar', bar(symbol, ts), { key: symbol, track: 'v1' });
 
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits until `check` holds (the shared `waitFor` of @mdp/testing, with this suite's defaults). */
+export const until = (check: () => boolean | Promise<boolean>, what = 'the condition', timeoutMs = 10_000) => waitFor(check, { timeoutMs, intervalMs: 50, what });
