@@ -13,3 +13,5 @@ export {
 export type { TestSchema } from './fixtures';
 export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
 export type { BenchBackend } from './bench';
+export { startPrivateRedis, freePort } from './private-redis';
+export type { PrivateRedis, PrivateRedisOptions } from './private-redis';
