@@ -246,6 +246,13 @@ async function main(): Promise<void> {
         store: Number(((cpuTo.store - cpuFrom.store) / window).toFixed(2)),
         machine_busy_pct: Math.round(machine * 100),
       },
+      // CPU time per bar, which moves far less with the host's load than the rates do.
+      cpu_us_per_bar: {
+        pipeline: round1(
+          ((cpuTo.pipeline - cpuFrom.pipeline) * 1e6) / Math.max(1, to.published - from.published),
+        ),
+        store: round1(((cpuTo.store - cpuFrom.store) * 1e6) / Math.max(1, to.rows - from.rows)),
+      },
       store_queue_depth_avg_pct: Number(
         ((depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length) / capacity) * 100).toFixed(
           1,
@@ -349,7 +356,8 @@ async function main(): Promise<void> {
     };
     console.log(
       `[e2e bench] ${figures.bars_per_s.toLocaleString()} bars/s persisted at saturation over ${saturation.seconds} s ` +
-        `(published ${saturation.published_per_s.toLocaleString()}/s; CPU pipeline ${saturation.cpu_share.pipeline}, store ${saturation.cpu_share.store}, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
+        `(published ${saturation.published_per_s.toLocaleString()}/s; CPU pipeline ${saturation.cpu_share.pipeline} core = ${saturation.cpu_us_per_bar.pipeline} us/bar, ` +
+        `store ${saturation.cpu_share.store} core = ${saturation.cpu_us_per_bar.store} us/bar, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
         `published ${figures.published}, persisted ${figures.persisted}, lost ${figures.lost}; at ${FIXED_RATE.toLocaleString()}/s offered: p50 ${figures.latency_p50_ms} ms, p99 ${figures.latency_p99_ms} ms`,
     );
     console.log('[e2e bench] machine', JSON.stringify(benchMachine()));
