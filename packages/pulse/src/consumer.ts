@@ -46,6 +46,8 @@ export interface ConsumerConfig {
   reclaimIntervalMs: number;
   /** XREADGROUP calls kept in flight on the reader connection while entries flow. */
   readAhead: number;
+  /** Field values over this many bytes: the entry is dead-lettered as too large, unparsed. */
+  maxEntryBytes: number;
   startFrom: '0' | '$';
   token?: string;
   idempotency?: IdempotencyStore;
@@ -393,7 +395,12 @@ export class Consumer implements Subscription {
         }
         const batches = await this.takeRead();
         let got = 0;
-        for (const b of batches) got += b.entries.length;
+        let bytes = 0;
+        for (const b of batches) {
+          got += b.entries.length;
+          for (const e of b.entries) bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
+        }
+        if (got > 0) this.entryBytes = this.entryBytes * 0.5 + (bytes / got) * 0.5;
         // While entries flow, keep reads ahead so Redis and the network work while we decode.
         if (got > 0) this.readAhead(this.cfg.readAhead, got);
         await this.processAll(batches);
@@ -427,6 +434,8 @@ export class Consumer implements Subscription {
   private readonly ahead: Array<{ batches: Promise<StreamBatch[]>; count: number }> = [];
   /** Entries the reads ahead may bring: counted against `maxInFlight` before they arrive. */
   private reserved = 0;
+  /** Recent average entry size (envelope bytes), for the byte bound on reads. */
+  private entryBytes = 0;
 
   /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
   private readAhead(depth: number, unprocessed = 0): void {
@@ -434,6 +443,8 @@ export class Consumer implements Subscription {
       const count = Math.min(
         this.cfg.batchSize,
         this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
+        // Reads are bounded in bytes too: big entries come a few at a time.
+        Math.max(1, Math.floor(MAX_READ_BYTES / Math.max(1, this.entryBytes))),
       );
       if (count <= 0) return;
       const batches = this.read(count);
@@ -595,6 +606,11 @@ export class Consumer implements Subscription {
         this.pushAck(physical, e.id);
         continue;
       }
+      const tooLarge = e.tooLarge ?? this.oversized(e.fields);
+      if (tooLarge) {
+        this.deadLetterTooLarge(physical, e, tooLarge);
+        continue;
+      }
       const decoded = decodeEntry(e.fields, token);
       if (!decoded.ok) {
         this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
@@ -628,6 +644,34 @@ export class Consumer implements Subscription {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** The first field value over `maxEntryBytes` (entries read through ioredis or in memory). */
+  private oversized(fields: Fields): RawEntry['tooLarge'] {
+    const max = this.cfg.maxEntryBytes;
+    for (let i = 1; i < fields.length; i += 2) {
+      const v = fields[i];
+      // UTF-8 takes 1-3 bytes per UTF-16 unit here: count bytes only when the length is ambiguous.
+      if (v.length > max || (v.length * 3 > max && Buffer.byteLength(v) > max))
+        return { field: fields[i - 1], bytes: Buffer.byteLength(v) };
+    }
+    return undefined;
+  }
+
+  /** Dead-letters an entry with an oversized field, keeping its small fields only (never the big one). */
+  private deadLetterTooLarge(physical: string, e: RawEntry, big: NonNullable<RawEntry['tooLarge']>): void {
+    const small: Fields = [];
+    const fields = e.fields ?? [];
+    for (let i = 0; i + 1 < fields.length; i += 2)
+      if (fields[i] !== big.field) small.push(fields[i], fields[i + 1]);
+    this.toDeadLetter(
+      physical,
+      e.id,
+      small,
+      `too large: field ${big.field} is ${big.bytes} bytes (max ${this.cfg.maxEntryBytes}); not parsed, not copied (the entry stays in the source stream until trimmed)`,
+      e.deliveryCount,
+    );
+    this.tally.add(trackOf(small), 'dead_letter');
   }
 
   private async dropDuplicates(
@@ -720,6 +764,9 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 }
+
+/** Roughly the most entry bytes one read asks for (COUNT shrinks when entries are large). */
+const MAX_READ_BYTES = 8 * 1024 * 1024;
 
 /** How long settled acks may wait for a read to carry them while the handler is busy. */
 const LATE_FLUSH_MS = 20;

@@ -35,6 +35,11 @@ export interface EventBusOptions {
   /** `redis` only: CLIENT SETNAME prefix for this bus's connections; default `pulse`. */
   clientName?: string;
   logger?: PulseLogger;
+  /**
+   * Largest field value a consumer reads (default 1 MiB): a larger entry is dead-lettered with reason
+   * `too large` without being parsed, and on Redis its bytes are dropped as they arrive, never buffered.
+   */
+  maxEntryBytes?: number;
 }
 
 export interface PublishOptions {
