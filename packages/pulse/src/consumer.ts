@@ -46,6 +46,8 @@ export interface ConsumerConfig {
   token?: string;
   idempotency?: IdempotencyStore;
   readerName: string;
+  /** Remove the group's consumers idle this long that hold nothing (0: never). */
+  consumerGraceMs: number;
 }
 
 export interface ConsumerDeps {
@@ -119,6 +121,7 @@ export class Consumer implements Subscription {
   private groupsReady = false;
   private recovered = false;
   private nextReclaimAt = 0;
+  private nextPruneAt = 0;
   private capacityWaiter?: () => void;
   private readonly loop: Promise<void>;
   private closed?: Promise<void>;
@@ -319,6 +322,7 @@ export class Consumer implements Subscription {
           // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
           await this.flush();
           await this.reclaim();
+          await this.pruneIdleConsumers();
           this.nextReclaimAt = Date.now() + this.cfg.reclaimIntervalMs;
           await this.updateGroupStats();
         }
@@ -486,6 +490,24 @@ export class Consumer implements Subscription {
         await this.processRedelivered(stream, res.entries);
       } while (cursor !== '0-0' && cursor !== '0');
       this.claimCursor.set(stream, cursor);
+    }
+  }
+
+  /**
+   * Consumers of instances that are gone stay in the group forever (names are per instance). Once
+   * idle for the grace period and holding nothing (their pending entries were reclaimed), they go.
+   */
+  private async pruneIdleConsumers(): Promise<void> {
+    const grace = this.cfg.consumerGraceMs;
+    if (grace <= 0 || Date.now() < this.nextPruneAt) return;
+    this.nextPruneAt = Date.now() + Math.max(this.cfg.reclaimIntervalMs, grace / 2);
+    for (const stream of this.cfg.physical) {
+      const removed = await this.deps.transport.pruneConsumers(stream, this.cfg.group, grace, this.cfg.consumer);
+      if (removed.length)
+        this.deps.logger?.warn(
+          { stream, group: this.cfg.group, removed, idleMs: grace },
+          'pulse: removed idle consumers that held nothing',
+        );
     }
   }
 

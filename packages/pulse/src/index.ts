@@ -15,3 +15,5 @@ export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './si
 export type { GroupStats } from './transport';
 export { CORE_FIELD, DLQ_FIELD, FIELD, decodeCoreEntry, decodeEntry, encodeCoreEntry, encodeEntry } from './wire';
 export type { DecodedEntry, Fields } from './wire';
+export { parseClusterNodes } from './cluster-route';
+export type { NodeAddress } from './cluster-route';

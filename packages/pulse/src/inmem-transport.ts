@@ -74,6 +74,8 @@ class MemStream {
 export class InMemoryStreams {
   private streams = new Map<string, MemStream>();
   private keys = new Map<string, number>();
+  /** Settings and leases: value and expiry (epoch ms, Infinity for none). */
+  readonly values = new Map<string, { value: string; expires: number }>();
   private waiters = new Set<() => void>();
 
   stream(name: string, create = true): MemStream | undefined {
@@ -305,6 +307,30 @@ export class InMemoryTransport implements Transport {
 
   async existKeys(keys: string[]): Promise<boolean[]> {
     return keys.map((k) => this.world.exists(k));
+  }
+
+  /** The emulation keeps no consumer registry (a consumer exists through its pending entries). */
+  async pruneConsumers(): Promise<string[]> {
+    return [];
+  }
+
+  async claimSetting(key: string, value: string): Promise<string> {
+    const stored = this.world.values.get(key);
+    if (stored) return stored.value;
+    this.world.values.set(key, { value, expires: Infinity });
+    return value;
+  }
+
+  async holdLease(key: string, holder: string, ttlMs: number): Promise<string> {
+    const now = Date.now();
+    const lease = this.world.values.get(key);
+    if (lease && lease.expires > now && lease.value !== holder) return lease.value;
+    this.world.values.set(key, { value: holder, expires: now + ttlMs });
+    return holder;
+  }
+
+  async releaseLease(key: string, holder: string): Promise<void> {
+    if (this.world.values.get(key)?.value === holder) this.world.values.delete(key);
   }
 
   async ping(): Promise<void> {}

@@ -1,0 +1,170 @@
+/**
+ * Pulse on a Redis Cluster of its own (3 masters on free ports, stopped after the suite): partitions
+ * spread over the shards, each partition read from its slot owner, resharding while consuming,
+ * dead letters of a stream whose DLQ lives in another slot, and the scale-out helpers (settings,
+ * leases, idle-consumer pruning) on the cluster.
+ */
+import { Cluster } from 'ioredis';
+import { describeWithRedis, RedisCluster, uniqueId } from '@mdp/testing';
+import { createEventBus, partitionStream, type PulseBus } from '../src';
+import { calculateSlot } from '../src/slot';
+import { barEnvelope, waitFor } from './helpers';
+
+describeWithRedis('pulse on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let raw: Cluster;
+  let ns: string;
+  let buses: PulseBus[];
+
+  const bus = (partitions = 6) => {
+    const b = createEventBus({
+      backend: 'redis',
+      clusterNodes: cluster.seeds,
+      namespace: ns,
+      partitions: { 'md.bars': partitions },
+    });
+    buses.push(b);
+    return b;
+  };
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+    raw = new Cluster(
+      cluster.addresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    raw?.disconnect();
+    await cluster?.stop();
+  });
+  beforeEach(() => {
+    ns = uniqueId('pc');
+    buses = [];
+  });
+  afterEach(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+  });
+
+  it('publishes each key to its partition, spread over the masters, and a consumer reads every partition', async () => {
+    const b = bus();
+    const symbols = Array.from({ length: 40 }, (_, i) => `S${i}`);
+    await b.publishBatch(
+      'md.bars',
+      symbols.map((s, i) => barEnvelope(i, s)),
+    );
+    const owners = new Set<number>();
+    for (let p = 0; p < 6; p++)
+      owners.add((await cluster.owner(calculateSlot(partitionStream(ns, 'md.bars', p)))).port);
+    expect(owners.size).toBeGreaterThan(1);
+
+    const got: string[] = [];
+    b.subscribe(
+      { stream: 'md.bars', group: 'store', consumer: 'c1', blockMs: 100 },
+      (env) => void got.push((env.payload as { symbol: string }).symbol),
+    );
+    await waitFor(() => got.length >= symbols.length, 'every bar consumed');
+    expect(got.sort()).toEqual([...symbols].sort());
+    await waitFor(
+      async () => (await b.groupStats('md.bars', 'store')).pending === 0,
+      'every delivery acked',
+    );
+  });
+
+  it('loses and repeats nothing while the slot of a partition moves to another master', async () => {
+    const b = bus();
+    const total = 3000;
+    const handled = new Map<string, number>();
+    b.subscribe(
+      { stream: 'md.bars', group: 'store', consumer: 'c1', blockMs: 100, batchSize: 50 },
+      async (env) => {
+        handled.set(env.id, (handled.get(env.id) ?? 0) + 1);
+        await new Promise((r) => setImmediate(r));
+      },
+    );
+    const slot = calculateSlot(partitionStream(ns, 'md.bars', 0));
+    const from = await cluster.owner(slot);
+    const to = (await cluster.nodes()).find((n) => n.id !== from.id)!;
+    const firstOfOwner = from.slots.find(([a, z]) => slot >= a && slot <= z)![0];
+    // Publish while the reshard runs: redis-cli moves the owner's lowest slots, up to and with this one.
+    const publishing = (async () => {
+      for (let i = 0; i < total; i += 100) {
+        await b.publishBatch(
+          'md.bars',
+          Array.from({ length: 100 }, (_, k) => barEnvelope(i + k, `K${(i + k) % 60}`)),
+        );
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await cluster.reshard(from, to, slot - firstOfOwner + 1);
+    await publishing;
+    expect((await cluster.owner(slot)).id).toBe(to.id);
+    await waitFor(
+      () => handled.size >= total,
+      `all ${total} handled (got ${handled.size})`,
+      30_000,
+    );
+    expect([...handled.values()].filter((n) => n > 1)).toEqual([]);
+    await waitFor(
+      async () => (await b.groupStats('md.bars', 'store')).pending === 0,
+      'nothing pending',
+      10_000,
+    );
+  }, 60_000);
+
+  it('dead-letters an entry of an unpartitioned stream whose DLQ hashes to another slot', async () => {
+    const b = bus(1);
+    const stream = `${ns}.telemetry.feedback`;
+    expect(calculateSlot(stream)).not.toBe(calculateSlot(`${stream}.dlq`));
+    await raw.xadd(stream, '*', 'envelope', '{not json');
+    b.subscribe(
+      { stream: 'telemetry.feedback', group: 'g', consumer: 'c1', blockMs: 100 },
+      () => undefined,
+    );
+    await waitFor(
+      async () => (await raw.xlen(`${stream}.dlq`)) === 1,
+      'the poison entry in the DLQ',
+    );
+    await waitFor(
+      async () => (await b.groupStats('telemetry.feedback', 'g')).pending === 0,
+      'acked on the source',
+    );
+  });
+
+  it('settings, leases and idle-consumer pruning work across the shards', async () => {
+    const b = bus();
+    expect(await b.claimSetting('md_partitions', '6')).toBe('6');
+    expect(await b.claimSetting('md_partitions', '4')).toBe('6');
+    expect(await b.holdLease('p', 'a', 5000)).toBe('a');
+    expect(await b.holdLease('p', 'b', 5000)).toBe('a');
+    await b.releaseLease('p', 'a');
+    expect(await b.holdLease('p', 'b', 5000)).toBe('b');
+
+    const stream = partitionStream(ns, 'md.bars', 0);
+    await raw.xgroup('CREATE', stream, 'store', '0', 'MKSTREAM');
+    await raw.xgroup('CREATECONSUMER', stream, 'store', 'gone-idle');
+    await raw.xadd(stream, '*', 'x', '1');
+    await raw.xreadgroup('GROUP', 'store', 'gone-holding', 'COUNT', 1, 'STREAMS', stream, '>');
+    await new Promise((r) => setTimeout(r, 150));
+    b.subscribe(
+      {
+        stream: 'md.bars',
+        partitions: [0],
+        group: 'store',
+        consumer: 'live',
+        blockMs: 50,
+        minIdleMs: 60_000,
+        reclaimIntervalMs: 50,
+        consumerGraceMs: 100,
+      },
+      () => undefined,
+    );
+    const names = async () =>
+      ((await raw.xinfo('CONSUMERS', stream, 'store')) as string[][]).map((c) => c[1]).sort();
+    await waitFor(
+      async () => !(await names()).includes('gone-idle'),
+      'the idle consumer holding nothing removed',
+    );
+    expect(await names()).toEqual(['gone-holding', 'live']);
+  });
+});
