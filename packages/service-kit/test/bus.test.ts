@@ -1,5 +1,6 @@
 import { createEnvelope } from '@mdp/pulse';
-import { describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
+import Redis from 'ioredis';
+import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
 import { busHealth, connectBus, redact } from '../src/bus';
 import { parseEnv, SharedEnv } from '../src/config';
 
@@ -48,5 +49,32 @@ describeWithRedis('connectBus on a live Redis', () => {
     expect(conn.degradedReason).toBeUndefined();
     expect((await busHealth(conn)).state).toBe('healthy');
     await conn.bus.close();
+  });
+});
+
+describeWithRedis('MD_PARTITIONS must agree across the services of a namespace', () => {
+  it('the first service records its value; one started with another value is refused with a clear message', async () => {
+    const namespace = uniqueId('parts');
+    const vars = { EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: namespace };
+    const first = await connectBus(parseEnv(SharedEnv, { ...vars, MD_PARTITIONS: '6' }));
+    expect(first.mode).toBe('redis');
+    const same = await connectBus(parseEnv(SharedEnv, { ...vars, MD_PARTITIONS: '6' }));
+    expect(same.mode).toBe('redis');
+    await expect(connectBus(parseEnv(SharedEnv, { ...vars, MD_PARTITIONS: '4' }))).rejects.toThrow(
+      `MD_PARTITIONS: 4 here, but the services of namespace "${namespace}" use 6`,
+    );
+    await expect(connectBus(parseEnv(SharedEnv, vars))).rejects.toThrow(/MD_PARTITIONS: 1 here, but .* use 6/);
+    // A partitioned bus publishes md.* by key to `{<ns>.md.bars.p<N>}`.
+    expect((first.bus as import('@mdp/pulse').PulseBus).physicalStreams('md.bars')).toHaveLength(6);
+    await first.bus.close();
+    await same.bus.close();
+    const raw = new Redis(redisUrl());
+    await deleteRedisPrefix(raw, namespace);
+    await raw.quit();
+  });
+
+  it('REDIS_CLUSTER_NODES must be a host:port list', () => {
+    expect(() => parseEnv(SharedEnv, { REDIS_CLUSTER_NODES: 'redis://a:1' })).toThrow(/REDIS_CLUSTER_NODES: must be a comma list of host:port/);
+    expect(parseEnv(SharedEnv, { REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' }).REDIS_CLUSTER_NODES).toBe('127.0.0.1:7000, 127.0.0.1:7001');
   });
 });
