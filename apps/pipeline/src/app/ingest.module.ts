@@ -5,7 +5,8 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { EventBus } from '@mdp/pulse';
+import type { EventBus, PulseBus } from '@mdp/pulse';
+import { ProviderLeases } from '../leader/provider-leases';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
@@ -142,8 +143,13 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         logger: Logger,
         metrics: PipelineMetrics,
         health: HealthRegistry,
+        bus: EventBus,
       ) => {
+        const leasing = config.PIPELINE_PROVIDER_LEASE_MS > 0 && 'holdLease' in bus;
         const router = new ProviderRouter({
+          gate: leasing
+            ? new ProviderLeases(bus as PulseBus, config.PIPELINE_CONSUMER_NAME, config.PIPELINE_PROVIDER_LEASE_MS, logger)
+            : undefined,
           coordinator,
           publisher,
           clock,
@@ -182,6 +188,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         LOGGER,
         PipelineMetrics,
         HealthRegistry,
+        EVENT_BUS,
       ],
     },
     IngestLifecycle,
