@@ -17,3 +17,4 @@ export { CORE_FIELD, DLQ_FIELD, FIELD, decodeCoreEntry, decodeEntry, encodeCoreE
 export type { DecodedEntry, Fields } from './wire';
 export { parseClusterNodes } from './cluster-route';
 export type { NodeAddress } from './cluster-route';
+export { calculateSlot } from './slot';
