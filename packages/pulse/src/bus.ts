@@ -13,7 +13,7 @@ import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } f
 import { parseClusterNodes } from './cluster-route';
 import { RedisTransport } from './redis-transport';
 import { signEnvelope } from './signing';
-import type { GroupStats, Transport } from './transport';
+import type { GroupStats, StreamInfo, Transport } from './transport';
 import type {
   BatchHandler,
   BusBackend,
@@ -96,6 +96,11 @@ export interface PulseBus extends EventBus {
   holdLease(name: string, holder: string, ttlMs: number): Promise<string>;
   /** Gives the lease up if `holder` has it. */
   releaseLease(name: string, holder: string): Promise<void>;
+  /**
+   * Each physical stream (partition) of a logical stream: length, the group's pending entries and
+   * consumers, and in a Redis Cluster the slot and the master that owns it.
+   */
+  streamTopology(stream: string, group: string): Promise<StreamInfo[]>;
   /** Pending / undelivered counts of a group, summed over partitions. */
   groupStats(stream: string, group: string): Promise<GroupStats>;
   /**
@@ -289,6 +294,10 @@ class Bus implements PulseBus {
       }
     }
     return replayed;
+  }
+
+  streamTopology(stream: string, group: string): Promise<StreamInfo[]> {
+    return Promise.all(this.physicalStreams(stream).map((s) => this.transport.streamInfo(s, group)));
   }
 
   claimSetting(name: string, value: string): Promise<string> {

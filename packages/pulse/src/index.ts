@@ -12,7 +12,7 @@ export { compose, perMessage, retry, timeout } from './middleware';
 export type { MessageMiddleware, BatchMiddleware, RetryOptions } from './middleware';
 export { assignPartitions, coreStream, dlqStream, partitionOf, partitionStream, physicalStream, physicalStreams } from './names';
 export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './signing';
-export type { GroupStats } from './transport';
+export type { GroupStats, StreamInfo } from './transport';
 export { CORE_FIELD, DLQ_FIELD, FIELD, decodeCoreEntry, decodeEntry, encodeCoreEntry, encodeEntry } from './wire';
 export type { DecodedEntry, Fields } from './wire';
 export { parseClusterNodes } from './cluster-route';

@@ -18,6 +18,7 @@ import type {
   DeadLetterMove,
   GroupStats,
   RawEntry,
+  StreamInfo,
   ReplayMove,
   StreamBatch,
   TrimSpec,
@@ -395,6 +396,27 @@ export class RedisTransport implements Transport {
         };
     }
     return { pending: 0, lag: null };
+  }
+
+  async streamInfo(stream: string, group: string): Promise<StreamInfo> {
+    const info: StreamInfo = { stream, length: await this.redis.xlen(stream), pending: 0, consumers: [] };
+    if (this.cluster) {
+      info.slot = calculateSlot(stream);
+      info.node = this.cluster.slots[info.slot]?.[0];
+    }
+    let rows: unknown[][] = [];
+    try {
+      rows = (await this.redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
+    } catch (err) {
+      if (!/NOGROUP|no such key/i.test((err as Error).message)) throw err;
+    }
+    for (const row of rows) {
+      const c: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < row.length; i += 2) c[String(row[i])] = row[i + 1];
+      info.consumers.push({ name: String(c.name), pending: Number(c.pending ?? 0), idleMs: Number(c.idle ?? 0) });
+      info.pending += Number(c.pending ?? 0);
+    }
+    return info;
   }
 
   async range(stream: string, start: string, end: string, count: number): Promise<RawEntry[]> {

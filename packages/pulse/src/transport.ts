@@ -48,6 +48,18 @@ export interface ClaimResult {
   deleted: string[];
 }
 
+/** One physical stream as the cluster sees it (topology views). */
+export interface StreamInfo {
+  stream: string;
+  length: number;
+  /** Redis Cluster only: the key's slot and the master that owns it (`host:port`). */
+  slot?: number;
+  node?: string;
+  /** The group's pending entries and consumers; empty when the group does not exist (yet). */
+  pending: number;
+  consumers: Array<{ name: string; pending: number; idleMs: number }>;
+}
+
 export interface GroupStats {
   pending: number;
   /** Entries not yet delivered to the group; null when unknown. */
@@ -93,6 +105,7 @@ export interface Transport {
   holdLease(key: string, holder: string, ttlMs: number): Promise<string>;
   /** Gives the lease up if `holder` has it. */
   releaseLease(key: string, holder: string): Promise<void>;
+  streamInfo(stream: string, group: string): Promise<StreamInfo>;
   /** Whether one read may name only one stream (Redis Cluster: one XREADGROUP reads one slot). */
   readonly oneStreamPerReader?: boolean;
   ping(): Promise<void>;
