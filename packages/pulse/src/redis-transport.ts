@@ -288,6 +288,9 @@ const RELEASE_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/** XINFO through a script: EVAL names its key, so the cluster client routes it (XINFO it cannot). */
+const XINFO = `return redis.call('XINFO', ARGV[1], KEYS[1], unpack(ARGV, 2))`;
+
 const sameSlot = (a: string, b: string) => calculateSlot(a) === calculateSlot(b);
 
 export class RedisTransport implements Transport {
@@ -300,8 +303,6 @@ export class RedisTransport implements Transport {
     if (opts.clusterNodes?.length) {
       this.cluster = new Cluster(opts.clusterNodes, {
         redisOptions: { connectionName },
-        // Single-key commands sent in the same tick go out as one pipeline per node.
-        enableAutoPipelining: true,
         slotsRefreshInterval: 5000,
       });
       this.redis = this.cluster;
@@ -385,7 +386,7 @@ export class RedisTransport implements Transport {
   }
 
   async groupStats(stream: string, group: string): Promise<GroupStats> {
-    const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
+    const groups = (await this.xinfo('GROUPS', stream)) as unknown[][];
     for (const g of groups) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
@@ -398,6 +399,11 @@ export class RedisTransport implements Transport {
     return { pending: 0, lag: null };
   }
 
+  private xinfo(sub: 'GROUPS' | 'CONSUMERS', stream: string, ...args: string[]): Promise<unknown> {
+    if (!this.cluster) return this.redis.call('XINFO', sub, stream, ...args);
+    return this.redis.eval(XINFO, 1, stream, sub, ...args);
+  }
+
   async streamInfo(stream: string, group: string): Promise<StreamInfo> {
     const info: StreamInfo = { stream, length: await this.redis.xlen(stream), pending: 0, consumers: [] };
     if (this.cluster) {
@@ -406,7 +412,7 @@ export class RedisTransport implements Transport {
     }
     let rows: unknown[][] = [];
     try {
-      rows = (await this.redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
+      rows = (await this.xinfo('CONSUMERS', stream, group)) as unknown[][];
     } catch (err) {
       if (!/NOGROUP|no such key/i.test((err as Error).message)) throw err;
     }

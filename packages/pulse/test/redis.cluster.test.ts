@@ -15,6 +15,11 @@ describeWithRedis('pulse on a Redis Cluster', () => {
   let raw: Cluster;
   let ns: string;
   let buses: PulseBus[];
+  let warnings: string[];
+  const logger = {
+    warn: (o: object, msg?: string) => void warnings.push(`${msg}: ${JSON.stringify(o)}`),
+    error: (o: object, msg?: string) => void warnings.push(`${msg}: ${JSON.stringify(o)}`),
+  };
 
   const bus = (partitions = 6) => {
     const b = createEventBus({
@@ -22,6 +27,7 @@ describeWithRedis('pulse on a Redis Cluster', () => {
       clusterNodes: cluster.seeds,
       namespace: ns,
       partitions: { 'md.bars': partitions },
+      logger,
     });
     buses.push(b);
     return b;
@@ -40,6 +46,7 @@ describeWithRedis('pulse on a Redis Cluster', () => {
   beforeEach(() => {
     ns = uniqueId('pc');
     buses = [];
+    warnings = [];
   });
   afterEach(async () => {
     await Promise.all(buses.map((b) => b.close()));
@@ -58,8 +65,9 @@ describeWithRedis('pulse on a Redis Cluster', () => {
     expect(owners.size).toBeGreaterThan(1);
 
     const got: string[] = [];
+    // A short reclaim interval: the reclaim cycle (XAUTOCLAIM, group stats) runs often on every shard.
     b.subscribe(
-      { stream: 'md.bars', group: 'store', consumer: 'c1', blockMs: 100 },
+      { stream: 'md.bars', group: 'store', consumer: 'c1', blockMs: 100, reclaimIntervalMs: 20 },
       (env) => void got.push((env.payload as { symbol: string }).symbol),
     );
     await waitFor(() => got.length >= symbols.length, 'every bar consumed');
@@ -68,6 +76,20 @@ describeWithRedis('pulse on a Redis Cluster', () => {
       async () => (await b.groupStats('md.bars', 'store')).pending === 0,
       'every delivery acked',
     );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(warnings).toEqual([]);
+
+    const topology = await b.streamTopology('md.bars', 'store');
+    expect(topology).toHaveLength(6);
+    for (const [p, part] of topology.entries()) {
+      const slot = calculateSlot(partitionStream(ns, 'md.bars', p));
+      expect(part).toMatchObject({ stream: partitionStream(ns, 'md.bars', p), slot, pending: 0 });
+      expect(part.node).toBe(`127.0.0.1:${(await cluster.owner(slot)).port}`);
+      expect(part.consumers.map((c) => c.name)).toEqual(['c1']);
+    }
+    expect(topology.reduce((n, part) => n + part.length, 0)).toBe(symbols.length);
+    const empty = await b.streamTopology('md.options', 'store');
+    expect(empty.map((p) => [p.length, p.pending, p.consumers])).toEqual([[0, 0, []]]);
   });
 
   it('loses and repeats nothing while the slot of a partition moves to another master', async () => {

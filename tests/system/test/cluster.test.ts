@@ -137,6 +137,25 @@ describeWithPostgres(
         },
       );
 
+      // The orchestrator's view of the same: 6 partitions over the shards, read by the live stores.
+      const orchestrator = await sys.start('orchestrator', shared);
+      await orchestrator.waitReady(30_000);
+      const answer = await orchestrator.endpoint.get('/topology/scale');
+      if (answer.status !== 200)
+        throw new Error(
+          `GET /topology/scale: ${answer.status} ${answer.body}\n${orchestrator.output(30)}`,
+        );
+      const topology = JSON.parse(answer.body) as {
+        partitions: number;
+        shards: string[];
+        instances: string[];
+      };
+      const live = stores.filter((s) => s !== victim).map((s) => `store-${os.hostname()}-${s.pid}`);
+      expect(topology.partitions).toBe(PARTITIONS);
+      expect(topology.shards.length).toBeGreaterThan(1);
+      expect(topology.instances).toEqual(expect.arrayContaining(live));
+      expect(topology.instances).not.toContain(victimConsumer);
+
       const persisted = await sys.persisted();
       const lost = lostKeys(published.keys, persisted.keys);
       await sys.metrics.scrapeAll();
