@@ -312,6 +312,8 @@ export class Consumer implements Subscription {
           this.groupsReady = true;
         }
         if (!this.recovered) {
+          // Settled deliveries' acks go out first, so they do not come back as this consumer's own.
+          await this.flush();
           await this.recoverOwnPending();
           this.recovered = true;
         }
@@ -349,9 +351,12 @@ export class Consumer implements Subscription {
         backoff = 50;
       } catch (err) {
         if (this.closing) break;
-        // Entries those reads were given stay pending and come back through a reclaim.
+        // Entries those reads were given stay pending, owned by this consumer: take them back from
+        // its own pending list next (a resharding ends reads with an error while others, already
+        // answered, are dropped here), instead of waiting minIdleMs for a reclaim.
         this.ahead.length = 0;
         this.reserved = 0;
+        this.recovered = false;
         const message = errorMessage(err);
         if (/NOGROUP/.test(message)) this.groupsReady = false;
         this.deps.logger?.warn(

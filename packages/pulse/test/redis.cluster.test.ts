@@ -6,7 +6,8 @@
  */
 import { Cluster } from 'ioredis';
 import { describeWithRedis, RedisCluster, uniqueId } from '@mdp/testing';
-import { createEventBus, partitionStream, type PulseBus } from '../src';
+import { createEnvelope, createEventBus, partitionStream, type PulseBus } from '../src';
+import { Bridge } from '../src/bridge';
 import { calculateSlot } from '../src/slot';
 import { barEnvelope, waitFor } from './helpers';
 
@@ -121,11 +122,10 @@ describeWithRedis('pulse on a Redis Cluster', () => {
     await cluster.reshard(from, to, slot - firstOfOwner + 1);
     await publishing;
     expect((await cluster.owner(slot)).id).toBe(to.id);
-    await waitFor(
-      () => handled.size >= total,
-      `all ${total} handled (got ${handled.size})`,
-      30_000,
-    );
+    await waitFor(() => handled.size >= total, `all ${total} handled`, 30_000).catch(async (err) => {
+      const topology = await b.streamTopology('md.bars', 'store');
+      throw new Error(`${err.message}: got ${handled.size}; ${JSON.stringify(topology)}; warnings ${warnings.join(' | ')}`);
+    });
     expect([...handled.values()].filter((n) => n > 1)).toEqual([]);
     await waitFor(
       async () => (await b.groupStats('md.bars', 'store')).pending === 0,
@@ -188,5 +188,40 @@ describeWithRedis('pulse on a Redis Cluster', () => {
       'the idle consumer holding nothing removed',
     );
     expect(await names()).toEqual(['gone-holding', 'live']);
+  });
+
+  it("pulse-bridge copies a core entry to the mdp key once, its marker in the target key's slot", async () => {
+    const b = bus(1);
+    const coreKey = `${ns}:${ns}.telemetry.feedback`;
+    const mdpKey = `${ns}.telemetry.feedback`;
+    expect(calculateSlot(coreKey)).not.toBe(calculateSlot(mdpKey));
+    const bridge = new Bridge({
+      clusterNodes: cluster.seeds,
+      namespace: ns,
+      streams: ['telemetry.feedback'],
+      directions: ['core-to-mdp'],
+      blockMs: 20,
+    });
+    bridge.start();
+    try {
+      const event = {
+        coordinator_id: 'store',
+        queue_size: 5,
+        capacity: 100,
+        level: 'ok' as const,
+        source: 'store',
+        ts: 1_700_000_000,
+      };
+      await b.publish(
+        'telemetry.feedback',
+        createEnvelope('telemetry.FeedbackEvent', event, { key: 'store' }),
+        { wire: 'core' },
+      );
+      await waitFor(async () => (await raw.xlen(mdpKey)) === 1, 'the copy on the mdp key');
+      expect(bridge.counts['core-to-mdp']).toMatchObject({ copied: 1, duplicate: 0 });
+      expect(warnings).toEqual([]);
+    } finally {
+      await bridge.close();
+    }
   });
 });
