@@ -14,7 +14,6 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { Cluster } from 'ioredis';
 import { createEnvelope, createEventBus, partitionStream } from '@mdp/pulse';
-import type { Bar } from '@mdp/contracts';
 import {
   benchMachine,
   createTestSchema,
@@ -26,27 +25,13 @@ import {
   writeBenchResult,
 } from '@mdp/testing';
 import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
+import { BENCH_SYMBOLS, benchBar } from './bench-bars';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_BARS ?? 200_000);
 const PARTITIONS = 6;
-const SYMBOLS = 200;
 const MAIN = path.join(__dirname, '../dist/main.js');
 
-function bar(i: number): Bar {
-  const close = 100 + (i % 97) / 10;
-  return {
-    provider: 'bench',
-    symbol: `SYM${i % SYMBOLS}`,
-    interval: '1m',
-    ts: 1_600_000_000 + Math.floor(i / SYMBOLS) * 60,
-    open: close - 0.5,
-    high: close + 1,
-    low: close - 1,
-    close,
-    volume: 1000 + (i % 5000),
-  };
-}
 
 interface RunFigures {
   instances: number;
@@ -73,7 +58,7 @@ async function run(cluster: RedisCluster, instances: number): Promise<RunFigures
     for (let i = 0; i < N; i += 5000) {
       const envs = [];
       for (let k = i; k < Math.min(N, i + 5000); k++)
-        envs.push(createEnvelope('md.Bar', bar(k), { key: `SYM${k % SYMBOLS}` }));
+        envs.push(createEnvelope('md.Bar', benchBar(k), { key: `SYM${k % BENCH_SYMBOLS}` }));
       await bus.publishBatch('md.bars', envs);
     }
     for (const s of streams) await redis.xgroup('CREATE', s, 'store', '$', 'MKSTREAM');

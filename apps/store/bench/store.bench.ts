@@ -16,7 +16,6 @@ import { Session } from 'node:inspector/promises';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { createEnvelope, createEventBus } from '@mdp/pulse';
-import type { Bar } from '@mdp/contracts';
 import {
   benchMachine,
   createTestSchema,
@@ -26,6 +25,7 @@ import {
   writeBenchResult,
 } from '@mdp/testing';
 import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
+import { BENCH_SYMBOLS, benchBar } from './bench-bars';
 
 // The service runs from its build (`pnpm bench` builds first): NestJS needs the decorator metadata
 // tsc emits, which tsx's esbuild transform does not.
@@ -36,23 +36,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_BARS ?? 300_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const SYMBOLS = 200;
 
 
-function bar(i: number): Bar {
-  const close = 100 + (i % 97) / 10;
-  return {
-    provider: 'bench',
-    symbol: `SYM${i % SYMBOLS}`,
-    interval: '1m',
-    ts: 1_600_000_000 + Math.floor(i / SYMBOLS) * 60,
-    open: close - 0.5,
-    high: close + 1,
-    low: close - 1,
-    close,
-    volume: 1000 + (i % 5000),
-  };
-}
 
 interface RoundFigures {
   bars_per_s: number;
@@ -82,7 +67,7 @@ async function round(): Promise<RoundFigures> {
     for (let i = 0; i < N; i += chunk) {
       const envs = [];
       for (let k = i; k < Math.min(N, i + chunk); k++)
-        envs.push(createEnvelope('md.Bar', bar(k), { key: `SYM${k % SYMBOLS}` }));
+        envs.push(createEnvelope('md.Bar', benchBar(k), { key: `SYM${k % BENCH_SYMBOLS}` }));
       await publisher.publishBatch('md.bars', envs);
     }
     console.log(`[store bench] published in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
