@@ -7,8 +7,11 @@
  * is N over the time from then to the last row in bars_ohlcv (count(*) polled every 200 ms).
  * Writes bench/results/scale.json.
  *
- * Env: DATABASE_URL (127.0.0.1 default), BENCH_BARS (default 200000), and any MDS_* setting to
- * override the throughput settings the instances run with.
+ * The counts alternate (1, 2, 3, 1, 2, 3, ...) for BENCH_ROUNDS rounds (default 3) and each figure is
+ * the median: on a shared 2-core host single runs move a lot.
+ *
+ * Env: DATABASE_URL (127.0.0.1 default), BENCH_BARS (default 400000), BENCH_ROUNDS, and any MDS_*
+ * setting to override the throughput settings the instances run with.
  */
 import path from 'node:path';
 import { Client } from 'pg';
@@ -22,13 +25,15 @@ import {
   ServiceProcess,
   stopAll,
   uniqueId,
+  percentile,
   writeBenchResult,
 } from '@mdp/testing';
 import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
 import { BENCH_SYMBOLS, benchBar } from './bench-bars';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const N = Number(process.env.BENCH_BARS ?? 200_000);
+const N = Number(process.env.BENCH_BARS ?? 400_000);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const PARTITIONS = 6;
 const MAIN = path.join(__dirname, '../dist/main.js');
 
@@ -117,17 +122,24 @@ async function run(cluster: RedisCluster, instances: number): Promise<RunFigures
 async function main(): Promise<void> {
   const cluster = await RedisCluster.start();
   try {
-    const runs: RunFigures[] = [];
-    for (const instances of [1, 2, 3]) runs.push(await run(cluster, instances));
+    const rounds: RunFigures[][] = [[], [], []];
+    for (let r = 0; r < ROUNDS; r++)
+      for (const instances of [1, 2, 3]) rounds[instances - 1].push(await run(cluster, instances));
+    const median = rounds.map((runs) => percentile(runs.map((x) => x.bars_per_s), 50));
     const figures = {
       bars_published: N,
       partitions: PARTITIONS,
       redis: '3-master Redis Cluster, private, on this machine',
-      runs,
-      speedup_2: Number((runs[1].bars_per_s / runs[0].bars_per_s).toFixed(2)),
-      speedup_3: Number((runs[2].bars_per_s / runs[0].bars_per_s).toFixed(2)),
+      figures: `median of ${ROUNDS} rounds, instance counts alternating`,
+      bars_per_s: { '1': median[0], '2': median[1], '3': median[2] },
+      speedup_2: Number((median[1] / median[0]).toFixed(2)),
+      speedup_3: Number((median[2] / median[0]).toFixed(2)),
+      rounds: rounds.map((runs, i) => ({ instances: i + 1, bars_per_s: runs.map((x) => x.bars_per_s) })),
       settings: THROUGHPUT_SETTINGS,
     };
+    console.log(
+      `[scale bench] median over ${ROUNDS} rounds: 1 / 2 / 3 instances ${median.map((m) => m.toLocaleString()).join(' / ')} bars/s`,
+    );
     console.log('[scale bench] machine', JSON.stringify(benchMachine()));
     console.log(`[scale bench] wrote ${writeBenchResult('scale', figures)}`);
   } finally {
