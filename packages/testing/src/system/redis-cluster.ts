@@ -1,4 +1,5 @@
 import { execFile } from 'child_process';
+import { rmSync } from 'fs';
 import { promisify } from 'util';
 import { Stoppable, track, untrack } from './cleanup';
 import { RedisServer } from './redis-server';
@@ -141,7 +142,11 @@ export class RedisCluster implements Stoppable {
     for (const s of this.servers) await s.stop();
   }
 
+  /** The test process is going away: kill every node and remove their data directories. */
   killNow(): void {
-    for (const s of this.servers) s.killNow();
+    for (const s of this.servers) {
+      s.killNow();
+      rmSync(s.dir, { recursive: true, force: true });
+    }
   }
 }
