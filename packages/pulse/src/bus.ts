@@ -236,7 +236,7 @@ class Bus implements PulseBus {
     };
     const start = (physicalSet: string[], name: string) => {
       const consumer = new Consumer(
-        { ...config, physical: physicalSet, readerName: name },
+        { ...config, physical: physicalSet, statsStreams: physical, readerName: name },
         { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
         wrapped as BatchHandler<unknown>,
         (c) => this.consumers.delete(c),

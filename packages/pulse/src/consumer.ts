@@ -31,6 +31,11 @@ export interface ConsumerConfig {
   metricStream: string;
   /** Physical streams this consumer reads. */
   physical: string[];
+  /**
+   * Streams the group gauges (pending, lag) sum over; default `physical`. A subscription split into
+   * one loop per partition (Redis Cluster) gives each loop all of them, so the gauges stay totals.
+   */
+  statsStreams?: string[];
   group: string;
   consumer: string;
   batchSize: number;
@@ -610,7 +615,7 @@ export class Consumer implements Subscription {
   private async updateGroupStats(): Promise<void> {
     let pending = 0;
     let lag: number | null = 0;
-    for (const s of this.cfg.physical) {
+    for (const s of this.cfg.statsStreams ?? this.cfg.physical) {
       const stats = await this.deps.transport.groupStats(s, this.cfg.group);
       pending += stats.pending;
       lag = lag === null || stats.lag === null ? null : lag + stats.lag;

@@ -122,10 +122,14 @@ describeWithRedis('pulse on a Redis Cluster', () => {
     await cluster.reshard(from, to, slot - firstOfOwner + 1);
     await publishing;
     expect((await cluster.owner(slot)).id).toBe(to.id);
-    await waitFor(() => handled.size >= total, `all ${total} handled`, 30_000).catch(async (err) => {
-      const topology = await b.streamTopology('md.bars', 'store');
-      throw new Error(`${err.message}: got ${handled.size}; ${JSON.stringify(topology)}; warnings ${warnings.join(' | ')}`);
-    });
+    await waitFor(() => handled.size >= total, `all ${total} handled`, 30_000).catch(
+      async (err) => {
+        const topology = await b.streamTopology('md.bars', 'store');
+        throw new Error(
+          `${err.message}: got ${handled.size}; ${JSON.stringify(topology)}; warnings ${warnings.join(' | ')}`,
+        );
+      },
+    );
     expect([...handled.values()].filter((n) => n > 1)).toEqual([]);
     await waitFor(
       async () => (await b.groupStats('md.bars', 'store')).pending === 0,
@@ -133,6 +137,29 @@ describeWithRedis('pulse on a Redis Cluster', () => {
       10_000,
     );
   }, 60_000);
+
+  it('the group gauges are totals over every partition, also with one loop per partition', async () => {
+    const b = bus();
+    await b.publishBatch(
+      'md.bars',
+      Array.from({ length: 40 }, (_, i) => barEnvelope(i, `G${i}`)),
+    );
+    // Deliveries held, never settled: all 40 stay pending, spread over the partitions.
+    b.subscribeBatch(
+      {
+        stream: 'md.bars',
+        group: 'store',
+        consumer: 'c1',
+        blockMs: 50,
+        reclaimIntervalMs: 20,
+        minIdleMs: 60_000,
+      },
+      () => undefined,
+    );
+    const gauge = async () =>
+      (await b.metrics.groupPending.get()).values.find((v) => v.labels.group === 'store')?.value;
+    await waitFor(async () => (await gauge()) === 40, 'pulse_group_pending = 40');
+  });
 
   it('dead-letters an entry of an unpartitioned stream whose DLQ hashes to another slot', async () => {
     const b = bus(1);
