@@ -5,8 +5,8 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { EventBus, PulseBus } from '@mdp/pulse';
-import { ProviderLeases } from '../leader/provider-leases';
+import type { EventBus } from '@mdp/pulse';
+import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
@@ -143,13 +143,10 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         logger: Logger,
         metrics: PipelineMetrics,
         health: HealthRegistry,
-        bus: EventBus,
+        leases: ProviderLeases | null,
       ) => {
-        const leasing = config.PIPELINE_PROVIDER_LEASE_MS > 0 && 'holdLease' in bus;
         const router = new ProviderRouter({
-          gate: leasing
-            ? new ProviderLeases(bus as PulseBus, config.PIPELINE_CONSUMER_NAME, config.PIPELINE_PROVIDER_LEASE_MS, logger)
-            : undefined,
+          gate: leases ?? undefined,
           coordinator,
           publisher,
           clock,
@@ -188,7 +185,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         LOGGER,
         PipelineMetrics,
         HealthRegistry,
-        EVENT_BUS,
+        PROVIDER_LEASES,
       ],
     },
     IngestLifecycle,

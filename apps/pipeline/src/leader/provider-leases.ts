@@ -12,6 +12,9 @@
 import type { Logger } from '@mdp/service-kit';
 import { systemClock } from '../rate/clock';
 
+/** Injection token: the instance's `ProviderLeases`, or null when every instance runs its providers. */
+export const PROVIDER_LEASES = Symbol('PROVIDER_LEASES');
+
 /** What the router asks before (and while) it runs a provider. */
 export interface ProviderGate {
   /** Resolves true once this instance may run `provider`; false when `signal` aborts first. */
@@ -35,6 +38,7 @@ interface Held {
 
 export class ProviderLeases implements ProviderGate {
   private readonly held = new Map<string, Held>();
+  private readonly listeners: Array<(leading: number) => void> = [];
   /** Who holds each provider's lease, as last seen (for /status and logs). */
   readonly holders = new Map<string, string>();
 
@@ -76,6 +80,16 @@ export class ProviderLeases implements ProviderGate {
     return false;
   }
 
+  /** Providers this instance leads now. */
+  get leading(): number {
+    return this.held.size;
+  }
+
+  /** Called with the number of providers led, whenever it changes. */
+  onLeadChange(listener: (leading: number) => void): void {
+    this.listeners.push(listener);
+  }
+
   holds(provider: string): boolean {
     const h = this.held.get(provider);
     return !!h && Date.now() - h.renewedAt < (this.ttlMs * 2) / 3;
@@ -90,11 +104,13 @@ export class ProviderLeases implements ProviderGate {
   }
 
   private keep(provider: string): void {
-    this.drop(provider);
+    const previous = this.held.get(provider);
+    if (previous) clearInterval(previous.timer);
     const h: Held = { renewedAt: Date.now() };
     h.timer = setInterval(() => void this.renew(provider, h), this.ttlMs / 3);
     h.timer.unref();
     this.held.set(provider, h);
+    this.changed();
   }
 
   private async renew(provider: string, h: Held): Promise<void> {
@@ -120,8 +136,14 @@ export class ProviderLeases implements ProviderGate {
 
   private drop(provider: string): void {
     const h = this.held.get(provider);
-    if (h?.timer) clearInterval(h.timer);
+    if (!h) return;
+    clearInterval(h.timer);
     this.held.delete(provider);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener(this.held.size);
   }
 }
 
