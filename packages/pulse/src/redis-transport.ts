@@ -386,7 +386,14 @@ export class RedisTransport implements Transport {
   }
 
   async groupStats(stream: string, group: string): Promise<GroupStats> {
-    const groups = (await this.xinfo('GROUPS', stream)) as unknown[][];
+    let groups: unknown[][];
+    try {
+      groups = (await this.xinfo('GROUPS', stream)) as unknown[][];
+    } catch (err) {
+      // A partition nothing was published to (nor read from) yet.
+      if (/no such key/i.test((err as Error).message)) return { pending: 0, lag: 0 };
+      throw err;
+    }
     for (const g of groups) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];

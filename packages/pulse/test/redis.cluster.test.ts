@@ -6,7 +6,13 @@
  */
 import { Cluster } from 'ioredis';
 import { describeWithRedis, RedisCluster, uniqueId } from '@mdp/testing';
-import { createEnvelope, createEventBus, partitionStream, type PulseBus } from '../src';
+import {
+  createEnvelope,
+  createEventBus,
+  partitionOf,
+  partitionStream,
+  type PulseBus,
+} from '../src';
 import { Bridge } from '../src/bridge';
 import { calculateSlot } from '../src/slot';
 import { barEnvelope, waitFor } from './helpers';
@@ -137,6 +143,82 @@ describeWithRedis('pulse on a Redis Cluster', () => {
       10_000,
     );
   }, 60_000);
+
+  it("reads through ASK from the importing node while a partition's slot is being migrated", async () => {
+    const b = bus();
+    const stream = partitionStream(ns, 'md.bars', 0);
+    const slot = calculateSlot(stream);
+    const from = await cluster.owner(slot);
+    const nodes = await cluster.nodes();
+    const to = nodes.find((n) => n.id !== from.id)!;
+    const handled = new Map<string, number>();
+    b.subscribe(
+      { stream: 'md.bars', partitions: [0], group: 'store', consumer: 'c1', blockMs: 100 },
+      (env) => {
+        handled.set(env.id, (handled.get(env.id) ?? 0) + 1);
+      },
+    );
+    const keyOf0 = Array.from({ length: 200 }, (_, i) => `A${i}`).filter(
+      (k) => partitionOf(k, 6) === 0,
+    );
+    await b.publishBatch(
+      'md.bars',
+      keyOf0.map((k, i) => barEnvelope(i, k)),
+    );
+    await waitFor(() => handled.size === keyOf0.length, 'entries before the migration');
+
+    // By hand, as redis-cli --cluster reshard does it, but stopping half way: the key has moved, the
+    // slot has not, so the old owner answers ASK.
+    await cluster.cli(
+      '-p',
+      String(to.port),
+      'cluster',
+      'setslot',
+      String(slot),
+      'importing',
+      from.id,
+    );
+    await cluster.cli(
+      '-p',
+      String(from.port),
+      'cluster',
+      'setslot',
+      String(slot),
+      'migrating',
+      to.id,
+    );
+    await cluster.cli(
+      '-p',
+      String(from.port),
+      'migrate',
+      '127.0.0.1',
+      String(to.port),
+      stream,
+      '0',
+      '5000',
+    );
+    await b.publishBatch(
+      'md.bars',
+      keyOf0.map((k, i) => barEnvelope(1000 + i, k)),
+    );
+    await waitFor(
+      () => handled.size === keyOf0.length * 2,
+      'entries during the migration (through ASK)',
+    );
+
+    for (const n of nodes)
+      await cluster.cli('-p', String(n.port), 'cluster', 'setslot', String(slot), 'node', to.id);
+    await b.publishBatch(
+      'md.bars',
+      keyOf0.map((k, i) => barEnvelope(2000 + i, k)),
+    );
+    await waitFor(() => handled.size === keyOf0.length * 3, 'entries after the migration');
+    expect([...handled.values()].filter((n) => n > 1)).toEqual([]);
+    await waitFor(
+      async () => (await b.groupStats('md.bars', 'store')).pending === 0,
+      'nothing pending',
+    );
+  });
 
   it('the group gauges are totals over every partition, also with one loop per partition', async () => {
     const b = bus();
