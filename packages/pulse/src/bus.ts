@@ -301,10 +301,12 @@ class Bus implements PulseBus {
   }
 
   claimSetting(name: string, value: string): Promise<string> {
+    this.assertOpen();
     return this.transport.claimSetting(`${this.namespace}.settings.${name}`, value);
   }
 
   holdLease(name: string, holder: string, ttlMs: number): Promise<string> {
+    this.assertOpen();
     return this.transport.holdLease(`${this.namespace}.lease.${name}`, holder, ttlMs);
   }
 

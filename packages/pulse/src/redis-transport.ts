@@ -33,6 +33,8 @@ type XEntry = [id: string, fields: string[] | null];
 type PipelineResult = Array<[Error | null, unknown]> | null;
 
 const DLQ_MAXLEN = 100_000;
+/** How long a consumer-side command waits for a connection that is not up before it fails. */
+const READY_WAIT_MS = 1000;
 
 function trimArgs(trim: TrimSpec | undefined): (string | number)[] {
   if (trim?.retentionMs !== undefined) return ['MINID', '~', `${Date.now() - trim.retentionMs}-0`];
@@ -162,6 +164,7 @@ class RedisReader implements TransportReader {
     private readonly target: ReadTarget,
     /** The transport's command client: reads that never block run there. */
     private readonly commands: Redis | Cluster,
+    private readonly ready: () => Promise<void>,
     private readonly onClose: () => void,
   ) {}
 
@@ -199,6 +202,7 @@ class RedisReader implements TransportReader {
     afterId: string,
     count: number,
   ): Promise<RawEntry[]> {
+    await this.ready();
     const reply = (await this.commands.xreadgroup(
       'GROUP',
       group,
@@ -221,6 +225,7 @@ class RedisReader implements TransportReader {
     cursor: string,
     count: number,
   ): Promise<ClaimResult> {
+    await this.ready();
     const [next, entries, deleted] = (await this.commands.xautoclaim(
       stream,
       group,
@@ -297,21 +302,49 @@ export class RedisTransport implements Transport {
   readonly redis: Redis | Cluster;
   readonly cluster?: Cluster;
   private readonly readers = new Set<ReadTarget>();
+  private lastError?: string;
 
   constructor(private readonly opts: RedisTransportOptions) {
     const connectionName = opts.clientName ?? 'pulse';
+    // A command caught by a dropped connection fails after one reconnect attempt instead of twenty:
+    // every caller retries on its own (consumer loop, publisher's kept batch), and a consumer being
+    // closed must not wait out an outage.
+    const maxRetriesPerRequest = 1;
     if (opts.clusterNodes?.length) {
       this.cluster = new Cluster(opts.clusterNodes, {
-        redisOptions: { connectionName },
+        redisOptions: { connectionName, maxRetriesPerRequest },
         slotsRefreshInterval: 5000,
       });
       this.redis = this.cluster;
     } else {
       if (!opts.url) throw new Error('RedisTransport needs url or clusterNodes');
-      this.redis = new Redis(opts.url, { connectionName });
+      this.redis = new Redis(opts.url, { connectionName, maxRetriesPerRequest });
     }
-    // Errors surface on the commands; an unhandled 'error' event would crash the process.
-    this.redis.on('error', () => undefined);
+    // Errors surface on the commands (the last one names the cause while Redis is away); an
+    // unhandled 'error' event would crash the process.
+    this.redis.on('error', (err: Error) => (this.lastError = err.message));
+    this.redis.on('ready', () => (this.lastError = undefined));
+  }
+
+  /**
+   * Waits (briefly) for the command connection to be up. Consumer-side commands fail fast while Redis
+   * is away instead of sitting in ioredis's offline queue: the consumer loop then backs off and retries,
+   * and can be closed meanwhile. Publishing does queue (the publisher keeps its batch either way).
+   */
+  private ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        const cause = this.lastError ? `: ${this.lastError}` : '';
+        reject(new Error(`Redis not connected (${this.redis.status})${cause}`));
+      }, READY_WAIT_MS);
+      this.redis.once('ready', onReady);
+    });
   }
 
   async add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]> {
@@ -325,6 +358,7 @@ export class RedisTransport implements Transport {
   }
 
   async ensureGroup(stream: string, group: string, startFrom: '0' | '$'): Promise<void> {
+    await this.ready();
     try {
       await this.redis.xgroup('CREATE', stream, group, startFrom, 'MKSTREAM');
     } catch (err) {
@@ -340,10 +374,11 @@ export class RedisTransport implements Transport {
   reader(name: string): TransportReader {
     const target: ReadTarget = this.cluster ? new ClusterTarget(this.cluster, name) : new SingleTarget(this.opts.url!, name);
     this.readers.add(target);
-    return new RedisReader(target, this.redis, () => this.readers.delete(target));
+    return new RedisReader(target, this.redis, () => this.ready(), () => this.readers.delete(target));
   }
 
   async ack(group: string, acks: AckMap): Promise<void> {
+    await this.ready();
     if (this.cluster) {
       await Promise.all([...acks].filter(([, ids]) => ids.length).map(([stream, ids]) => this.redis.xack(stream, group, ...ids)));
       return;
@@ -355,6 +390,7 @@ export class RedisTransport implements Transport {
 
   async deadLetter(group: string, moves: DeadLetterMove[]): Promise<void> {
     if (!moves.length) return;
+    await this.ready();
     if (this.cluster) {
       for (const m of moves) await this.deadLetterOne(group, m);
       return;
@@ -386,6 +422,7 @@ export class RedisTransport implements Transport {
   }
 
   async groupStats(stream: string, group: string): Promise<GroupStats> {
+    await this.ready();
     let groups: unknown[][];
     try {
       groups = (await this.xinfo('GROUPS', stream)) as unknown[][];
@@ -433,6 +470,7 @@ export class RedisTransport implements Transport {
   }
 
   async range(stream: string, start: string, end: string, count: number): Promise<RawEntry[]> {
+    await this.ready();
     const rows = (await this.redis.xrange(stream, start, end, 'COUNT', count)) as XEntry[];
     return rows.map(([id, fields]) => ({ id, fields, deliveryCount: 0 }));
   }
@@ -465,6 +503,7 @@ export class RedisTransport implements Transport {
 
   async markKeys(keys: string[], ttlSec: number): Promise<void> {
     if (!keys.length) return;
+    await this.ready();
     if (this.cluster) {
       await Promise.all(keys.map((k) => this.redis.set(k, '1', 'EX', ttlSec, 'NX')));
       return;
@@ -476,6 +515,7 @@ export class RedisTransport implements Transport {
 
   async existKeys(keys: string[]): Promise<boolean[]> {
     if (!keys.length) return [];
+    await this.ready();
     // MGET spans slots; in a cluster each key is its own (auto-pipelined) EXISTS.
     if (this.cluster) return Promise.all(keys.map(async (k) => (await this.redis.exists(k)) === 1));
     const values = await this.redis.mget(...keys);
@@ -500,6 +540,7 @@ export class RedisTransport implements Transport {
   }
 
   async ping(): Promise<void> {
+    await this.ready();
     await this.redis.ping();
   }
 
@@ -512,6 +553,12 @@ export class RedisTransport implements Transport {
   async close(): Promise<void> {
     for (const r of this.readers) r.close();
     this.readers.clear();
+    // QUIT only over a live connection: ioredis never settles it once it has given up reconnecting
+    // (status `end`, e.g. after the credentials were revoked).
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
     try {
       await this.redis.quit();
     } catch {

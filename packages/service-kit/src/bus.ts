@@ -1,12 +1,15 @@
 /**
- * Event bus from the shared environment, degrading instead of crashing: with Pulse disabled or Redis
- * unreachable at start the service runs on an in-process bus and says so (log + health component).
+ * Event bus from the shared environment. `EVENT_BUS_BACKEND=redis` always runs on Redis: when Redis
+ * is unreachable (at start or later) the service stays up, reports the `bus` component unhealthy and
+ * is not ready (/ready 503) while the clients reconnect with backoff; the consumers create their groups
+ * and work once Redis answers. Another bus would take events nobody else sees, so there is no fallback.
+ * Only `inmem` (embedded single-process mode) and `PULSE_ENABLED=false` run on an in-process bus.
  */
 import { createEventBus, EventBus, type PulseBus } from '@mdp/pulse';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { ConfigError, type SharedEnv } from './config';
-import type { HealthCheckResult } from './health';
+import type { HealthCheckResult, HealthRegistry } from './health';
 
 export interface BusConnection {
   bus: EventBus;
@@ -14,10 +17,15 @@ export interface BusConnection {
   mode: 'redis' | 'inmem';
   /** What the environment asked for. */
   requested: 'redis' | 'inmem' | 'disabled';
-  /** Set when `mode` differs from what was asked, with the reason. */
+  /** Set when Pulse is disabled and events stay inside this process, with the reason. */
   degradedReason?: string;
   /** Whether this process owns the bus (and so closes it on shutdown). */
   owned: boolean;
+  /**
+   * Set when MD_PARTITIONS could only be checked after start (Redis was away) and differs from the
+   * namespace's: the bus stays unhealthy and the service unready.
+   */
+  misconfigured?: string;
 }
 
 export interface ConnectBusOptions {
@@ -33,7 +41,6 @@ type BusEnv = Pick<SharedEnv, 'PULSE_ENABLED' | 'EVENT_BUS_BACKEND' | 'REDIS_URL
 
 /** The market-data streams MD_PARTITIONS splits (control, telemetry and audit streams stay whole). */
 export const MARKET_DATA_STREAMS = ['md.bars', 'md.options', 'md.news', 'md.fundamentals'] as const;
-
 
 export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Promise<BusConnection> {
   const requested = !env.PULSE_ENABLED ? 'disabled' : env.EVENT_BUS_BACKEND;
@@ -55,29 +62,34 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   }
   if (requested === 'inmem') return inmem();
 
+  // ioredis reconnects on its own with backoff (and queues commands meanwhile); each consumer's
+  // reader connection reconnects on its next read, its loop backing off up to 2 s.
   const cluster = env.REDIS_CLUSTER_NODES;
-  const where = cluster ? `Redis Cluster ${cluster}` : redact(env.REDIS_URL);
   const bus = createEventBus({ backend: 'redis', redisUrl: env.REDIS_URL, clusterNodes: cluster, ...common });
+  const mdPartitions = env.MD_PARTITIONS ?? 1;
+  const where = {
+    redis: cluster ? `Redis Cluster ${cluster}` : redact(env.REDIS_URL),
+    namespace: env.MD_NAMESPACE,
+    track: env.SCHEMA_TRACK,
+    mdPartitions,
+  };
+  const conn: BusConnection = { bus, mode: 'redis', requested, owned: true };
   try {
-    await withTimeout(bus.ping(), opts.pingTimeoutMs ?? 3000, `no answer from ${where}`);
+    await withTimeout(bus.ping(), opts.pingTimeoutMs ?? 3000, `no answer from ${where.redis}`);
   } catch (err) {
-    // Drop the sockets at once: a graceful close would wait out the client's reconnect attempts.
-    bus.disconnect();
-    const reason = `Redis unreachable at start (${(err as Error).message}); running on the in-memory bus`;
-    opts.logger?.error({ redis: where }, reason);
-    return inmem(reason);
+    opts.logger?.error({ ...where, err: (err as Error).message }, 'Redis unreachable at start: not ready until it answers; reconnecting with backoff');
+    // MD_PARTITIONS is checked once Redis answers; a mismatch then keeps the service unready.
+    void checkPartitionsWhenUp(conn, mdPartitions, opts.logger);
+    return conn;
   }
   try {
-    await checkPartitions(bus, env.MD_PARTITIONS ?? 1);
+    await checkPartitions(bus, mdPartitions);
   } catch (err) {
     bus.disconnect();
     throw err;
   }
-  opts.logger?.info(
-    { redis: where, namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK, mdPartitions: env.MD_PARTITIONS ?? 1 },
-    'event bus connected (redis)',
-  );
-  return { bus, mode: 'redis', requested, owned: true };
+  opts.logger?.info(where, 'event bus connected (redis)');
+  return conn;
 }
 
 /**
@@ -95,10 +107,37 @@ export async function checkPartitions(bus: PulseBus, partitions: number): Promis
     ]);
 }
 
-/** Health component for the bus: degraded while running on a fallback, unhealthy if Redis stops answering. */
+/** Started without Redis: checks MD_PARTITIONS once it answers; a mismatch marks the bus unhealthy for good. */
+async function checkPartitionsWhenUp(conn: BusConnection, partitions: number, logger?: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await checkPartitions(conn.bus as PulseBus, partitions);
+      return;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        conn.misconfigured = err.problems.join('; ');
+        logger?.error({ problems: err.problems }, 'refusing to work: MD_PARTITIONS differs from the namespace\'s');
+        return;
+      }
+      if (/event bus is closed/.test((err as Error).message)) return;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref?.());
+    }
+  }
+}
+
+/**
+ * Registers the `bus` health component. On Redis it counts for readiness: a service that cannot reach
+ * its bus can neither take nor hand on events.
+ */
+export function registerBusHealth(health: HealthRegistry, conn: BusConnection): void {
+  health.register('bus', () => busHealth(conn), { readiness: conn.mode === 'redis' });
+}
+
+/** Health of the bus: degraded while Pulse is disabled, unhealthy while Redis does not answer. */
 export async function busHealth(conn: BusConnection): Promise<HealthCheckResult> {
   const details: Record<string, string> = { backend: conn.mode, requested: conn.requested, namespace: conn.bus.namespace, track: conn.bus.track };
   if (conn.degradedReason) return { state: 'degraded', details: { ...details, reason: conn.degradedReason } };
+  if (conn.misconfigured) return { state: 'unhealthy', details: { ...details, error: conn.misconfigured } };
   try {
     await withTimeout(conn.bus.ping(), 1000, 'ping timed out');
     return { state: 'healthy', details };

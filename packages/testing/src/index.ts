@@ -27,3 +27,5 @@ export { RedisCluster } from './system/redis-cluster';
 export type { ClusterNode, RedisClusterOptions } from './system/redis-cluster';
 export { delay, waitFor } from './system/wait';
 export type { WaitOptions } from './system/wait';
+export { startPrivateRedis } from './private-redis';
+export type { PrivateRedis, PrivateRedisOptions } from './private-redis';
