@@ -131,6 +131,10 @@ export class Consumer implements Subscription {
   private flushScheduled = false;
   private flushChain: Promise<void> = Promise.resolve();
   private closing = false;
+  /** stopReading(): no more reads or claims; the loop finishes what is on its way and idles. */
+  private readingStopped = false;
+  private readsDone?: Promise<void>;
+  private markReadsDone?: () => void;
   private abandoned = false;
   private groupsReady = false;
   private recovered = false;
@@ -360,6 +364,12 @@ export class Consumer implements Subscription {
     let backoff = 50;
     while (!this.closing) {
       try {
+        if (this.readingStopped) {
+          while (this.ahead.length) await this.processAll(await this.takeRead());
+          this.markReadsDone?.();
+          await this.pause(60_000); // until close() wakes it
+          continue;
+        }
         if (!this.groupsReady) {
           for (const s of this.cfg.physical)
             await this.deps.transport.ensureGroup(s, this.cfg.group, this.cfg.startFrom);
@@ -435,7 +445,7 @@ export class Consumer implements Subscription {
 
   /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
   private readAhead(depth: number, unprocessed = 0): void {
-    while (this.ahead.length < depth && !this.closing && Date.now() < this.nextReclaimAt) {
+    while (this.ahead.length < depth && !this.closing && !this.readingStopped && Date.now() < this.nextReclaimAt) {
       const count = Math.min(
         this.cfg.batchSize,
         this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
@@ -527,7 +537,7 @@ export class Consumer implements Subscription {
   private async recoverOwnPending(): Promise<void> {
     for (const stream of this.cfg.physical) {
       let after = '0-0';
-      while (!this.closing && this.inFlight < this.cfg.maxInFlight) {
+      while (!this.closing && !this.readingStopped && this.inFlight < this.cfg.maxInFlight) {
         const entries = await this.reader.readOwnPending(
           stream,
           this.cfg.group,
@@ -548,7 +558,7 @@ export class Consumer implements Subscription {
       let cursor = this.claimCursor.get(stream) ?? '0-0';
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
-        if (room <= 0 || this.closing) break;
+        if (room <= 0 || this.closing || this.readingStopped) break;
         const res = await this.reader.claimIdle(
           stream,
           this.cfg.group,
@@ -691,6 +701,16 @@ export class Consumer implements Subscription {
 
   // ---- shutdown ----
 
+  stopReading(): Promise<void> {
+    if (!this.readsDone) {
+      this.readingStopped = true;
+      this.readsDone = new Promise((resolve) => (this.markReadsDone = resolve));
+      this.wakePause?.();
+      this.capacityWaiter?.();
+    }
+    return this.readsDone;
+  }
+
   close(): Promise<void> {
     if (!this.closed) this.closed = this.shutdown();
     return this.closed;
@@ -717,6 +737,7 @@ export class Consumer implements Subscription {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
+    this.markReadsDone?.();
     this.stopTimers();
     this.capacityWaiter?.();
     this.wakePause?.();

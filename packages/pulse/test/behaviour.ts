@@ -444,6 +444,27 @@ export function behaviourSuite(
       await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'acked');
     });
 
+    it('stopReading() stops reading first: what was read is handed to the handler and can still be acked', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      const sub = bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 20, blockMs: 20, minIdleMs: 60_000 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', Array.from({ length: 100 }, (_, i) => barEnvelope(i)));
+      await waitFor(() => held.length > 0, 'first deliveries');
+      await sub.stopReading();
+      const handed = held.length;
+      await bus.publishBatch('md.bars', Array.from({ length: 50 }, (_, i) => barEnvelope(1000 + i)));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(held.length).toBe(handed); // nothing read after stopReading resolved
+      const stats = await bus.groupStats('md.bars', 'g');
+      expect(stats.pending).toBe(handed); // everything read was handed out, nothing more
+      held.forEach((d) => d.ack());
+      await sub.close();
+      expect((await bus.groupStats('md.bars', 'g')).pending).toBe(0);
+    });
+
     it('caps in-flight deliveries (backpressure) until they are acked', async () => {
       const bus = h.bus();
       const held: Delivery[] = [];
