@@ -248,7 +248,10 @@ class Bus implements PulseBus {
     // Redis Cluster: one XREADGROUP reads one slot, so each partition gets its own loop and reader
     // connection (to that partition's slot owner), all under the same consumer name.
     const parts = physical.map((p) => start([p], `${readerName}:${p}`));
-    return { close: async () => void (await Promise.all(parts.map((c) => c.close()))) };
+    return {
+      stopReading: async () => void (await Promise.all(parts.map((c) => c.stopReading()))),
+      close: async () => void (await Promise.all(parts.map((c) => c.close()))),
+    };
   }
 
   private idempotencyFor(opts: SubscribeOptions): IdempotencyStore | undefined {

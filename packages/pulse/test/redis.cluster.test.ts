@@ -220,6 +220,28 @@ describeWithRedis('pulse on a Redis Cluster', () => {
     );
   });
 
+  it('stopReading stops every partition loop of a subscription', async () => {
+    const b = bus();
+    const got: string[] = [];
+    const sub = b.subscribe(
+      { stream: 'md.bars', group: 'store', consumer: 'c1', blockMs: 50 },
+      (env) => void got.push(env.id),
+    );
+    await b.publishBatch(
+      'md.bars',
+      Array.from({ length: 30 }, (_, i) => barEnvelope(i, `S${i}`)),
+    );
+    await waitFor(() => got.length === 30, 'the first 30');
+    await sub.stopReading();
+    await b.publishBatch(
+      'md.bars',
+      Array.from({ length: 30 }, (_, i) => barEnvelope(100 + i, `S${i}`)),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toHaveLength(30);
+    await sub.close();
+  });
+
   it('the group gauges are totals over every partition, also with one loop per partition', async () => {
     const b = bus();
     await b.publishBatch(
