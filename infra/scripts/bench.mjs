@@ -15,6 +15,7 @@ const BENCHES = {
   feedback: 'apps/pipeline/bench/feedback.bench.ts',
   control: 'apps/orchestrator/bench/control.bench.ts',
   flow: 'apps/pipeline/bench/flow.bench.ts',
+  scale: 'apps/store/bench/scale.bench.ts',
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -24,6 +24,8 @@ export const SHARED_ENV_MEANING: Record<keyof typeof sharedEnvShape, string> = {
   PULSE_ENABLED: 'use the event bus at all',
   EVENT_BUS_BACKEND: '`inmem` or `redis`',
   REDIS_URL: 'Redis for the bus',
+  REDIS_CLUSTER_NODES: 'Redis Cluster seed nodes (`host:port,...`); when set it wins over `REDIS_URL`',
+  MD_PARTITIONS: 'partitions of each `md.*` stream (same value in every service; a mismatch is refused at start)',
   MD_NAMESPACE: 'stream name prefix',
   SCHEMA_TRACK: '`v1` or `v2`: what this service publishes; it reads both',
   PULSE_WIRE: "`mdp` or `core`: entry layout of the feedback and rate adjustment streams (`core`: the Python market-data-core's)",

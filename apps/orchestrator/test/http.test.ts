@@ -61,6 +61,13 @@ describe('orchestrator HTTP surface', () => {
     });
   });
 
+  it('GET /topology/scale: the md.* streams, their partitions, shards and store instances', async () => {
+    const res = await request(orch.app.getHttpServer()).get('/topology/scale').expect(200);
+    expect(res.body).toMatchObject({ group: 'store', partitions: 1, shards: [], instances: [] });
+    expect(Object.keys(res.body.streams).sort()).toEqual(['md.bars', 'md.fundamentals', 'md.news', 'md.options']);
+    expect(res.body.streams['md.bars']).toEqual([{ stream: `${res.body.namespace}.md.bars`, length: 0, pending: 0, consumers: [] }]);
+  });
+
   it('unknown routes are 404, not 500', async () => {
     await request(orch.app.getHttpServer()).get('/nope').expect(404);
   });

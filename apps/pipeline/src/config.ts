@@ -89,8 +89,14 @@ export const PipelineEnv = z
     PIPELINE_IDEMPOTENCY: envString('shared').pipe(
       z.enum(['memory', 'shared'], { error: 'must be memory or shared' }),
     ),
-    /** Stable across restarts, so a restarted instance picks up its own pending deliveries. */
-    PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}`),
+    /** Unique per instance (also the provider lease holder); set it to keep one name across restarts. */
+    PIPELINE_CONSUMER_NAME: envString(`pipeline-${os.hostname()}-${process.pid}`),
+    /**
+     * Provider leader lease in Redis: with several pipeline instances, each provider runs on the one
+     * holding its lease; the others stand by and take over within this time of the leader's death.
+     * 0: every instance runs its providers.
+     */
+    PIPELINE_PROVIDER_LEASE_MS: envInt(10_000).pipe(z.number().int().min(0, { error: 'must be >= 0' })),
     PIPELINE_CONTROL_ENABLED: envBool(true),
     PIPELINE_CONTROL_GROUP: envString('pipeline'),
     /** Which providers run: a comma list of synthetic | replay | binance, or `none`. */

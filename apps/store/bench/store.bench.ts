@@ -24,7 +24,6 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { createEnvelope, createEventBus } from '@mdp/pulse';
-import type { Bar } from '@mdp/contracts';
 import { PgSqlClient } from '@mdp/sql';
 import {
   benchMachine,
@@ -40,6 +39,7 @@ import {
 import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
 import { binaryEncoderFor } from '../src/sinks/copy-binary';
 import { BARS } from '../src/sinks/tables';
+import { BENCH_SYMBOLS, benchBar } from './bench-bars';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -54,22 +54,6 @@ const START_FLAGS =
   ).scripts.start.match(/^node (.*)dist\/main\.js$/)?.[1] ?? '';
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? START_FLAGS).split(' ').filter(Boolean);
 const STORE_MAIN = require.resolve('../dist/main.js');
-const SYMBOLS = 200;
-
-function bar(i: number): Bar {
-  const close = 100 + (i % 97) / 10;
-  return {
-    provider: 'bench',
-    symbol: `SYM${i % SYMBOLS}`,
-    interval: '1m',
-    ts: 1_600_000_000 + Math.floor(i / SYMBOLS) * 60,
-    open: close - 0.5,
-    high: close + 1,
-    low: close - 1,
-    close,
-    volume: 1000 + (i % 5000),
-  };
-}
 
 /** Peak resident set of a process so far, in MB (Linux /proc). */
 function peakRssMb(pid: number): number {
@@ -102,7 +86,7 @@ async function plainCopy(schemaUrl: string, workers: number, batchSize: number):
   const buffers: Buffer[] = [];
   for (let i = 0; i < N; i += batchSize) {
     const rows = [];
-    for (let k = i; k < Math.min(N, i + batchSize); k++) rows.push(bar(k));
+    for (let k = i; k < Math.min(N, i + batchSize); k++) rows.push(benchBar(k));
     buffers.push(encode(rows)!);
   }
   const db = new PgSqlClient({ connectionString: schemaUrl, maxConnections: workers });
@@ -142,7 +126,7 @@ async function round(): Promise<RoundFigures> {
     for (let i = 0; i < N; i += chunk) {
       const envs = [];
       for (let k = i; k < Math.min(N, i + chunk); k++)
-        envs.push(createEnvelope('md.Bar', bar(k), { key: `SYM${k % SYMBOLS}` }));
+        envs.push(createEnvelope('md.Bar', benchBar(k), { key: `SYM${k % BENCH_SYMBOLS}` }));
       await publisher.publishBatch('md.bars', envs);
     }
     console.log(`[store bench] published in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

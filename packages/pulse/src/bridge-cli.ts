@@ -2,7 +2,8 @@
 /**
  * `pulse-bridge`: runs a Bridge from the environment until SIGINT / SIGTERM.
  *
- *   REDIS_URL          redis:// URL (required)
+ *   REDIS_URL          redis:// URL (required unless REDIS_CLUSTER_NODES is set)
+ *   REDIS_CLUSTER_NODES  Redis Cluster seeds, host:port comma-separated (wins over REDIS_URL)
  *   MD_NAMESPACE       namespace of both sides (default mdp)
  *   BRIDGE_STREAMS     logical streams, comma-separated (default telemetry.feedback,telemetry.rate_adjustment)
  *   BRIDGE_DIRECTIONS  core-to-mdp, mdp-to-core or both, comma-separated (default both)
@@ -24,10 +25,21 @@ const list = (fallback: string) =>
         .filter(Boolean),
     );
 
-export const BridgeEnv = z.object({
+const bridgeEnvShape = {
   REDIS_URL: z
-    .string({ error: 'is required' })
-    .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
+    .string()
+    .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+    .optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined)
+    .pipe(
+      z
+        .string()
+        .regex(/^[^\s,:]+:\d+(,\s*[^\s,:]+:\d+)*$/, { error: 'must be a comma list of host:port' })
+        .optional(),
+    ),
   MD_NAMESPACE: z
     .string()
     .optional()
@@ -59,12 +71,23 @@ export const BridgeEnv = z.object({
     .string()
     .optional()
     .transform((v) => v?.trim() || undefined),
+};
+
+export const BridgeEnv = z.object(bridgeEnvShape).refine((e) => !!(e.REDIS_URL || e.REDIS_CLUSTER_NODES), {
+  path: ['REDIS_URL'],
+  message: 'is required (or REDIS_CLUSTER_NODES)',
+  // Listed with the other problems, not only once they are fixed.
+  when: () => true,
 });
+const VARIABLES = Object.keys(bridgeEnvShape);
+
 
 export function bridgeFromEnv(env: Record<string, string | undefined>): Bridge {
   const parsed = BridgeEnv.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const problems = [...parsed.error.issues]
+      .sort((a, b) => VARIABLES.indexOf(String(a.path[0])) - VARIABLES.indexOf(String(b.path[0])))
+      .map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   const e = parsed.data;
@@ -72,6 +95,7 @@ export function bridgeFromEnv(env: Record<string, string | undefined>): Bridge {
     console.error(JSON.stringify({ level, msg, ...obj }));
   return new Bridge({
     redisUrl: e.REDIS_URL,
+    clusterNodes: e.REDIS_CLUSTER_NODES,
     namespace: e.MD_NAMESPACE,
     streams: e.BRIDGE_STREAMS,
     directions: e.BRIDGE_DIRECTIONS,

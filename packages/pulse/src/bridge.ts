@@ -7,10 +7,13 @@
  * - Idempotent by entry id: the copy is one Lua script that sets a marker key per source entry id
  *   (`<ns>.bridge.<source key>.<entry id>`, SET NX with a TTL) and XADDs only when the marker was new.
  *   A redelivery, a restart or a second bridge with a fresh group finds the marker and adds nothing.
+ * - Redis Cluster (`clusterNodes`): the script's two keys must share a slot, so the marker carries
+ *   the target key as its hash tag: `<ns>.bridge.{<target key>}.<source key>.<entry id>`.
  * - No loops: a copy carries the header `x-pulse-bridged` (source key and entry id); the opposite
  *   direction acks such entries without copying them back.
  */
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
+import { parseClusterNodes } from './cluster-route';
 import { createEventBus, type PulseBus } from './bus';
 import { signEnvelope, SIGNATURE_HEADER } from './signing';
 import type { Delivery, PulseLogger, Subscription, WireLayout } from './types';
@@ -21,7 +24,10 @@ export const BRIDGE_DIRECTIONS = ['core-to-mdp', 'mdp-to-core'] as const;
 export type BridgeDirection = (typeof BRIDGE_DIRECTIONS)[number];
 
 export interface BridgeOptions {
-  redisUrl: string;
+  /** A single server (required unless `clusterNodes` is given). */
+  redisUrl?: string;
+  /** Redis Cluster seed nodes (`host:port`); wins over `redisUrl`. */
+  clusterNodes?: string | string[];
   namespace: string;
   /** Logical streams to bridge, e.g. `telemetry.feedback`. */
   streams: string[];
@@ -61,7 +67,8 @@ const WIRES: Record<BridgeDirection, { from: WireLayout; to: WireLayout }> = {
 
 export class Bridge {
   private readonly bus: PulseBus;
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
+  private readonly cluster: boolean;
   private readonly subscriptions: Subscription[] = [];
   readonly counts: Record<BridgeDirection, BridgeCounts> = {
     'core-to-mdp': { copied: 0, duplicate: 0, loop: 0 },
@@ -69,15 +76,20 @@ export class Bridge {
   };
 
   constructor(private readonly opts: BridgeOptions) {
+    const seeds = opts.clusterNodes ? parseClusterNodes(opts.clusterNodes) : [];
+    this.cluster = seeds.length > 0;
     this.bus = createEventBus({
       backend: 'redis',
       redisUrl: opts.redisUrl,
+      clusterNodes: opts.clusterNodes,
       namespace: opts.namespace,
       publisherToken: opts.publisherToken,
       clientName: 'pulse-bridge',
       logger: opts.logger,
     });
-    this.redis = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+    if (this.cluster) this.redis = new Cluster(seeds);
+    else if (opts.redisUrl) this.redis = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+    else throw new Error('Bridge needs redisUrl or clusterNodes');
   }
 
   start(): void {
@@ -118,7 +130,9 @@ export class Bridge {
           counts.loop++;
           return d.ack();
         }
-        const marker = `${this.opts.namespace}.bridge.${source}.${d.entryId}`;
+        const marker = this.cluster
+          ? `${this.opts.namespace}.bridge.{${target}}.${source}.${d.entryId}`
+          : `${this.opts.namespace}.bridge.${source}.${d.entryId}`;
         try {
           const added = await this.redis.eval(
             COPY_ONCE,

@@ -10,9 +10,10 @@ import { InMemoryTransport } from './inmem-transport';
 import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
 import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
+import { parseClusterNodes } from './cluster-route';
 import { RedisTransport } from './redis-transport';
 import { signEnvelope } from './signing';
-import type { GroupStats, Transport } from './transport';
+import type { GroupStats, StreamInfo, Transport } from './transport';
 import type {
   BatchHandler,
   BusBackend,
@@ -84,6 +85,23 @@ export interface PulseBus extends EventBus {
    * them from the DLQ (one MULTI). Returns how many were replayed.
    */
   replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number>;
+  /**
+   * A setting every process of this namespace must agree on (`<namespace>.settings.<name>`): stored
+   * by the first process, returned to each later one to compare with its own.
+   */
+  claimSetting(name: string, value: string): Promise<string>;
+  /**
+   * Takes the lease `<namespace>.lease.<name>` for `holder` when free, or extends it when `holder`
+   * has it, for `ttlMs`; returns who holds it now.
+   */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<string>;
+  /** Gives the lease up if `holder` has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  /**
+   * Each physical stream (partition) of a logical stream: length, the group's pending entries and
+   * consumers, and in a Redis Cluster the slot and the master that owns it.
+   */
+  streamTopology(stream: string, group: string): Promise<StreamInfo[]>;
   /** Pending / undelivered counts of a group, summed over partitions. */
   groupStats(stream: string, group: string): Promise<GroupStats>;
   /**
@@ -198,33 +216,46 @@ class Bus implements PulseBus {
       return all[p];
     }) : all;
     const clientName = (this.opts.clientName ?? 'pulse').replace(/\s/g, '_');
-    const consumer = new Consumer(
-      {
-        stream: opts.stream,
-        metricStream: wire === 'core' ? all[0] : this.streamName(opts.stream),
-        physical,
-        wire,
-        group: opts.group,
-        consumer: opts.consumer,
-        batchSize,
-        blockMs: Math.max(1, opts.blockMs ?? DEFAULTS.blockMs),
-        maxInFlight: Math.max(1, opts.maxInFlight ?? batchSize * (readAhead + 1)),
-        maxDeliveries: Math.max(1, opts.maxDeliveries ?? DEFAULTS.maxDeliveries),
-        minIdleMs,
-        reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
-        readAhead,
-        maxEntryBytes: this.maxEntryBytes,
-        startFrom: opts.startFrom ?? '0',
-        token: this.opts.publisherToken,
-        idempotency: this.idempotencyFor(opts),
-        readerName: `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_'),
-      },
-      { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
-      wrapped as BatchHandler<unknown>,
-      (c) => this.consumers.delete(c),
-    );
-    this.consumers.add(consumer);
-    return consumer;
+    const readerName = `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_');
+    const config = {
+      stream: opts.stream,
+      metricStream: wire === 'core' ? all[0] : this.streamName(opts.stream),
+      physical,
+      wire,
+      group: opts.group,
+      consumer: opts.consumer,
+      batchSize,
+      blockMs: Math.max(1, opts.blockMs ?? DEFAULTS.blockMs),
+      maxInFlight: Math.max(1, opts.maxInFlight ?? batchSize * (readAhead + 1)),
+      maxDeliveries: Math.max(1, opts.maxDeliveries ?? DEFAULTS.maxDeliveries),
+      minIdleMs,
+      reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
+      readAhead,
+      maxEntryBytes: this.maxEntryBytes,
+      startFrom: opts.startFrom ?? '0',
+      token: this.opts.publisherToken,
+      idempotency: this.idempotencyFor(opts),
+      readerName,
+      consumerGraceMs: Math.max(0, opts.consumerGraceMs ?? 0),
+    };
+    const start = (physicalSet: string[], name: string) => {
+      const consumer = new Consumer(
+        { ...config, physical: physicalSet, statsStreams: physical, readerName: name },
+        { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
+        wrapped as BatchHandler<unknown>,
+        (c) => this.consumers.delete(c),
+      );
+      this.consumers.add(consumer);
+      return consumer;
+    };
+    if (physical.length === 1 || !this.transport.oneStreamPerReader) return start(physical, readerName);
+    // Redis Cluster: one XREADGROUP reads one slot, so each partition gets its own loop and reader
+    // connection (to that partition's slot owner), all under the same consumer name.
+    const parts = physical.map((p) => start([p], `${readerName}:${p}`));
+    return {
+      stopReading: async () => void (await Promise.all(parts.map((c) => c.stopReading()))),
+      close: async () => void (await Promise.all(parts.map((c) => c.close()))),
+    };
   }
 
   private idempotencyFor(opts: SubscribeOptions): IdempotencyStore | undefined {
@@ -270,6 +301,24 @@ class Bus implements PulseBus {
       }
     }
     return replayed;
+  }
+
+  streamTopology(stream: string, group: string): Promise<StreamInfo[]> {
+    return Promise.all(this.physicalStreams(stream).map((s) => this.transport.streamInfo(s, group)));
+  }
+
+  claimSetting(name: string, value: string): Promise<string> {
+    this.assertOpen();
+    return this.transport.claimSetting(`${this.namespace}.settings.${name}`, value);
+  }
+
+  holdLease(name: string, holder: string, ttlMs: number): Promise<string> {
+    this.assertOpen();
+    return this.transport.holdLease(`${this.namespace}.lease.${name}`, holder, ttlMs);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.transport.releaseLease(`${this.namespace}.lease.${name}`, holder);
   }
 
   async groupStats(stream: string, group: string): Promise<GroupStats> {
@@ -341,9 +390,10 @@ function toDeadLetter(dlq: string, id: string, fields: Fields): DeadLetter {
 export function createEventBus(opts: EventBusOptions): PulseBus {
   if (opts.backend === 'inmem') return new Bus('inmem', new InMemoryTransport(opts.inmem), opts);
   if (opts.backend === 'redis') {
-    if (!opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl');
+    const clusterNodes = opts.clusterNodes ? parseClusterNodes(opts.clusterNodes) : [];
+    if (!clusterNodes.length && !opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl or clusterNodes');
     const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
-    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes }), opts);
+    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clusterNodes, clientName: opts.clientName, maxEntryBytes }), opts);
   }
   throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
 }

@@ -36,6 +36,11 @@ export interface ConsumerConfig {
   metricStream: string;
   /** Physical streams this consumer reads. */
   physical: string[];
+  /**
+   * Streams the group gauges (pending, lag) sum over; default `physical`. A subscription split into
+   * one loop per partition (Redis Cluster) gives each loop all of them, so the gauges stay totals.
+   */
+  statsStreams?: string[];
   group: string;
   consumer: string;
   batchSize: number;
@@ -53,6 +58,8 @@ export interface ConsumerConfig {
   token?: string;
   idempotency?: IdempotencyStore;
   readerName: string;
+  /** Remove the group's consumers idle this long that hold nothing (0: never). */
+  consumerGraceMs: number;
 }
 
 export interface ConsumerDeps {
@@ -140,6 +147,7 @@ export class Consumer implements Subscription {
   private groupsReady = false;
   private recovered = false;
   private nextReclaimAt = 0;
+  private nextPruneAt = 0;
   private capacityWaiter?: () => void;
   private wakePause?: () => void;
   private readonly loop: Promise<void>;
@@ -383,6 +391,8 @@ export class Consumer implements Subscription {
           this.groupsReady = true;
         }
         if (!this.recovered) {
+          // Settled deliveries' acks go out first, so they do not come back as this consumer's own.
+          await this.flush();
           await this.recoverOwnPending();
           this.recovered = true;
         }
@@ -393,6 +403,7 @@ export class Consumer implements Subscription {
           // Settled entries are excluded from claims anyway; flushing first keeps that set small.
           await this.flush();
           await this.reclaim();
+          await this.pruneIdleConsumers();
           this.nextReclaimAt = Date.now() + this.cfg.reclaimIntervalMs;
           await this.updateGroupStats();
         }
@@ -424,9 +435,12 @@ export class Consumer implements Subscription {
         backoff = 50;
       } catch (err) {
         if (this.closing) break;
-        // Entries those reads were given stay pending and come back through a reclaim.
+        // Entries those reads were given stay pending, owned by this consumer: take them back from
+        // its own pending list next (a resharding ends reads with an error while others, already
+        // answered, are dropped here), instead of waiting minIdleMs for a reclaim.
         this.ahead.length = 0;
         this.reserved = 0;
+        this.recovered = false;
         const message = errorMessage(err);
         if (/NOGROUP/.test(message)) this.groupsReady = false;
         this.deps.logger?.warn(
@@ -587,6 +601,24 @@ export class Consumer implements Subscription {
     }
   }
 
+  /**
+   * Consumers of instances that are gone stay in the group forever (names are per instance). Once
+   * idle for the grace period and holding nothing (their pending entries were reclaimed), they go.
+   */
+  private async pruneIdleConsumers(): Promise<void> {
+    const grace = this.cfg.consumerGraceMs;
+    if (grace <= 0 || Date.now() < this.nextPruneAt) return;
+    this.nextPruneAt = Date.now() + Math.max(this.cfg.reclaimIntervalMs, grace / 2);
+    for (const stream of this.cfg.physical) {
+      const removed = await this.deps.transport.pruneConsumers(stream, this.cfg.group, grace, this.cfg.consumer);
+      if (removed.length)
+        this.deps.logger?.warn(
+          { stream, group: this.cfg.group, removed, idleMs: grace },
+          'pulse: removed idle consumers that held nothing',
+        );
+    }
+  }
+
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
     const fresh: RawEntry[] = [];
     const holding = this.keptIds(stream);
@@ -714,7 +746,7 @@ export class Consumer implements Subscription {
   private async updateGroupStats(): Promise<void> {
     let pending = 0;
     let lag: number | null = 0;
-    for (const s of this.cfg.physical) {
+    for (const s of this.cfg.statsStreams ?? this.cfg.physical) {
       const stats = await this.deps.transport.groupStats(s, this.cfg.group);
       pending += stats.pending;
       lag = lag === null || stats.lag === null ? null : lag + stats.lag;

@@ -4,7 +4,7 @@
  * behaves like the real one. Several buses can share one `InMemoryStreams` to act as separate
  * processes in tests.
  */
-import type { AckMap, ClaimResult, DeadLetterMove, GroupStats, RawEntry, ReplayMove, StreamBatch, TrimSpec, Transport, TransportReader } from './transport';
+import type { AckMap, ClaimResult, DeadLetterMove, GroupStats, RawEntry, ReplayMove, StreamBatch, StreamInfo, TrimSpec, Transport, TransportReader } from './transport';
 import { compareIds } from './transport';
 import type { Fields } from './wire';
 
@@ -74,6 +74,8 @@ class MemStream {
 export class InMemoryStreams {
   private streams = new Map<string, MemStream>();
   private keys = new Map<string, number>();
+  /** Settings and leases: value and expiry (epoch ms, Infinity for none). */
+  readonly values = new Map<string, { value: string; expires: number }>();
   private waiters = new Set<() => void>();
 
   stream(name: string, create = true): MemStream | undefined {
@@ -325,6 +327,48 @@ export class InMemoryTransport implements Transport {
 
   async existKeys(keys: string[]): Promise<boolean[]> {
     return keys.map((k) => this.world.exists(k));
+  }
+
+  async streamInfo(stream: string, group: string): Promise<StreamInfo> {
+    const s = this.world.stream(stream, false);
+    const g = s?.groups.get(group);
+    const byConsumer = new Map<string, { pending: number; seenAt: number }>();
+    for (const p of g?.pel.values() ?? []) {
+      const c = byConsumer.get(p.consumer) ?? { pending: 0, seenAt: 0 };
+      c.pending++;
+      c.seenAt = Math.max(c.seenAt, p.deliveredAt);
+      byConsumer.set(p.consumer, c);
+    }
+    return {
+      stream,
+      length: s?.entries.length ?? 0,
+      pending: g?.pel.size ?? 0,
+      consumers: [...byConsumer].map(([name, c]) => ({ name, pending: c.pending, idleMs: Date.now() - c.seenAt })),
+    };
+  }
+
+  /** The emulation keeps no consumer registry (a consumer exists through its pending entries). */
+  async pruneConsumers(): Promise<string[]> {
+    return [];
+  }
+
+  async claimSetting(key: string, value: string): Promise<string> {
+    const stored = this.world.values.get(key);
+    if (stored) return stored.value;
+    this.world.values.set(key, { value, expires: Infinity });
+    return value;
+  }
+
+  async holdLease(key: string, holder: string, ttlMs: number): Promise<string> {
+    const now = Date.now();
+    const lease = this.world.values.get(key);
+    if (lease && lease.expires > now && lease.value !== holder) return lease.value;
+    this.world.values.set(key, { value: holder, expires: now + ttlMs });
+    return holder;
+  }
+
+  async releaseLease(key: string, holder: string): Promise<void> {
+    if (this.world.values.get(key)?.value === holder) this.world.values.delete(key);
   }
 
   async ping(): Promise<void> {}

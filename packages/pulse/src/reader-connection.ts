@@ -125,6 +125,11 @@ export class ReaderConnection {
     }
   }
 
+  /** Whether replies are still awaited. */
+  get busy(): boolean {
+    return this.pending.length > 0;
+  }
+
   close(): void {
     this.closed = true;
     this.drop(new Error('reader connection closed'));

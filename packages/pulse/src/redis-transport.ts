@@ -1,22 +1,31 @@
 /**
- * Redis Streams transport. One ioredis command connection for publishing, acks, dead-lettering,
+ * Redis Streams transport. One ioredis command client for publishing, acks, dead-lettering,
  * reclaims and stats; every reader gets its own `ReaderConnection` (named with CLIENT SETNAME)
  * because XREADGROUP BLOCK holds its connection, and because that connection decodes the read's
  * reply straight into strings. Everything on a hot path is one pipelined round trip per batch.
+ *
+ * Redis Cluster (`clusterNodes`): commands go through ioredis's `Cluster` (slot routing, MOVED/ASK,
+ * slot-map refreshes), and each reader connects to the master owning its stream's slot and follows
+ * redirections (`ClusterRoute`). Keys are never assumed to share a slot unless their names put
+ * them in one: pipelines and MULTIs hold one key's commands, or a stream and its DLQ when their
+ * names share a hash tag (partitions); anything else is sent command by command.
  */
-import Redis from 'ioredis';
+import { calculateSlot } from './slot';
+import Redis, { Cluster } from 'ioredis';
 import type {
   AckMap,
   ClaimResult,
   DeadLetterMove,
   GroupStats,
   RawEntry,
+  StreamInfo,
   ReplayMove,
   StreamBatch,
   TrimSpec,
   Transport,
   TransportReader,
 } from './transport';
+import { ClusterRoute, type NodeAddress } from './cluster-route';
 import { ReaderConnection } from './reader-connection';
 import type { Fields } from './wire';
 
@@ -47,7 +56,7 @@ function appendAcks(pipe: ReturnType<Redis['pipeline']>, group: string, acks: Ac
 
 /** Delivery counts of `entries` (now owned by `consumer`) from XPENDING, one round trip. */
 async function withDeliveryCounts(
-  conn: Redis,
+  conn: Redis | Cluster,
   stream: string,
   group: string,
   consumer: string,
@@ -72,11 +81,90 @@ async function withDeliveryCounts(
   }));
 }
 
+/** The connection(s) a reader's XREADGROUPs go to. */
+interface ReadTarget {
+  /** The connection for a read of `streams`, and whether each command needs ASKING first. */
+  connection(streams: string[]): { conn: ReaderConnection; asking: boolean };
+  /** A read on `conn` failed with `err`: true when the caller should retry at once (a redirection). */
+  failed(err: unknown, conn: ReaderConnection): boolean;
+  close(): void;
+}
+
+/** One server: one connection for the reader's lifetime. */
+class SingleTarget implements ReadTarget {
+  private readonly conn: ReaderConnection;
+  constructor(url: string, name: string, maxEntryBytes?: number) {
+    this.conn = new ReaderConnection({ url, name, maxEntryBytes });
+  }
+  connection(): { conn: ReaderConnection; asking: boolean } {
+    return { conn: this.conn, asking: false };
+  }
+  failed(): boolean {
+    return false;
+  }
+  close(): void {
+    this.conn.close();
+  }
+}
+
+/**
+ * A cluster: a connection to the node `ClusterRoute` names for the reader's stream, replaced when
+ * the route changes. A replaced connection is closed once the reads queued on it have answered
+ * (they get the same redirection and retry on the new one).
+ */
+class ClusterTarget implements ReadTarget {
+  private route?: ClusterRoute;
+  private current?: { conn: ReaderConnection; node: NodeAddress };
+  private readonly retired: ReaderConnection[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly name: string,
+    private readonly maxEntryBytes?: number,
+  ) {}
+
+  connection(streams: string[]): { conn: ReaderConnection; asking: boolean } {
+    if (this.closed) throw new Error('reader connection closed');
+    if (!this.route) {
+      const slot = calculateSlot(streams[0]);
+      for (const s of streams)
+        if (calculateSlot(s) !== slot)
+          throw new Error(`Redis Cluster: one read cannot span slots (${streams.join(', ')}); read each partition on its own`);
+      this.route = new ClusterRoute(this.cluster, streams[0]);
+    }
+    for (let i = this.retired.length - 1; i >= 0; i--)
+      if (!this.retired[i].busy) this.retired.splice(i, 1)[0].close();
+    const node = this.route.node();
+    if (!this.current || this.current.node.host !== node.host || this.current.node.port !== node.port) {
+      if (this.current) this.retired.push(this.current.conn);
+      this.current = { conn: new ReaderConnection({ url: `redis://${node.host}:${node.port}`, name: this.name, maxEntryBytes: this.maxEntryBytes }), node };
+    }
+    return { conn: this.current.conn, asking: this.route.asking };
+  }
+
+  failed(err: unknown, conn: ReaderConnection): boolean {
+    if (!this.route) return false;
+    // A replaced connection's late redirection: the route already moved on, so retry there.
+    if (conn !== this.current?.conn) return /^(MOVED|ASK) /.test(err instanceof Error ? err.message : '');
+    return this.route.redirected(err);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.current?.conn.close();
+    for (const c of this.retired.splice(0)) c.close();
+  }
+}
+
+/** Redirections one read follows before its error goes to the consumer loop (which backs off). */
+const MAX_REDIRECTS = 3;
+
 class RedisReader implements TransportReader {
   constructor(
-    private readonly conn: ReaderConnection,
-    /** The transport's command connection: reads that never block run there. */
-    private readonly commands: Redis,
+    private readonly target: ReadTarget,
+    /** The transport's command client: reads that never block run there. */
+    private readonly commands: Redis | Cluster,
     private readonly ready: () => Promise<void>,
     private readonly onClose: () => void,
   ) {}
@@ -92,11 +180,20 @@ class RedisReader implements TransportReader {
     const xacks: Array<Array<string | number>> = [];
     for (const [stream, ids] of acks) if (ids.length) xacks.push(['XACK', stream, group, ...ids]);
     const block = Math.max(1, Math.round(blockMs));
-    return this.conn.read(
-      xacks,
-      ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map(() => '>')],
-      block,
-    );
+    const xreadgroup = ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map(() => '>')];
+    const attempt = async (redirects: number): Promise<StreamBatch[]> => {
+      const { conn, asking } = this.target.connection(streams);
+      // ASKING holds for the one command after it, so every command gets its own.
+      const before = asking ? [...xacks.flatMap((c) => [['ASKING'], c]), ['ASKING']] : xacks;
+      try {
+        return await conn.read(before, xreadgroup, block);
+      } catch (err) {
+        // XACK is idempotent and a redirected XREADGROUP took nothing, so both are sent again.
+        if (this.target.failed(err, conn) && redirects < MAX_REDIRECTS) return attempt(redirects + 1);
+        throw err;
+      }
+    };
+    return attempt(0);
   }
 
   async readOwnPending(
@@ -175,29 +272,82 @@ class RedisReader implements TransportReader {
   }
 
   close(): void {
-    this.conn.close();
+    this.target.close();
     this.onClose();
   }
 }
 
 export interface RedisTransportOptions {
-  url: string;
+  /** A single server; ignored when `clusterNodes` is set. */
+  url?: string;
+  /** Redis Cluster seed nodes: commands through ioredis's `Cluster`, readers to slot owners. */
+  clusterNodes?: NodeAddress[];
   /** CLIENT SETNAME prefix for this bus's connections. */
   clientName?: string;
   /** Field values over this are dropped unread by the reader connections. */
   maxEntryBytes?: number;
 }
 
+/** Removes the group's consumers that hold nothing and were idle `ARGV[2]` ms, except `ARGV[3]`. */
+const PRUNE_CONSUMERS = `
+local removed = {}
+local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return removed end
+for _, c in ipairs(consumers) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1]
+    elseif c[i] == 'pending' then pending = c[i + 1]
+    elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name ~= ARGV[3] and pending == 0 and idle >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    table.insert(removed, name)
+  end
+end
+return removed`;
+
+/** Takes the lease for `ARGV[1]` when free, extends it when already held: returns the holder. */
+const HOLD_LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return holder`;
+
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** XINFO through a script: EVAL names its key, so the cluster client routes it (XINFO it cannot). */
+const XINFO = `return redis.call('XINFO', ARGV[1], KEYS[1], unpack(ARGV, 2))`;
+
+const sameSlot = (a: string, b: string) => calculateSlot(a) === calculateSlot(b);
+
 export class RedisTransport implements Transport {
-  readonly redis: Redis;
-  private readonly readers = new Set<ReaderConnection>();
+  readonly redis: Redis | Cluster;
+  readonly cluster?: Cluster;
+  private readonly readers = new Set<ReadTarget>();
   private lastError?: string;
 
   constructor(private readonly opts: RedisTransportOptions) {
+    const connectionName = opts.clientName ?? 'pulse';
     // A command caught by a dropped connection fails after one reconnect attempt instead of twenty:
     // every caller retries on its own (consumer loop, publisher's kept batch), and a consumer being
     // closed must not wait out an outage.
-    this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse', maxRetriesPerRequest: 1 });
+    const maxRetriesPerRequest = 1;
+    if (opts.clusterNodes?.length) {
+      this.cluster = new Cluster(opts.clusterNodes, {
+        redisOptions: { connectionName, maxRetriesPerRequest },
+        slotsRefreshInterval: 5000,
+      });
+      this.redis = this.cluster;
+    } else {
+      if (!opts.url) throw new Error('RedisTransport needs url or clusterNodes');
+      this.redis = new Redis(opts.url, { connectionName, maxRetriesPerRequest });
+    }
     // Errors surface on the commands (the last one names the cause while Redis is away); an
     // unhandled 'error' event would crash the process.
     this.redis.on('error', (err: Error) => (this.lastError = err.message));
@@ -244,14 +394,23 @@ export class RedisTransport implements Transport {
     }
   }
 
+  /** In a cluster one XREADGROUP reads one slot, so a reader reads one stream. */
+  get oneStreamPerReader(): boolean {
+    return this.cluster !== undefined;
+  }
+
   reader(name: string): TransportReader {
-    const conn = new ReaderConnection({ url: this.opts.url, name, maxEntryBytes: this.opts.maxEntryBytes });
-    this.readers.add(conn);
-    return new RedisReader(conn, this.redis, () => this.ready(), () => this.readers.delete(conn));
+    const target: ReadTarget = this.cluster ? new ClusterTarget(this.cluster, name, this.opts.maxEntryBytes) : new SingleTarget(this.opts.url!, name, this.opts.maxEntryBytes);
+    this.readers.add(target);
+    return new RedisReader(target, this.redis, () => this.ready(), () => this.readers.delete(target));
   }
 
   async ack(group: string, acks: AckMap): Promise<void> {
     await this.ready();
+    if (this.cluster) {
+      await Promise.all([...acks].filter(([, ids]) => ids.length).map(([stream, ids]) => this.redis.xack(stream, group, ...ids)));
+      return;
+    }
     const pipe = this.redis.pipeline();
     appendAcks(pipe, group, acks);
     if (pipe.length) check((await pipe.exec()) as PipelineResult);
@@ -269,6 +428,10 @@ export class RedisTransport implements Transport {
   async deadLetter(group: string, moves: DeadLetterMove[]): Promise<void> {
     if (!moves.length) return;
     await this.ready();
+    if (this.cluster) {
+      for (const m of moves) await this.deadLetterOne(group, m);
+      return;
+    }
     // One MULTI/EXEC: each DLQ append and its source XACK happen together or not at all.
     const tx = this.redis.multi();
     for (const m of moves) {
@@ -278,9 +441,33 @@ export class RedisTransport implements Transport {
     check((await tx.exec()) as PipelineResult);
   }
 
+  /**
+   * Cluster: atomic when the stream and its DLQ share a slot (partition names are hash tags);
+   * otherwise the DLQ append comes first and then the ack, so a crash in between leaves the entry
+   * pending and it may be dead-lettered twice, never lost.
+   */
+  private async deadLetterOne(group: string, m: DeadLetterMove): Promise<void> {
+    if (sameSlot(m.stream, m.dlqStream)) {
+      const tx = this.redis.multi();
+      tx.xadd(m.dlqStream, 'MAXLEN', '~', DLQ_MAXLEN, '*', ...m.fields);
+      tx.xack(m.stream, group, m.entryId);
+      check((await tx.exec()) as PipelineResult);
+      return;
+    }
+    await this.redis.xadd(m.dlqStream, 'MAXLEN', '~', DLQ_MAXLEN, '*', ...m.fields);
+    await this.redis.xack(m.stream, group, m.entryId);
+  }
+
   async groupStats(stream: string, group: string): Promise<GroupStats> {
     await this.ready();
-    const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
+    let groups: unknown[][];
+    try {
+      groups = (await this.xinfo('GROUPS', stream)) as unknown[][];
+    } catch (err) {
+      // A partition nothing was published to (nor read from) yet.
+      if (/no such key/i.test((err as Error).message)) return { pending: 0, lag: 0 };
+      throw err;
+    }
     for (const g of groups) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
@@ -291,6 +478,32 @@ export class RedisTransport implements Transport {
         };
     }
     return { pending: 0, lag: null };
+  }
+
+  private xinfo(sub: 'GROUPS' | 'CONSUMERS', stream: string, ...args: string[]): Promise<unknown> {
+    if (!this.cluster) return this.redis.call('XINFO', sub, stream, ...args);
+    return this.redis.eval(XINFO, 1, stream, sub, ...args);
+  }
+
+  async streamInfo(stream: string, group: string): Promise<StreamInfo> {
+    const info: StreamInfo = { stream, length: await this.redis.xlen(stream), pending: 0, consumers: [] };
+    if (this.cluster) {
+      info.slot = calculateSlot(stream);
+      info.node = this.cluster.slots[info.slot]?.[0];
+    }
+    let rows: unknown[][] = [];
+    try {
+      rows = (await this.xinfo('CONSUMERS', stream, group)) as unknown[][];
+    } catch (err) {
+      if (!/NOGROUP|no such key/i.test((err as Error).message)) throw err;
+    }
+    for (const row of rows) {
+      const c: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < row.length; i += 2) c[String(row[i])] = row[i + 1];
+      info.consumers.push({ name: String(c.name), pending: Number(c.pending ?? 0), idleMs: Number(c.idle ?? 0) });
+      info.pending += Number(c.pending ?? 0);
+    }
+    return info;
   }
 
   async range(stream: string, start: string, end: string, count: number): Promise<RawEntry[]> {
@@ -305,6 +518,18 @@ export class RedisTransport implements Transport {
 
   async replay(moves: ReplayMove[]): Promise<void> {
     if (!moves.length) return;
+    if (this.cluster) {
+      // Same rule as dead-lettering: atomic within a slot, else append first (a crash may replay twice).
+      for (const m of moves) {
+        if (sameSlot(m.stream, m.dlqStream)) {
+          check((await this.redis.multi().xadd(m.stream, '*', ...m.fields).xdel(m.dlqStream, m.dlqEntryId).exec()) as PipelineResult);
+        } else {
+          await this.redis.xadd(m.stream, '*', ...m.fields);
+          await this.redis.xdel(m.dlqStream, m.dlqEntryId);
+        }
+      }
+      return;
+    }
     const tx = this.redis.multi();
     for (const m of moves) {
       tx.xadd(m.stream, '*', ...m.fields);
@@ -316,6 +541,10 @@ export class RedisTransport implements Transport {
   async markKeys(keys: string[], ttlSec: number): Promise<void> {
     if (!keys.length) return;
     await this.ready();
+    if (this.cluster) {
+      await Promise.all(keys.map((k) => this.redis.set(k, '1', 'EX', ttlSec, 'NX')));
+      return;
+    }
     const pipe = this.redis.pipeline();
     for (const k of keys) pipe.set(k, '1', 'EX', ttlSec, 'NX');
     check((await pipe.exec()) as PipelineResult);
@@ -324,8 +553,27 @@ export class RedisTransport implements Transport {
   async existKeys(keys: string[]): Promise<boolean[]> {
     if (!keys.length) return [];
     await this.ready();
+    // MGET spans slots; in a cluster each key is its own (auto-pipelined) EXISTS.
+    if (this.cluster) return Promise.all(keys.map(async (k) => (await this.redis.exists(k)) === 1));
     const values = await this.redis.mget(...keys);
     return values.map((v) => v !== null);
+  }
+
+  async pruneConsumers(stream: string, group: string, idleMs: number, keep: string): Promise<string[]> {
+    return (await this.redis.eval(PRUNE_CONSUMERS, 1, stream, group, Math.round(idleMs), keep)) as string[];
+  }
+
+  async claimSetting(key: string, value: string): Promise<string> {
+    const previous = await this.redis.set(key, value, 'NX', 'GET');
+    return previous ?? value;
+  }
+
+  async holdLease(key: string, holder: string, ttlMs: number): Promise<string> {
+    return (await this.redis.eval(HOLD_LEASE, 1, key, holder, Math.round(ttlMs))) as string;
+  }
+
+  async releaseLease(key: string, holder: string): Promise<void> {
+    await this.redis.eval(RELEASE_LEASE, 1, key, holder);
   }
 
   async ping(): Promise<void> {

@@ -50,6 +50,18 @@ export interface ClaimResult {
   deleted: string[];
 }
 
+/** One physical stream as the cluster sees it (topology views). */
+export interface StreamInfo {
+  stream: string;
+  length: number;
+  /** Redis Cluster only: the key's slot and the master that owns it (`host:port`). */
+  slot?: number;
+  node?: string;
+  /** The group's pending entries and consumers; empty when the group does not exist (yet). */
+  pending: number;
+  consumers: Array<{ name: string; pending: number; idleMs: number }>;
+}
+
 export interface GroupStats {
   pending: number;
   /** Entries not yet delivered to the group; null when unknown. */
@@ -94,6 +106,20 @@ export interface Transport {
   markKeys(keys: string[], ttlSec: number): Promise<void>;
   /** Which keys exist. */
   existKeys(keys: string[]): Promise<boolean[]>;
+  /**
+   * XGROUP DELCONSUMER of every consumer of `group` that holds no pending entry and was idle at
+   * least `idleMs`, except `keep`, checked and removed atomically; returns the names removed.
+   */
+  pruneConsumers(stream: string, group: string, idleMs: number, keep: string): Promise<string[]>;
+  /** Stores `value` under `key` unless something is stored there; returns what is stored. */
+  claimSetting(key: string, value: string): Promise<string>;
+  /** Takes the lease `key` for `holder` when free or extends it when held by `holder`; returns the holder. */
+  holdLease(key: string, holder: string, ttlMs: number): Promise<string>;
+  /** Gives the lease up if `holder` has it. */
+  releaseLease(key: string, holder: string): Promise<void>;
+  streamInfo(stream: string, group: string): Promise<StreamInfo>;
+  /** Whether one read may name only one stream (Redis Cluster: one XREADGROUP reads one slot). */
+  readonly oneStreamPerReader?: boolean;
   ping(): Promise<void>;
   close(): Promise<void>;
   /** Drops every connection at once, sending nothing more. */

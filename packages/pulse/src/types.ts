@@ -26,8 +26,13 @@ export const WIRE_LAYOUTS: readonly WireLayout[] = ['mdp', 'core'];
 
 export interface EventBusOptions {
   backend: BusBackend;
-  /** Required for `redis`. */
+  /** `redis`: a single server (required unless `clusterNodes` is given). */
   redisUrl?: string;
+  /**
+   * `redis`: Redis Cluster seed nodes (`host:port`, a list or a comma-separated string). When set it
+   * wins over `redisUrl`: commands go through ioredis's `Cluster`, each reader to its slot's owner.
+   */
+  clusterNodes?: string | string[];
   /** Stream name prefix; default `mdp`. Physical stream = `<namespace>.<stream>`. */
   namespace?: string;
   /** Track this process publishes (it reads both). Default `v1`. */
@@ -119,6 +124,11 @@ export interface SubscribeOptions {
   batchMiddleware?: BatchMiddleware<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Partitioned streams: which partitions this consumer reads (see `assignPartitions`); default all. */
   partitions?: number[];
+  /**
+   * Remove the group's consumers (other than this one) that hold no pending entry and were idle at
+   * least this long (XGROUP DELCONSUMER, checked and done atomically); default 0: never.
+   */
+  consumerGraceMs?: number;
   /** How often to look for other consumers' idle pending entries; default minIdleMs / 2. */
   reclaimIntervalMs?: number;
   /**

@@ -69,6 +69,22 @@ export const sharedEnvShape = {
   REDIS_URL: envString('redis://localhost:6379/0').pipe(
     z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
   ),
+  /**
+   * Redis Cluster seed nodes, `host:port,host:port`. When set it wins over REDIS_URL: every service
+   * talks to the cluster (ioredis Cluster for commands, each reader to its stream's slot owner).
+   */
+  REDIS_CLUSTER_NODES: envOptionalString().pipe(
+    z
+      .string()
+      .regex(/^\s*[^\s,:]+:\d+\s*(,\s*[^\s,:]+:\d+\s*)*$/, { error: 'must be a comma list of host:port' })
+      .optional(),
+  ),
+  /**
+   * Partitions of every md.* stream (FNV-1a of the envelope key, see @mdp/pulse). Every service of
+   * a namespace must use the same value: the first one to start records it in Redis, and a service
+   * started with another value refuses to start.
+   */
+  MD_PARTITIONS: envInt(1).pipe(z.number().int().min(1, { error: 'must be >= 1' }).max(1024, { error: 'must be <= 1024' })),
   MD_NAMESPACE: envString('mdp').pipe(
     z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'must be a non-empty name of letters, digits, _ or -' }),
   ),

@@ -1,5 +1,6 @@
 import { createEnvelope } from '@mdp/pulse';
-import { describeWithRedis, redisUrl, RedisServer, uniqueId } from '@mdp/testing';
+import Redis from 'ioredis';
+import { deleteRedisPrefix, describeWithRedis, redisUrl, RedisServer, TcpProxy, uniqueId } from '@mdp/testing';
 import { busHealth, connectBus, redact, registerBusHealth } from '../src/bus';
 import { HealthRegistry } from '../src/health';
 import { parseEnv, SharedEnv } from '../src/config';
@@ -34,6 +35,54 @@ describeWithRedis('connectBus on a live Redis', () => {
     expect(conn.degradedReason).toBeUndefined();
     expect((await busHealth(conn)).state).toBe('healthy');
     await conn.bus.close();
+  });
+});
+
+describeWithRedis('MD_PARTITIONS must agree across the services of a namespace', () => {
+  it('the first service records its value; one started with another value is refused with a clear message', async () => {
+    const namespace = uniqueId('parts');
+    const vars = { EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: namespace };
+    const first = await connectBus(parseEnv(SharedEnv, { ...vars, MD_PARTITIONS: '6' }));
+    expect(first.mode).toBe('redis');
+    const same = await connectBus(parseEnv(SharedEnv, { ...vars, MD_PARTITIONS: '6' }));
+    expect(same.mode).toBe('redis');
+    await expect(connectBus(parseEnv(SharedEnv, { ...vars, MD_PARTITIONS: '4' }))).rejects.toThrow(
+      `MD_PARTITIONS: 4 here, but the services of namespace "${namespace}" use 6`,
+    );
+    await expect(connectBus(parseEnv(SharedEnv, vars))).rejects.toThrow(/MD_PARTITIONS: 1 here, but .* use 6/);
+    // A partitioned bus publishes md.* by key to `{<ns>.md.bars.p<N>}`.
+    expect((first.bus as import('@mdp/pulse').PulseBus).physicalStreams('md.bars')).toHaveLength(6);
+    await first.bus.close();
+    await same.bus.close();
+    const raw = new Redis(redisUrl());
+    await deleteRedisPrefix(raw, namespace);
+    await raw.quit();
+  });
+
+  it('REDIS_CLUSTER_NODES must be a host:port list', () => {
+    expect(() => parseEnv(SharedEnv, { REDIS_CLUSTER_NODES: 'redis://a:1' })).toThrow(/REDIS_CLUSTER_NODES: must be a comma list of host:port/);
+    expect(parseEnv(SharedEnv, { REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' }).REDIS_CLUSTER_NODES).toBe('127.0.0.1:7000, 127.0.0.1:7001');
+  });
+
+  it('started while Redis is away: checked once it answers, and a mismatch keeps the service unready', async () => {
+    const namespace = uniqueId('parts');
+    const raw = new Redis(redisUrl());
+    await raw.set(`${namespace}.settings.md_partitions`, '6');
+    const shared = new URL(redisUrl());
+    const proxy = new TcpProxy(shared.hostname, Number(shared.port || 6379));
+    await proxy.up();
+    const url = proxy.rewrite(redisUrl());
+    await proxy.down();
+    const conn = await connectBus(parseEnv(SharedEnv, { EVENT_BUS_BACKEND: 'redis', REDIS_URL: url, MD_NAMESPACE: namespace, MD_PARTITIONS: '4' }), { pingTimeoutMs: 300 });
+    expect(conn.mode).toBe('redis');
+    await proxy.up();
+    for (let i = 0; i < 200 && !conn.misconfigured; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(conn.misconfigured).toMatch(/MD_PARTITIONS: 4 here, but the services of namespace .* use 6/);
+    expect(await busHealth(conn)).toMatchObject({ state: 'unhealthy', details: { error: expect.stringMatching(/^MD_PARTITIONS: 4/) } });
+    await conn.bus.close();
+    await proxy.down();
+    await deleteRedisPrefix(raw, namespace);
+    await raw.quit();
   });
 });
 

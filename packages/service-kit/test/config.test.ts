@@ -7,6 +7,8 @@ describe('parseEnv', () => {
       PULSE_ENABLED: true,
       EVENT_BUS_BACKEND: 'inmem',
       REDIS_URL: 'redis://localhost:6379/0',
+      REDIS_CLUSTER_NODES: undefined,
+      MD_PARTITIONS: 1,
       MD_NAMESPACE: 'mdp',
       SCHEMA_TRACK: 'v1',
       PULSE_WIRE: 'mdp',

@@ -23,6 +23,8 @@ export { ServiceEndpoint, ServiceProcess, describeExit } from './system/service-
 export type { ExitStatus, ServiceProcessOptions } from './system/service-process';
 export { RedisServer } from './system/redis-server';
 export type { RedisServerOptions } from './system/redis-server';
+export { RedisCluster } from './system/redis-cluster';
+export type { ClusterNode, RedisClusterOptions } from './system/redis-cluster';
 export { delay, waitFor } from './system/wait';
 export type { WaitOptions } from './system/wait';
 export { REGISTER_TS } from './process';

@@ -21,6 +21,7 @@ import { envelopeFor } from '../telemetry/envelopes';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
 import type { Clock } from '../rate/clock';
+import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
 import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
 
 @Injectable()
@@ -32,11 +33,29 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     @Inject(PIPELINE_CONFIG) private readonly config: PipelineConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(HealthRegistry) health: HealthRegistry,
+    @Inject(PROVIDER_LEASES) private readonly leases: ProviderLeases | null,
   ) {
     health.register('feedback_consumer', () => ({
-      state: this.consumer.running ? 'healthy' : 'unhealthy',
-      details: { running: String(this.consumer.running) },
+      state: this.consumer.running || this.standby ? 'healthy' : 'unhealthy',
+      details: { running: String(this.consumer.running), standby: String(this.standby) },
     }));
+  }
+
+  private started = false;
+
+  /**
+   * With several instances only the ones leading a provider read feedback (group `pipeline` shares
+   * the events among its readers, so a standby would take events its leader needs, and announce rate
+   * adjustments for providers it does not run). An instance without providers reads it as before.
+   */
+  private get standby(): boolean {
+    return !!this.leases && this.coordinator.providers().length > 0 && this.leases.leading === 0;
+  }
+
+  private follow(): void {
+    if (!this.started) return;
+    if (this.standby) void this.consumer.stop();
+    else this.consumer.start();
   }
 
   onApplicationBootstrap(): void {
@@ -47,11 +66,14 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
         'PIPELINE_FB_PROVIDER names no running provider: feedback is recorded for it but throttles nothing',
       );
     }
-    this.consumer.start();
+    this.started = true;
+    this.leases?.onLeadChange(() => this.follow());
+    this.follow();
     this.flow.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.started = false;
     this.flow.stop();
     await this.consumer.stop();
   }

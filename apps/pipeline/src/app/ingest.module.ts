@@ -6,6 +6,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { EventBus } from '@mdp/pulse';
+import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
@@ -142,8 +143,10 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         logger: Logger,
         metrics: PipelineMetrics,
         health: HealthRegistry,
+        leases: ProviderLeases | null,
       ) => {
         const router = new ProviderRouter({
+          gate: leases ?? undefined,
           coordinator,
           publisher,
           clock,
@@ -182,6 +185,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         LOGGER,
         PipelineMetrics,
         HealthRegistry,
+        PROVIDER_LEASES,
       ],
     },
     IngestLifecycle,

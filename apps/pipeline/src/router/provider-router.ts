@@ -3,6 +3,7 @@ import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { Provider } from '../providers/provider';
 import { Clock, systemClock } from '../rate/clock';
 import type { ProviderBudget, RateCoordinator } from '../rate/rate-coordinator';
+import type { ProviderGate } from '../leader/provider-leases';
 import type { BatchPublisher } from './batch-publisher';
 
 export interface RetryOptions {
@@ -19,9 +20,11 @@ export interface ProviderRouterOptions {
   clock?: Clock;
   logger?: Logger;
   metrics?: PipelineMetrics;
+  /** Runs a provider only while this instance leads it (several pipeline instances); default: always. */
+  gate?: ProviderGate;
 }
 
-export type ProviderStatus = 'idle' | 'running' | 'backing_off' | 'finished' | 'stopped';
+export type ProviderStatus = 'idle' | 'standby' | 'running' | 'backing_off' | 'finished' | 'stopped';
 
 export interface ProviderState {
   name: string;
@@ -91,6 +94,7 @@ export class ProviderRouter {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.idle();
+    await this.opts.gate?.releaseAll();
     await Promise.all(
       [...this.entries.values()].map((e) => e.provider.close?.().catch(() => undefined)),
     );
@@ -100,7 +104,7 @@ export class ProviderRouter {
     const { provider, state } = entry;
     const signal = this.abort.signal;
     const log = this.opts.logger?.child({ provider: provider.name });
-    const { coordinator, publisher, metrics } = this.opts;
+    const { coordinator, publisher, metrics, gate } = this.opts;
     // The labelled counter of each record kind, looked up once instead of per record.
     const counters = new Map<string, { inc(): void }>();
     const recordsOf = (kind: string) => {
@@ -111,11 +115,16 @@ export class ProviderRouter {
     };
     let attempt = 0;
     while (!signal.aborted) {
+      if (gate && !gate.holds(provider.name)) {
+        state.status = 'standby';
+        if (!(await gate.acquire(provider.name, signal))) break;
+      }
       state.status = 'running';
       try {
         const it = provider.stream(signal)[Symbol.asyncIterator]();
         try {
           for (;;) {
+            if (gate && !gate.holds(provider.name)) break; // another instance leads it now
             // Per record, so the common cases stay synchronous: a token in the bucket and a
             // publisher buffer with room cost no promise; the waits happen only when they must.
             if (

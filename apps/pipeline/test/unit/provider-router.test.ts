@@ -5,6 +5,7 @@ import { SyntheticProvider } from '../../src/providers/synthetic-provider';
 import { RateCoordinator } from '../../src/rate/rate-coordinator';
 import { BatchPublisher } from '../../src/router/batch-publisher';
 import { backoffMs, ProviderRouter } from '../../src/router/provider-router';
+import type { ProviderGate } from '../../src/leader/provider-leases';
 import { FakeClock, flush } from '../support/fake-clock';
 import { RecordingBus } from '../support/recording-bus';
 
@@ -43,7 +44,7 @@ class CountingProvider implements Provider {
   }
 }
 
-function setup(opts: { batchSize?: number; track?: 'v1' | 'v2' } = {}) {
+function setup(opts: { batchSize?: number; track?: 'v1' | 'v2'; gate?: ProviderGate } = {}) {
   const clock = new FakeClock();
   const bus = new RecordingBus(opts.track);
   const registry = new Registry();
@@ -61,6 +62,7 @@ function setup(opts: { batchSize?: number; track?: 'v1' | 'v2' } = {}) {
     clock,
     metrics,
     retry: { baseMs: 1000, maxMs: 8000, random: () => 0.999999 },
+    gate: opts.gate,
   });
   return { clock, bus, registry, coordinator, metrics, publisher, router };
 }
@@ -243,6 +245,42 @@ describe('ProviderRouter', () => {
       payload: { eps: 2 },
     });
     expect(bus.published('md.fundamentals')[0].payload).not.toHaveProperty('currency');
+  });
+
+  it('with a gate, runs a provider only while this instance leads it', async () => {
+    let leading = false;
+    let grant: (() => void) | undefined;
+    const gate: ProviderGate = {
+      acquire: (_name, signal) =>
+        new Promise<boolean>((resolve) => {
+          grant = () => {
+            leading = true;
+            resolve(true);
+          };
+          signal.addEventListener('abort', () => resolve(false));
+        }),
+      holds: () => leading,
+      releaseAll: async () => void (leading = false),
+    };
+    const { clock, router, publisher } = setup({ batchSize: 1, gate });
+    const p = new CountingProvider('a');
+    router.add(p, { rate: 10, burst: 1 });
+    router.start();
+    await clock.advance(1000);
+    expect(p.pulled).toBe(0);
+    expect(router.states()[0].status).toBe('standby');
+    grant!();
+    await clock.advance(1000);
+    expect(p.pulled).toBeGreaterThanOrEqual(10);
+    // Lease lost: the provider stops at its next record and the router stands by again.
+    leading = false;
+    await clock.advance(100);
+    const pulled = p.pulled;
+    await clock.advance(1000);
+    expect(p.pulled).toBeLessThanOrEqual(pulled + 1);
+    expect(router.states()[0].status).toBe('standby');
+    await router.stop();
+    await publisher.close();
   });
 
   it('backoff grows exponentially up to the cap', () => {

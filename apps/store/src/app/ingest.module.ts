@@ -10,6 +10,15 @@ import { CoordinatorModule } from './coordinator.module';
 import { STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
 import type { Logger } from '@mdp/service-kit';
 
+/**
+ * Unique per instance (several stores may share a host): what a dead instance left unacked is
+ * reclaimed by the others after MDS_INGEST_MIN_IDLE_MS, and its name leaves the group once it holds
+ * nothing (MDS_CONSUMER_GRACE_MS). MDS_CONSUMER_NAME pins a name that outlives restarts instead.
+ */
+export function defaultConsumerName(): string {
+  return `store-${os.hostname()}-${process.pid}`;
+}
+
 /** Reads `<ns>.md.*` with the `store` group into the coordinator (started once migrations ran). */
 @Module({
   imports: [CoordinatorModule],
@@ -19,8 +28,9 @@ import type { Logger } from '@mdp/service-kit';
       inject: [EVENT_BUS, WRITE_COORDINATOR, STORE_ENV, STORE_LOGGER],
       useFactory: (bus: EventBus, coordinator: WriteCoordinator<StoreItem>, env: StoreEnv, log: Logger) =>
         new StreamIngest(bus, coordinator, {
-          // Stable across restarts, so a restarted store first takes back its own unacked messages.
-          consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`,
+          consumer: env.MDS_CONSUMER_NAME ?? defaultConsumerName(),
+          minIdleMs: env.MDS_INGEST_MIN_IDLE_MS,
+          consumerGraceMs: env.MDS_CONSUMER_GRACE_MS,
           batchSize: env.MDS_INGEST_BATCH_SIZE,
           blockMs: env.MDS_INGEST_BLOCK_MS,
           consumersPerStream: env.MDS_INGEST_CONSUMERS,

@@ -59,6 +59,10 @@ export const StoreEnv = z
     MDS_INGEST_BATCH_SIZE: positiveInt(500),
     MDS_INGEST_BLOCK_MS: positiveInt(1000),
     MDS_INGEST_CONSUMERS: positiveInt(1),
+    /** A delivery unacked this long (its store instance died) is reclaimed by another instance. */
+    MDS_INGEST_MIN_IDLE_MS: positiveInt(30_000),
+    /** Consumers idle this long that hold nothing (instances that are gone) leave the group; 0: never. */
+    MDS_CONSUMER_GRACE_MS: nonNegativeInt(600_000),
     MDS_ADMIN_TOKEN: envOptionalString(),
     /** Act on orchestrator control actions (pause / resume ingest, replay_dlq). */
     MDS_CONTROL_ENABLED: envBool(true),

@@ -52,6 +52,10 @@ export interface StreamIngestOptions {
   blockMs?: number;
   /** Unacked deliveries one subscription may hold. */
   maxInFlight?: number;
+  /** Another consumer's unacked delivery is reclaimed once idle this long. */
+  minIdleMs?: number;
+  /** Remove consumers idle this long that hold nothing (0: never). */
+  consumerGraceMs?: number;
   /** Subscriptions per stream (consumer names `<consumer>-<i>`): overlaps reads with decoding. */
   consumersPerStream?: number;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
@@ -101,6 +105,8 @@ export class StreamIngest {
             batchSize: this.opts.batchSize ?? 500,
             blockMs: this.opts.blockMs ?? 1000,
             maxInFlight: this.opts.maxInFlight,
+            minIdleMs: this.opts.minIdleMs,
+            consumerGraceMs: this.opts.consumerGraceMs,
             // Redelivered rows are harmless (idempotent upserts), so no per-message dedup cache.
             idempotency: false,
           },

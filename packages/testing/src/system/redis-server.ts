@@ -14,6 +14,8 @@ export interface RedisServerOptions {
   appendOnly?: boolean;
   /** `redis-server` binary (default from PATH). */
   binary?: string;
+  /** More `redis-server` arguments (`--cluster-enabled yes` ...). */
+  args?: string[];
 }
 
 /**
@@ -58,6 +60,7 @@ export class RedisServer implements Stoppable {
     if (this.child) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no'];
     args.push(...(this.opts.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    args.push(...(this.opts.args ?? []));
     const child = spawn(this.opts.binary ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-4000));
