@@ -10,6 +10,7 @@ import { InMemoryTransport } from './inmem-transport';
 import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
 import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
+import { OutageLog } from './outage-log';
 import { RedisTransport } from './redis-transport';
 import { signEnvelope } from './signing';
 import type { GroupStats, Transport } from './transport';
@@ -98,6 +99,8 @@ class Bus implements PulseBus {
   readonly wire: WireLayout;
   readonly metrics: PulseMetrics;
   private readonly consumers = new Set<Consumer>();
+  /** Shared by every consumer of this bus: one outage is one pair of log lines, not one per consumer. */
+  private readonly outage: OutageLog;
   private closed = false;
 
   constructor(
@@ -109,6 +112,11 @@ class Bus implements PulseBus {
     this.track = opts.track ?? DEFAULTS.track;
     this.wire = opts.wire ?? 'mdp';
     this.metrics = new PulseMetrics(opts.registry);
+    this.outage = new OutageLog(
+      opts.logger,
+      { down: 'pulse: Redis unavailable; consumers keep retrying', up: 'pulse: Redis available again; consumers resumed' },
+      { backend, namespace: this.namespace },
+    );
   }
 
   streamName(stream: string): string {
@@ -215,7 +223,7 @@ class Bus implements PulseBus {
         idempotency: this.idempotencyFor(opts),
         readerName: `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_'),
       },
-      { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
+      { transport: this.transport, metrics: this.metrics, logger: this.opts.logger, outage: this.outage },
       wrapped as BatchHandler<unknown>,
       (c) => this.consumers.delete(c),
     );

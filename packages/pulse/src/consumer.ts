@@ -13,6 +13,7 @@ import type { PulseMetrics } from './metrics';
 import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
 import { dlqStream } from './names';
+import type { OutageLog } from './outage-log';
 import type {
   AckMap,
   DeadLetterMove,
@@ -52,6 +53,8 @@ export interface ConsumerDeps {
   transport: Transport;
   metrics: PulseMetrics;
   logger?: PulseLogger;
+  /** The bus's outage log: loop and flush failures log once per outage, not once per retry. */
+  outage?: OutageLog;
 }
 
 /** A dead-letter move to send with the next flush. */
@@ -269,12 +272,7 @@ export class Consumer implements Subscription {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush().catch((err) =>
-        this.deps.logger?.warn(
-          { err: errorMessage(err), stream: this.cfg.metricStream },
-          'pulse: ack flush failed; will retry',
-        ),
-      );
+      this.flush().catch((err) => this.loopFailed(err));
     });
   }
 
@@ -356,26 +354,25 @@ export class Consumer implements Subscription {
         // out now on the command connection instead of waiting for the next read.
         if (this.ahead.length) this.scheduleFlush();
         backoff = 50;
+        this.deps.outage?.succeeded();
       } catch (err) {
         if (this.closing) break;
         // Entries those reads were given stay pending and come back through a reclaim.
         this.ahead.length = 0;
         this.reserved = 0;
-        const message = errorMessage(err);
-        if (/NOGROUP/.test(message)) this.groupsReady = false;
-        this.deps.logger?.warn(
-          {
-            err: message,
-            stream: this.cfg.metricStream,
-            group: this.cfg.group,
-            consumer: this.cfg.consumer,
-          },
-          'pulse: consumer loop error; retrying',
-        );
+        if (/NOGROUP/.test(errorMessage(err))) this.groupsReady = false;
+        this.loopFailed(err);
         await sleep(backoff);
         backoff = Math.min(2000, backoff * 2);
       }
     }
+  }
+
+  /** The start of an outage is logged once by the bus's outage log; without one, every failure. */
+  private loopFailed(err: unknown): void {
+    const detail = { stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer };
+    if (this.deps.outage) this.deps.outage.failed(err, detail);
+    else this.deps.logger?.warn({ ...detail, err: errorMessage(err) }, 'pulse: consumer loop error; retrying');
   }
 
   /** Reads sent ahead on the reader connection, oldest first, with the entries each may bring. */

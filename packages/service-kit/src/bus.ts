@@ -34,7 +34,8 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   const requested = !env.PULSE_ENABLED ? 'disabled' : env.EVENT_BUS_BACKEND;
   if (opts.bus) return { bus: opts.bus, mode: opts.bus.backend, requested, owned: false };
 
-  const common = { namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK, publisherToken: env.PUBLISHER_TOKEN, registry: opts.registry };
+  // Pulse logs through the service's logger: an outage is in the service's log, not lost.
+  const common = { namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK, publisherToken: env.PUBLISHER_TOKEN, registry: opts.registry, logger: opts.logger };
   const inmem = (degradedReason?: string): BusConnection => ({
     bus: createEventBus({ backend: 'inmem', ...common }),
     mode: 'inmem',

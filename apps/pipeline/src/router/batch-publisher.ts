@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import type { EventEnvelope } from '@mdp/contracts';
-import type { EventBus } from '@mdp/pulse';
+import { OutageLog, type EventBus } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import { Clock, systemClock } from '../rate/clock';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
@@ -29,12 +29,18 @@ export class BatchPublisher {
   private readonly stop = new AbortController();
   private ticker?: Promise<void>;
   private readonly v1FieldCache = new Map<RecordKind, string[]>();
+  /** A bus outage is one warn when publishing starts failing and one info when it works again. */
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly bus: EventBus,
     private readonly opts: BatchPublisherOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.outage = new OutageLog(opts.logger, {
+      down: 'publishing failed; batches stay buffered and are retried',
+      up: 'publishing works again; the buffered batches went out',
+    });
   }
 
   /** Starts the periodic flush. */
@@ -117,12 +123,10 @@ export class BatchPublisher {
         }
         this.opts.metrics?.publishedRecords.inc({ stream }, slice.length);
       }
+      this.outage.succeeded({ stream });
     } catch (err) {
       this.opts.metrics?.publishErrors.inc({ stream });
-      this.opts.logger?.warn(
-        { err, stream, buffered: this.buffers.get(stream)?.length },
-        'publishing a batch failed; it stays buffered and is retried',
-      );
+      this.outage.failed(err, { stream, buffered: this.buffers.get(stream)?.length });
       throw err;
     }
   }

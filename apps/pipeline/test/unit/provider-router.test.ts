@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import type { Logger } from '@mdp/service-kit';
 import { PipelineMetrics } from '../../src/metrics/pipeline-metrics';
 import type { BarRecord, MarketRecord, Provider } from '../../src/providers/provider';
 import { SyntheticProvider } from '../../src/providers/synthetic-provider';
@@ -174,6 +175,26 @@ describe('ProviderRouter', () => {
     expect(
       await metricValue(registry, 'pipeline_published_records_total', { stream: 'md.bars' }),
     ).toBe(6);
+  });
+
+  it('a publish outage is one warn with its cause and one info when publishing works again', async () => {
+    const lines: Array<[string, string, Record<string, unknown>]> = [];
+    const at = (level: string) => (obj: object, msg: string) => void lines.push([level, msg, obj as Record<string, unknown>]);
+    const logger = { warn: at('warn'), error: at('error'), info: at('info') } as unknown as Logger;
+    const bus = new RecordingBus();
+    bus.failNext = 3;
+    const publisher = new BatchPublisher(bus.asBus(), { batchSize: 100, flushIntervalMs: 1000, clock: new FakeClock(), logger });
+    await publisher.add('p', bar('X', 0));
+    for (let i = 0; i < 3; i++) await expect(publisher.flush()).rejects.toThrow('redis down');
+    await publisher.flush();
+    await publisher.add('p', bar('X', 1));
+    await publisher.flush();
+    expect(bus.published()).toHaveLength(2);
+    expect(lines.map(([level, msg]) => [level, msg])).toEqual([
+      ['warn', 'publishing failed; batches stay buffered and are retried'],
+      ['info', 'publishing works again; the buffered batches went out'],
+    ]);
+    expect(lines[0][2]).toMatchObject({ err: 'redis down', stream: 'md.bars' });
   });
 
   it('flushes partial batches on the interval and on close', async () => {
