@@ -1,3 +1,4 @@
+import { OutageLog } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { Provider } from '../providers/provider';
@@ -100,6 +101,8 @@ export class ProviderRouter {
     const { provider, state } = entry;
     const signal = this.abort.signal;
     const log = this.opts.logger?.child({ provider: provider.name });
+    // A failing provider (or bus: a failed publish surfaces here too) is one warn, not one per retry.
+    const outage = new OutageLog(log, { down: 'provider failed; retrying with backoff', up: 'provider running again' });
     let attempt = 0;
     while (!signal.aborted) {
       state.status = 'running';
@@ -118,6 +121,7 @@ export class ProviderRouter {
             state.records++;
             this.opts.metrics?.records.inc({ provider: provider.name, kind: next.value.kind });
             await this.opts.publisher.add(provider.name, next.value);
+            outage.succeeded();
           }
         } finally {
           await it.return?.().catch(() => undefined);
@@ -130,10 +134,7 @@ export class ProviderRouter {
         state.status = 'backing_off';
         const delay = backoffMs(attempt, this.retry);
         this.opts.metrics?.providerErrors.inc({ provider: provider.name });
-        log?.warn(
-          { err, attempt, retryInMs: Math.round(delay) },
-          'provider failed; retrying with backoff',
-        );
+        outage.failed(err, { attempt, retryInMs: Math.round(delay) });
         await this.clock.sleep(delay, signal);
       }
     }

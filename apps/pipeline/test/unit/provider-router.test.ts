@@ -197,6 +197,30 @@ describe('ProviderRouter', () => {
     expect(lines[0][2]).toMatchObject({ err: 'redis down', stream: 'md.bars' });
   });
 
+  it('a bus outage under a running provider is one warn per component, not one per retry, and one info at recovery', async () => {
+    const lines: Array<[string, string]> = [];
+    const at = (level: string) => (_obj: object, msg: string) => void lines.push([level, msg]);
+    const logger = { warn: at('warn'), error: at('error'), info: at('info'), child: () => logger } as unknown as Logger;
+    const clock = new FakeClock();
+    const bus = new RecordingBus();
+    bus.failNext = 4;
+    const coordinator = new RateCoordinator(clock);
+    const publisher = new BatchPublisher(bus.asBus(), { batchSize: 1, flushIntervalMs: 1000, clock, logger });
+    const router = new ProviderRouter({ coordinator, publisher, clock, logger, retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 } });
+    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 8 }), { rate: 1000, burst: 1000 });
+    router.start();
+    await clock.advance(5000);
+    await router.idle();
+    await publisher.close();
+    expect(bus.published().length).toBe(8);
+    expect(lines.filter(([, msg]) => msg !== 'provider finished')).toEqual([
+      ['warn', 'publishing failed; batches stay buffered and are retried'],
+      ['warn', 'provider failed; retrying with backoff'],
+      ['info', 'publishing works again; the buffered batches went out'],
+      ['info', 'provider running again'],
+    ]);
+  });
+
   it('flushes partial batches on the interval and on close', async () => {
     const { clock, bus, router, publisher } = setup({ batchSize: 100 });
     publisher.start();
