@@ -43,6 +43,11 @@ export class BatchPublisher {
     });
   }
 
+  /** Publishing has failed and not worked since (an outage of the bus). */
+  get failing(): boolean {
+    return this.outage.down;
+  }
+
   /** Starts the periodic flush. */
   start(): void {
     if (this.ticker) return;

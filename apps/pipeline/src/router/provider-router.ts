@@ -121,7 +121,8 @@ export class ProviderRouter {
             state.records++;
             this.opts.metrics?.records.inc({ provider: provider.name, kind: next.value.kind });
             await this.opts.publisher.add(provider.name, next.value);
-            outage.succeeded();
+            // A record merely buffered while publishing still fails is no recovery.
+            if (!this.opts.publisher.failing) outage.succeeded();
           }
         } finally {
           await it.return?.().catch(() => undefined);

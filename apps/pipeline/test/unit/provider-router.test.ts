@@ -205,14 +205,22 @@ describe('ProviderRouter', () => {
     const bus = new RecordingBus();
     bus.failNext = 4;
     const coordinator = new RateCoordinator(clock);
-    const publisher = new BatchPublisher(bus.asBus(), { batchSize: 1, flushIntervalMs: 1000, clock, logger });
+    // A publish takes 30 ms: records added meanwhile are buffered without error although Redis is down.
+    const slowBus = Object.assign(Object.create(bus), {
+      publishBatch: async (...args: Parameters<RecordingBus['publishBatch']>) => {
+        await clock.sleep(30);
+        return bus.publishBatch(...args);
+      },
+    }) as RecordingBus;
+    const publisher = new BatchPublisher(slowBus.asBus(), { batchSize: 3, flushIntervalMs: 50, clock, logger });
     const router = new ProviderRouter({ coordinator, publisher, clock, logger, retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 } });
-    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 8 }), { rate: 1000, burst: 1000 });
+    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 30 }), { rate: 20, burst: 1 });
+    publisher.start();
     router.start();
-    await clock.advance(5000);
+    for (let t = 0; t < 4000; t += 10) await clock.advance(10);
     await router.idle();
     await publisher.close();
-    expect(bus.published().length).toBe(8);
+    expect(bus.published().length).toBe(30);
     expect(lines.filter(([, msg]) => msg !== 'provider finished')).toEqual([
       ['warn', 'publishing failed; batches stay buffered and are retried'],
       ['warn', 'provider failed; retrying with backoff'],
