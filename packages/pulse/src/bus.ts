@@ -99,7 +99,7 @@ class Bus implements PulseBus {
   readonly wire: WireLayout;
   readonly metrics: PulseMetrics;
   private readonly consumers = new Set<Consumer>();
-  /** Shared by every consumer of this bus: one outage is one pair of log lines, not one per consumer. */
+  /** Shared by publishing and every consumer of this bus: one outage is one pair of log lines. */
   private readonly outage: OutageLog;
   private closed = false;
 
@@ -114,7 +114,7 @@ class Bus implements PulseBus {
     this.metrics = new PulseMetrics(opts.registry);
     this.outage = new OutageLog(
       opts.logger,
-      { down: 'pulse: Redis unavailable; consumers keep retrying', up: 'pulse: Redis available again; consumers resumed' },
+      { down: 'pulse: Redis unavailable; publishing and consuming keep retrying', up: 'pulse: Redis available again' },
       { backend, namespace: this.namespace },
     );
   }
@@ -160,6 +160,7 @@ class Bus implements PulseBus {
       if (parts <= 1) {
         const ids = await this.transport.add(metricStream, encoded, trim);
         tally.flush(this.metrics.publishTotal, metricStream);
+        this.outage.succeeded(undefined, 'publish');
         return ids;
       }
       const streams = this.physicalStreams(stream);
@@ -174,11 +175,13 @@ class Bus implements PulseBus {
         }),
       );
       tally.flush(this.metrics.publishTotal, metricStream);
+      this.outage.succeeded(undefined, 'publish');
       return ids;
     } catch (err) {
       const failed = new OutcomeTally();
       for (const env of envelopes) failed.add(env.meta.track, 'error');
       failed.flush(this.metrics.publishTotal, metricStream);
+      this.outage.failed(err, { stream: metricStream }, 'publish');
       throw err;
     }
   }

@@ -354,7 +354,7 @@ export class Consumer implements Subscription {
         // out now on the command connection instead of waiting for the next read.
         if (this.ahead.length) this.scheduleFlush();
         backoff = 50;
-        this.deps.outage?.succeeded();
+        this.deps.outage?.succeeded(undefined, this);
       } catch (err) {
         if (this.closing) break;
         // Entries those reads were given stay pending and come back through a reclaim.
@@ -371,7 +371,7 @@ export class Consumer implements Subscription {
   /** The start of an outage is logged once by the bus's outage log; without one, every failure. */
   private loopFailed(err: unknown): void {
     const detail = { stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer };
-    if (this.deps.outage) this.deps.outage.failed(err, detail);
+    if (this.deps.outage) this.deps.outage.failed(err, detail, this);
     else this.deps.logger?.warn({ ...detail, err: errorMessage(err) }, 'pulse: consumer loop error; retrying');
   }
 
@@ -619,6 +619,7 @@ export class Consumer implements Subscription {
     this.capacityWaiter?.();
     this.reader.close();
     this.closed ??= Promise.resolve();
+    this.deps.outage?.forget(this);
     this.onClosed(this);
   }
 
@@ -636,6 +637,7 @@ export class Consumer implements Subscription {
         'pulse: final ack flush failed; entries stay pending',
       );
     }
+    this.deps.outage?.forget(this);
     this.onClosed(this);
   }
 }

@@ -12,10 +12,15 @@ export interface OutageMessages {
  * One log line when an outage starts (warn, with its cause) and one when it ends (info, with its
  * duration), however many retries fail in between: a Redis or database outage reads as two lines in
  * the log instead of one per attempt, and is still impossible to miss.
+ *
+ * Several parts may report to one log (a bus's consumers and its publishing), each as a `source`:
+ * the outage ends when every source that failed has succeeded again (or was `forget`-ten), so one
+ * part recovering first does not end it while another still fails.
  */
 export class OutageLog {
   private downSince?: number;
   private failures = 0;
+  private readonly failing = new Set<unknown>();
 
   constructor(
     private readonly logger: PulseLogger | undefined,
@@ -28,15 +33,18 @@ export class OutageLog {
     return this.downSince !== undefined;
   }
 
-  failed(err: unknown, detail: Record<string, unknown> = {}): void {
+  failed(err: unknown, detail: Record<string, unknown> = {}, source: unknown = this): void {
     this.failures++;
+    this.failing.add(source);
     if (this.downSince !== undefined) return;
     this.downSince = Date.now();
     this.logger?.[this.messages.downLevel ?? 'warn']({ ...this.context, ...detail, err: causeOf(err) }, this.messages.down);
   }
 
-  succeeded(detail: Record<string, unknown> = {}): void {
+  succeeded(detail: Record<string, unknown> = {}, source: unknown = this): void {
     if (this.downSince === undefined) return;
+    this.failing.delete(source);
+    if (this.failing.size) return;
     const downMs = Date.now() - this.downSince;
     const failures = this.failures;
     this.downSince = undefined;
@@ -44,6 +52,11 @@ export class OutageLog {
     const line = { ...this.context, ...detail, down_ms: downMs, failures };
     if (this.logger?.info) this.logger.info(line, this.messages.up);
     else this.logger?.warn(line, this.messages.up);
+  }
+
+  /** A source that stopped (a closed consumer): it no longer holds an outage open. */
+  forget(source: unknown): void {
+    this.failing.delete(source);
   }
 }
 

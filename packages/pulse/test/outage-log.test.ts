@@ -46,6 +46,25 @@ describe('OutageLog', () => {
   });
 });
 
+describe('OutageLog with several sources', () => {
+  it('ends the outage only once every source that failed has succeeded (or was forgotten)', () => {
+    const { lines, logger } = capture();
+    const log = new OutageLog(logger, { down: 'down', up: 'up' });
+    const [a, b, c] = [{}, {}, {}];
+    log.failed(new Error('x'), {}, a);
+    log.failed(new Error('x'), {}, b);
+    log.failed(new Error('x'), {}, c);
+    log.succeeded({}, a); // b and c still fail
+    log.failed(new Error('x'), {}, a);
+    log.succeeded({}, a);
+    log.succeeded({}, b);
+    expect(lines.map((l) => l.msg)).toEqual(['down']);
+    log.forget(c); // closed while failing
+    log.succeeded({}, a);
+    expect(lines.map((l) => l.msg)).toEqual(['down', 'up']);
+  });
+});
+
 describe('a bus whose Redis goes away and comes back', () => {
   let bus: PulseBus | undefined;
   afterEach(async () => {
@@ -54,7 +73,7 @@ describe('a bus whose Redis goes away and comes back', () => {
     await stopAll();
   });
 
-  it('logs one warn with the cause at the start and one info at recovery, for all its consumers', async () => {
+  it('logs one warn with the cause at the start and one info at recovery, for its publishing and all its consumers', async () => {
     const server = await RedisServer.start();
     const { lines, logger } = capture();
     const b = createEventBus({ backend: 'redis', redisUrl: server.url, namespace: 'outage', logger });
@@ -82,8 +101,8 @@ describe('a bus whose Redis goes away and comes back', () => {
 
     const outage = lines.filter((l) => l.level !== 'info' || /Redis/.test(l.msg ?? ''));
     expect(outage.map((l) => [l.level, l.msg])).toEqual([
-      ['warn', 'pulse: Redis unavailable; consumers keep retrying'],
-      ['info', 'pulse: Redis available again; consumers resumed'],
+      ['warn', 'pulse: Redis unavailable; publishing and consuming keep retrying'],
+      ['info', 'pulse: Redis available again'],
     ]);
     expect(String(outage[0].obj.err)).not.toBe('');
   }, 60_000);

@@ -38,8 +38,8 @@ describeWithRedis('connectBus hands the service logger to Pulse', () => {
       for (let i = 0; i < 500 && !records.slice(mark).some((r) => r.level === 30); i++) await new Promise((r) => setTimeout(r, 20));
       const outage = records.slice(mark).filter((r) => /Redis/.test(r.msg));
       expect(outage.map((r) => [r.level, r.msg])).toEqual([
-        [40, 'pulse: Redis unavailable; consumers keep retrying'],
-        [30, 'pulse: Redis available again; consumers resumed'],
+        [40, 'pulse: Redis unavailable; publishing and consuming keep retrying'],
+        [30, 'pulse: Redis available again'],
       ]);
       expect(outage[0].err).toEqual(expect.any(String));
       await sub.close();

@@ -1,7 +1,6 @@
 import { randomUUID } from 'crypto';
 import type { EventEnvelope } from '@mdp/contracts';
-import { OutageLog, type EventBus } from '@mdp/pulse';
-import type { Logger } from '@mdp/service-kit';
+import type { EventBus } from '@mdp/pulse';
 import { Clock, systemClock } from '../rate/clock';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { MarketRecord, RECORD_KINDS, RecordKind, v1Fields } from '../providers/provider';
@@ -12,14 +11,13 @@ export interface BatchPublisherOptions {
   /** ...or when it is this old (ms), whichever comes first. */
   flushIntervalMs: number;
   clock?: Clock;
-  logger?: Logger;
   metrics?: PipelineMetrics;
 }
 
 /**
  * Buffers records per stream (`md.bars`, `md.options`, ...) and publishes them with `bus.publishBatch`
  * as `EventEnvelope`s keyed by symbol. A failed publish keeps the batch (nothing is dropped) and the
- * error reaches the caller, so the router backs off instead of reading more. `close()` flushes what is
+ * error reaches the caller, so the router backs off instead of reading more; the bus logs the outage. `close()` flushes what is
  * left.
  */
 export class BatchPublisher {
@@ -29,23 +27,18 @@ export class BatchPublisher {
   private readonly stop = new AbortController();
   private ticker?: Promise<void>;
   private readonly v1FieldCache = new Map<RecordKind, string[]>();
-  /** A bus outage is one warn when publishing starts failing and one info when it works again. */
-  private readonly outage: OutageLog;
+  private publishFailing = false;
 
   constructor(
     private readonly bus: EventBus,
     private readonly opts: BatchPublisherOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.outage = new OutageLog(opts.logger, {
-      down: 'publishing failed; batches stay buffered and are retried',
-      up: 'publishing works again; the buffered batches went out',
-    });
   }
 
-  /** Publishing has failed and not worked since (an outage of the bus). */
+  /** Publishing has failed and not worked since (the bus logs the outage itself, once). */
   get failing(): boolean {
-    return this.outage.down;
+    return this.publishFailing;
   }
 
   /** Starts the periodic flush. */
@@ -128,10 +121,10 @@ export class BatchPublisher {
         }
         this.opts.metrics?.publishedRecords.inc({ stream }, slice.length);
       }
-      this.outage.succeeded({ stream });
+      this.publishFailing = false;
     } catch (err) {
       this.opts.metrics?.publishErrors.inc({ stream });
-      this.outage.failed(err, { stream, buffered: this.buffers.get(stream)?.length });
+      this.publishFailing = true;
       throw err;
     }
   }

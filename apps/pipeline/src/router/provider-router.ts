@@ -38,6 +38,13 @@ interface Entry {
   run?: Promise<void>;
 }
 
+/** The publisher's error, so the router backs off without logging it as the provider's own failure. */
+class PublishFailed extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+  }
+}
+
 /** Exponential backoff with jitter: base * 2^(attempt-1), capped, then scaled into [50%, 100%]. */
 export function backoffMs(attempt: number, retry: RetryOptions): number {
   const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.max(0, attempt - 1));
@@ -101,7 +108,7 @@ export class ProviderRouter {
     const { provider, state } = entry;
     const signal = this.abort.signal;
     const log = this.opts.logger?.child({ provider: provider.name });
-    // A failing provider (or bus: a failed publish surfaces here too) is one warn, not one per retry.
+    // A failing provider is one warn, not one per retry (a failed publish is the bus's outage: it logs it).
     const outage = new OutageLog(log, { down: 'provider failed; retrying with backoff', up: 'provider running again' });
     let attempt = 0;
     while (!signal.aborted) {
@@ -120,7 +127,11 @@ export class ProviderRouter {
             attempt = 0;
             state.records++;
             this.opts.metrics?.records.inc({ provider: provider.name, kind: next.value.kind });
-            await this.opts.publisher.add(provider.name, next.value);
+            try {
+              await this.opts.publisher.add(provider.name, next.value);
+            } catch (err) {
+              throw new PublishFailed(err);
+            }
             // A record merely buffered while publishing still fails is no recovery.
             if (!this.opts.publisher.failing) outage.succeeded();
           }
@@ -135,7 +146,7 @@ export class ProviderRouter {
         state.status = 'backing_off';
         const delay = backoffMs(attempt, this.retry);
         this.opts.metrics?.providerErrors.inc({ provider: provider.name });
-        outage.failed(err, { attempt, retryInMs: Math.round(delay) });
+        if (!(err instanceof PublishFailed)) outage.failed(err, { attempt, retryInMs: Math.round(delay) });
         await this.clock.sleep(delay, signal);
       }
     }
