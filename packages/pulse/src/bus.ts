@@ -11,6 +11,7 @@ import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
 import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
 import { parseClusterNodes } from './cluster-route';
+import { OutageLog } from './outage-log';
 import { RedisTransport } from './redis-transport';
 import { signEnvelope } from './signing';
 import type { GroupStats, StreamInfo, Transport } from './transport';
@@ -117,6 +118,8 @@ class Bus implements PulseBus {
   readonly wire: WireLayout;
   readonly metrics: PulseMetrics;
   private readonly consumers = new Set<Consumer>();
+  /** Shared by publishing and every consumer of this bus: one outage is one pair of log lines. */
+  private readonly outage: OutageLog;
   private closed = false;
   private readonly maxEntryBytes: number;
 
@@ -130,6 +133,11 @@ class Bus implements PulseBus {
     this.wire = opts.wire ?? 'mdp';
     this.metrics = new PulseMetrics(opts.registry);
     this.maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
+    this.outage = new OutageLog(
+      opts.logger,
+      { down: 'pulse: Redis unavailable; publishing and consuming keep retrying', up: 'pulse: Redis available again' },
+      { backend, namespace: this.namespace },
+    );
   }
 
   streamName(stream: string): string {
@@ -173,6 +181,7 @@ class Bus implements PulseBus {
       if (parts <= 1) {
         const ids = await this.transport.add(metricStream, encoded, trim);
         tally.flush(this.metrics.publishTotal, metricStream);
+        this.outage.succeeded(undefined, 'publish');
         return ids;
       }
       const streams = this.physicalStreams(stream);
@@ -187,11 +196,13 @@ class Bus implements PulseBus {
         }),
       );
       tally.flush(this.metrics.publishTotal, metricStream);
+      this.outage.succeeded(undefined, 'publish');
       return ids;
     } catch (err) {
       const failed = new OutcomeTally();
       for (const env of envelopes) failed.add(env.meta.track, 'error');
       failed.flush(this.metrics.publishTotal, metricStream);
+      this.outage.failed(err, { stream: metricStream }, 'publish');
       throw err;
     }
   }
@@ -241,7 +252,7 @@ class Bus implements PulseBus {
     const start = (physicalSet: string[], name: string) => {
       const consumer = new Consumer(
         { ...config, physical: physicalSet, statsStreams: physical, readerName: name },
-        { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
+        { transport: this.transport, metrics: this.metrics, logger: this.opts.logger, outage: this.outage },
         wrapped as BatchHandler<unknown>,
         (c) => this.consumers.delete(c),
       );

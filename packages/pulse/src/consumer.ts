@@ -18,6 +18,7 @@ import type { PulseMetrics } from './metrics';
 import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
 import { dlqStream } from './names';
+import type { OutageLog } from './outage-log';
 import type {
   AckMap,
   DeadLetterMove,
@@ -66,6 +67,8 @@ export interface ConsumerDeps {
   transport: Transport;
   metrics: PulseMetrics;
   logger?: PulseLogger;
+  /** The bus's outage log: loop and flush failures log once per outage, not once per retry. */
+  outage?: OutageLog;
 }
 
 /** A dead-letter move to send with the next flush. */
@@ -326,12 +329,7 @@ export class Consumer implements Subscription {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush().catch((err) =>
-        this.deps.logger?.warn(
-          { err: errorMessage(err), stream: this.cfg.metricStream },
-          'pulse: ack flush failed; will retry',
-        ),
-      );
+      this.flush().catch((err) => this.loopFailed(err));
     });
   }
 
@@ -433,6 +431,7 @@ export class Consumer implements Subscription {
         // out now on the command connection instead of waiting for the next read.
         if (this.ahead.length) this.scheduleFlush();
         backoff = 50;
+        this.deps.outage?.succeeded(undefined, this);
       } catch (err) {
         if (this.closing) break;
         // Entries those reads were given stay pending, owned by this consumer: take them back from
@@ -441,21 +440,19 @@ export class Consumer implements Subscription {
         this.ahead.length = 0;
         this.reserved = 0;
         this.recovered = false;
-        const message = errorMessage(err);
-        if (/NOGROUP/.test(message)) this.groupsReady = false;
-        this.deps.logger?.warn(
-          {
-            err: message,
-            stream: this.cfg.metricStream,
-            group: this.cfg.group,
-            consumer: this.cfg.consumer,
-          },
-          'pulse: consumer loop error; retrying',
-        );
+        if (/NOGROUP/.test(errorMessage(err))) this.groupsReady = false;
+        this.loopFailed(err);
         await this.pause(backoff);
         backoff = Math.min(2000, backoff * 2);
       }
     }
+  }
+
+  /** The start of an outage is logged once by the bus's outage log; without one, every failure. */
+  private loopFailed(err: unknown): void {
+    const detail = { stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer };
+    if (this.deps.outage) this.deps.outage.failed(err, detail, this);
+    else this.deps.logger?.warn({ ...detail, err: errorMessage(err) }, 'pulse: consumer loop error; retrying');
   }
 
   /** Reads sent ahead on the reader connection, oldest first, with the entries each may bring. */
@@ -783,6 +780,7 @@ export class Consumer implements Subscription {
     this.capacityWaiter?.();
     this.reader.close();
     this.closed ??= Promise.resolve();
+    this.deps.outage?.forget(this);
     this.onClosed(this);
   }
 
@@ -810,6 +808,7 @@ export class Consumer implements Subscription {
         'pulse: final ack flush failed; entries stay pending',
       );
     }
+    this.deps.outage?.forget(this);
     this.onClosed(this);
   }
 }

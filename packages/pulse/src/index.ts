@@ -3,6 +3,8 @@ export { createEventBus, DEFAULTS } from './bus';
 export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './bus';
 export { createEnvelope } from './envelope';
 export type { CreateEnvelopeOptions } from './envelope';
+export { OutageLog, causeOf } from './outage-log';
+export type { OutageMessages } from './outage-log';
 export { MemoryIdempotencyStore, SharedIdempotencyStore } from './idempotency';
 export type { IdempotencyStore } from './idempotency';
 export { InMemoryStreams } from './inmem-transport';

@@ -8,10 +8,14 @@ import type { IdempotencyStore } from './idempotency';
 import type { InMemoryStreams } from './inmem-transport';
 import type { BatchMiddleware, MessageMiddleware } from './middleware';
 
-/** pino-compatible subset used for warnings the bus cannot throw (reader loop errors). */
+/**
+ * pino-compatible subset used for what the bus cannot throw (reader loop errors, outages: see
+ * `OutageLog`). `info` (the end of an outage) falls back to `warn` when absent.
+ */
 export interface PulseLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
 }
 
 export type BusBackend = 'inmem' | 'redis';

@@ -196,9 +196,18 @@ describeWithRedis('pulse on real Redis', () => {
     url.password = 'wrong';
     const warnings: string[] = [];
     const logger = { warn: (obj: object, msg: string) => void warnings.push(`${msg} ${JSON.stringify(obj)}`), info: () => undefined, error: () => undefined, debug: () => undefined };
+    // Redis counts the refused logins per user in its ACL log: the retries, without a log line each.
+    const refusedLogins = async () => {
+      const entries = (await raw.call('ACL', 'LOG', '128')) as unknown[][];
+      const mine = entries.map((e) => Object.fromEntries(toPairs(e))).find((e) => e.username === url.username);
+      return Number(mine?.count ?? 0);
+    };
     const b = bus({ redisUrl: url.toString(), logger });
     b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 }, () => undefined);
-    await waitFor(() => warnings.length >= 2, 'two failed attempts logged');
+    await waitFor(() => warnings.length >= 1, 'the failure logged');
+    const refused = await refusedLogins();
+    await waitFor(async () => (await refusedLogins()) >= refused + 2, 'two more attempts');
+    expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
   });
 
@@ -282,3 +291,9 @@ describeWithRedis('pulse on real Redis', () => {
     expect(await shared.metrics()).toMatch(new RegExp(`pulse_lag_seconds\\{stream="${ns}.md.bars"\\} [\\d.e-]+`));
   });
 });
+
+function toPairs(flat: unknown[]): [string, unknown][] {
+  const pairs: [string, unknown][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([String(flat[i]), flat[i + 1]]);
+  return pairs;
+}

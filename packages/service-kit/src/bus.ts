@@ -54,6 +54,8 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
     registry: opts.registry,
     maxEntryBytes: env.PULSE_MAX_ENTRY_BYTES,
     partitions,
+    // Pulse logs through the service's logger: an outage is in the service's log, not lost.
+    logger: opts.logger,
   };
   const inmem = (degradedReason?: string): BusConnection => ({
     bus: createEventBus({ backend: 'inmem', ...common }),

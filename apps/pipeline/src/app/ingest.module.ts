@@ -121,17 +121,15 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         bus: EventBus,
         config: PipelineConfig,
         clock: Clock,
-        logger: Logger,
         metrics: PipelineMetrics,
       ) =>
         new BatchPublisher(bus, {
           batchSize: config.PIPELINE_BATCH_SIZE,
           flushIntervalMs: config.PIPELINE_BATCH_FLUSH_MS,
           clock,
-          logger,
           metrics,
         }),
-      inject: [EVENT_BUS, PIPELINE_CONFIG, CLOCK, LOGGER, PipelineMetrics],
+      inject: [EVENT_BUS, PIPELINE_CONFIG, CLOCK, PipelineMetrics],
     },
     {
       provide: ProviderRouter,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'crypto';
 import type { EventEnvelope } from '@mdp/contracts';
 import type { EventBus } from '@mdp/pulse';
-import type { Logger } from '@mdp/service-kit';
 import { Clock, systemClock } from '../rate/clock';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { MarketRecord, RECORD_KINDS, RecordKind, v1Fields } from '../providers/provider';
@@ -12,14 +11,13 @@ export interface BatchPublisherOptions {
   /** ...or when it is this old (ms), whichever comes first. */
   flushIntervalMs: number;
   clock?: Clock;
-  logger?: Logger;
   metrics?: PipelineMetrics;
 }
 
 /**
  * Buffers records per stream (`md.bars`, `md.options`, ...) and publishes them with `bus.publishBatch`
  * as `EventEnvelope`s keyed by symbol. A failed publish keeps the batch (nothing is dropped) and the
- * error reaches the caller, so the router backs off instead of reading more. `close()` flushes what is
+ * error reaches the caller, so the router backs off instead of reading more; the bus logs the outage. `close()` flushes what is
  * left.
  */
 export class BatchPublisher {
@@ -29,12 +27,18 @@ export class BatchPublisher {
   private readonly stop = new AbortController();
   private ticker?: Promise<void>;
   private readonly v1FieldCache = new Map<RecordKind, string[]>();
+  private publishFailing = false;
 
   constructor(
     private readonly bus: EventBus,
     private readonly opts: BatchPublisherOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Publishing has failed and not worked since (the bus logs the outage itself, once). */
+  get failing(): boolean {
+    return this.publishFailing;
   }
 
   /** Starts the periodic flush. */
@@ -121,12 +125,10 @@ export class BatchPublisher {
         }
         this.opts.metrics?.publishedRecords.inc({ stream }, slice.length);
       }
+      this.publishFailing = false;
     } catch (err) {
       this.opts.metrics?.publishErrors.inc({ stream });
-      this.opts.logger?.warn(
-        { err, stream, buffered: this.buffers.get(stream)?.length },
-        'publishing a batch failed; it stays buffered and is retried',
-      );
+      this.publishFailing = true;
       throw err;
     }
   }

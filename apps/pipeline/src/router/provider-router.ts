@@ -1,3 +1,4 @@
+import { OutageLog } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { Provider } from '../providers/provider';
@@ -38,6 +39,13 @@ interface Entry {
   provider: Provider;
   state: ProviderState;
   run?: Promise<void>;
+}
+
+/** The publisher's error, so the router backs off without logging it as the provider's own failure. */
+class PublishFailed extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+  }
 }
 
 /** Exponential backoff with jitter: base * 2^(attempt-1), capped, then scaled into [50%, 100%]. */
@@ -113,6 +121,8 @@ export class ProviderRouter {
       if (!c) counters.set(kind, (c = metrics.records.labels({ provider: provider.name, kind })));
       return c;
     };
+    // A failing provider is one warn, not one per retry (a failed publish is the bus's outage: it logs it).
+    const outage = new OutageLog(log, { down: 'provider failed; retrying with backoff', up: 'provider running again' });
     let attempt = 0;
     while (!signal.aborted) {
       if (gate && !gate.holds(provider.name)) {
@@ -141,8 +151,14 @@ export class ProviderRouter {
             attempt = 0;
             state.records++;
             recordsOf(next.value.kind)?.inc();
-            const flushing = publisher.add(provider.name, next.value);
-            if (flushing) await flushing;
+            try {
+              const flushing = publisher.add(provider.name, next.value);
+              if (flushing) await flushing;
+            } catch (err) {
+              throw new PublishFailed(err);
+            }
+            // A record merely buffered while publishing still fails is no recovery.
+            if (!publisher.failing) outage.succeeded();
           }
         } finally {
           await it.return?.().catch(() => undefined);
@@ -155,10 +171,7 @@ export class ProviderRouter {
         state.status = 'backing_off';
         const delay = backoffMs(attempt, this.retry);
         this.opts.metrics?.providerErrors.inc({ provider: provider.name });
-        log?.warn(
-          { err, attempt, retryInMs: Math.round(delay) },
-          'provider failed; retrying with backoff',
-        );
+        if (!(err instanceof PublishFailed)) outage.failed(err, { attempt, retryInMs: Math.round(delay) });
         await this.clock.sleep(delay, signal);
       }
     }

@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import type { Logger } from '@mdp/service-kit';
 import { PipelineMetrics } from '../../src/metrics/pipeline-metrics';
 import type { BarRecord, MarketRecord, Provider } from '../../src/providers/provider';
 import { SyntheticProvider } from '../../src/providers/synthetic-provider';
@@ -176,6 +177,69 @@ describe('ProviderRouter', () => {
     expect(
       await metricValue(registry, 'pipeline_published_records_total', { stream: 'md.bars' }),
     ).toBe(6);
+  });
+
+  it('a provider failing on every retry is one warn with its cause and one info once it runs again', async () => {
+    const lines: Array<[string, string, Record<string, unknown>]> = [];
+    const at = (level: string) => (obj: object, msg: string) => void lines.push([level, msg, obj as Record<string, unknown>]);
+    const logger = { warn: at('warn'), error: at('error'), info: at('info'), child: () => logger } as unknown as Logger;
+    const clock = new FakeClock();
+    const bus = new RecordingBus();
+    const coordinator = new RateCoordinator(clock);
+    const publisher = new BatchPublisher(bus.asBus(), { batchSize: 1, flushIntervalMs: 1000, clock });
+    const router = new ProviderRouter({ coordinator, publisher, clock, logger, retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 } });
+    let starts = 0;
+    const flaky: Provider = {
+      name: 'flaky',
+      kinds: ['bar'],
+      async *stream() {
+        if (++starts <= 4) throw new Error(`upstream refused (${starts})`);
+        for (let i = 0; i < 3; i++) yield bar('F', i);
+      },
+    };
+    router.add(flaky, { rate: 1000, burst: 1000 });
+    router.start();
+    await clock.advance(5000);
+    await router.idle();
+    expect(bus.published()).toHaveLength(3);
+    expect(lines.map(([level, msg]) => [level, msg])).toEqual([
+      ['warn', 'provider failed; retrying with backoff'],
+      ['info', 'provider running again'],
+      ['info', 'provider finished'],
+    ]);
+    expect(lines[0][2]).toMatchObject({ err: 'upstream refused (1)' });
+    expect(lines[1][2]).toMatchObject({ failures: 4 });
+  });
+
+  it('a bus outage is the bus\'s to log: the router backs off without a line of its own, and recovers after the publisher', async () => {
+    const lines: Array<[string, string]> = [];
+    const at = (level: string) => (_obj: object, msg: string) => void lines.push([level, msg]);
+    const logger = { warn: at('warn'), error: at('error'), info: at('info'), child: () => logger } as unknown as Logger;
+    const clock = new FakeClock();
+    const bus = new RecordingBus();
+    bus.failNext = 4;
+    // A publish takes 30 ms: records added meanwhile are buffered without error although Redis is down.
+    const slowBus = Object.assign(Object.create(bus), {
+      publishBatch: async (...args: Parameters<RecordingBus['publishBatch']>) => {
+        await clock.sleep(30);
+        return bus.publishBatch(...args);
+      },
+    }) as RecordingBus;
+    const publisher = new BatchPublisher(slowBus.asBus(), { batchSize: 3, flushIntervalMs: 50, clock });
+    const router = new ProviderRouter({ coordinator: new RateCoordinator(clock), publisher, clock, logger, retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 } });
+    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 30 }), { rate: 20, burst: 1 });
+    const failingSeen: boolean[] = [];
+    publisher.start();
+    router.start();
+    for (let t = 0; t < 4000; t += 10) {
+      await clock.advance(10);
+      if (failingSeen[failingSeen.length - 1] !== publisher.failing) failingSeen.push(publisher.failing);
+    }
+    await router.idle();
+    await publisher.close();
+    expect(bus.published().length).toBe(30);
+    expect(failingSeen).toEqual([false, true, false]);
+    expect(lines).toEqual([['info', 'provider finished']]);
   });
 
   it('flushes partial batches on the interval and on close', async () => {

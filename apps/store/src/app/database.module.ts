@@ -1,4 +1,5 @@
 import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { OutageLog } from '@mdp/pulse';
 import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import { MigrationReport, runMigrations } from '../sinks/migrations';
@@ -29,17 +30,23 @@ export class DatabaseService implements OnApplicationShutdown {
     health.register('database', () => this.check());
   }
 
-  /** Retries with backoff until the migrations ran or `signal` aborts. */
+  /** Retries with backoff until the migrations ran or `signal` aborts; logs the first failure and the success after it. */
   async migrate(signal?: AbortSignal): Promise<boolean> {
+    const outage = new OutageLog(this.log, {
+      down: 'migrations failed (database unreachable or refusing); retrying with backoff',
+      downLevel: 'error',
+      up: 'migrations ran after failing; the database answers',
+    });
     for (let attempt = 0; !signal?.aborted; attempt++) {
       try {
         this.report = await runMigrations(this.client, { info: (o, m) => this.log.info(o, m), warn: (o, m) => this.log.warn(o, m) });
         this.migrated = true;
         this.lastError = undefined;
+        outage.succeeded();
         return true;
       } catch (err) {
         this.lastError = (err as Error).message;
-        this.log.error({ err: this.lastError, attempt }, 'migrations failed; retrying');
+        outage.failed(err);
         await sleep(Math.min(5000, 200 * 2 ** attempt), signal);
       }
     }

@@ -1,6 +1,7 @@
 import { CircuitBreakerPolicy, CircuitState, RetryPolicy, isBrokenCircuitError, isTaskCancelledError } from 'cockatiel';
 import { Registry } from 'prom-client';
 import type { FeedbackEvent } from '@mdp/contracts';
+import { OutageLog } from '@mdp/pulse';
 import { BoundedQueue, OverflowStrategy } from './bounded-queue';
 import { CoordinatorMetrics, coordinatorMetrics } from './metrics';
 import {
@@ -31,6 +32,7 @@ export interface FeedbackSink {
 export interface CoordinatorLogger {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+  info?(obj: object, msg: string): void;
 }
 
 export interface WriteCoordinatorOptions<T> {
@@ -105,6 +107,8 @@ export class WriteCoordinator<T> {
   private readonly breakerSettings: BreakerSettings;
   private readonly metrics: CoordinatorMetrics;
   private readonly log: CoordinatorLogger;
+  /** Circuit open to closed is one database outage: one error line when it opens, one info when it closes. */
+  private readonly outage: OutageLog;
   private readonly abort = new AbortController();
   private readonly levels: LevelEmitter;
   private workers: Promise<void>[] = [];
@@ -145,11 +149,25 @@ export class WriteCoordinator<T> {
     );
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
-    this.breaker.onBreak(() => {
+    this.outage = new OutageLog(
+      this.log,
+      {
+        down: 'circuit open: the database is failing; holding batches until it answers again',
+        downLevel: 'error',
+        up: 'circuit closed: the database answers again; writes resumed',
+      },
+      { coordinator_id: this.id },
+    );
+    this.breaker.onBreak((reason) => {
       this.openedAt = Date.now();
       this.opensInARow++;
+      // Every failed half-open probe breaks again: only the first opening starts the outage.
+      this.outage.failed('error' in reason ? reason.error : 'isolated');
     });
-    this.breaker.onReset(() => (this.opensInARow = 0));
+    this.breaker.onReset(() => {
+      this.opensInARow = 0;
+      this.outage.succeeded();
+    });
     this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
     this.metrics.circuitState.set({ coord_id: this.id }, 0);
     // Export zeros from the start so rate() and alerts see the series before the first event.

@@ -186,6 +186,36 @@ describe('WriteCoordinator', () => {
     await coord.stop(1000);
   });
 
+  it('logs the circuit opening once (error, with the database error) and closing once (info), however many probes fail', async () => {
+    const lines: Array<[string, Record<string, unknown>, string]> = [];
+    const at = (level: string) => (obj: object, msg: string) => void lines.push([level, obj as Record<string, unknown>, msg]);
+    const { coord, sink, settled } = setup({
+      capacity: 20,
+      workers: 2,
+      batchSize: 5,
+      breaker: { failureThreshold: 3, halfOpenAfterMs: 20, halfOpenMaxMs: 20 },
+      retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 2, jitter: false },
+      logger: { warn: at('warn'), error: at('error'), info: at('info') },
+    });
+    const states: CircuitState[] = [];
+    coord.breaker.onStateChange((s) => states.push(s));
+    sink.down = true;
+    coord.start();
+    const submitting = coord.submitMany(items(0, 10));
+    await until(() => states.filter((s) => s === CircuitState.HalfOpen).length >= 3);
+    sink.down = false;
+    await submitting;
+    await until(() => settled.size === 10);
+    await until(() => coord.circuitState === CircuitState.Closed);
+    await coord.stop(1000);
+    expect(lines.map(([level, , msg]) => [level, msg])).toEqual([
+      ['error', 'circuit open: the database is failing; holding batches until it answers again'],
+      ['info', 'circuit closed: the database answers again; writes resumed'],
+    ]);
+    expect(lines[0][1]).toMatchObject({ coordinator_id: 'test', err: 'connect ECONNREFUSED 127.0.0.1:1' });
+    expect(lines[1][1]).toMatchObject({ coordinator_id: 'test', down_ms: expect.any(Number), failures: expect.any(Number) });
+  });
+
   it('drop_oldest dead-letters the evicted items and counts them', async () => {
     const { coord, dead, settled, registry } = setup({ capacity: 3, overflow: 'drop_oldest' });
     // not started: nothing drains the queue
