@@ -1,4 +1,5 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { open } from 'fs/promises';
 import os from 'os';
 import path from 'path';
 import { DeadLetterFile } from '../../src/dlq/dead-letter-file';
@@ -21,6 +22,27 @@ describe('DeadLetterFile', () => {
     expect(lines[0]).toEqual({ item: { n: 1 }, error: 'boom', attempts: 5, ts: expect.any(Number) });
     expect(lines[2]).toMatchObject({ error: 'bad row', attempts: 0 });
     expect(Object.keys(lines[0])).toEqual(['item', 'error', 'attempts', 'ts']);
+  });
+
+  it('syncs every append to disk before it resolves (the caller acks what it recorded)', async () => {
+    // The FileHandle class, from a handle of our own: its datasync is what reaches the disk.
+    const probe = await open(__filename, 'r');
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const original = proto.datasync;
+    const synced: number[] = [];
+    proto.datasync = function (this: unknown) {
+      synced.push(readFileSync(file, 'utf8').split('\n').filter(Boolean).length);
+      return original.call(this);
+    };
+    try {
+      const dlq = new DeadLetterFile<{ n: number }>(file);
+      await dlq.append([{ n: 1 }, { n: 2 }], 'e', 1);
+      await dlq.append([{ n: 3 }], 'e', 1);
+    } finally {
+      proto.datasync = original;
+    }
+    expect(synced).toEqual([2, 3]);
   });
 
   it('lists with offset and limit and skips undecodable lines', async () => {
