@@ -92,6 +92,8 @@ describe('orchestrator HTTP surface', () => {
     await request(orch.app.getHttpServer()).get('/cockpit/..%2Fpackage.json').expect(404);
     const snap = (await request(orch.app.getHttpServer()).get('/cockpit/snapshot').expect(200)).body;
     expect(snap).toMatchObject({ control_enabled: false, cluster: { service: 'cluster' }, streams: expect.any(Array), audit: expect.any(Array) });
+    expect(snap.scale).toMatchObject({ group: 'store', partitions: 1, shards: [], instances: [] });
+    expect(Object.keys(snap.scale.streams).sort()).toEqual(['md.bars', 'md.fundamentals', 'md.news', 'md.options']);
   });
 
   it('GET /topology on the in-memory bus: the known streams and groups, and this orchestrator from its heartbeat', async () => {

@@ -6,6 +6,7 @@ import type { DeadLetterAudit, DeadLetterSummary } from '../audit/dead-letter-au
 import type { ClusterView, TopologyNode } from '../cluster/cluster-view';
 import type { StreamInfo } from '../cluster/bus-inspector';
 import type { ObserverListener, PulseObserver } from '../observer/pulse-observer.service';
+import type { ScaleTopology } from '../observer/scale-topology';
 
 /** One sample of a coordinator's queue, for the cockpit chart: [epoch s, queue size, capacity, level 0|1|2]. */
 export type QueueSample = [number, number, number, number];
@@ -27,6 +28,8 @@ export interface CockpitSnapshot {
   streams: StreamInfo[];
   dead_letters: DeadLetterSummary[];
   audit: StoredAuditRow[] | AuditRow[];
+  /** The md.* partitions, their shards and the store instances (GET /topology/scale); null when Redis does not answer. */
+  scale: ScaleTopology | null;
   control_enabled: boolean;
 }
 
@@ -46,6 +49,7 @@ export class CockpitFeed implements ObserverListener {
     private readonly trail: AuditTrail,
     private readonly deadLetters: DeadLetterAudit,
     private readonly controlEnabled: boolean,
+    private readonly scale: () => Promise<ScaleTopology>,
     private readonly minGapMs = 250,
   ) {
     this.events.setMaxListeners(0);
@@ -110,6 +114,7 @@ export class CockpitFeed implements ObserverListener {
     } catch {
       // The database is down: the page still shows everything else (and /health says why).
     }
+    const scale = await this.scale().catch(() => null);
     return {
       ts: Date.now() / 1000,
       namespace: status.namespace,
@@ -121,6 +126,7 @@ export class CockpitFeed implements ObserverListener {
       streams: topology.streams,
       dead_letters: this.deadLetters.summaries(topology.streams),
       audit,
+      scale,
       control_enabled: this.controlEnabled,
     };
   }

@@ -2,10 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BeforeApplicationShutdown, Controller, DynamicModule, Get, Header, Injectable, Module, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { EventBus } from '@mdp/pulse';
+import { EVENT_BUS } from '@mdp/service-kit';
 import { AuditTrail } from '../audit/audit-trail';
 import { DeadLetterAudit } from '../audit/dead-letter-audit';
 import { ClusterView } from '../cluster/cluster-view';
 import { PulseObserver } from '../observer/pulse-observer.service';
+import { scaleTopology } from '../observer/scale-topology';
 import { CockpitFeed } from './cockpit-feed';
 
 /** The page and its script live next to the package (not compiled): `cockpit/` in src and dist alike. */
@@ -107,7 +110,7 @@ class CockpitLifecycle implements BeforeApplicationShutdown {
 
 export const COCKPIT_CONTROL_ENABLED = Symbol('COCKPIT_CONTROL_ENABLED');
 
-/** The operator's page. Needs the observer, audit and cluster modules. */
+/** The operator's page. Needs the observer, audit, cluster and bus modules. */
 @Module({})
 export class CockpitModule {
   static forRoot(options: { controlEnabled: boolean }): DynamicModule {
@@ -118,8 +121,9 @@ export class CockpitModule {
         { provide: COCKPIT_CONTROL_ENABLED, useValue: options.controlEnabled },
         {
           provide: CockpitFeed,
-          inject: [PulseObserver, ClusterView, AuditTrail, DeadLetterAudit, COCKPIT_CONTROL_ENABLED],
-          useFactory: (o: PulseObserver, c: ClusterView, t: AuditTrail, d: DeadLetterAudit, enabled: boolean) => new CockpitFeed(o, c, t, d, enabled),
+          inject: [PulseObserver, ClusterView, AuditTrail, DeadLetterAudit, COCKPIT_CONTROL_ENABLED, EVENT_BUS],
+          useFactory: (o: PulseObserver, c: ClusterView, t: AuditTrail, d: DeadLetterAudit, enabled: boolean, bus: EventBus) =>
+            new CockpitFeed(o, c, t, d, enabled, () => scaleTopology(bus)),
         },
         CockpitLifecycle,
       ],

@@ -1,9 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import type { EventBus, PulseBus, StreamInfo } from '@mdp/pulse';
-import { EVENT_BUS, MARKET_DATA_STREAMS } from '@mdp/service-kit';
-
-/** The group whose members share the md.* partitions (the store instances). */
-const STORE_GROUP = 'store';
+import type { EventBus } from '@mdp/pulse';
+import { EVENT_BUS } from '@mdp/service-kit';
+import { scaleTopology } from './scale-topology';
 
 /**
  * GET /topology/scale: how the market-data streams are spread out. Per md.* stream, each partition
@@ -16,18 +14,7 @@ export class ScaleTopologyController {
 
   @Get('topology/scale')
   @Header('Cache-Control', 'no-store')
-  async topology() {
-    const bus = this.bus as PulseBus;
-    const streams: Record<string, StreamInfo[]> = {};
-    for (const stream of MARKET_DATA_STREAMS) streams[stream] = await bus.streamTopology(stream, STORE_GROUP);
-    const all = Object.values(streams).flat();
-    return {
-      namespace: bus.namespace,
-      group: STORE_GROUP,
-      partitions: streams[MARKET_DATA_STREAMS[0]].length,
-      shards: [...new Set(all.map((p) => p.node).filter((n): n is string => !!n))].sort(),
-      instances: [...new Set(all.flatMap((p) => p.consumers.map((c) => c.name)))].sort(),
-      streams,
-    };
+  topology() {
+    return scaleTopology(this.bus);
   }
 }
