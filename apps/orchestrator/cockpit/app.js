@@ -173,6 +173,50 @@
       : '<p class="empty">no streams yet</p>';
   }
 
+  // Partitions of group `store`: one row per md.* partition; on a Redis Cluster its slot and owning master.
+  function renderScale(s) {
+    var t = s.scale;
+    if (!t) { $('scale').innerHTML = '<p class="empty">no partition information (bus not answering)</p>'; return; }
+    var inmem = s.backend === 'inmem';
+    var clustered = t.shards.length > 0;
+    var instances = {};
+    var rows = [];
+    Object.keys(t.streams).forEach(function (name) {
+      var parts = t.streams[name];
+      parts.forEach(function (p, i) {
+        p.consumers.forEach(function (c) {
+          var seen = instances[c.name] || (instances[c.name] = { pending: 0, idle: Infinity, partitions: 0 });
+          seen.pending += c.pending;
+          seen.idle = Math.min(seen.idle, c.idleMs);
+          seen.partitions++;
+        });
+        rows.push('<tr data-partition="' + esc(p.stream) + '">' +
+          (i === 0 ? '<td class="mono" rowspan="' + parts.length + '">' + esc(name) + '</td>' : '') +
+          '<td class="mono dim" title="' + esc(p.stream) + '">p' + i + '</td>' +
+          '<td class="num dim">' + (inmem ? '–' : fmtInt(p.length)) + '</td>' +
+          '<td class="num ' + (p.pending > 0 ? 'warn' : '') + '">' + fmtInt(p.pending) + '</td>' +
+          '<td class="num">' + p.consumers.length + '</td>' +
+          (clustered ? '<td class="num dim">' + (p.slot == null ? '–' : p.slot) + '</td><td class="mono">' + esc(p.node || '–') + '</td>' : '') +
+          '</tr>');
+      });
+    });
+    var names = Object.keys(instances).sort();
+    $('scale').innerHTML =
+      '<div class="scale-sum"><span><b id="scale-partitions">' + t.partitions + '</b> partition' + (t.partitions === 1 ? '' : 's') + ' per stream</span>' +
+      (inmem ? '<span>in-memory bus</span>' : '<span><b>' + (clustered ? t.shards.length : 1) + '</b> ' + (clustered ? 'shard' + (t.shards.length === 1 ? '' : 's') : 'Redis (no cluster)') + '</span>') +
+      '<span><b>' + names.length + '</b> store instance' + (names.length === 1 ? '' : 's') + '</span></div>' +
+      '<table id="scale-partitions-table"><tr><th>stream</th><th>part</th><th class="num">length</th><th class="num">pending</th><th class="num">readers</th>' +
+      (clustered ? '<th class="num">slot</th><th>master</th>' : '') + '</tr>' + rows.join('') + '</table>' +
+      (names.length
+        ? '<table id="scale-instances"><tr><th>instance (group ' + esc(t.group) + ')</th><th class="num">partitions</th><th class="num">pending</th><th class="num">idle</th></tr>' +
+          names.map(function (n) {
+            var c = instances[n];
+            return '<tr><td class="mono">' + esc(n) + '</td><td class="num dim">' + c.partitions + '</td><td class="num ' + (c.pending > 0 ? 'warn' : '') + '">' + fmtInt(c.pending) + '</td>' +
+              '<td class="num dim">' + (c.idle === Infinity ? '–' : duration(c.idle / 1000)) + '</td></tr>';
+          }).join('') + '</table>'
+        : '<p class="empty">' + (inmem ? 'the in-memory bus knows only instances holding entries' : 'no store instance has read yet') + '</p>');
+  }
+
   function renderDeadLetters(s) {
     if (!s.dead_letters.length) { $('dead-letters').innerHTML = '<p class="empty ok">no dead letters</p>'; return; }
     $('dead-letters').innerHTML = s.dead_letters.map(function (d) {
@@ -257,6 +301,7 @@
     renderCoordinators(s);
     renderProviders(s);
     renderStreams(s);
+    renderScale(s);
     renderDeadLetters(s);
     renderAudit(s.audit);
     renderChart(s);

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createEnvelope, createEventBus, InMemoryStreams, type PulseBus } from '@mdp/pulse';
-import { createTestSchema, describeWithPostgres, TestSchema, uniqueId } from '@mdp/testing';
+import { createTestSchema, deleteRedisPrefix, describeWithPostgres, describeWithServices, redisUrl, TestSchema, uniqueId } from '@mdp/testing';
 import { bootstrap, OrchestratorHandle } from '../src/bootstrap';
 import { until } from './helpers';
 
@@ -21,7 +22,10 @@ const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
 const TOKEN = 'cockpit-token';
 
 /** Without a browser: a failure on CI (never a silent skip), a visible skip elsewhere. */
-const describeWithBrowser = CHROMIUM || process.env.CI === 'true' ? describeWithPostgres : (t: string, b: () => void) => describe.skip(`${t} [skipped: no chromium; apt-get install chromium]`, b);
+const withBrowser = (describeWith: typeof describeWithPostgres) =>
+  CHROMIUM || process.env.CI === 'true' ? describeWith : (t: string, b: () => void) => describe.skip(`${t} [skipped: no chromium; apt-get install chromium]`, b);
+const describeWithBrowser = withBrowser(describeWithPostgres);
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
 describeWithBrowser('cockpit in a real headless browser', () => {
   const namespace = uniqueId('orch_ui');
@@ -79,7 +83,7 @@ describeWithBrowser('cockpit in a real headless browser', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+      args: BROWSER_ARGS,
     });
     page = await browser.newPage({ viewport: { width: 1440, height: 1080 }, deviceScaleFactor: 1 });
   }, 60_000);
@@ -131,5 +135,76 @@ describeWithBrowser('cockpit in a real headless browser', () => {
     await page.waitForTimeout(300);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'cockpit.png'), fullPage: true });
+  }, 60_000);
+});
+
+withBrowser(describeWithServices)('cockpit scale-out panel: partitions and store instances on Redis', () => {
+  const namespace = uniqueId('orch_scale');
+  const partitionsEnv = { EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: namespace, MD_PARTITIONS: '2', LOG_LEVEL: 'silent', SCHEMA_TRACK: 'v1', HEARTBEAT_INTERVAL_MS: '1000' };
+  let schema: TestSchema;
+  let redis: Redis;
+  let bus: PulseBus;
+  let orch: OrchestratorHandle;
+  const stores: Service[] = [];
+  let browser: Browser;
+  let page: Page;
+  let dlqDir: string;
+
+  beforeAll(async () => {
+    if (!CHROMIUM) throw new Error('chromium not found (apt-get install -y chromium, or set CHROMIUM_PATH)');
+    schema = await createTestSchema();
+    redis = new Redis(redisUrl());
+    dlqDir = mkdtempSync(join(tmpdir(), 'orch-scale-dlq-'));
+    for (const name of ['store-a', 'store-b']) {
+      stores.push(
+        await startStore({
+          port: 0,
+          handleSignals: false,
+          databaseUrl: schema.url,
+          env: { ...partitionsEnv, MDS_DLQ_DIR: join(dlqDir, name), MDS_FB_ENABLE_FEEDBACK: 'false', MDS_CONSUMER_NAME: name },
+        }),
+      );
+    }
+    orch = await bootstrap({ port: 0, handleSignals: false, env: { ...partitionsEnv, DATABASE_URL: schema.url, ORCH_POLL_MS: '500' } });
+    await until(async () => ((await fetch(`http://127.0.0.1:${orch.port}/ready`)).status === 200 ? true : undefined), 'the orchestrator ready');
+    bus = createEventBus({ backend: 'redis', redisUrl: redisUrl(), namespace, track: 'v1', partitions: { 'md.bars': 2 } }) as PulseBus;
+    const now = Math.floor(Date.now() / 1000);
+    for (const symbol of ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'TSLA', 'META']) {
+      await bus.publish('md.bars', createEnvelope('md.Bar', { provider: 'test', symbol, interval: '1m', ts: now, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10 }, { key: symbol, track: 'v1' }));
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
+    page = await browser.newPage({ viewport: { width: 1440, height: 1080 }, deviceScaleFactor: 1 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await orch?.close();
+    for (const store of stores) await store.close();
+    await bus?.close();
+    if (redis) {
+      await deleteRedisPrefix(redis, namespace);
+      await deleteRedisPrefix(redis, `{${namespace}`);
+      await redis.quit();
+    }
+    await schema?.drop();
+    if (dlqDir) rmSync(dlqDir, { recursive: true, force: true });
+  });
+
+  it('lists each md.* stream with its two partitions, and both store instances reading them; saves a screenshot', async () => {
+    await page.goto(`http://127.0.0.1:${orch.port}/`);
+    await page.waitForSelector('#live[data-on="true"]');
+    // Both instances have joined group `store` on every partition (XINFO CONSUMERS), pushed over /events.
+    await page.waitForFunction("document.querySelectorAll('#scale-instances tr').length === 3", undefined, { timeout: 15_000 });
+    expect(await page.textContent('#scale-partitions')).toBe('2');
+    const partitions = await page.$$eval('#scale-partitions-table tr[data-partition]', (rows) => rows.map((r) => r.getAttribute('data-partition')));
+    const expected = ['md.bars', 'md.options', 'md.news', 'md.fundamentals'].flatMap((s) => [0, 1].map((p) => `{${namespace}.${s}.p${p}}`));
+    expect(partitions).toEqual(expected);
+    const instances = await page.$$eval('#scale-instances tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    expect(instances).toEqual(['store-a', 'store-b']);
+    // The six bars went to md.bars's partitions by key: their lengths add up.
+    const barLengths = await page.$$eval(`#scale-partitions-table tr[data-partition^="{${namespace}.md.bars."]`, (rows) => rows.map((r) => Number(r.querySelector('td.num')?.textContent)));
+    expect(barLengths.reduce((a, b) => a + b, 0)).toBe(6);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'cockpit-scale.png'), fullPage: true });
   }, 60_000);
 });
