@@ -165,7 +165,7 @@ export class ServiceProcess implements Stoppable {
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
-  async stop(graceMs = 15_000): Promise<void> {
+  async stop(graceMs = 5_000): Promise<void> {
     if (!this.running) return;
     this.kill('SIGTERM');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);

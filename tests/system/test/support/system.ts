@@ -244,6 +244,17 @@ export class SystemUnderTest {
     return { entries, keys };
   }
 
+  /** Whether the `store` group has read every entry of `<ns>.md.bars` and acked or dead-lettered it. */
+  async barsSettled(redis: Redis): Promise<boolean> {
+    const groups = (await redis.xinfo('GROUPS', this.barsStream)) as unknown[][];
+    for (const g of groups) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
+      if (info.name === 'store') return Number(info.pending) === 0 && Number(info.lag) === 0;
+    }
+    return false;
+  }
+
   async dlqLength(redis: Redis): Promise<number> {
     return redis.xlen(`${this.barsStream}.dlq`);
   }
@@ -275,4 +286,23 @@ export function lostKeys(published: Set<string>, persisted: Set<string>): string
   const lost: string[] = [];
   for (const k of published) if (!persisted.has(k)) lost.push(k);
   return lost;
+}
+
+/** Samples `probe` every `everyMs` until stopped; returns every value seen. */
+export function sampleWhile<T>(probe: () => Promise<T>, everyMs = 250): { stop: () => Promise<T[]> } {
+  const seen: T[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      seen.push(await probe());
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
 }

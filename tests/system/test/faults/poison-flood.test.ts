@@ -1,0 +1,155 @@
+/**
+ * A poison flood: 10 000 junk entries (bad JSON, wrong schema, bad signature under PUBLISHER_TOKEN,
+ * entries over the size cap) among 10 000 good ones, written straight to `<ns>.md.bars` while the
+ * store reads. Every junk entry lands in `<ns>.md.bars.dlq` exactly once with its reason, every good
+ * one in bars_ohlcv exactly once, and the store's memory stays bounded.
+ */
+import { randomUUID } from 'crypto';
+import Redis from 'ioredis';
+import { createEnvelope, encodeEntry, signEnvelope } from '@mdp/pulse';
+import { describeWithPostgres, RedisServer, waitFor } from '@mdp/testing';
+import { barKey, lostKeys, report, RSS_BOUND_MB, SUBMITTED, SystemUnderTest } from '../support/system';
+
+const TOKEN = 'system-test-publisher-token';
+const GOOD = 10_000;
+const JUNK = { badJson: 3_300, wrongSchema: 3_300, badSignature: 3_300, tooLarge: 100 };
+const JUNK_TOTAL = Object.values(JUNK).reduce((a, b) => a + b, 0);
+/** Over the default maximum entry size of 1 MB. */
+const TOO_LARGE_BYTES = 1_200_000;
+const T0 = 1_700_000_000;
+
+function bar(i: number) {
+  const symbol = `P${i % 10}`;
+  const ts = T0 + Math.floor(i / 10) * 60;
+  return { provider: 'poison-test', symbol, interval: '1m', ts, open: 10, high: 11, low: 9, close: 10.5, volume: 100 };
+}
+
+function goodEntry(i: number): string[] {
+  const b = bar(i);
+  return encodeEntry(signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), TOKEN));
+}
+
+type JunkKind = keyof typeof JUNK;
+
+function junkEntry(kind: JunkKind, i: number): string[] {
+  const b = bar(i);
+  switch (kind) {
+    case 'badJson':
+      return ['id', randomUUID(), 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', `{"id": "${i}", "payload": {`];
+    case 'wrongSchema': {
+      const { close: _close, ...noClose } = b;
+      return encodeEntry(signEnvelope(createEnvelope('md.Bar', { ...noClose, volume: 'lots' }, { track: 'v1', key: b.symbol }), TOKEN));
+    }
+    case 'badSignature':
+      return encodeEntry(signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), 'not-the-token'));
+    case 'tooLarge':
+      return encodeEntry(
+        signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol, headers: { padding: 'x'.repeat(TOO_LARGE_BYTES) } }), TOKEN),
+      );
+  }
+}
+
+describeWithPostgres('a poison flood among good entries', () => {
+  let sys: SystemUnderTest | undefined;
+  afterEach(async () => {
+    await sys?.close();
+    sys = undefined;
+  });
+
+  it('dead-letters every junk entry once and persists every good one once', async () => {
+    // A private Redis: 120 MB of oversized entries are no business of the shared server.
+    const server = await RedisServer.start();
+    sys = await SystemUnderTest.create(server.url);
+    const s = sys;
+    const redis = new Redis(server.url);
+    try {
+      const store = await s.start('store', { ...s.sharedEnv('v1'), PUBLISHER_TOKEN: TOKEN });
+      await store.waitReady();
+
+      // Good and junk interleaved, junk kinds spread over the whole run, written in pipelined chunks.
+      const kinds: JunkKind[] = (Object.keys(JUNK) as JunkKind[]).flatMap((k) => Array<JunkKind>(JUNK[k]).fill(k));
+      const junkIds = new Map<string, JunkKind>();
+      const total = GOOD + JUNK_TOTAL;
+      let g = 0;
+      let j = 0;
+      for (let start = 0; start < total; start += 500) {
+        const chunk = redis.pipeline();
+        const chunkKinds: Array<JunkKind | undefined> = [];
+        for (let n = start; n < Math.min(total, start + 500); n++) {
+          // Spread each junk kind evenly: junk entry j is kinds[(j * 7919) % JUNK_TOTAL].
+          const isJunk = j < JUNK_TOTAL && (g >= GOOD || n % 2 === 1);
+          if (isJunk) {
+            const kind = kinds[(j * 7919) % JUNK_TOTAL];
+            chunk.xadd(s.barsStream, '*', ...junkEntry(kind, 1_000_000 + j++));
+            chunkKinds.push(kind);
+          } else {
+            chunk.xadd(s.barsStream, '*', ...goodEntry(g++));
+            chunkKinds.push(undefined);
+          }
+        }
+        const results = (await chunk.exec())!;
+        results.forEach(([err, id], k) => {
+          if (err) throw err;
+          if (chunkKinds[k]) junkIds.set(id as string, chunkKinds[k]!);
+        });
+      }
+      expect([g, j, junkIds.size]).toEqual([GOOD, JUNK_TOTAL, JUNK_TOTAL]);
+
+      await waitFor(() => s.barsSettled(redis), {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        what: 'the store group to read and settle every entry',
+        detail: () => store.output(20),
+      });
+      await s.metrics.scrapeAll();
+
+      // Each junk entry once in the dead letters, with the reason of its kind; no good entry there.
+      const reasons = new Map<JunkKind, Set<string>>();
+      const dead = new Map<string, number>();
+      let from = '-';
+      for (;;) {
+        const page = await redis.xrange(`${s.barsStream}.dlq`, from, '+', 'COUNT', 1000);
+        for (const [id, fields] of page) {
+          const get = (f: string) => fields[fields.indexOf(f) + 1];
+          const source = get('source_entry_id');
+          dead.set(source, (dead.get(source) ?? 0) + 1);
+          const kind = junkIds.get(source);
+          if (kind) reasons.set(kind, (reasons.get(kind) ?? new Set()).add(get('reason').split(':')[0]));
+          from = `(${id}`;
+        }
+        if (page.length < 1000) break;
+      }
+      const notJunk = [...dead.keys()].filter((id) => !junkIds.has(id));
+      const twice = [...dead.values()].filter((n) => n > 1).length;
+      const missing = [...junkIds.keys()].filter((id) => !dead.has(id));
+
+      const expectedKeys = new Set(Array.from({ length: GOOD }, (_, i) => barKey(bar(i).symbol, '1m', bar(i).ts)));
+      const persisted = await s.persisted();
+      const lost = lostKeys(expectedKeys, persisted.keys).length + missing.length;
+      // Every entry carries a key of its own, so rows handed to the writer beyond the rows persisted were handed over twice.
+      const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - persisted.rows);
+      report('poison flood', {
+        published: total,
+        persisted: persisted.keys.size,
+        handledTwice,
+        deadLettered: dead.size,
+        lost,
+        maxRssMb: s.metrics.maxRssMb,
+      }, `junk=${JUNK_TOTAL} good=${GOOD}`);
+
+      expect({ missing: missing.length, notJunk, twice }).toEqual({ missing: 0, notJunk: [], twice: 0 });
+      expect(Object.fromEntries([...reasons].map(([k, v]) => [k, [...v].sort()]))).toEqual({
+        badJson: ['envelope is not valid JSON'],
+        wrongSchema: ['schema'],
+        badSignature: [expect.stringMatching(/signature/)],
+        tooLarge: [expect.stringMatching(/too large/)],
+      });
+      expect(lost).toBe(0);
+      expect(persisted.rows).toBe(GOOD);
+      expect(handledTwice).toBe(0);
+      expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
