@@ -16,22 +16,33 @@ afterEach(() => stopAll());
 describe('the contract-matrix leg', () => {
   it('is read from SCHEMA_TRACK and EVENT_BUS_BACKEND, v1 over Redis when neither is set', () => {
     expect(legFromEnv({})).toEqual({ track: 'v1', backend: 'redis', named: false });
-    expect(legFromEnv({ SCHEMA_TRACK: 'v2', EVENT_BUS_BACKEND: 'inmem' })).toEqual({ track: 'v2', backend: 'inmem', named: true });
-    expect(() => legFromEnv({ SCHEMA_TRACK: 'v9' })).toThrow('SCHEMA_TRACK=v9 is not a schema track');
-    expect(() => legFromEnv({ EVENT_BUS_BACKEND: 'kafka' })).toThrow('EVENT_BUS_BACKEND=kafka is not a bus backend');
+    expect(legFromEnv({ SCHEMA_TRACK: 'v2', EVENT_BUS_BACKEND: 'inmem' })).toEqual({
+      track: 'v2',
+      backend: 'inmem',
+      named: true,
+    });
+    expect(() => legFromEnv({ SCHEMA_TRACK: 'v9' })).toThrow(
+      'SCHEMA_TRACK=v9 is not a schema track',
+    );
+    expect(() => legFromEnv({ EVENT_BUS_BACKEND: 'kafka' })).toThrow(
+      'EVENT_BUS_BACKEND=kafka is not a bus backend',
+    );
   });
 
-  it.each(['store', 'pipeline', 'orchestrator'] as const)('%s refuses to start with SCHEMA_TRACK=v9 EVENT_BUS_BACKEND=kafka', async (service) => {
-    assertBuilt();
-    const proc = ServiceProcess.start({
-      name: service,
-      script: ENTRY[service],
-      env: { SCHEMA_TRACK: 'v9', EVENT_BUS_BACKEND: 'kafka', PORT: '0', LOG_LEVEL: 'silent' },
-    });
-    expect(await proc.exited).toEqual({ code: 1, signal: null });
-    expect(proc.output()).toMatch(/SCHEMA_TRACK: /);
-    expect(proc.output()).toMatch(/EVENT_BUS_BACKEND: must be inmem or redis/);
-  });
+  it.each(['store', 'pipeline', 'orchestrator'] as const)(
+    '%s refuses to start with SCHEMA_TRACK=v9 EVENT_BUS_BACKEND=kafka',
+    async (service) => {
+      assertBuilt();
+      const proc = ServiceProcess.start({
+        name: service,
+        script: ENTRY[service],
+        env: { SCHEMA_TRACK: 'v9', EVENT_BUS_BACKEND: 'kafka', PORT: '0', LOG_LEVEL: 'silent' },
+      });
+      expect(await proc.exited).toEqual({ code: 1, signal: null });
+      expect(proc.output()).toMatch(/SCHEMA_TRACK: /);
+      expect(proc.output()).toMatch(/EVENT_BUS_BACKEND: must be inmem or redis/);
+    },
+  );
 
   it.each([
     ['SCHEMA_TRACK', 'v9', 'SCHEMA_TRACK=v9 is not a schema track'],
@@ -56,7 +67,10 @@ describe('the contract-matrix leg', () => {
   it('is what every leg of .github/workflows/contracts.yml runs, with its track and backend, before the other suites', () => {
     const wf = parse(readFileSync(path.join(ROOT, '.github/workflows/contracts.yml'), 'utf8'));
     const job = wf.jobs.contracts;
-    expect(job.env).toMatchObject({ SCHEMA_TRACK: '${{ matrix.schema_track }}', EVENT_BUS_BACKEND: '${{ matrix.bus_backend }}' });
+    expect(job.env).toMatchObject({
+      SCHEMA_TRACK: '${{ matrix.schema_track }}',
+      EVENT_BUS_BACKEND: '${{ matrix.bus_backend }}',
+    });
     const runs: string[] = job.steps.map((st: { run?: string }) => st.run ?? '');
     const loop = runs.findIndex((r) => /@mdp\/system-tests .*test\/loop\.test\.ts/.test(r));
     const build = runs.indexOf('pnpm build');

@@ -8,7 +8,14 @@ import { randomUUID } from 'crypto';
 import Redis from 'ioredis';
 import { createEnvelope, encodeEntry, signEnvelope } from '@mdp/pulse';
 import { describeWithPostgres, RedisServer, waitFor } from '@mdp/testing';
-import { barKey, lostKeys, report, RSS_BOUND_MB, SUBMITTED, SystemUnderTest } from '../support/system';
+import {
+  barKey,
+  lostKeys,
+  report,
+  RSS_BOUND_MB,
+  SUBMITTED,
+  SystemUnderTest,
+} from '../support/system';
 
 const TOKEN = 'system-test-publisher-token';
 const GOOD = 10_000;
@@ -21,12 +28,24 @@ const T0 = 1_700_000_000;
 function bar(i: number) {
   const symbol = `P${i % 10}`;
   const ts = T0 + Math.floor(i / 10) * 60;
-  return { provider: 'poison-test', symbol, interval: '1m', ts, open: 10, high: 11, low: 9, close: 10.5, volume: 100 };
+  return {
+    provider: 'poison-test',
+    symbol,
+    interval: '1m',
+    ts,
+    open: 10,
+    high: 11,
+    low: 9,
+    close: 10.5,
+    volume: 100,
+  };
 }
 
 function goodEntry(i: number): string[] {
   const b = bar(i);
-  return encodeEntry(signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), TOKEN));
+  return encodeEntry(
+    signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), TOKEN),
+  );
 }
 
 type JunkKind = keyof typeof JUNK;
@@ -35,16 +54,39 @@ function junkEntry(kind: JunkKind, i: number): string[] {
   const b = bar(i);
   switch (kind) {
     case 'badJson':
-      return ['id', randomUUID(), 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', `{"id": "${i}", "payload": {`];
+      return [
+        'id',
+        randomUUID(),
+        'schema_id',
+        'md.Bar',
+        'track',
+        'v1',
+        'envelope',
+        `{"id": "${i}", "payload": {`,
+      ];
     case 'wrongSchema': {
       const { close: _close, ...noClose } = b;
-      return encodeEntry(signEnvelope(createEnvelope('md.Bar', { ...noClose, volume: 'lots' }, { track: 'v1', key: b.symbol }), TOKEN));
+      return encodeEntry(
+        signEnvelope(
+          createEnvelope('md.Bar', { ...noClose, volume: 'lots' }, { track: 'v1', key: b.symbol }),
+          TOKEN,
+        ),
+      );
     }
     case 'badSignature':
-      return encodeEntry(signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), 'not-the-token'));
+      return encodeEntry(
+        signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), 'not-the-token'),
+      );
     case 'tooLarge':
       return encodeEntry(
-        signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol, headers: { padding: 'x'.repeat(TOO_LARGE_BYTES) } }), TOKEN),
+        signEnvelope(
+          createEnvelope('md.Bar', b, {
+            track: 'v1',
+            key: b.symbol,
+            headers: { padding: 'x'.repeat(TOO_LARGE_BYTES) },
+          }),
+          TOKEN,
+        ),
       );
   }
 }
@@ -67,7 +109,9 @@ describeWithPostgres('a poison flood among good entries', () => {
       await store.waitReady();
 
       // Good and junk interleaved, junk kinds spread over the whole run, written in pipelined chunks.
-      const kinds: JunkKind[] = (Object.keys(JUNK) as JunkKind[]).flatMap((k) => Array<JunkKind>(JUNK[k]).fill(k));
+      const kinds: JunkKind[] = (Object.keys(JUNK) as JunkKind[]).flatMap((k) =>
+        Array<JunkKind>(JUNK[k]).fill(k),
+      );
       const junkIds = new Map<string, JunkKind>();
       const total = GOOD + JUNK_TOTAL;
       let g = 0;
@@ -114,7 +158,8 @@ describeWithPostgres('a poison flood among good entries', () => {
           const source = get('source_entry_id');
           dead.set(source, (dead.get(source) ?? 0) + 1);
           const kind = junkIds.get(source);
-          if (kind) reasons.set(kind, (reasons.get(kind) ?? new Set()).add(get('reason').split(':')[0]));
+          if (kind)
+            reasons.set(kind, (reasons.get(kind) ?? new Set()).add(get('reason').split(':')[0]));
           from = `(${id}`;
         }
         if (page.length < 1000) break;
@@ -123,21 +168,31 @@ describeWithPostgres('a poison flood among good entries', () => {
       const twice = [...dead.values()].filter((n) => n > 1).length;
       const missing = [...junkIds.keys()].filter((id) => !dead.has(id));
 
-      const expectedKeys = new Set(Array.from({ length: GOOD }, (_, i) => barKey(bar(i).symbol, '1m', bar(i).ts)));
+      const expectedKeys = new Set(
+        Array.from({ length: GOOD }, (_, i) => barKey(bar(i).symbol, '1m', bar(i).ts)),
+      );
       const persisted = await s.persisted();
       const lost = lostKeys(expectedKeys, persisted.keys).length + missing.length;
       // Every entry carries a key of its own, so rows handed to the writer beyond the rows persisted were handed over twice.
       const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - persisted.rows);
-      report('poison flood', {
-        published: total,
-        persisted: persisted.keys.size,
-        handledTwice,
-        deadLettered: dead.size,
-        lost,
-        maxRssMb: s.metrics.maxRssMb,
-      }, `junk=${JUNK_TOTAL} good=${GOOD}`);
+      report(
+        'poison flood',
+        {
+          published: total,
+          persisted: persisted.keys.size,
+          handledTwice,
+          deadLettered: dead.size,
+          lost,
+          maxRssMb: s.metrics.maxRssMb,
+        },
+        `junk=${JUNK_TOTAL} good=${GOOD}`,
+      );
 
-      expect({ missing: missing.length, notJunk, twice }).toEqual({ missing: 0, notJunk: [], twice: 0 });
+      expect({ missing: missing.length, notJunk, twice }).toEqual({
+        missing: 0,
+        notJunk: [],
+        twice: 0,
+      });
       expect(Object.fromEntries([...reasons].map(([k, v]) => [k, [...v].sort()]))).toEqual({
         badJson: ['envelope is not valid JSON'],
         wrongSchema: ['schema'],

@@ -6,7 +6,15 @@
  */
 import Redis from 'ioredis';
 import { delay, describeWithServices, redisUrl, TcpProxy, track, waitFor } from '@mdp/testing';
-import { lostKeys, report, RSS_BOUND_MB, SMALL_STORE, SUBMITTED, syntheticPipeline, SystemUnderTest } from '../support/system';
+import {
+  lostKeys,
+  report,
+  RSS_BOUND_MB,
+  SMALL_STORE,
+  SUBMITTED,
+  syntheticPipeline,
+  SystemUnderTest,
+} from '../support/system';
 
 const BARS = 8_000;
 const RATE = 1_000;
@@ -30,9 +38,16 @@ describeWithServices('PostgreSQL unreachable for 15 s', () => {
     const target = new URL(s.schema.url);
     const proxy = track(new TcpProxy(target.hostname, Number(target.port || 5432)));
     await proxy.up();
-    const store = await s.start('store', { ...s.sharedEnv('v1'), ...SMALL_STORE, DATABASE_URL: proxy.rewrite(s.schema.url) });
+    const store = await s.start('store', {
+      ...s.sharedEnv('v1'),
+      ...SMALL_STORE,
+      DATABASE_URL: proxy.rewrite(s.schema.url),
+    });
     await store.waitReady();
-    const pipeline = await s.start('pipeline', { ...s.sharedEnv('v1'), ...syntheticPipeline(BARS, RATE) });
+    const pipeline = await s.start('pipeline', {
+      ...s.sharedEnv('v1'),
+      ...syntheticPipeline(BARS, RATE),
+    });
     await pipeline.waitReady();
 
     await s.waitPersisted(BARS / 5, 30_000, () => store.output());
@@ -53,14 +68,18 @@ describeWithServices('PostgreSQL unreachable for 15 s', () => {
     const persisted = await s.persisted();
     const lost = lostKeys(published.keys, persisted.keys);
     const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published.entries);
-    report('postgres unreachable 15 s', {
-      published: published.keys.size,
-      persisted: persisted.keys.size,
-      handledTwice,
-      deadLettered: await s.dlqLength(redis),
-      lost: lost.length,
-      maxRssMb: s.metrics.maxRssMb,
-    }, `all_written_${recoveredInS}s_after_recovery`);
+    report(
+      'postgres unreachable 15 s',
+      {
+        published: published.keys.size,
+        persisted: persisted.keys.size,
+        handledTwice,
+        deadLettered: await s.dlqLength(redis),
+        lost: lost.length,
+        maxRssMb: s.metrics.maxRssMb,
+      },
+      `all_written_${recoveredInS}s_after_recovery`,
+    );
     expect(published.keys.size).toBe(BARS);
     expect(lost).toEqual([]);
     expect(persisted.rows).toBe(BARS);

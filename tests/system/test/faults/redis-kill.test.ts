@@ -6,7 +6,16 @@
  */
 import Redis from 'ioredis';
 import { delay, describeWithPostgres, RedisServer, sumMetric } from '@mdp/testing';
-import { lostKeys, report, RSS_BOUND_MB, sampleWhile, SMALL_STORE, SUBMITTED, syntheticPipeline, SystemUnderTest } from '../support/system';
+import {
+  lostKeys,
+  report,
+  RSS_BOUND_MB,
+  sampleWhile,
+  SMALL_STORE,
+  SUBMITTED,
+  syntheticPipeline,
+  SystemUnderTest,
+} from '../support/system';
 
 const BARS = 8_000;
 const RATE = 2_000;
@@ -24,7 +33,11 @@ describeWithPostgres('kill -9 of Redis (AOF) and restart', () => {
     const s = sys;
     const store = await s.start('store', { ...s.sharedEnv('v1'), ...SMALL_STORE });
     await store.waitReady();
-    const pipeline = await s.start('pipeline', { ...s.sharedEnv('v1'), ...syntheticPipeline(BARS, RATE), PIPELINE_RETRY_MAX_MS: '2000' });
+    const pipeline = await s.start('pipeline', {
+      ...s.sharedEnv('v1'),
+      ...syntheticPipeline(BARS, RATE),
+      PIPELINE_RETRY_MAX_MS: '2000',
+    });
     await pipeline.waitReady();
 
     await s.waitPersisted(BARS / 4, 30_000, () => store.output());
@@ -43,16 +56,23 @@ describeWithPostgres('kill -9 of Redis (AOF) and restart', () => {
       const published = await s.published(redis);
       const persisted = await s.persisted();
       const lost = lostKeys(published.keys, persisted.keys);
-      const pipelinePublished = sumMetric(await pipeline.endpoint.metrics(), 'pipeline_published_records_total');
+      const pipelinePublished = sumMetric(
+        await pipeline.endpoint.metrics(),
+        'pipeline_published_records_total',
+      );
       const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published.entries);
-      report('redis kill -9 (AOF)', {
-        published: published.keys.size,
-        persisted: persisted.keys.size,
-        handledTwice,
-        deadLettered: await s.dlqLength(redis),
-        lost: lost.length,
-        maxRssMb: s.metrics.maxRssMb,
-      }, `stream_entries=${published.entries} pipeline_published=${pipelinePublished}`);
+      report(
+        'redis kill -9 (AOF)',
+        {
+          published: published.keys.size,
+          persisted: persisted.keys.size,
+          handledTwice,
+          deadLettered: await s.dlqLength(redis),
+          lost: lost.length,
+          maxRssMb: s.metrics.maxRssMb,
+        },
+        `stream_entries=${published.entries} pipeline_published=${pipelinePublished}`,
+      );
       expect(pipelinePublished).toBe(BARS);
       expect(published.keys.size).toBe(BARS);
       expect(lost).toEqual([]);

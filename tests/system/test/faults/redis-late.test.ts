@@ -5,7 +5,15 @@
  */
 import Redis from 'ioredis';
 import { delay, describeWithPostgres, RedisServer } from '@mdp/testing';
-import { lostKeys, report, RSS_BOUND_MB, SMALL_STORE, SUBMITTED, syntheticPipeline, SystemUnderTest } from '../support/system';
+import {
+  lostKeys,
+  report,
+  RSS_BOUND_MB,
+  SMALL_STORE,
+  SUBMITTED,
+  syntheticPipeline,
+  SystemUnderTest,
+} from '../support/system';
 
 const BARS = 3_000;
 const RATE = 1_000;
@@ -22,7 +30,11 @@ describeWithPostgres('Redis down while the services start', () => {
     sys = await SystemUnderTest.create(server.url);
     const s = sys;
     const store = await s.start('store', { ...s.sharedEnv('v1'), ...SMALL_STORE });
-    const pipeline = await s.start('pipeline', { ...s.sharedEnv('v1'), ...syntheticPipeline(BARS, RATE), PIPELINE_RETRY_MAX_MS: '2000' });
+    const pipeline = await s.start('pipeline', {
+      ...s.sharedEnv('v1'),
+      ...syntheticPipeline(BARS, RATE),
+      PIPELINE_RETRY_MAX_MS: '2000',
+    });
 
     // Both answer HTTP, and both say they are not ready, for as long as Redis is away.
     const logs = () => [store.output(10), pipeline.output(10)].join('\n');
@@ -36,7 +48,9 @@ describeWithPostgres('Redis down while the services start', () => {
       expect({ service: p.name, bus: bus?.state }).toEqual({ service: p.name, bus: 'unhealthy' });
     }
     await delay(3000);
-    expect([await store.endpoint.readyStatus(), await pipeline.endpoint.readyStatus()]).toEqual([503, 503]);
+    expect([await store.endpoint.readyStatus(), await pipeline.endpoint.readyStatus()]).toEqual([
+      503, 503,
+    ]);
     expect([store.running, pipeline.running]).toEqual([true, true]);
 
     await server.start();

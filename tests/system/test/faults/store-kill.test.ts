@@ -6,7 +6,15 @@
  */
 import Redis from 'ioredis';
 import { delay, describeWithServices, redisUrl } from '@mdp/testing';
-import { lostKeys, report, RSS_BOUND_MB, SMALL_STORE, SUBMITTED, syntheticPipeline, SystemUnderTest } from '../support/system';
+import {
+  lostKeys,
+  report,
+  RSS_BOUND_MB,
+  SMALL_STORE,
+  SUBMITTED,
+  syntheticPipeline,
+  SystemUnderTest,
+} from '../support/system';
 
 const BARS = 8_000;
 const RATE = 2_000;
@@ -29,7 +37,10 @@ describeWithServices('kill -9 of the store mid-run', () => {
     const storeEnv = { ...s.sharedEnv('v1'), ...SMALL_STORE };
     const store = await s.start('store', storeEnv);
     await store.waitReady();
-    const pipeline = await s.start('pipeline', { ...s.sharedEnv('v1'), ...syntheticPipeline(BARS, RATE) });
+    const pipeline = await s.start('pipeline', {
+      ...s.sharedEnv('v1'),
+      ...syntheticPipeline(BARS, RATE),
+    });
     await pipeline.waitReady();
 
     await s.waitPersisted(BARS / 4, 30_000, () => store.output());
@@ -38,7 +49,9 @@ describeWithServices('kill -9 of the store mid-run', () => {
     await delay(1000);
     const restarted = await s.start('store', storeEnv, 'store-restarted');
     await restarted.waitReady();
-    await s.waitPersisted(BARS, 60_000, () => [restarted.output(20), pipeline.output(10)].join('\n'));
+    await s.waitPersisted(BARS, 60_000, () =>
+      [restarted.output(20), pipeline.output(10)].join('\n'),
+    );
     await s.metrics.scrapeAll();
 
     const published = await s.published(redis);
