@@ -6,12 +6,10 @@
 import { spawn } from 'child_process';
 import { readFileSync } from 'fs';
 import path from 'path';
-import { ServiceProcess, stopAll } from '@mdp/testing';
+import { ServiceProcess } from '@mdp/testing';
 import { legFromEnv } from './support/leg';
 import { parse } from 'yaml';
 import { assertBuilt, ENTRY, ROOT } from './support/system';
-
-afterEach(() => stopAll());
 
 describe('the contract-matrix leg', () => {
   it('is read from SCHEMA_TRACK and EVENT_BUS_BACKEND, v1 over Redis when neither is set', () => {
