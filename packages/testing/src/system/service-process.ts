@@ -155,6 +155,11 @@ export class ServiceProcess implements Stoppable {
       .join('\n');
   }
 
+  /** Everything kept of the output, as printed (stdout and stderr interleaved). */
+  text(): string {
+    return this.lines.join('\n');
+  }
+
   /** Resolves with the first match of `pattern` in the output (past or future). */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     return waitFor(
