@@ -19,6 +19,7 @@ import {
   ServiceEndpoint,
   ServiceProcess,
   sumMetric,
+  waitFor,
 } from '@mdp/testing';
 import { legFromEnv, Leg } from './support/leg';
 import {
@@ -132,6 +133,38 @@ function expectTheLoop(run: LoopRun): { pausedRate: number; fullRate: number } {
   return { pausedRate, fullRate };
 }
 
+/** The orchestrator watched the loop: both levels on telemetry.feedback, and the pipeline back at scale 1. */
+async function expectOrchestratorSawTheLoop(
+  orchestrator: ServiceEndpoint,
+  detail: () => string,
+): Promise<void> {
+  const m = await waitFor(
+    async () => {
+      const m = await orchestrator.metrics();
+      const settled =
+        sumMetric(m, 'orchestrator_observed_events_total', {
+          stream: 'telemetry.feedback',
+          outcome: 'ok',
+        }) >= 2 &&
+        sumMetric(m, 'orchestrator_backpressure_level', { coordinator_id: 'store' }) === 0 &&
+        sumMetric(m, 'orchestrator_rate_scale', { provider: 'synthetic' }) === 1;
+      return settled && m;
+    },
+    {
+      timeoutMs: 15_000,
+      what: 'the orchestrator to observe hard, ok and the restored rate',
+      detail,
+    },
+  );
+  expect(
+    sumMetric(m, 'orchestrator_observed_events_total', {
+      stream: 'telemetry.rate_adjustment',
+      outcome: 'ok',
+    }),
+  ).toBeGreaterThanOrEqual(2);
+  expect(sumMetric(m, 'orchestrator_observed_events_total', { outcome: 'invalid' })).toBe(0);
+}
+
 (leg.backend === 'redis' ? describeWithServices : describe.skip)(
   'the overload loop, separate processes over Redis and PostgreSQL',
   () => {
@@ -174,6 +207,7 @@ function expectTheLoop(run: LoopRun): { pausedRate: number; fullRate: number } {
 
         const run = await watchLoop(s, store.endpoint, pipeline.endpoint, logs);
         const rates = expectTheLoop(run);
+        await expectOrchestratorSawTheLoop(orchestrator.endpoint, () => orchestrator.output(15));
 
         const published = await s.published(redis);
         const persisted = await s.persisted();
@@ -231,8 +265,8 @@ function expectTheLoop(run: LoopRun): { pausedRate: number; fullRate: number } {
           ...syntheticPipeline(BARS, RATE),
         },
       });
-      const [, storeUrl, pipelineUrl] = await launcher.waitForOutput(
-        /\[start\] store (http:\S+), pipeline (http:\S+),/,
+      const [, storeUrl, pipelineUrl, orchestratorUrl] = await launcher.waitForOutput(
+        /\[start\] store (http:\S+), pipeline (http:\S+), orchestrator (http:\S+) /,
         30_000,
       );
       const store = new ServiceEndpoint('store', storeUrl);
@@ -242,6 +276,9 @@ function expectTheLoop(run: LoopRun): { pausedRate: number; fullRate: number } {
 
       const run = await watchLoop(s, store, pipeline, () => launcher.output(30));
       const rates = expectTheLoop(run);
+      await expectOrchestratorSawTheLoop(new ServiceEndpoint('orchestrator', orchestratorUrl), () =>
+        launcher.output(15),
+      );
 
       // The in-memory bus has no stream to read back: the provider's bars are distinct keys by
       // construction (one bar per symbol and step), so the published count is the key count.
