@@ -67,8 +67,10 @@ describe('ServiceProcess', () => {
     await proc.waitReady(5000);
     expect((await proc.waitForOutput(/listening (\S+) (\S+)/))[0]).toBe('listening hello no-leak');
     expect(await proc.endpoint.rssMb()).toBe(100);
+    const mark = proc.mark();
     await proc.stop();
     expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(proc.linesSince(mark)).toEqual(['bye']);
     expect(proc.output()).toContain('[svc] bye');
     expect(await proc.endpoint.readyStatus()).toBe(0);
   });

@@ -90,6 +90,8 @@ export class ServiceProcess implements Stoppable {
   readonly exited: Promise<ExitStatus>;
   readonly http?: ServiceEndpoint;
   private readonly lines: string[] = [];
+  /** Lines printed so far, including those no longer kept. */
+  private printed = 0;
   private partial = '';
   private exit?: ExitStatus;
 
@@ -155,6 +157,17 @@ export class ServiceProcess implements Stoppable {
       .join('\n');
   }
 
+  /** A position in the output, for `linesSince`. */
+  mark(): number {
+    return this.printed;
+  }
+
+  /** The lines printed after `mark` (as far as they are still kept). */
+  linesSince(mark: number): string[] {
+    const count = this.printed - mark;
+    return count <= 0 ? [] : this.lines.slice(-Math.min(count, this.lines.length));
+  }
+
   /** Everything kept of the output, as printed (stdout and stderr interleaved). */
   text(): string {
     return this.lines.join('\n');
@@ -210,6 +223,7 @@ export class ServiceProcess implements Stoppable {
     const parts = text.split('\n');
     this.partial = parts.pop() ?? '';
     for (const line of parts) this.lines.push(line);
+    this.printed += parts.length;
     const keep = this.opts.keepLines ?? 500;
     if (this.lines.length > keep) this.lines.splice(0, this.lines.length - keep);
   }

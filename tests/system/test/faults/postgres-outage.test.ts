@@ -13,6 +13,7 @@ import {
   SMALL_STORE,
   SUBMITTED,
   syntheticPipeline,
+  warnings,
   SystemUnderTest,
 } from '../support/system';
 
@@ -51,6 +52,7 @@ describeWithServices('PostgreSQL unreachable for 15 s', () => {
     await pipeline.waitReady();
 
     await s.waitPersisted(BARS / 5, 30_000, () => store.output());
+    const outageStart = store.mark();
     await proxy.down();
     await waitFor(async () => (await store.endpoint.readyStatus()) === 503, {
       timeoutMs: OUTAGE_MS,
@@ -62,6 +64,7 @@ describeWithServices('PostgreSQL unreachable for 15 s', () => {
     const back = Date.now();
     await s.waitPersisted(BARS, 40_000, () => [store.output(20), pipeline.output(10)].join('\n'));
     const recoveredInS = ((Date.now() - back) / 1000).toFixed(1);
+    const outageWarnings = warnings(store.linesSince(outageStart));
     await s.metrics.scrapeAll();
 
     const published = await s.published(redis);
@@ -78,7 +81,7 @@ describeWithServices('PostgreSQL unreachable for 15 s', () => {
         lost: lost.length,
         maxRssMb: s.metrics.maxRssMb,
       },
-      `all_written_${recoveredInS}s_after_recovery`,
+      `all_written_${recoveredInS}s_after_recovery warn_lines=${outageWarnings.length}`,
     );
     expect(published.keys.size).toBe(BARS);
     expect(lost).toEqual([]);
@@ -86,5 +89,7 @@ describeWithServices('PostgreSQL unreachable for 15 s', () => {
     expect(handledTwice).toBe(0);
     expect(await s.dlqLength(redis)).toBe(0);
     expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+    // The outage is in the store's log (its start with the cause, at warn or error).
+    expect(outageWarnings.length).toBeGreaterThanOrEqual(1);
   });
 });

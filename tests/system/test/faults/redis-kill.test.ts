@@ -15,6 +15,7 @@ import {
   SUBMITTED,
   syntheticPipeline,
   SystemUnderTest,
+  warnings,
 } from '../support/system';
 
 const BARS = 8_000;
@@ -41,6 +42,7 @@ describeWithPostgres('kill -9 of Redis (AOF) and restart', () => {
     await pipeline.waitReady();
 
     await s.waitPersisted(BARS / 4, 30_000, () => store.output());
+    const outageStart = [store.mark(), pipeline.mark()];
     await server.kill('SIGKILL');
     // The store is not ready while its bus is gone (checked after the data, so a failure shows both).
     const readiness = sampleWhile(() => store.endpoint.readyStatus());
@@ -50,6 +52,10 @@ describeWithPostgres('kill -9 of Redis (AOF) and restart', () => {
     await store.waitReady(30_000);
     await s.waitPersisted(BARS, 60_000, () => [store.output(20), pipeline.output(20)].join('\n'));
     await s.metrics.scrapeAll();
+    const outageWarnings = [
+      warnings(store.linesSince(outageStart[0])),
+      warnings(pipeline.linesSince(outageStart[1])),
+    ];
 
     const redis = new Redis(server.url);
     try {
@@ -71,7 +77,7 @@ describeWithPostgres('kill -9 of Redis (AOF) and restart', () => {
           lost: lost.length,
           maxRssMb: s.metrics.maxRssMb,
         },
-        `stream_entries=${published.entries} pipeline_published=${pipelinePublished}`,
+        `stream_entries=${published.entries} pipeline_published=${pipelinePublished} warn_lines=${outageWarnings.map((w) => w.length).join('/')}`,
       );
       expect(pipelinePublished).toBe(BARS);
       expect(published.keys.size).toBe(BARS);
@@ -81,6 +87,8 @@ describeWithPostgres('kill -9 of Redis (AOF) and restart', () => {
       expect(await s.dlqLength(redis)).toBe(0);
       expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
       expect(readyDuringOutage.slice(-3)).toEqual([503, 503, 503]);
+      // The outage is in both services' logs, at warn or error.
+      expect(outageWarnings.map((w) => w.length > 0)).toEqual([true, true]);
     } finally {
       redis.disconnect();
     }

@@ -322,3 +322,23 @@ export function sampleWhile<T>(
     },
   };
 }
+
+/** The warn-or-worse lines of a service's pino output (level >= 40), as `level msg` strings. */
+export function warnings(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const rec = JSON.parse(line) as {
+        level?: number;
+        msg?: string;
+        err?: unknown;
+        reason?: unknown;
+      };
+      if ((rec.level ?? 0) >= 40) out.push(`${rec.level} ${rec.msg ?? ''}`);
+    } catch {
+      // not a log record
+    }
+  }
+  return out;
+}
