@@ -74,8 +74,16 @@ function junkEntry(kind: JunkKind, i: number): string[] {
       );
     }
     case 'badSignature':
+      // 4 KB each, so a dead letter that stores its entry twice shows.
       return encodeEntry(
-        signEnvelope(createEnvelope('md.Bar', b, { track: 'v1', key: b.symbol }), 'not-the-token'),
+        signEnvelope(
+          createEnvelope('md.Bar', b, {
+            track: 'v1',
+            key: b.symbol,
+            headers: { padding: 'y'.repeat(4096) },
+          }),
+          'not-the-token',
+        ),
       );
     case 'tooLarge':
       return encodeEntry(
@@ -90,6 +98,8 @@ function junkEntry(kind: JunkKind, i: number): string[] {
       );
   }
 }
+
+const byteSize = (fields: string[]) => fields.reduce((n, f) => n + Buffer.byteLength(f), 0);
 
 describeWithPostgres('a poison flood among good entries', () => {
   let sys: SystemUnderTest | undefined;
@@ -113,28 +123,35 @@ describeWithPostgres('a poison flood among good entries', () => {
         Array<JunkKind>(JUNK[k]).fill(k),
       );
       const junkIds = new Map<string, JunkKind>();
+      const junkBytes = new Map<string, number>();
       const total = GOOD + JUNK_TOTAL;
       let g = 0;
       let j = 0;
       for (let start = 0; start < total; start += 500) {
         const chunk = redis.pipeline();
         const chunkKinds: Array<JunkKind | undefined> = [];
+        const chunkBytes: number[] = [];
         for (let n = start; n < Math.min(total, start + 500); n++) {
           // Spread each junk kind evenly: junk entry j is kinds[(j * 7919) % JUNK_TOTAL].
           const isJunk = j < JUNK_TOTAL && (g >= GOOD || n % 2 === 1);
           if (isJunk) {
             const kind = kinds[(j * 7919) % JUNK_TOTAL];
-            chunk.xadd(s.barsStream, '*', ...junkEntry(kind, 1_000_000 + j++));
+            const fields = junkEntry(kind, 1_000_000 + j++);
+            chunk.xadd(s.barsStream, '*', ...fields);
             chunkKinds.push(kind);
+            chunkBytes.push(byteSize(fields));
           } else {
             chunk.xadd(s.barsStream, '*', ...goodEntry(g++));
             chunkKinds.push(undefined);
+            chunkBytes.push(0);
           }
         }
         const results = (await chunk.exec())!;
         results.forEach(([err, id], k) => {
           if (err) throw err;
-          if (chunkKinds[k]) junkIds.set(id as string, chunkKinds[k]!);
+          if (!chunkKinds[k]) return;
+          junkIds.set(id as string, chunkKinds[k]!);
+          junkBytes.set(id as string, chunkBytes[k]);
         });
       }
       expect([g, j, junkIds.size]).toEqual([GOOD, JUNK_TOTAL, JUNK_TOTAL]);
@@ -150,6 +167,8 @@ describeWithPostgres('a poison flood among good entries', () => {
       // Each junk entry once in the dead letters, with the reason of its kind; no good entry there.
       const reasons = new Map<JunkKind, Set<string>>();
       const dead = new Map<string, number>();
+      // Bytes a dead letter holds beyond its source entry: one copy of the entry plus who/why.
+      let maxOverhead = 0;
       let from = '-';
       for (;;) {
         const page = await redis.xrange(`${s.barsStream}.dlq`, from, '+', 'COUNT', 1000);
@@ -157,6 +176,7 @@ describeWithPostgres('a poison flood among good entries', () => {
           const get = (f: string) => fields[fields.indexOf(f) + 1];
           const source = get('source_entry_id');
           dead.set(source, (dead.get(source) ?? 0) + 1);
+          maxOverhead = Math.max(maxOverhead, byteSize(fields) - (junkBytes.get(source) ?? 0));
           const kind = junkIds.get(source);
           if (kind)
             reasons.set(kind, (reasons.get(kind) ?? new Set()).add(get('reason').split(':')[0]));
@@ -185,7 +205,7 @@ describeWithPostgres('a poison flood among good entries', () => {
           lost,
           maxRssMb: s.metrics.maxRssMb,
         },
-        `junk=${JUNK_TOTAL} good=${GOOD}`,
+        `junk=${JUNK_TOTAL} good=${GOOD} dlq_overhead_max=${maxOverhead}B`,
       );
 
       expect({ missing: missing.length, notJunk, twice }).toEqual({
@@ -199,6 +219,8 @@ describeWithPostgres('a poison flood among good entries', () => {
         badSignature: [expect.stringMatching(/signature/)],
         tooLarge: [expect.stringMatching(/too large/)],
       });
+      // A dead letter keeps at most one copy of its entry (an oversized one not even that).
+      expect(maxOverhead).toBeLessThan(2048);
       expect(lost).toBe(0);
       expect(persisted.rows).toBe(GOOD);
       expect(handledTwice).toBe(0);
