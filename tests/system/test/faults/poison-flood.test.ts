@@ -1,7 +1,7 @@
 /**
  * A poison flood: 10 000 junk entries (bad JSON, wrong schema, bad signature under PUBLISHER_TOKEN,
- * entries over the size cap) among 10 000 good ones, written straight to `<ns>.md.bars` while the
- * store reads. Every junk entry lands in `<ns>.md.bars.dlq` exactly once with its reason, every good
+ * entries over the size cap, rows PostgreSQL refuses) among 10 000 good ones, written straight to
+ * `<ns>.md.bars` while the store reads. Every junk entry lands in `<ns>.md.bars.dlq` exactly once with its reason, every good
  * one in bars_ohlcv exactly once, and the store's memory stays bounded.
  */
 import { randomUUID } from 'crypto';
@@ -19,7 +19,13 @@ import {
 
 const TOKEN = 'system-test-publisher-token';
 const GOOD = 10_000;
-const JUNK = { badJson: 3_300, wrongSchema: 3_300, badSignature: 3_300, tooLarge: 100 };
+const JUNK = {
+  badJson: 3_300,
+  wrongSchema: 3_300,
+  badSignature: 3_200,
+  tooLarge: 100,
+  rejectedByDatabase: 100,
+};
 const JUNK_TOTAL = Object.values(JUNK).reduce((a, b) => a + b, 0);
 /** Over the default maximum entry size of 1 MB. */
 const TOO_LARGE_BYTES = 1_200_000;
@@ -83,6 +89,14 @@ function junkEntry(kind: JunkKind, i: number): string[] {
             headers: { padding: 'y'.repeat(4096) },
           }),
           'not-the-token',
+        ),
+      );
+    case 'rejectedByDatabase':
+      // A valid contract, but past timestamptz's range: PostgreSQL refuses the row.
+      return encodeEntry(
+        signEnvelope(
+          createEnvelope('md.Bar', { ...b, ts: 1e13 + i }, { track: 'v1', key: b.symbol }),
+          TOKEN,
         ),
       );
     case 'tooLarge':
@@ -166,6 +180,13 @@ describeWithPostgres('a poison flood among good entries', () => {
 
       // Each junk entry once in the dead letters, with the reason of its kind; no good entry there.
       const reasons = new Map<JunkKind, Set<string>>();
+      const reasonOf = (kind: JunkKind, reason: string) =>
+        // The database's own words for its refusals; the kind of problem (before the first colon) otherwise.
+        kind === 'rejectedByDatabase'
+          ? /out of range/.test(reason)
+            ? 'out of range'
+            : reason
+          : reason.split(':')[0];
       const dead = new Map<string, number>();
       // Bytes a dead letter holds beyond its source entry: one copy of the entry plus who/why.
       let maxOverhead = 0;
@@ -179,7 +200,7 @@ describeWithPostgres('a poison flood among good entries', () => {
           maxOverhead = Math.max(maxOverhead, byteSize(fields) - (junkBytes.get(source) ?? 0));
           const kind = junkIds.get(source);
           if (kind)
-            reasons.set(kind, (reasons.get(kind) ?? new Set()).add(get('reason').split(':')[0]));
+            reasons.set(kind, (reasons.get(kind) ?? new Set()).add(reasonOf(kind, get('reason'))));
           from = `(${id}`;
         }
         if (page.length < 1000) break;
@@ -193,8 +214,12 @@ describeWithPostgres('a poison flood among good entries', () => {
       );
       const persisted = await s.persisted();
       const lost = lostKeys(expectedKeys, persisted.keys).length + missing.length;
-      // Every entry carries a key of its own, so rows handed to the writer beyond the rows persisted were handed over twice.
-      const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - persisted.rows);
+      // Every entry carries a key of its own, and only the persisted rows and the ones the database
+      // refuses reach the writer: any more were handed over twice.
+      const handledTwice = Math.max(
+        0,
+        s.metrics.total(SUBMITTED) - persisted.rows - JUNK.rejectedByDatabase,
+      );
       report(
         'poison flood',
         {
@@ -218,6 +243,7 @@ describeWithPostgres('a poison flood among good entries', () => {
         wrongSchema: ['schema'],
         badSignature: [expect.stringMatching(/signature/)],
         tooLarge: [expect.stringMatching(/too large/)],
+        rejectedByDatabase: ['out of range'],
       });
       // A dead letter keeps at most one copy of its entry (an oversized one not even that).
       expect(maxOverhead).toBeLessThan(2048);
