@@ -11,7 +11,18 @@ export class ServiceEndpoint {
   ) {}
 
   async get(path: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
-    const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    return this.request(path, {}, timeoutMs);
+  }
+
+  async request(
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    timeoutMs = 3000,
+  ): Promise<{ status: number; body: string }> {
+    const res = await fetch(`${this.url}${path}`, {
+      ...init,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return { status: res.status, body: await res.text() };
   }
 
