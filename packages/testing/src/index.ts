@@ -25,3 +25,5 @@ export { RedisServer } from './system/redis-server';
 export type { RedisServerOptions } from './system/redis-server';
 export { delay, waitFor } from './system/wait';
 export type { WaitOptions } from './system/wait';
+export { startPrivateRedis } from './private-redis';
+export type { PrivateRedis, PrivateRedisOptions } from './private-redis';
