@@ -1,8 +1,13 @@
 /**
  * The consumer core shared by both backends. One loop per subscription:
  *
- *   reclaim (XAUTOCLAIM, cursor carried) -> read (XREADGROUP COUNT/BLOCK, pending acks in the same
- *   round trip) -> decode + validate in a tight loop (poison -> DLQ) -> idempotency -> handler
+ *   reclaim (XPENDING IDLE + XCLAIM, cursor carried) -> read (XREADGROUP COUNT/BLOCK, pending acks
+ *   in the same round trip) -> decode + validate in a tight loop (poison -> DLQ) -> idempotency -> handler
+ *
+ * What this consumer holds (handed to the handler, unsettled) or has settled without the ack or
+ * dead-letter move having landed is never claimed again, and a heartbeat (XCLAIM JUSTID every
+ * `reclaimIntervalMs`) keeps it from looking idle to other consumers: a delivery count only grows
+ * when an entry is handed to a handler again.
  *
  * Acks are coalesced into one XACK per stream per batch; dead-letter moves into one MULTI. The
  * number of unsettled deliveries is capped by `maxInFlight`: at the cap the loop stops reading.
@@ -101,6 +106,12 @@ export class Consumer implements Subscription {
   private readonly tally = new OutcomeTally();
   private acks: AckMap = new Map();
   private dlq: PendingDeadLetter[] = [];
+  /** Acks and dead-letter moves on their way to Redis (settled, not yet confirmed). */
+  private readonly sendingAcks = new Set<AckMap>();
+  private readonly sendingDlq = new Set<PendingDeadLetter[]>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private touching = false;
+  private lateFlush?: NodeJS.Timeout;
   private inFlight = 0;
   /**
    * Batches with unsettled deliveries: a reclaim must not hand those entries out twice. Kept per
@@ -128,6 +139,8 @@ export class Consumer implements Subscription {
     private readonly onClosed: (c: Consumer) => void,
   ) {
     this.reader = deps.transport.reader(cfg.readerName);
+    this.heartbeat = setInterval(() => this.touchHeld(), cfg.reclaimIntervalMs);
+    this.heartbeat.unref();
     this.loop = this.run();
   }
 
@@ -165,14 +178,39 @@ export class Consumer implements Subscription {
     if (held && --held.open === 0) this.held.delete(held);
   }
 
-  /** Entry ids of `physical` handed to the handler and not yet settled. */
-  private heldIds(physical: string): Set<string> {
+  /**
+   * Entry ids of `physical` this consumer must keep: handed to the handler and not yet settled, or
+   * settled with the ack or dead-letter move not yet confirmed by Redis. Built only when a reclaim or
+   * heartbeat needs it, so the hot path only counts.
+   */
+  private keptIds(physical: string): Set<string> {
     const ids = new Set<string>();
     for (const b of this.held) {
       if (b.physical !== physical) continue;
       for (const d of b.deliveries) if (!d.settled) ids.add(d.entryId);
     }
+    for (const acks of [this.acks, ...this.sendingAcks]) for (const id of acks.get(physical) ?? []) ids.add(id);
+    for (const moves of [this.dlq, ...this.sendingDlq])
+      for (const m of moves) if (m.physical === physical) ids.add(m.entryId);
     return ids;
+  }
+
+  /** The heartbeat: what this consumer keeps is marked as just delivered, without counting a delivery. */
+  private touchHeld(): void {
+    if (this.touching || this.closing || (!this.held.size && !this.inFlight)) return;
+    this.touching = true;
+    const touches = this.cfg.physical.map((stream) => {
+      const ids = [...this.keptIds(stream)];
+      return ids.length ? this.deps.transport.touch(stream, this.cfg.group, this.cfg.consumer, ids) : undefined;
+    });
+    Promise.all(touches)
+      .catch((err) =>
+        this.deps.logger?.warn(
+          { err: errorMessage(err), stream: this.cfg.metricStream, consumer: this.cfg.consumer },
+          'pulse: heartbeat over held entries failed; will retry',
+        ),
+      )
+      .finally(() => (this.touching = false));
   }
 
   private afterSettle(): void {
@@ -182,6 +220,12 @@ export class Consumer implements Subscription {
       wake();
     }
     if (!this.dispatching) this.scheduleFlush();
+    // While a handler is still busy (e.g. waiting for room downstream) the loop sends no read to
+    // carry the acks: flush shortly unless a read has taken them by then.
+    else this.lateFlush ??= setTimeout(() => {
+      this.lateFlush = undefined;
+      if (this.acks.size || this.dlq.length) this.scheduleFlush();
+    }, LATE_FLUSH_MS);
   }
 
   private pushAck(stream: string, id: string): void {
@@ -272,11 +316,14 @@ export class Consumer implements Subscription {
       if (!this.acks.size) return;
       await this.cfg.idempotency?.flush();
       const acks = this.takeAcks();
+      this.sendingAcks.add(acks);
       try {
         await this.deps.transport.ack(this.cfg.group, acks);
       } catch (err) {
         this.requeueAcks(acks);
         throw err;
+      } finally {
+        this.sendingAcks.delete(acks);
       }
     };
     this.flushChain = this.flushChain.catch(() => undefined).then(run);
@@ -287,11 +334,14 @@ export class Consumer implements Subscription {
     if (!this.dlq.length) return;
     const pending = this.dlq;
     this.dlq = [];
+    this.sendingDlq.add(pending);
     try {
       await this.deps.transport.deadLetter(this.cfg.group, await this.deadLetterMoves(pending));
     } catch (err) {
       this.dlq.unshift(...pending);
       throw err;
+    } finally {
+      this.sendingDlq.delete(pending);
     }
   }
 
@@ -312,9 +362,9 @@ export class Consumer implements Subscription {
         }
         if (Date.now() >= this.nextReclaimAt) {
           // Finish the reads ahead first: their entries are not held yet, and with a short minIdleMs
-          // XAUTOCLAIM would hand them to this consumer a second time.
+          // a claim would hand them to this consumer a second time.
           while (this.ahead.length) await this.processAll(await this.takeRead());
-          // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
+          // Settled entries are excluded from claims anyway; flushing first keeps that set small.
           await this.flush();
           await this.reclaim();
           this.nextReclaimAt = Date.now() + this.cfg.reclaimIntervalMs;
@@ -422,12 +472,14 @@ export class Consumer implements Subscription {
       throw err;
     }
     const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
+    if (acks.size) this.sendingAcks.add(acks);
     const batches = this.reader
       .readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks)
       .catch((err: unknown) => {
         this.requeueAcks(acks);
         throw err;
-      });
+      })
+      .finally(() => this.sendingAcks.delete(acks));
     batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
     return { batches };
   }
@@ -475,20 +527,21 @@ export class Consumer implements Subscription {
     }
   }
 
-  /** XAUTOCLAIM over each stream, carrying the cursor across calls until the pending list is covered. */
+  /** Claims idle pending entries of each stream, carrying the cursor until the pending list is covered. */
   private async reclaim(): Promise<void> {
     for (const stream of this.cfg.physical) {
       let cursor = this.claimCursor.get(stream) ?? '0-0';
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
         if (room <= 0 || this.closing) break;
-        const res = await this.reader.autoclaim(
+        const res = await this.reader.claimIdle(
           stream,
           this.cfg.group,
           this.cfg.consumer,
           this.cfg.minIdleMs,
           cursor,
           Math.min(this.cfg.batchSize, room),
+          this.keptIds(stream),
         );
         cursor = res.cursor;
         // Trimmed while pending: nothing left to deliver, so ack the ids.
@@ -501,7 +554,7 @@ export class Consumer implements Subscription {
 
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
     const fresh: RawEntry[] = [];
-    const holding = this.heldIds(stream);
+    const holding = this.keptIds(stream);
     for (const e of entries) {
       if (holding.has(e.id)) continue;
       if (e.fields === null) {
@@ -611,6 +664,7 @@ export class Consumer implements Subscription {
   abandon(): void {
     this.abandoned = true;
     this.closing = true;
+    this.stopTimers();
     this.dlq = [];
     this.acks = new Map();
     this.capacityWaiter?.();
@@ -619,8 +673,15 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 
+  private stopTimers(): void {
+    clearInterval(this.heartbeat);
+    if (this.lateFlush) clearTimeout(this.lateFlush);
+    this.lateFlush = undefined;
+  }
+
   private async shutdown(): Promise<void> {
     this.closing = true;
+    this.stopTimers();
     this.capacityWaiter?.();
     this.wakePause?.();
     // Interrupts a blocked read; whatever it was being handed stays pending for another consumer.
@@ -638,6 +699,9 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 }
+
+/** How long settled acks may wait for a read to carry them while the handler is busy. */
+const LATE_FLUSH_MS = 20;
 
 /** How long `close()` waits for the loop and the final flush. */
 const CLOSE_GRACE_MS = 5000;

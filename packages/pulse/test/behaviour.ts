@@ -157,6 +157,83 @@ export function behaviourSuite(
       expect(seen).toHaveLength(3);
     });
 
+    it('holding entries through many reclaim rounds does not raise their delivery count', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      const sub = bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c1', blockMs: 5, minIdleMs: 5, reclaimIntervalMs: 5 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2)]);
+      await waitFor(() => held.length === 2, 'delivered');
+      await new Promise((r) => setTimeout(r, 200)); // dozens of reclaim rounds, entries idle all along
+      await sub.close(); // never settled: stays pending, as after a crash
+      const again: Delivery[] = [];
+      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c2', blockMs: 5, minIdleMs: 10 }, (batch) => {
+        for (const d of batch) {
+          again.push(d);
+          d.ack();
+        }
+      });
+      await waitFor(() => again.length === 2, 'reclaimed by c2');
+      // One delivery to c1's handler, one to c2's: the count means deliveries to handlers.
+      expect(again.map((d) => d.deliveryCount)).toEqual([2, 2]);
+    });
+
+    it('acks what it settled while its handler is still busy with a later batch, so nobody takes it again', async () => {
+      const bus = h.bus();
+      const handled = new Map<string, number>();
+      const count = (batch: Delivery[]) => {
+        for (const d of batch) handled.set(d.envelope.id, (handled.get(d.envelope.id) ?? 0) + 1);
+      };
+      const first: Delivery[] = [];
+      let release!: () => void;
+      const busy = new Promise<void>((r) => (release = r));
+      let batches = 0;
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'busy', batchSize: 10, readAhead: 1, blockMs: 5, minIdleMs: 50, reclaimIntervalMs: 10 },
+        async (batch) => {
+          count(batch);
+          if (batches++ === 0) first.push(...batch);
+          else {
+            await busy; // e.g. the store's queue is full: the handler waits for room
+            batch.forEach((d) => d.ack());
+          }
+        },
+      );
+      await bus.publishBatch('md.bars', Array.from({ length: 20 }, (_, i) => barEnvelope(i)));
+      await waitFor(() => handled.size === 20, 'both batches handed out');
+      first.forEach((d) => d.ack()); // settled while the handler still waits on the second batch
+      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'other', blockMs: 5, minIdleMs: 50, reclaimIntervalMs: 10 }, (batch) => {
+        count(batch);
+        batch.forEach((d) => d.ack());
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
+      const twice = [...handled.values()].filter((n) => n > 1).length;
+      expect({ handled: handled.size, twice }).toEqual({ handled: 20, twice: 0 });
+    });
+
+    it('another consumer does not take over what a live consumer holds', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'holder', blockMs: 5, minIdleMs: 80, reclaimIntervalMs: 20 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2), barEnvelope(3)]);
+      await waitFor(() => held.length === 3, 'delivered to the holder');
+      const stolen: Delivery[] = [];
+      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'other', blockMs: 5, minIdleMs: 80, reclaimIntervalMs: 10 }, (batch) => {
+        stolen.push(...batch);
+      });
+      await new Promise((r) => setTimeout(r, 400)); // five times minIdleMs
+      expect(stolen.map((d) => d.envelope.id)).toEqual([]);
+      held.forEach((d) => d.ack());
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
+    });
+
     it('redelivers a failed message and counts the outcome', async () => {
       const registry = new Registry();
       const bus = h.bus({ registry });
