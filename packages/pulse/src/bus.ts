@@ -23,7 +23,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './types';
-import { DLQ_FIELD, encodeEntry, fieldsToObject, objectToFields, type Fields } from './wire';
+import { DLQ_FIELD, encodeEntry, FIELD, fieldsToObject, objectToFields, type Fields } from './wire';
 
 export const DEFAULTS = {
   namespace: 'mdp',
@@ -35,6 +35,7 @@ export const DEFAULTS = {
   idempotencyCacheSize: 10_000,
   readAhead: 2,
   idempotencyTtlSec: 7 * 24 * 3600,
+  maxEntryBytes: 1024 * 1024,
 };
 
 /** One dead-letter entry, as read back by `readDeadLetters`. */
@@ -93,6 +94,7 @@ class Bus implements PulseBus {
   readonly metrics: PulseMetrics;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
+  private readonly maxEntryBytes: number;
 
   constructor(
     readonly backend: BusBackend,
@@ -102,6 +104,7 @@ class Bus implements PulseBus {
     this.namespace = opts.namespace ?? DEFAULTS.namespace;
     this.track = opts.track ?? DEFAULTS.track;
     this.metrics = new PulseMetrics(opts.registry);
+    this.maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
   }
 
   streamName(stream: string): string {
@@ -198,6 +201,7 @@ class Bus implements PulseBus {
         minIdleMs,
         reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
         readAhead,
+        maxEntryBytes: this.maxEntryBytes,
         startFrom: opts.startFrom ?? '0',
         token: this.opts.publisherToken,
         idempotency: this.idempotencyFor(opts),
@@ -303,6 +307,9 @@ function toDeadLetter(dlq: string, id: string, fields: Fields): DeadLetter {
   } catch {
     original = {};
   }
+  // The envelope is stored once, in its own field (older dead letters also have it inside `raw`).
+  if (f[DLQ_FIELD.envelope] !== undefined && original[FIELD.envelope] === undefined)
+    original[FIELD.envelope] = f[DLQ_FIELD.envelope];
   return {
     dlqStream: dlq,
     dlqEntryId: id,
@@ -323,7 +330,8 @@ export function createEventBus(opts: EventBusOptions): PulseBus {
   if (opts.backend === 'inmem') return new Bus('inmem', new InMemoryTransport(opts.inmem), opts);
   if (opts.backend === 'redis') {
     if (!opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl');
-    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName }), opts);
+    const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
+    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes }), opts);
   }
   throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
 }

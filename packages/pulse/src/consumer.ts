@@ -46,6 +46,8 @@ export interface ConsumerConfig {
   reclaimIntervalMs: number;
   /** XREADGROUP calls kept in flight on the reader connection while entries flow. */
   readAhead: number;
+  /** Field values over this many bytes: the entry is dead-lettered as too large, unparsed. */
+  maxEntryBytes: number;
   startFrom: '0' | '$';
   token?: string;
   idempotency?: IdempotencyStore;
@@ -123,6 +125,10 @@ export class Consumer implements Subscription {
   private flushScheduled = false;
   private flushChain: Promise<void> = Promise.resolve();
   private closing = false;
+  /** stopReading(): no more reads or claims; the loop finishes what is on its way and idles. */
+  private readingStopped = false;
+  private readsDone?: Promise<void>;
+  private markReadsDone?: () => void;
   private abandoned = false;
   private groupsReady = false;
   private recovered = false;
@@ -351,6 +357,12 @@ export class Consumer implements Subscription {
     let backoff = 50;
     while (!this.closing) {
       try {
+        if (this.readingStopped) {
+          while (this.ahead.length) await this.processAll(await this.takeRead());
+          this.markReadsDone?.();
+          await this.pause(60_000); // until close() wakes it
+          continue;
+        }
         if (!this.groupsReady) {
           for (const s of this.cfg.physical)
             await this.deps.transport.ensureGroup(s, this.cfg.group, this.cfg.startFrom);
@@ -383,7 +395,12 @@ export class Consumer implements Subscription {
         }
         const batches = await this.takeRead();
         let got = 0;
-        for (const b of batches) got += b.entries.length;
+        let bytes = 0;
+        for (const b of batches) {
+          got += b.entries.length;
+          for (const e of b.entries) bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
+        }
+        if (got > 0) this.entryBytes = this.entryBytes * 0.5 + (bytes / got) * 0.5;
         // While entries flow, keep reads ahead so Redis and the network work while we decode.
         if (got > 0) this.readAhead(this.cfg.readAhead, got);
         await this.processAll(batches);
@@ -417,13 +434,17 @@ export class Consumer implements Subscription {
   private readonly ahead: Array<{ batches: Promise<StreamBatch[]>; count: number }> = [];
   /** Entries the reads ahead may bring: counted against `maxInFlight` before they arrive. */
   private reserved = 0;
+  /** Recent average entry size (envelope bytes), for the byte bound on reads. */
+  private entryBytes = 0;
 
   /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
   private readAhead(depth: number, unprocessed = 0): void {
-    while (this.ahead.length < depth && !this.closing && Date.now() < this.nextReclaimAt) {
+    while (this.ahead.length < depth && !this.closing && !this.readingStopped && Date.now() < this.nextReclaimAt) {
       const count = Math.min(
         this.cfg.batchSize,
         this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
+        // Reads are bounded in bytes too: big entries come a few at a time.
+        Math.max(1, Math.floor(MAX_READ_BYTES / Math.max(1, this.entryBytes))),
       );
       if (count <= 0) return;
       const batches = this.read(count);
@@ -512,7 +533,7 @@ export class Consumer implements Subscription {
   private async recoverOwnPending(): Promise<void> {
     for (const stream of this.cfg.physical) {
       let after = '0-0';
-      while (!this.closing && this.inFlight < this.cfg.maxInFlight) {
+      while (!this.closing && !this.readingStopped && this.inFlight < this.cfg.maxInFlight) {
         const entries = await this.reader.readOwnPending(
           stream,
           this.cfg.group,
@@ -533,7 +554,7 @@ export class Consumer implements Subscription {
       let cursor = this.claimCursor.get(stream) ?? '0-0';
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
-        if (room <= 0 || this.closing) break;
+        if (room <= 0 || this.closing || this.readingStopped) break;
         const res = await this.reader.claimIdle(
           stream,
           this.cfg.group,
@@ -585,6 +606,11 @@ export class Consumer implements Subscription {
         this.pushAck(physical, e.id);
         continue;
       }
+      const tooLarge = e.tooLarge ?? this.oversized(e.fields);
+      if (tooLarge) {
+        this.deadLetterTooLarge(physical, e, tooLarge);
+        continue;
+      }
       const decoded = decodeEntry(e.fields, token);
       if (!decoded.ok) {
         this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
@@ -618,6 +644,34 @@ export class Consumer implements Subscription {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** The first field value over `maxEntryBytes` (entries read through ioredis or in memory). */
+  private oversized(fields: Fields): RawEntry['tooLarge'] {
+    const max = this.cfg.maxEntryBytes;
+    for (let i = 1; i < fields.length; i += 2) {
+      const v = fields[i];
+      // UTF-8 takes 1-3 bytes per UTF-16 unit here: count bytes only when the length is ambiguous.
+      if (v.length > max || (v.length * 3 > max && Buffer.byteLength(v) > max))
+        return { field: fields[i - 1], bytes: Buffer.byteLength(v) };
+    }
+    return undefined;
+  }
+
+  /** Dead-letters an entry with an oversized field, keeping its small fields only (never the big one). */
+  private deadLetterTooLarge(physical: string, e: RawEntry, big: NonNullable<RawEntry['tooLarge']>): void {
+    const small: Fields = [];
+    const fields = e.fields ?? [];
+    for (let i = 0; i + 1 < fields.length; i += 2)
+      if (fields[i] !== big.field) small.push(fields[i], fields[i + 1]);
+    this.toDeadLetter(
+      physical,
+      e.id,
+      small,
+      `too large: field ${big.field} is ${big.bytes} bytes (max ${this.cfg.maxEntryBytes}); not parsed, not copied (the entry stays in the source stream until trimmed)`,
+      e.deliveryCount,
+    );
+    this.tally.add(trackOf(small), 'dead_letter');
   }
 
   private async dropDuplicates(
@@ -655,6 +709,16 @@ export class Consumer implements Subscription {
 
   // ---- shutdown ----
 
+  stopReading(): Promise<void> {
+    if (!this.readsDone) {
+      this.readingStopped = true;
+      this.readsDone = new Promise((resolve) => (this.markReadsDone = resolve));
+      this.wakePause?.();
+      this.capacityWaiter?.();
+    }
+    return this.readsDone;
+  }
+
   close(): Promise<void> {
     if (!this.closed) this.closed = this.shutdown();
     return this.closed;
@@ -681,6 +745,7 @@ export class Consumer implements Subscription {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
+    this.markReadsDone?.();
     this.stopTimers();
     this.capacityWaiter?.();
     this.wakePause?.();
@@ -699,6 +764,9 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 }
+
+/** Roughly the most entry bytes one read asks for (COUNT shrinks when entries are large). */
+const MAX_READ_BYTES = 8 * 1024 * 1024;
 
 /** How long settled acks may wait for a read to carry them while the handler is busy. */
 const LATE_FLUSH_MS = 20;

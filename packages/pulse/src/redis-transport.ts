@@ -184,6 +184,8 @@ export interface RedisTransportOptions {
   url: string;
   /** CLIENT SETNAME prefix for this bus's connections. */
   clientName?: string;
+  /** Field values over this are dropped unread by the reader connections. */
+  maxEntryBytes?: number;
 }
 
 export class RedisTransport implements Transport {
@@ -243,7 +245,7 @@ export class RedisTransport implements Transport {
   }
 
   reader(name: string): TransportReader {
-    const conn = new ReaderConnection({ url: this.opts.url, name });
+    const conn = new ReaderConnection({ url: this.opts.url, name, maxEntryBytes: this.opts.maxEntryBytes });
     this.readers.add(conn);
     return new RedisReader(conn, this.redis, () => this.ready(), () => this.readers.delete(conn));
   }

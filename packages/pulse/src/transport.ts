@@ -12,6 +12,8 @@ export interface RawEntry {
   fields: Fields | null;
   /** 1 on first delivery; grows with every redelivery or claim. */
   deliveryCount: number;
+  /** A field value over the size cap, left out (empty in `fields`) without being read into memory. */
+  tooLarge?: { field: string; bytes: number };
 }
 
 export interface StreamBatch {

@@ -444,6 +444,48 @@ export function behaviourSuite(
       await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'acked');
     });
 
+    it('stopReading() stops reading first: what was read is handed to the handler and can still be acked', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      const sub = bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 20, blockMs: 20, minIdleMs: 60_000 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', Array.from({ length: 100 }, (_, i) => barEnvelope(i)));
+      await waitFor(() => held.length > 0, 'first deliveries');
+      await sub.stopReading();
+      const handed = held.length;
+      await bus.publishBatch('md.bars', Array.from({ length: 50 }, (_, i) => barEnvelope(1000 + i)));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(held.length).toBe(handed); // nothing read after stopReading resolved
+      const stats = await bus.groupStats('md.bars', 'g');
+      expect(stats.pending).toBe(handed); // everything read was handed out, nothing more
+      held.forEach((d) => d.ack());
+      await sub.close();
+      expect((await bus.groupStats('md.bars', 'g')).pending).toBe(0);
+    });
+
+    it('dead-letters entries over maxEntryBytes as "too large" without parsing them, and keeps consuming', async () => {
+      const bus = h.bus({ maxEntryBytes: 64 * 1024 });
+      const physical = bus.streamName('md.bars');
+      const big = barEnvelope(1);
+      const bigJson = JSON.stringify({ ...big, meta: { ...big.meta, headers: { pad: 'x'.repeat(200_000) } } });
+      await bus.publish('md.bars', barEnvelope(0));
+      const bigId = await h.addRaw(physical, ['id', big.id, 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', bigJson]);
+      await bus.publish('md.bars', barEnvelope(2));
+      const got: string[] = [];
+      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(String((e.payload as Bar).ts)));
+      await waitFor(() => got.length === 2, 'the two small entries');
+      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 1, 'dead-lettered');
+      const [dl] = await bus.readDeadLetters('md.bars');
+      expect(dl.sourceEntryId).toBe(bigId);
+      expect(dl.reason).toMatch(/^too large: .*envelope.*2\d{5} bytes.*max 65536/);
+      expect(dl.envelopeId).toBe(big.id);
+      expect(dl.envelope).toBeUndefined(); // not copied: the entry stays in the source stream until trimmed
+      expect(JSON.stringify(dl.original).length).toBeLessThan(1000);
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all settled');
+    });
+
     it('caps in-flight deliveries (backpressure) until they are acked', async () => {
       const bus = h.bus();
       const held: Delivery[] = [];

@@ -73,6 +73,8 @@ export const sharedEnvShape = {
   ),
   SCHEMA_TRACK: envString('v1').pipe(SchemaTrack),
   PUBLISHER_TOKEN: envOptionalString(),
+  /** Largest stream entry field a consumer reads; larger entries are dead-lettered as too large. */
+  PULSE_MAX_ENTRY_BYTES: envInt(1024 * 1024).pipe(z.number().int().min(1024, { error: 'must be >= 1024' })),
   DATABASE_URL: envOptionalString(),
   LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
 };

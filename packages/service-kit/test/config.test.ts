@@ -10,6 +10,7 @@ describe('parseEnv', () => {
       MD_NAMESPACE: 'mdp',
       SCHEMA_TRACK: 'v1',
       PUBLISHER_TOKEN: undefined,
+      PULSE_MAX_ENTRY_BYTES: 1048576,
       DATABASE_URL: undefined,
       LOG_LEVEL: 'info',
     });
