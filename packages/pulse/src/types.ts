@@ -12,6 +12,8 @@ import type { BatchMiddleware, MessageMiddleware } from './middleware';
 export interface PulseLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
 }
 
 export type BusBackend = 'inmem' | 'redis';
@@ -61,6 +63,11 @@ export interface Delivery<T = unknown> {
   ack(): void;
   /** Counts an attempt; after `maxDeliveries` the message goes to `<stream>.dlq`. */
   fail(reason: string): void;
+  /**
+   * Moves the message to `<stream>.dlq` now with `reason` (appended and acked in one MULTI), for input
+   * that can never succeed (e.g. a row the database rejects).
+   */
+  deadLetter(reason: string): void;
 }
 
 export interface SubscribeOptions {

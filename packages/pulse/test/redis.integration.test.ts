@@ -107,8 +107,13 @@ describeWithRedis('pulse on real Redis', () => {
       return n;
     };
     await waitFor(async () => (await marks()) === 500, '500 marks');
-    expect(await pendingCount(stream, 'store')).toBe(1000);
+    // The 500 handled are acked while the handler hangs on the 501st (acks do not wait for the batch
+    // to finish), or still pending if A dies first: either way the other 500 are pending.
     a.disconnect();
+    await new Promise((r) => setTimeout(r, 50)); // anything A had written reaches Redis
+    const pendingAtDeath = await pendingCount(stream, 'store');
+    expect(pendingAtDeath).toBeGreaterThanOrEqual(500);
+    expect(pendingAtDeath).toBeLessThanOrEqual(1000);
 
     const registry = new Registry();
     const b = bus({ registry });
@@ -121,7 +126,8 @@ describeWithRedis('pulse on real Redis', () => {
     expect([...handled.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(sent.map((e) => e.id))).toEqual(new Set(handled.keys()));
     const consumed = await registry.getSingleMetric('pulse_consume_total')!.get();
-    expect(consumed.values.find((v) => v.labels.outcome === 'duplicate')?.value).toBe(500);
+    // What A handled but had not acked comes back to B and is dropped by the shared idempotency store.
+    expect(consumed.values.find((v) => v.labels.outcome === 'duplicate')?.value ?? 0).toBe(pendingAtDeath - 500);
     expect(consumed.values.find((v) => v.labels.outcome === 'success')?.value).toBe(N - 500);
   });
 
@@ -192,8 +198,11 @@ describeWithRedis('pulse on real Redis', () => {
     const logger = { warn: (obj: object, msg: string) => void warnings.push(`${msg} ${JSON.stringify(obj)}`), info: () => undefined, error: () => undefined, debug: () => undefined };
     const b = bus({ redisUrl: url.toString(), logger });
     b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 }, () => undefined);
-    await waitFor(() => warnings.length >= 2, 'two failed attempts logged');
+    await waitFor(() => warnings.length >= 1, 'the failure logged');
     expect(warnings[0]).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
+    // Retries go on (at debug level): the outage is one line, not one per attempt.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(warnings).toHaveLength(1);
   });
 
   it('reclaims a long pending list (XPENDING IDLE + XCLAIM), carrying the cursor, and drops entries trimmed away', async () => {
