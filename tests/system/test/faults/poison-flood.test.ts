@@ -181,12 +181,13 @@ describeWithPostgres('a poison flood among good entries', () => {
       // Each junk entry once in the dead letters, with the reason of its kind; no good entry there.
       const reasons = new Map<JunkKind, Set<string>>();
       const reasonOf = (kind: JunkKind, reason: string) =>
-        // The database's own words for its refusals; the kind of problem (before the first colon) otherwise.
+        // The database's own words for its refusals; otherwise the kind of problem: what follows the
+        // consumer's `poison: ` label, up to the next colon.
         kind === 'rejectedByDatabase'
           ? /out of range/.test(reason)
             ? 'out of range'
             : reason
-          : reason.split(':')[0];
+          : reason.replace(/^poison: /, '').split(':')[0];
       const dead = new Map<string, number>();
       // Bytes a dead letter holds beyond its source entry: one copy of the entry plus who/why.
       let maxOverhead = 0;
