@@ -331,7 +331,7 @@ export function createEventBus(opts: EventBusOptions): PulseBus {
   if (opts.backend === 'redis') {
     if (!opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl');
     const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
-    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes, logger: opts.logger }), opts);
+    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes }), opts);
   }
   throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
 }

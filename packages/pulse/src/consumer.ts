@@ -421,7 +421,6 @@ export class Consumer implements Subscription {
         // out now on the command connection instead of waiting for the next read.
         if (this.ahead.length) this.scheduleFlush();
         backoff = 50;
-        if (this.failing) this.recovered_();
       } catch (err) {
         if (this.closing) break;
         // Entries those reads were given stay pending and come back through a reclaim.
@@ -429,15 +428,15 @@ export class Consumer implements Subscription {
         this.reserved = 0;
         const message = errorMessage(err);
         if (/NOGROUP/.test(message)) this.groupsReady = false;
-        const where = { err: message, stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer };
-        // One line per problem, not per retry; a lost connection is the transport's to report.
-        if (this.failing || this.deps.transport.isDown?.() || CONNECTION_ERROR.test(message)) {
-          this.deps.logger?.debug?.(where, 'pulse: consumer loop error; retrying');
-        } else {
-          this.warned = true;
-          this.deps.logger?.warn(where, 'pulse: consumer loop error; retrying with backoff');
-        }
-        this.failing = true;
+        this.deps.logger?.warn(
+          {
+            err: message,
+            stream: this.cfg.metricStream,
+            group: this.cfg.group,
+            consumer: this.cfg.consumer,
+          },
+          'pulse: consumer loop error; retrying',
+        );
         await this.pause(backoff);
         backoff = Math.min(2000, backoff * 2);
       }
@@ -517,16 +516,6 @@ export class Consumer implements Subscription {
       .finally(() => this.sendingAcks.delete(acks));
     batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
     return { batches };
-  }
-
-  private failing = false;
-  private warned = false;
-
-  private recovered_(): void {
-    this.failing = false;
-    if (!this.warned) return;
-    this.warned = false;
-    this.deps.logger?.info?.({ stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer }, 'pulse: consumer loop works again');
   }
 
   /** A back-off sleep that `close()` cuts short. */
@@ -788,9 +777,6 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 }
-
-/** Errors of a lost or refused connection (reported once by the transport, not per retry). */
-const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|Connection is closed|connection closed|could not connect|not connected|no reply from Redis|Stream isn't writeable|MaxRetriesPerRequest/i;
 
 /** Roughly the most entry bytes one read asks for (COUNT shrinks when entries are large). */
 const MAX_READ_BYTES = 8 * 1024 * 1024;

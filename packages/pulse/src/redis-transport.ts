@@ -17,8 +17,7 @@ import type {
   Transport,
   TransportReader,
 } from './transport';
-import { parseRedisUrl, ReaderConnection } from './reader-connection';
-import type { PulseLogger } from './types';
+import { ReaderConnection } from './reader-connection';
 import type { Fields } from './wire';
 
 type XEntry = [id: string, fields: string[] | null];
@@ -187,17 +186,12 @@ export interface RedisTransportOptions {
   clientName?: string;
   /** Field values over this are dropped unread by the reader connections. */
   maxEntryBytes?: number;
-  /** Told once when Redis becomes unreachable (warn, with the cause) and once when it is back (info). */
-  logger?: PulseLogger;
 }
 
 export class RedisTransport implements Transport {
   readonly redis: Redis;
   private readonly readers = new Set<ReaderConnection>();
   private lastError?: string;
-  private down = false;
-  private downSince = 0;
-  private closing = false;
 
   constructor(private readonly opts: RedisTransportOptions) {
     // A command caught by a dropped connection fails after one reconnect attempt instead of twenty:
@@ -206,44 +200,8 @@ export class RedisTransport implements Transport {
     this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse', maxRetriesPerRequest: 1 });
     // Errors surface on the commands (the last one names the cause while Redis is away); an
     // unhandled 'error' event would crash the process.
-    this.redis.on('error', (err: Error) => {
-      this.lastError = err.message;
-      this.markDown(err.message);
-    });
-    this.redis.on('close', () => this.markDown(this.lastError ?? 'connection closed'));
-    this.redis.on('ready', () => {
-      this.lastError = undefined;
-      if (!this.down) return;
-      this.down = false;
-      opts.logger?.info?.(
-        { redis: this.where(), outage_s: (Date.now() - this.downSince) / 1000 },
-        'Redis reachable again: the bus works again',
-      );
-    });
-  }
-
-  isDown(): boolean {
-    return this.down;
-  }
-
-  /** One line per outage: the first error or close after being up. */
-  private markDown(cause: string): void {
-    if (this.down || this.closing) return;
-    this.down = true;
-    this.downSince = Date.now();
-    this.opts.logger?.warn(
-      { redis: this.where(), cause },
-      'Redis unreachable: consumers retry with backoff and the service is not ready until it is back',
-    );
-  }
-
-  private where(): string {
-    try {
-      const { host, port, db } = parseRedisUrl(this.opts.url);
-      return `${host}:${port}/${db}`;
-    } catch {
-      return 'redis';
-    }
+    this.redis.on('error', (err: Error) => (this.lastError = err.message));
+    this.redis.on('ready', () => (this.lastError = undefined));
   }
 
   /**
@@ -376,14 +334,12 @@ export class RedisTransport implements Transport {
   }
 
   abort(): void {
-    this.closing = true;
     for (const r of this.readers) r.close();
     this.readers.clear();
     this.redis.disconnect();
   }
 
   async close(): Promise<void> {
-    this.closing = true;
     for (const r of this.readers) r.close();
     this.readers.clear();
     // QUIT only over a live connection: ioredis never settles it once it has given up reconnecting

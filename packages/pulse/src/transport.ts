@@ -95,8 +95,6 @@ export interface Transport {
   /** Which keys exist. */
   existKeys(keys: string[]): Promise<boolean[]>;
   ping(): Promise<void>;
-  /** True while the backend is known to be unreachable (the outage is logged by the transport). */
-  isDown?(): boolean;
   close(): Promise<void>;
   /** Drops every connection at once, sending nothing more. */
   abort(): void;

@@ -12,8 +12,6 @@ import type { BatchMiddleware, MessageMiddleware } from './middleware';
 export interface PulseLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
-  info?(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
 }
 
 export type BusBackend = 'inmem' | 'redis';

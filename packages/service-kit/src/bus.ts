@@ -44,7 +44,6 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
     publisherToken: env.PUBLISHER_TOKEN,
     registry: opts.registry,
     maxEntryBytes: env.PULSE_MAX_ENTRY_BYTES,
-    logger: opts.logger,
   };
   const inmem = (degradedReason?: string): BusConnection => ({
     bus: createEventBus({ backend: 'inmem', ...common }),
@@ -67,8 +66,8 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   try {
     await withTimeout(bus.ping(), opts.pingTimeoutMs ?? 3000, `no answer from ${redact(env.REDIS_URL)}`);
     opts.logger?.info(where, 'event bus connected (redis)');
-  } catch {
-    // The bus's transport has logged the outage (once, with its cause) and logs its end.
+  } catch (err) {
+    opts.logger?.error({ ...where, err: (err as Error).message }, 'Redis unreachable at start: not ready until it answers; reconnecting with backoff');
   }
   return { bus, mode: 'redis', requested, owned: true };
 }

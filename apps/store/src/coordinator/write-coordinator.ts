@@ -31,7 +31,6 @@ export interface FeedbackSink {
 export interface CoordinatorLogger {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
-  info?(obj: object, msg: string): void;
 }
 
 export interface WriteCoordinatorOptions<T> {
@@ -108,7 +107,6 @@ export class WriteCoordinator<T> {
   private openedAt = 0;
   /** Openings since the circuit last closed: the half-open wait doubles with each. */
   private opensInARow = 0;
-  private outageStartedAt = 0;
   private started = false;
   private pollTimer?: NodeJS.Timeout;
   private idleWaiters: Array<() => void> = [];
@@ -133,23 +131,11 @@ export class WriteCoordinator<T> {
     });
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
-    this.breaker.onBreak((reason) => {
+    this.breaker.onBreak(() => {
       this.openedAt = Date.now();
-      // One line per outage: re-opening after a failed half-open probe is the same outage.
-      if (this.opensInARow++ === 0) {
-        this.outageStartedAt = this.openedAt;
-        const cause = 'error' in reason ? asError(reason.error).message : 'a result the breaker counts as failure';
-        this.log.warn({ coordinator_id: this.id, cause }, 'circuit open: the database is failing; writes are held until it recovers');
-      }
+      this.opensInARow++;
     });
-    this.breaker.onReset(() => {
-      if (this.opensInARow > 0)
-        this.log.info?.(
-          { coordinator_id: this.id, outage_s: (Date.now() - this.outageStartedAt) / 1000, probes: this.opensInARow },
-          'circuit closed: the database is back; writes resume',
-        );
-      this.opensInARow = 0;
-    });
+    this.breaker.onReset(() => (this.opensInARow = 0));
     this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
     this.metrics.circuitState.set({ coord_id: this.id }, 0);
     // Export zeros from the start so rate() and alerts see the series before the first event.

@@ -151,36 +151,6 @@ describe('WriteCoordinator', () => {
     await coord.stop(1000);
   });
 
-  it('logs a database outage once: one warn with the cause when the circuit opens, one info when it closes', async () => {
-    const lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
-    const logger = {
-      warn: (obj: object, msg: string) => void lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
-      error: (obj: object, msg: string) => void lines.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
-      info: (obj: object, msg: string) => void lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
-    };
-    const { coord, sink, settled } = setup({
-      capacity: 20,
-      workers: 2,
-      batchSize: 5,
-      breaker: { failureThreshold: 3, halfOpenAfterMs: 30 },
-      retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 2, jitter: false },
-      logger,
-    });
-    const states: CircuitState[] = [];
-    coord.breaker.onStateChange((s) => states.push(s));
-    sink.down = true;
-    coord.start();
-    const submitting = coord.submitMany(items(0, 30));
-    await until(() => states.filter((s) => s === CircuitState.HalfOpen).length >= 3); // several failed probes
-    sink.down = false;
-    await submitting;
-    await until(() => settled.size === 30);
-    await coord.stop(1000);
-    const circuit = lines.filter((l) => /circuit/.test(l.msg));
-    expect(circuit.map((l) => l.level)).toEqual(['warn', 'info']);
-    expect(circuit[0].obj).toMatchObject({ cause: expect.stringMatching(/ECONNREFUSED/) });
-  });
-
   it('opens the circuit, holds batches without spending attempts or dropping, and recovers through half-open', async () => {
     const { coord, sink, dead, settled, events, registry } = setup({
       capacity: 20,
