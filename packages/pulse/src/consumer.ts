@@ -101,12 +101,6 @@ class PulseDelivery<T> implements Delivery<T> {
     this.settled = true;
     this.owner.settleFail(this as PulseDelivery<unknown>, reason);
   }
-
-  deadLetter(reason: string): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.owner.settleDeadLetter(this as PulseDelivery<unknown>, reason);
-  }
 }
 
 export class Consumer implements Subscription {
@@ -181,13 +175,6 @@ export class Consumer implements Subscription {
       // Left pending: redelivered through a reclaim once idle for minIdleMs.
       this.tally.add(d.envelope.meta.track, 'error');
     }
-    this.afterSettle();
-  }
-
-  settleDeadLetter(d: PulseDelivery<unknown>, reason: string): void {
-    this.release(d);
-    this.toDeadLetter(d.physical, d.entryId, null, reason, d.deliveryCount);
-    this.tally.add(d.envelope.meta.track, 'dead_letter');
     this.afterSettle();
   }
 

@@ -61,11 +61,6 @@ export interface Delivery<T = unknown> {
   ack(): void;
   /** Counts an attempt; after `maxDeliveries` the message goes to `<stream>.dlq`. */
   fail(reason: string): void;
-  /**
-   * Moves the message to `<stream>.dlq` now with `reason` (appended and acked in one MULTI), for input
-   * that can never succeed (e.g. a row the database rejects).
-   */
-  deadLetter(reason: string): void;
 }
 
 export interface SubscribeOptions {

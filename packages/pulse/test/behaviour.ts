@@ -486,19 +486,6 @@ export function behaviourSuite(
       await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all settled');
     });
 
-    it('deadLetter() moves a delivery to the DLQ at once with the given reason, acked atomically', async () => {
-      const bus = h.bus();
-      const env = barEnvelope(1);
-      await bus.publish('md.bars', env);
-      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (batch) => {
-        for (const d of batch) d.deadLetter('rejected by the database: value out of range');
-      });
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 1, 'dead-lettered');
-      const [dl] = await bus.readDeadLetters('md.bars');
-      expect(dl).toMatchObject({ reason: 'rejected by the database: value out of range', envelopeId: env.id, attempts: 1, group: 'g', consumer: 'c' });
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'acked');
-    });
-
     it('caps in-flight deliveries (backpressure) until they are acked', async () => {
       const bus = h.bus();
       const held: Delivery[] = [];

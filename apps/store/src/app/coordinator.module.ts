@@ -38,7 +38,7 @@ export function createStoreCoordinator(
       }),
       faults,
     ),
-    deadLetter: (items, error, attempts) => deadLetterItems(dlq, items, error, attempts),
+    deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {
       for (const item of items) item.settle?.(outcome);
@@ -74,24 +74,6 @@ function sinkFaultsOf(env: StoreEnv): SinkFaults {
     maxRowsPerSec: env.MDS_FAULT_SINK_MAX_ROWS_PER_SEC,
     durationMs: env.MDS_FAULT_SINK_DURATION_SEC === undefined ? undefined : env.MDS_FAULT_SINK_DURATION_SEC * 1000,
   };
-}
-
-/**
- * Rows read from a stream go to that stream's `.dlq` with the database's reason, moved and acked in one
- * MULTI by Pulse (replayable with the bus's DLQ tools, visible to the orchestrator); rows written
- * in-process (embedded mode, replays of the file) go to the fsynced NDJSON dead-letter file.
- */
-export async function deadLetterItems(dlq: DeadLetterStore, items: StoreItem[], error: Error, attempts: number): Promise<void> {
-  const toFile: StoreItem[] = [];
-  const code = (error as { code?: unknown }).code;
-  const reason = `rejected by the database after ${attempts} attempt(s)${typeof code === 'string' ? ` (${code})` : ''}: ${error.message}`;
-  for (const item of items) {
-    if (item.deadLetter) {
-      item.deadLetter(reason);
-      dlq.counted(item.kind, 1);
-    } else toFile.push(item);
-  }
-  if (toFile.length) await dlq.recordItems(toFile, error, attempts);
 }
 
 /** Health components `coordinator` and `circuit`: an open circuit makes the store not ready. */

@@ -1,5 +1,5 @@
 import { createReadStream } from 'fs';
-import { appendFile, mkdir, open, rename, rm, stat } from 'fs/promises';
+import { appendFile, mkdir, rename, rm, stat } from 'fs/promises';
 import path from 'path';
 import { createInterface } from 'readline';
 
@@ -33,21 +33,12 @@ export class DeadLetterFile<T = unknown> {
     const ts = Date.now() / 1000;
     const message = typeof error === 'string' ? error : error.message;
     const lines = items.map((item) => JSON.stringify({ item, error: message, attempts, ts } satisfies DeadLetterRecord<T>) + '\n').join('');
-    const next = this.tail.then(() => this.appendDurably(lines));
+    const next = this.tail.then(async () => {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      await appendFile(this.file, lines, 'utf8');
+    });
     this.tail = next.catch(() => undefined);
     return next;
-  }
-
-  /** Appends and fsyncs before resolving: a dead letter acked on the stream must survive a crash. */
-  private async appendDurably(text: string): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const fh = await open(this.file, 'a');
-    try {
-      await fh.appendFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
   }
 
   /** Reads records in file order, skipping `offset` and returning at most `limit`. */
@@ -125,7 +116,10 @@ export class DeadLetterFile<T = unknown> {
   }
 
   private appendRecord(r: DeadLetterRecord<T>): Promise<void> {
-    const next = this.tail.then(() => this.appendDurably(JSON.stringify(r) + '\n'));
+    const next = this.tail.then(async () => {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      await appendFile(this.file, JSON.stringify(r) + '\n', 'utf8');
+    });
     this.tail = next.catch(() => undefined);
     return next;
   }

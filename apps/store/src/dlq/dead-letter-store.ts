@@ -21,11 +21,6 @@ export class DeadLetterStore {
     return this.files.get(kind)!;
   }
 
-  /** Counts dead letters that went elsewhere (a stream's DLQ) in `mds_dlq_records_total`. */
-  counted(kind: SinkKind, n: number): void {
-    this.counter?.inc({ sink: kind }, n);
-  }
-
   async record(kind: SinkKind, rows: Row[], error: Error | string, attempts: number): Promise<void> {
     await this.file(kind).append(rows, error, attempts);
     this.counter?.inc({ sink: kind }, rows.length);

@@ -28,11 +28,6 @@ class DeliveryItem implements StoreItem {
     this.row = delivery.envelope.payload;
   }
 
-  /** The source stream's DLQ, with the database's reason; a later `settle` is then a no-op. */
-  deadLetter(reason: string): void {
-    this.delivery.deadLetter(reason);
-  }
-
   settle(outcome: SettleOutcome): void {
     if (outcome === 'failed')
       this.delivery.fail('store could neither write the row nor record it in the dead-letter file');

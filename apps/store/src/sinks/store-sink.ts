@@ -10,11 +10,6 @@ export interface StoreItem {
   row: Row;
   /** Called once, when the row is durably written, dead-lettered or dropped. */
   settle?: (outcome: SettleOutcome) => void;
-  /**
-   * Set for rows read from a stream: dead-letters the row to the source stream's `.dlq` with `reason`
-   * (atomic with its ack) instead of the local dead-letter file.
-   */
-  deadLetter?: (reason: string) => void;
 }
 
 export interface StoreSinkOptions {

@@ -21,7 +21,7 @@ const AUTH = `Bearer ${ADMIN_TOKEN}`;
 describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
   let ns: string;
   let schema: TestSchema;
-  let publisher: PulseBus;
+  let publisher: EventBus;
   let pg: Client;
   let dlqDir: string;
   const stores: StoreHandle[] = [];
@@ -92,22 +92,6 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
     expect(secondPass.rows[0].u.getTime()).toBe(firstPass.rows[0].u.getTime());
     const metrics = (await request(store.url).get('/metrics').expect(200)).text;
     expect(metrics).toMatch(/pulse_/);
-  });
-
-  it('sends rows PostgreSQL rejects to the source stream\'s DLQ with the database\'s reason, not to a local file', async () => {
-    const store = await startStore({}, schema.url);
-    const good = makeBars(5, { symbol: 'rej' });
-    const bad = { ...makeBars(1, { symbol: 'rej', from: 100 })[0], provider: 'nul\u0000byte' };
-    await publisher.publishBatch('md.bars', [...good, bad].map((b) => createEnvelope('md.Bar', b, { key: 'REJ' })));
-    await until(async () => (await countBars()) === 5, 20_000, '5 good rows written');
-    await until(async () => (await publisher.readDeadLetters('md.bars')).length === 1, 20_000, 'rejected row dead-lettered');
-    const [dl] = await publisher.readDeadLetters('md.bars');
-    expect(dl.reason).toMatch(/rejected by the database/);
-    expect(dl.reason).toMatch(/0x00|invalid byte sequence/);
-    expect(dl.group).toBe('store');
-    await until(async () => (await publisher.groupStats('md.bars', 'store')).pending === 0, 20_000, 'all acked');
-    const files = await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200);
-    expect(files.body.bars).toBe(0);
   });
 
   it('holds everything while the database is down, emits hard then ok, and loses nothing', async () => {
