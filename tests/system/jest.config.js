@@ -3,4 +3,5 @@ module.exports = {
   ...require('../../jest.preset').preset({ services: true }),
   maxWorkers: 1,
   testTimeout: 120_000,
+  setupFilesAfterEnv: ['<rootDir>/test/support/stop-everything.ts'],
 };

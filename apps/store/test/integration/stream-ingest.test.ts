@@ -10,7 +10,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import request from 'supertest';
 import type { FeedbackEvent } from '@mdp/contracts';
-import { createEnvelope, createEventBus, EventBus, Subscription } from '@mdp/pulse';
+import { createEnvelope, createEventBus, PulseBus, Subscription } from '@mdp/pulse';
 import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TcpProxy, TestSchema, uniqueId } from '@mdp/testing';
 import { bootstrap, StoreHandle } from '../../src/bootstrap';
 import { makeBars, until } from '../helpers/bars';
@@ -21,7 +21,7 @@ const AUTH = `Bearer ${ADMIN_TOKEN}`;
 describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
   let ns: string;
   let schema: TestSchema;
-  let publisher: EventBus;
+  let publisher: PulseBus;
   let pg: Client;
   let dlqDir: string;
   const stores: StoreHandle[] = [];

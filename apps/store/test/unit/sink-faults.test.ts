@@ -28,11 +28,23 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
   });
 
   it('reads and validates its settings', () => {
-    const env = loadStoreEnv({ MDS_FAULT_SINK_DELAY_MS: '20', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '250.5', MDS_FAULT_SINK_DURATION_SEC: '8' });
-    expect(env).toMatchObject({ MDS_FAULT_SINK_DELAY_MS: 20, MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 250.5, MDS_FAULT_SINK_DURATION_SEC: 8 });
+    const env = loadStoreEnv({
+      MDS_FAULT_SINK_DELAY_MS: '20',
+      MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '250.5',
+      MDS_FAULT_SINK_DURATION_SEC: '8',
+    });
+    expect(env).toMatchObject({
+      MDS_FAULT_SINK_DELAY_MS: 20,
+      MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 250.5,
+      MDS_FAULT_SINK_DURATION_SEC: 8,
+    });
     let err: unknown;
     try {
-      loadStoreEnv({ MDS_FAULT_SINK_DELAY_MS: '-1', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 'fast', MDS_FAULT_SINK_DURATION_SEC: '0' });
+      loadStoreEnv({
+        MDS_FAULT_SINK_DELAY_MS: '-1',
+        MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 'fast',
+        MDS_FAULT_SINK_DURATION_SEC: '0',
+      });
     } catch (e) {
       err = e;
     }
@@ -45,7 +57,11 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
 
   it('shares one row rate between concurrent batches and adds the fixed delay', () => {
     let now = 1_000;
-    const sink = new FaultySink(new CountingSink(), { delayMs: 50, maxRowsPerSec: 1000 }, () => now);
+    const sink = new FaultySink(
+      new CountingSink(),
+      { delayMs: 50, maxRowsPerSec: 1000 },
+      () => now,
+    );
     expect(sink.admit(100)).toBe(100); // 100 rows at 1000/s: 100 ms
     expect(sink.admit(100)).toBe(200); // booked after the first
     now += 500;
@@ -54,7 +70,11 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
 
   it('ends after its duration and never holds a batch past the end', () => {
     let now = 0;
-    const sink = new FaultySink(new CountingSink(), { delayMs: 0, maxRowsPerSec: 10, durationMs: 2_000 }, () => now);
+    const sink = new FaultySink(
+      new CountingSink(),
+      { delayMs: 0, maxRowsPerSec: 10, durationMs: 2_000 },
+      () => now,
+    );
     expect(sink.active).toBe(true);
     expect(sink.admit(100)).toBe(2_000); // 10 s of rows, cut at the end of the fault
     now = 2_000;

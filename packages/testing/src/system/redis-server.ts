@@ -82,7 +82,11 @@ export class RedisServer implements Stoppable {
         if (!this.child) throw new Error(`redis-server exited: ${this.output.slice(-500)}`);
         return answersPing(this.port);
       },
-      { timeoutMs, what: `redis-server on port ${this.port}`, detail: () => this.output.slice(-1000) },
+      {
+        timeoutMs,
+        what: `redis-server on port ${this.port}`,
+        detail: () => this.output.slice(-1000),
+      },
     );
   }
 

@@ -11,7 +11,18 @@ export class ServiceEndpoint {
   ) {}
 
   async get(path: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
-    const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    return this.request(path, {}, timeoutMs);
+  }
+
+  async request(
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    timeoutMs = 3000,
+  ): Promise<{ status: number; body: string }> {
+    const res = await fetch(`${this.url}${path}`, {
+      ...init,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return { status: res.status, body: await res.text() };
   }
 
@@ -24,7 +35,13 @@ export class ServiceEndpoint {
     }
   }
 
-  async health(): Promise<{ status: number; body: { state: string; components: Array<{ name: string; state: string; details: Record<string, string> }> } }> {
+  async health(): Promise<{
+    status: number;
+    body: {
+      state: string;
+      components: Array<{ name: string; state: string; details: Record<string, string> }>;
+    };
+  }> {
     const { status, body } = await this.get('/health');
     return { status, body: JSON.parse(body) };
   }
@@ -45,7 +62,11 @@ export class ServiceEndpoint {
   }
 
   async waitReady(timeoutMs = 20_000, detail?: () => string): Promise<void> {
-    await waitFor(async () => (await this.readyStatus()) === 200, { timeoutMs, what: `${this.name} /ready = 200`, detail });
+    await waitFor(async () => (await this.readyStatus()) === 200, {
+      timeoutMs,
+      what: `${this.name} /ready = 200`,
+      detail,
+    });
   }
 }
 
@@ -80,17 +101,24 @@ export class ServiceProcess implements Stoppable {
   readonly exited: Promise<ExitStatus>;
   readonly http?: ServiceEndpoint;
   private readonly lines: string[] = [];
+  /** Lines printed so far, including those no longer kept. */
+  private printed = 0;
   private partial = '';
   private exit?: ExitStatus;
 
   private constructor(readonly opts: ServiceProcessOptions) {
     const env: Record<string, string> = {};
-    for (const key of BASE_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+    for (const key of BASE_ENV_KEYS)
+      if (process.env[key] !== undefined) env[key] = process.env[key]!;
     for (const [key, value] of Object.entries(opts.env)) if (value !== undefined) env[key] = value;
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      [...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child.stdout!.on('data', (chunk: Buffer) => this.collect(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => this.collect(chunk));
     this.exited = new Promise((resolve) => {
@@ -106,7 +134,8 @@ export class ServiceProcess implements Stoppable {
         resolve(this.exit);
       });
     });
-    if (opts.port !== undefined) this.http = new ServiceEndpoint(opts.name, `http://127.0.0.1:${opts.port}`);
+    if (opts.port !== undefined)
+      this.http = new ServiceEndpoint(opts.name, `http://127.0.0.1:${opts.port}`);
   }
 
   static start(opts: ServiceProcessOptions): ServiceProcess {
@@ -139,13 +168,36 @@ export class ServiceProcess implements Stoppable {
       .join('\n');
   }
 
+  /** A position in the output, for `linesSince`. */
+  mark(): number {
+    return this.printed;
+  }
+
+  /** The lines printed after `mark` (as far as they are still kept). */
+  linesSince(mark: number): string[] {
+    const count = this.printed - mark;
+    return count <= 0 ? [] : this.lines.slice(-Math.min(count, this.lines.length));
+  }
+
+  /** Everything kept of the output, as printed (stdout and stderr interleaved). */
+  text(): string {
+    return this.lines.join('\n');
+  }
+
   /** Resolves with the first match of `pattern` in the output (past or future). */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    return waitFor(() => this.findLine(pattern) ?? (this.exit ? Promise.reject(new Error(`${this.name} exited (${describeExit(this.exit)})`)) : undefined), {
-      timeoutMs,
-      what: `${this.name} to print ${pattern}`,
-      detail: () => this.output(),
-    });
+    return waitFor(
+      () =>
+        this.findLine(pattern) ??
+        (this.exit
+          ? Promise.reject(new Error(`${this.name} exited (${describeExit(this.exit)})`))
+          : undefined),
+      {
+        timeoutMs,
+        what: `${this.name} to print ${pattern}`,
+        detail: () => this.output(),
+      },
+    );
   }
 
   findLine(pattern: RegExp): RegExpMatchArray | undefined {
@@ -165,7 +217,7 @@ export class ServiceProcess implements Stoppable {
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
-  async stop(graceMs = 15_000): Promise<void> {
+  async stop(graceMs = 5_000): Promise<void> {
     if (!this.running) return;
     this.kill('SIGTERM');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
@@ -182,6 +234,7 @@ export class ServiceProcess implements Stoppable {
     const parts = text.split('\n');
     this.partial = parts.pop() ?? '';
     for (const line of parts) this.lines.push(line);
+    this.printed += parts.length;
     const keep = this.opts.keepLines ?? 500;
     if (this.lines.length > keep) this.lines.splice(0, this.lines.length - keep);
   }

@@ -35,14 +35,18 @@ const NODE_ARGS = ['--max-semi-space-size=64'];
 
 export function assertBuilt(): void {
   const missing = Object.values(ENTRY).filter((f) => !existsSync(f));
-  if (missing.length) throw new Error(`system tests run the built services; run \`pnpm build\` first (missing: ${missing.join(', ')})`);
+  if (missing.length)
+    throw new Error(
+      `system tests run the built services; run \`pnpm build\` first (missing: ${missing.join(', ')})`,
+    );
 }
 
 export type Track = 'v1' | 'v2';
 export type Env = Record<string, string | undefined>;
 
 /** A bar's natural key as the store keys `bars_ohlcv` (symbols upper-case, ts in epoch seconds). */
-export const barKey = (symbol: string, interval: string, ts: number) => `${symbol.toUpperCase()}|${interval}|${ts}`;
+export const barKey = (symbol: string, interval: string, ts: number) =>
+  `${symbol.toUpperCase()}|${interval}|${ts}`;
 
 /** Store settings small enough that a few thousand bars fill the queue (high 1 600, low 800). */
 export const SMALL_STORE: Env = {
@@ -105,7 +109,9 @@ export class MetricsWatch {
   private timer?: NodeJS.Timeout;
   maxRssMb = 0;
 
-  constructor(private readonly counters: Array<{ name: string; labels?: Record<string, string> }>) {}
+  constructor(
+    private readonly counters: Array<{ name: string; labels?: Record<string, string> }>,
+  ) {}
 
   watch(endpoint: ServiceEndpoint): void {
     this.watched.push({ endpoint });
@@ -180,7 +186,11 @@ export class SystemUnderTest {
     };
   }
 
-  async start(service: 'store' | 'pipeline' | 'orchestrator', env: Env, name: string = service): Promise<ServiceProcess> {
+  async start(
+    service: 'store' | 'pipeline' | 'orchestrator',
+    env: Env,
+    name: string = service,
+  ): Promise<ServiceProcess> {
     const port = await freePort();
     const defaults: Env =
       service === 'store'
@@ -215,7 +225,10 @@ export class SystemUnderTest {
     const { rows } = await db.query<{ symbol: string; interval: string; ts: string }>(
       `SELECT symbol, interval, extract(epoch FROM ts)::bigint::text AS ts FROM bars_ohlcv`,
     );
-    return { keys: new Set(rows.map((r) => barKey(r.symbol, r.interval, Number(r.ts)))), rows: rows.length };
+    return {
+      keys: new Set(rows.map((r) => barKey(r.symbol, r.interval, Number(r.ts)))),
+      rows: rows.length,
+    };
   }
 
   async persistedCount(): Promise<number> {
@@ -242,6 +255,17 @@ export class SystemUnderTest {
       from = `(${page[page.length - 1][0]}`;
     }
     return { entries, keys };
+  }
+
+  /** Whether the `store` group has read every entry of `<ns>.md.bars` and acked or dead-lettered it. */
+  async barsSettled(redis: Redis): Promise<boolean> {
+    const groups = (await redis.xinfo('GROUPS', this.barsStream)) as unknown[][];
+    for (const g of groups) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
+      if (info.name === 'store') return Number(info.pending) === 0 && Number(info.lag) === 0;
+    }
+    return false;
   }
 
   async dlqLength(redis: Redis): Promise<number> {
@@ -275,4 +299,46 @@ export function lostKeys(published: Set<string>, persisted: Set<string>): string
   const lost: string[] = [];
   for (const k of published) if (!persisted.has(k)) lost.push(k);
   return lost;
+}
+
+/** Samples `probe` every `everyMs` until stopped; returns every value seen. */
+export function sampleWhile<T>(
+  probe: () => Promise<T>,
+  everyMs = 250,
+): { stop: () => Promise<T[]> } {
+  const seen: T[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      seen.push(await probe());
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/** The warn-or-worse lines of a service's pino output (level >= 40), as `level msg` strings. */
+export function warnings(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const rec = JSON.parse(line) as {
+        level?: number;
+        msg?: string;
+        err?: unknown;
+        reason?: unknown;
+      };
+      if ((rec.level ?? 0) >= 40) out.push(`${rec.level} ${rec.msg ?? ''}`);
+    } catch {
+      // not a log record
+    }
+  }
+  return out;
 }
