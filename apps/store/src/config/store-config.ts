@@ -48,7 +48,7 @@ export const StoreEnv = z
     MDS_RETRY_JITTER: envBool(true),
     MDS_CB_FAILURE_THRESHOLD: positiveInt(5),
     MDS_CB_HALF_OPEN_AFTER_SEC: positiveNumber(1),
-    MDS_CB_HALF_OPEN_MAX_SEC: positiveNumber(30),
+    MDS_CB_HALF_OPEN_MAX_SEC: positiveNumber(5),
     MDS_COPY_MIN_ROWS: positiveInt(1000),
     MDS_DB_POOL_MAX: optionalInt(),
     MDS_DB_STATEMENT_TIMEOUT_MS: positiveInt(30_000),

@@ -21,7 +21,7 @@ describe('store settings', () => {
       MDS_RETRY_JITTER: true,
       MDS_CB_FAILURE_THRESHOLD: 5,
       MDS_CB_HALF_OPEN_AFTER_SEC: 1,
-      MDS_CB_HALF_OPEN_MAX_SEC: 30,
+      MDS_CB_HALF_OPEN_MAX_SEC: 5,
       MDS_FB_ENABLE_HTTP_BROADCAST: false,
       MDS_FB_HTTP_TIMEOUT: 2.5,
       MDS_FB_HTTP_MAX_RETRIES: 3,
