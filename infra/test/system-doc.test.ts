@@ -9,10 +9,22 @@ import { HEALTH_STREAM, sharedEnvShape } from '@mdp/service-kit';
 import { OBSERVED_STREAMS, OBSERVER_GROUP } from '@mdp/orchestrator/dist/observer/observed-streams';
 // The modules that name the streams, not the packages' entry points (which start or load a whole service).
 import { AUDIT_STREAM, CONTROL_STREAM } from '@mdp/pipeline/dist/control/control-consumer';
-import { FEEDBACK_GROUP, FEEDBACK_STREAM, RATE_ADJUSTMENT_STREAM } from '@mdp/pipeline/dist/feedback/feedback-consumer';
-import { FEEDBACK_SCHEMA_ID, FEEDBACK_STREAM as STORE_FEEDBACK_STREAM } from '@mdp/store/dist/feedback/pulse-feedback-publisher';
+import {
+  FEEDBACK_GROUP,
+  FEEDBACK_STREAM,
+  RATE_ADJUSTMENT_STREAM,
+} from '@mdp/pipeline/dist/feedback/feedback-consumer';
+import {
+  FEEDBACK_SCHEMA_ID,
+  FEEDBACK_STREAM as STORE_FEEDBACK_STREAM,
+} from '@mdp/store/dist/feedback/pulse-feedback-publisher';
 import { MD_STREAMS, STORE_GROUP } from '@mdp/store/dist/ingest/stream-ingest';
-import { renderSystemDoc, SERVICE_INFO, SHARED_ENV_MEANING, SYSTEM_DOC } from '../scripts/system-doc';
+import {
+  renderSystemDoc,
+  SERVICE_INFO,
+  SHARED_ENV_MEANING,
+  SYSTEM_DOC,
+} from '../scripts/system-doc';
 
 describe('docs/system.md', () => {
   it('is what infra/scripts/system-doc.ts generates from the code (run `pnpm docs:system` after a change)', () => {
@@ -26,16 +38,22 @@ describe('docs/system.md', () => {
 
   it('names the port variables the launcher reads', () => {
     const launcher = readFileSync(join(__dirname, '..', 'scripts', 'start.mjs'), 'utf8');
-    for (const { portVar, port } of Object.values(SERVICE_INFO)) expect(launcher).toContain(`portVar: '${portVar}', defaultPort: ${port}`);
+    for (const { portVar, port } of Object.values(SERVICE_INFO))
+      expect(launcher).toContain(`portVar: '${portVar}', defaultPort: ${port}`);
   });
 });
 
 describe('the stream catalogue agrees with the services', () => {
-  const groupsOf = (stream: string) => catalogueEntry(stream)?.groups.map((g) => `${g.service}:${g.name}`) ?? [];
+  const groupsOf = (stream: string) =>
+    catalogueEntry(stream)?.groups.map((g) => `${g.service}:${g.name}`) ?? [];
 
   it('store: ingests every md stream in its group and publishes feedback', () => {
-    for (const stream of Object.values(MD_STREAMS)) expect(groupsOf(stream)).toContain(`store:${STORE_GROUP}`);
-    expect(catalogueEntry(STORE_FEEDBACK_STREAM)).toMatchObject({ schemaIds: [FEEDBACK_SCHEMA_ID], publishers: expect.arrayContaining(['store']) });
+    for (const stream of Object.values(MD_STREAMS))
+      expect(groupsOf(stream)).toContain(`store:${STORE_GROUP}`);
+    expect(catalogueEntry(STORE_FEEDBACK_STREAM)).toMatchObject({
+      schemaIds: [FEEDBACK_SCHEMA_ID],
+      publishers: expect.arrayContaining(['store']),
+    });
   });
 
   it('pipeline: reads feedback and control in its groups, publishes rate adjustments and audit entries', () => {
@@ -53,11 +71,15 @@ describe('the stream catalogue agrees with the services', () => {
   });
 
   it('heartbeats: every service publishes them', () => {
-    expect(catalogueEntry(HEALTH_STREAM)?.publishers).toEqual(expect.arrayContaining([...SERVICES]));
+    expect(catalogueEntry(HEALTH_STREAM)?.publishers).toEqual(
+      expect.arrayContaining([...SERVICES]),
+    );
   });
 
   it('control: every group the orchestrator inspects on control.actions is in the catalogue', () => {
-    expect(groupsOf(CONTROL_STREAM)).toEqual(expect.arrayContaining(['pipeline:pipeline', 'store:store']));
+    expect(groupsOf(CONTROL_STREAM)).toEqual(
+      expect.arrayContaining(['pipeline:pipeline', 'store:store']),
+    );
   });
 
   it('lists each stream once', () => {

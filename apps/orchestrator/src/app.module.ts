@@ -1,5 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { BusConnection, BusModule, HealthModule, HeartbeatModule, MetricsModule } from '@mdp/service-kit';
+import {
+  BusConnection,
+  BusModule,
+  HealthModule,
+  HeartbeatModule,
+  MetricsModule,
+} from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { Registry } from 'prom-client';
 import { AuditModule, AuditOptions } from './audit/audit.module';
@@ -30,7 +36,10 @@ export class AppModule {
         HealthModule.forRoot({ service: 'orchestrator', version: options.version }),
         MetricsModule.forRoot({ registry: options.registry }),
         BusModule.forConnection(options.bus),
-        HeartbeatModule.forRoot({ intervalMs: options.heartbeatMs, onError: (err) => options.logger.debug({ err: err.message }, 'heartbeat not published') }),
+        HeartbeatModule.forRoot({
+          intervalMs: options.heartbeatMs,
+          onError: (err) => options.logger.debug({ err: err.message }, 'heartbeat not published'),
+        }),
         ObserverModule.forRoot(options.observer, options.logger),
         AuditModule.forRoot(options.audit),
         ClusterModule.forRoot(options.cluster),

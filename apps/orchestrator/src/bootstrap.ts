@@ -4,7 +4,14 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { EventBus, PulseBus } from '@mdp/pulse';
-import { connectBus, createLogger, listenWithGracefulShutdown, Logger, nestLogger, ServiceBootstrapOptions } from '@mdp/service-kit';
+import {
+  connectBus,
+  createLogger,
+  listenWithGracefulShutdown,
+  Logger,
+  nestLogger,
+  ServiceBootstrapOptions,
+} from '@mdp/service-kit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { AppModule } from './app.module';
 import { loadOrchestratorEnv } from './config';
@@ -31,12 +38,17 @@ export interface OrchestratorHandle {
 }
 
 /** Builds the Nest application (bus connected, observer wired) without listening. */
-export async function createOrchestratorApp(options: BootstrapOptions = {}): Promise<{ app: INestApplication; port: number; logger: Logger }> {
+export async function createOrchestratorApp(
+  options: BootstrapOptions = {},
+): Promise<{ app: INestApplication; port: number; logger: Logger }> {
   const env = loadOrchestratorEnv(options.env ?? process.env);
   const logger = options.logger ?? createLogger('orchestrator', env.LOG_LEVEL, env.LOG_FORMAT);
   const registry = options.registry ?? defaultRegistry(options.bus);
   const bus = await connectBus(env, { registry, logger, bus: options.bus });
-  const observer: ObserverOptions = { consumer: `orch-observer-${hostname()}`, ...options.observer };
+  const observer: ObserverOptions = {
+    consumer: `orch-observer-${hostname()}`,
+    ...options.observer,
+  };
   try {
     const module = AppModule.forRoot({
       version: packageVersion(),
@@ -45,7 +57,12 @@ export async function createOrchestratorApp(options: BootstrapOptions = {}): Pro
       observer,
       logger,
       heartbeatMs: env.HEARTBEAT_INTERVAL_MS,
-      audit: { databaseUrl: env.DATABASE_URL, pgliteDir: env.ORCH_PGLITE_DIR, client: options.auditDb, coalesceMs: env.ORCH_AUDIT_COALESCE_MS },
+      audit: {
+        databaseUrl: env.DATABASE_URL,
+        pgliteDir: env.ORCH_PGLITE_DIR,
+        client: options.auditDb,
+        coalesceMs: env.ORCH_AUDIT_COALESCE_MS,
+      },
       cluster: {
         redisUrl: env.REDIS_URL,
         clusterId: env.ORCH_CLUSTER_ID ?? env.MD_NAMESPACE,
@@ -56,7 +73,11 @@ export async function createOrchestratorApp(options: BootstrapOptions = {}): Pro
       control: { adminToken: env.ORCH_ADMIN_TOKEN, timeoutMs: env.ORCH_CONTROL_TIMEOUT_MS },
     });
     // bodyParser off: POST /control reads its body itself (see ControlModule); no other route takes one.
-    const app = await NestFactory.create(module, { logger: nestLogger(logger), abortOnError: false, bodyParser: false });
+    const app = await NestFactory.create(module, {
+      logger: nestLogger(logger),
+      abortOnError: false,
+      bodyParser: false,
+    });
     return { app, port: options.port ?? env.PORT, logger };
   } catch (err) {
     if (bus.owned) await bus.bus.close().catch(() => undefined);

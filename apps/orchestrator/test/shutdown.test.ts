@@ -18,7 +18,14 @@ describe('process lifecycle (src/main.ts in a child process)', () => {
   it('serves /ready, then on SIGTERM stops cleanly with exit code 0', async () => {
     const port = await freePort();
     const proc = startMain(
-      { PORT: String(port), EVENT_BUS_BACKEND: 'inmem', MD_NAMESPACE: uniqueId('orch_sig'), LOG_LEVEL: 'info', DATABASE_URL: '', ORCH_PGLITE_DIR: 'memory://' },
+      {
+        PORT: String(port),
+        EVENT_BUS_BACKEND: 'inmem',
+        MD_NAMESPACE: uniqueId('orch_sig'),
+        LOG_LEVEL: 'info',
+        DATABASE_URL: '',
+        ORCH_PGLITE_DIR: 'memory://',
+      },
       port,
     );
     await proc.waitReady(20_000);

@@ -96,7 +96,9 @@ export const PipelineEnv = z
      * holding its lease; the others stand by and take over within this time of the leader's death.
      * 0: every instance runs its providers.
      */
-    PIPELINE_PROVIDER_LEASE_MS: envInt(10_000).pipe(z.number().int().min(0, { error: 'must be >= 0' })),
+    PIPELINE_PROVIDER_LEASE_MS: envInt(10_000).pipe(
+      z.number().int().min(0, { error: 'must be >= 0' }),
+    ),
     PIPELINE_CONTROL_ENABLED: envBool(true),
     PIPELINE_CONTROL_GROUP: envString('pipeline'),
     /** Which providers run: a comma list of synthetic | replay | binance, or `none`. */

@@ -37,7 +37,6 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const PARTITIONS = 6;
 const MAIN = path.join(__dirname, '../dist/main.js');
 
-
 interface RunFigures {
   instances: number;
   bars_per_s: number;
@@ -91,12 +90,14 @@ async function run(cluster: RedisCluster, instances: number): Promise<RunFigures
       stores.push(store);
       await store.waitReady(60_000);
     }
-    const count = async () => Number((await pg.query('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n);
+    const count = async () =>
+      Number((await pg.query('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n);
     const start = Date.now();
     await Promise.all(streams.map((s) => redis.xgroup('SETID', s, 'store', '0')));
     let rows = 0;
     while ((rows = await count()) < N) {
-      if (Date.now() - start > 600_000) throw new Error(`only ${rows} of ${N} rows after 10 minutes`);
+      if (Date.now() - start > 600_000)
+        throw new Error(`only ${rows} of ${N} rows after 10 minutes`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const seconds = (Date.now() - start) / 1000;
@@ -125,7 +126,12 @@ async function main(): Promise<void> {
     const rounds: RunFigures[][] = [[], [], []];
     for (let r = 0; r < ROUNDS; r++)
       for (const instances of [1, 2, 3]) rounds[instances - 1].push(await run(cluster, instances));
-    const median = rounds.map((runs) => percentile(runs.map((x) => x.bars_per_s), 50));
+    const median = rounds.map((runs) =>
+      percentile(
+        runs.map((x) => x.bars_per_s),
+        50,
+      ),
+    );
     const figures = {
       bars_published: N,
       partitions: PARTITIONS,
@@ -134,7 +140,10 @@ async function main(): Promise<void> {
       bars_per_s: { '1': median[0], '2': median[1], '3': median[2] },
       speedup_2: Number((median[1] / median[0]).toFixed(2)),
       speedup_3: Number((median[2] / median[0]).toFixed(2)),
-      rounds: rounds.map((runs, i) => ({ instances: i + 1, bars_per_s: runs.map((x) => x.bars_per_s) })),
+      rounds: rounds.map((runs, i) => ({
+        instances: i + 1,
+        bars_per_s: runs.map((x) => x.bars_per_s),
+      })),
       settings: THROUGHPUT_SETTINGS,
     };
     console.log(

@@ -2,7 +2,13 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { connectBus, createLogger, listenWithGracefulShutdown, nestLogger, ServiceBootstrapOptions } from '@mdp/service-kit';
+import {
+  connectBus,
+  createLogger,
+  listenWithGracefulShutdown,
+  nestLogger,
+  ServiceBootstrapOptions,
+} from '@mdp/service-kit';
 import { loadStoreEnv, StoreEnv } from './config/store-config';
 import { StoreAppModule, STORE_SERVICE } from './app/store-app.module';
 import { StoreLifecycle } from './app/store-lifecycle';
@@ -44,7 +50,14 @@ export async function bootstrap(options: StoreBootstrapOptions = {}): Promise<St
   if (!options.registry) collectDefaultMetrics({ register: registry });
   const bus = await connectBus(env, { registry, logger, bus: options.bus });
   const app = await NestFactory.create(
-    StoreAppModule.forRoot({ env, logger, bus, registry, databaseUrl: options.databaseUrl, sqlClient: options.sqlClient }),
+    StoreAppModule.forRoot({
+      env,
+      logger,
+      bus,
+      registry,
+      databaseUrl: options.databaseUrl,
+      sqlClient: options.sqlClient,
+    }),
     { logger: nestLogger(logger), abortOnError: false },
   );
   const port = options.port ?? env.PORT;

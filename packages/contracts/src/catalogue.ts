@@ -40,7 +40,11 @@ export interface StreamEntry {
 }
 
 const UNTRIMMED: StreamRetention = { kind: 'untrimmed' };
-const storeIngest = (what: string): ConsumerGroup => ({ name: 'store', service: 'store', purpose: `writes ${what} to PostgreSQL` });
+const storeIngest = (what: string): ConsumerGroup => ({
+  name: 'store',
+  service: 'store',
+  purpose: `writes ${what} to PostgreSQL`,
+});
 
 export const STREAM_CATALOGUE: readonly StreamEntry[] = [
   {
@@ -80,7 +84,11 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     schemaIds: ['telemetry.FeedbackEvent'],
     publishers: ['store'],
     groups: [
-      { name: 'pipeline', service: 'pipeline', purpose: 'scales provider rates by backpressure level' },
+      {
+        name: 'pipeline',
+        service: 'pipeline',
+        purpose: 'scales provider rates by backpressure level',
+      },
       { name: 'orchestrator', service: 'orchestrator', purpose: 'observes backpressure levels' },
     ],
     retention: UNTRIMMED,
@@ -90,7 +98,13 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     name: 'telemetry.rate_adjustment',
     schemaIds: ['telemetry.RateAdjustment'],
     publishers: ['pipeline'],
-    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'observes rate scales per provider' }],
+    groups: [
+      {
+        name: 'orchestrator',
+        service: 'orchestrator',
+        purpose: 'observes rate scales per provider',
+      },
+    ],
     retention: UNTRIMMED,
     description: 'rate scale the pipeline applied per provider',
   },
@@ -98,7 +112,9 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     name: 'telemetry.audit',
     schemaIds: ['telemetry.AuditEnvelope'],
     publishers: ['store', 'pipeline', 'orchestrator'],
-    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'stores every entry in audit_log' }],
+    groups: [
+      { name: 'orchestrator', service: 'orchestrator', purpose: 'stores every entry in audit_log' },
+    ],
     retention: UNTRIMMED,
     description: 'audit trail: control requests and their results',
   },
@@ -106,7 +122,13 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     name: 'telemetry.health',
     schemaIds: ['telemetry.HealthStatus'],
     publishers: ['store', 'pipeline', 'orchestrator'],
-    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'tracks services appearing and going silent' }],
+    groups: [
+      {
+        name: 'orchestrator',
+        service: 'orchestrator',
+        purpose: 'tracks services appearing and going silent',
+      },
+    ],
     retention: { kind: 'max_len', maxLen: 10_000 },
     description: 'service heartbeats',
   },
@@ -116,7 +138,11 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     publishers: ['orchestrator'],
     groups: [
       { name: 'pipeline', service: 'pipeline', purpose: 'pauses, resumes and scales providers' },
-      { name: 'store', service: 'store', purpose: 'pauses and resumes ingest, replays the file DLQ' },
+      {
+        name: 'store',
+        service: 'store',
+        purpose: 'pauses and resumes ingest, replays the file DLQ',
+      },
     ],
     retention: UNTRIMMED,
     description: 'operator control actions',
@@ -127,4 +153,3 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
 export function catalogueEntry(name: string): StreamEntry | undefined {
   return STREAM_CATALOGUE.find((s) => s.name === name);
 }
-

@@ -50,11 +50,9 @@ const bridgeEnvShape = {
   BRIDGE_STREAMS: list('telemetry.feedback,telemetry.rate_adjustment').pipe(
     z
       .array(
-        z
-          .string()
-          .regex(/^[a-z0-9_.]+$/, {
-            error: 'must be logical stream names such as telemetry.feedback',
-          }),
+        z.string().regex(/^[a-z0-9_.]+$/, {
+          error: 'must be logical stream names such as telemetry.feedback',
+        }),
       )
       .min(1),
   ),
@@ -73,14 +71,15 @@ const bridgeEnvShape = {
     .transform((v) => v?.trim() || undefined),
 };
 
-export const BridgeEnv = z.object(bridgeEnvShape).refine((e) => !!(e.REDIS_URL || e.REDIS_CLUSTER_NODES), {
-  path: ['REDIS_URL'],
-  message: 'is required (or REDIS_CLUSTER_NODES)',
-  // Listed with the other problems, not only once they are fixed.
-  when: () => true,
-});
+export const BridgeEnv = z
+  .object(bridgeEnvShape)
+  .refine((e) => !!(e.REDIS_URL || e.REDIS_CLUSTER_NODES), {
+    path: ['REDIS_URL'],
+    message: 'is required (or REDIS_CLUSTER_NODES)',
+    // Listed with the other problems, not only once they are fixed.
+    when: () => true,
+  });
 const VARIABLES = Object.keys(bridgeEnvShape);
-
 
 export function bridgeFromEnv(env: Record<string, string | undefined>): Bridge {
   const parsed = BridgeEnv.safeParse(env);

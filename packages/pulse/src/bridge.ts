@@ -88,7 +88,8 @@ export class Bridge {
       logger: opts.logger,
     });
     if (this.cluster) this.redis = new Cluster(seeds);
-    else if (opts.redisUrl) this.redis = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+    else if (opts.redisUrl)
+      this.redis = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
     else throw new Error('Bridge needs redisUrl or clusterNodes');
   }
 

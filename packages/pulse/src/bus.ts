@@ -5,7 +5,11 @@
 import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
 import { Consumer } from './consumer';
 import { createEnvelope, type CreateEnvelopeOptions } from './envelope';
-import { MemoryIdempotencyStore, SharedIdempotencyStore, type IdempotencyStore } from './idempotency';
+import {
+  MemoryIdempotencyStore,
+  SharedIdempotencyStore,
+  type IdempotencyStore,
+} from './idempotency';
 import { InMemoryTransport } from './inmem-transport';
 import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
@@ -26,7 +30,15 @@ import type {
   Subscription,
   WireLayout,
 } from './types';
-import { DLQ_FIELD, encodeCoreEntry, encodeEntry, FIELD, fieldsToObject, objectToFields, type Fields } from './wire';
+import {
+  DLQ_FIELD,
+  encodeCoreEntry,
+  encodeEntry,
+  FIELD,
+  fieldsToObject,
+  objectToFields,
+  type Fields,
+} from './wire';
 
 export const DEFAULTS = {
   namespace: 'mdp',
@@ -85,7 +97,11 @@ export interface PulseBus extends EventBus {
    * Appends the selected dead letters' original entries to their source stream again and removes
    * them from the DLQ (one MULTI). Returns how many were replayed.
    */
-  replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number>;
+  replayDeadLetters(
+    stream: string,
+    select: string[] | ((dl: DeadLetter) => boolean),
+    wire?: WireLayout,
+  ): Promise<number>;
   /**
    * A setting every process of this namespace must agree on (`<namespace>.settings.<name>`): stored
    * by the first process, returned to each later one to compare with its own.
@@ -135,7 +151,10 @@ class Bus implements PulseBus {
     this.maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
     this.outage = new OutageLog(
       opts.logger,
-      { down: 'pulse: Redis unavailable; publishing and consuming keep retrying', up: 'pulse: Redis available again' },
+      {
+        down: 'pulse: Redis unavailable; publishing and consuming keep retrying',
+        up: 'pulse: Redis available again',
+      },
       { backend, namespace: this.namespace },
     );
   }
@@ -157,22 +176,34 @@ class Bus implements PulseBus {
     return createEnvelope(schemaId, payload, { track: this.track, ...opts });
   }
 
-  async publish<T>(stream: string, envelope: EventEnvelope<T>, opts?: PublishOptions): Promise<string> {
+  async publish<T>(
+    stream: string,
+    envelope: EventEnvelope<T>,
+    opts?: PublishOptions,
+  ): Promise<string> {
     return (await this.publishBatch(stream, [envelope], opts))[0];
   }
 
-  async publishBatch<T>(stream: string, envelopes: EventEnvelope<T>[], opts: PublishOptions = {}): Promise<string[]> {
+  async publishBatch<T>(
+    stream: string,
+    envelopes: EventEnvelope<T>[],
+    opts: PublishOptions = {},
+  ): Promise<string[]> {
     this.assertOpen();
     if (!envelopes.length) return [];
     const token = this.opts.publisherToken;
     const tally = new OutcomeTally();
     const wire = opts.wire ?? this.wire;
-    const metricStream = wire === 'core' ? coreStream(this.namespace, stream) : this.streamName(stream);
+    const metricStream =
+      wire === 'core' ? coreStream(this.namespace, stream) : this.streamName(stream);
     const encoded: Fields[] = new Array(envelopes.length);
     for (let i = 0; i < envelopes.length; i++) {
       const env = envelopes[i];
       assertEnvelope(env, stream);
-      encoded[i] = wire === 'core' ? encodeCoreEntry(env, token) : encodeEntry(token ? signEnvelope(env, token) : env);
+      encoded[i] =
+        wire === 'core'
+          ? encodeCoreEntry(env, token)
+          : encodeEntry(token ? signEnvelope(env, token) : env);
       tally.add(env.meta.track, 'success');
     }
     const trim = opts.maxLen !== undefined || opts.retentionMs !== undefined ? opts : undefined;
@@ -191,7 +222,11 @@ class Bus implements PulseBus {
       await Promise.all(
         byPartition.map(async (indexes, p) => {
           if (!indexes.length) return;
-          const got = await this.transport.add(streams[p], indexes.map((i) => encoded[i]), trim);
+          const got = await this.transport.add(
+            streams[p],
+            indexes.map((i) => encoded[i]),
+            trim,
+          );
           indexes.forEach((i, k) => (ids[i] = got[k]));
         }),
       );
@@ -208,26 +243,40 @@ class Bus implements PulseBus {
   }
 
   subscribe<T>(opts: SubscribeOptions, handler: MessageHandler<T>): Subscription {
-    const wrapped = compose<MessageHandler<T>>(...((opts.middleware ?? []) as Array<(h: MessageHandler<T>) => MessageHandler<T>>))(handler);
+    const wrapped = compose<MessageHandler<T>>(
+      ...((opts.middleware ?? []) as Array<(h: MessageHandler<T>) => MessageHandler<T>>),
+    )(handler);
     return this.subscribeBatch(opts, perMessage(wrapped));
   }
 
   subscribeBatch<T>(opts: SubscribeOptions, handler: BatchHandler<T>): Subscription {
     this.assertOpen();
-    if (!opts.stream || !opts.group || !opts.consumer) throw new Error('subscribe needs stream, group and consumer');
-    const wrapped = compose<BatchHandler<T>>(...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>))(handler);
+    if (!opts.stream || !opts.group || !opts.consumer)
+      throw new Error('subscribe needs stream, group and consumer');
+    const wrapped = compose<BatchHandler<T>>(
+      ...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>),
+    )(handler);
     const batchSize = Math.max(1, opts.batchSize ?? DEFAULTS.batchSize);
     const minIdleMs = Math.max(0, opts.minIdleMs ?? DEFAULTS.minIdleMs);
     const readAhead = Math.max(1, Math.floor(opts.readAhead ?? DEFAULTS.readAhead));
     const wire = opts.wire ?? this.wire;
-    if (wire === 'core' && opts.partitions) throw new Error(`stream ${opts.stream}: the core layout has no partitions`);
+    if (wire === 'core' && opts.partitions)
+      throw new Error(`stream ${opts.stream}: the core layout has no partitions`);
     const all = this.physicalStreams(opts.stream, wire);
-    const physical = opts.partitions ? opts.partitions.map((p) => {
-      if (!all[p]) throw new Error(`stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`);
-      return all[p];
-    }) : all;
+    const physical = opts.partitions
+      ? opts.partitions.map((p) => {
+          if (!all[p])
+            throw new Error(
+              `stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`,
+            );
+          return all[p];
+        })
+      : all;
     const clientName = (this.opts.clientName ?? 'pulse').replace(/\s/g, '_');
-    const readerName = `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_');
+    const readerName = `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(
+      /\s/g,
+      '_',
+    );
     const config = {
       stream: opts.stream,
       metricStream: wire === 'core' ? all[0] : this.streamName(opts.stream),
@@ -252,14 +301,20 @@ class Bus implements PulseBus {
     const start = (physicalSet: string[], name: string) => {
       const consumer = new Consumer(
         { ...config, physical: physicalSet, statsStreams: physical, readerName: name },
-        { transport: this.transport, metrics: this.metrics, logger: this.opts.logger, outage: this.outage },
+        {
+          transport: this.transport,
+          metrics: this.metrics,
+          logger: this.opts.logger,
+          outage: this.outage,
+        },
         wrapped as BatchHandler<unknown>,
         (c) => this.consumers.delete(c),
       );
       this.consumers.add(consumer);
       return consumer;
     };
-    if (physical.length === 1 || !this.transport.oneStreamPerReader) return start(physical, readerName);
+    if (physical.length === 1 || !this.transport.oneStreamPerReader)
+      return start(physical, readerName);
     // Redis Cluster: one XREADGROUP reads one slot, so each partition gets its own loop and reader
     // connection (to that partition's slot owner), all under the same consumer name.
     const parts = physical.map((p) => start([p], `${readerName}:${p}`));
@@ -272,9 +327,14 @@ class Bus implements PulseBus {
   private idempotencyFor(opts: SubscribeOptions): IdempotencyStore | undefined {
     const mode = opts.idempotency ?? 'memory';
     if (mode === false) return undefined;
-    if (mode === 'memory') return new MemoryIdempotencyStore(opts.idempotencyCacheSize ?? DEFAULTS.idempotencyCacheSize);
+    if (mode === 'memory')
+      return new MemoryIdempotencyStore(opts.idempotencyCacheSize ?? DEFAULTS.idempotencyCacheSize);
     if (mode === 'shared') {
-      return new SharedIdempotencyStore(this.transport, `${this.namespace}.idem.${opts.group}.`, opts.idempotencyTtlSec ?? DEFAULTS.idempotencyTtlSec);
+      return new SharedIdempotencyStore(
+        this.transport,
+        `${this.namespace}.idem.${opts.group}.`,
+        opts.idempotencyTtlSec ?? DEFAULTS.idempotencyTtlSec,
+      );
     }
     return mode;
   }
@@ -291,7 +351,11 @@ class Bus implements PulseBus {
     return out;
   }
 
-  async replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number> {
+  async replayDeadLetters(
+    stream: string,
+    select: string[] | ((dl: DeadLetter) => boolean),
+    wire?: WireLayout,
+  ): Promise<number> {
     const wanted = Array.isArray(select) ? new Set(select) : undefined;
     let replayed = 0;
     for (const physical of this.physicalStreams(stream, wire)) {
@@ -304,9 +368,16 @@ class Bus implements PulseBus {
         const chosen = page
           .filter((e) => e.fields)
           .map((e) => toDeadLetter(dlq, e.id, e.fields!))
-          .filter((dl) => (wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl)));
+          .filter((dl) =>
+            wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl),
+          );
         await this.transport.replay(
-          chosen.map((dl) => ({ dlqStream: dl.dlqStream, dlqEntryId: dl.dlqEntryId, stream: dl.sourceStream, fields: objectToFields(dl.original) })),
+          chosen.map((dl) => ({
+            dlqStream: dl.dlqStream,
+            dlqEntryId: dl.dlqEntryId,
+            stream: dl.sourceStream,
+            fields: objectToFields(dl.original),
+          })),
         );
         replayed += chosen.length;
       }
@@ -315,7 +386,9 @@ class Bus implements PulseBus {
   }
 
   streamTopology(stream: string, group: string): Promise<StreamInfo[]> {
-    return Promise.all(this.physicalStreams(stream).map((s) => this.transport.streamInfo(s, group)));
+    return Promise.all(
+      this.physicalStreams(stream).map((s) => this.transport.streamInfo(s, group)),
+    );
   }
 
   claimSetting(name: string, value: string): Promise<string> {
@@ -366,8 +439,17 @@ class Bus implements PulseBus {
 }
 
 function assertEnvelope(env: EventEnvelope<unknown>, stream: string): void {
-  if (!env || typeof env.id !== 'string' || !env.id || !env.meta || typeof env.meta.schema_id !== 'string' || typeof env.meta.track !== 'string') {
-    throw new TypeError(`publish to ${stream}: not an envelope (needs id, meta.schema_id, meta.track); build one with createEnvelope()`);
+  if (
+    !env ||
+    typeof env.id !== 'string' ||
+    !env.id ||
+    !env.meta ||
+    typeof env.meta.schema_id !== 'string' ||
+    typeof env.meta.track !== 'string'
+  ) {
+    throw new TypeError(
+      `publish to ${stream}: not an envelope (needs id, meta.schema_id, meta.track); build one with createEnvelope()`,
+    );
   }
 }
 
@@ -402,9 +484,21 @@ export function createEventBus(opts: EventBusOptions): PulseBus {
   if (opts.backend === 'inmem') return new Bus('inmem', new InMemoryTransport(opts.inmem), opts);
   if (opts.backend === 'redis') {
     const clusterNodes = opts.clusterNodes ? parseClusterNodes(opts.clusterNodes) : [];
-    if (!clusterNodes.length && !opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl or clusterNodes');
+    if (!clusterNodes.length && !opts.redisUrl)
+      throw new Error('createEventBus: backend "redis" needs redisUrl or clusterNodes');
     const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
-    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clusterNodes, clientName: opts.clientName, maxEntryBytes }), opts);
+    return new Bus(
+      'redis',
+      new RedisTransport({
+        url: opts.redisUrl,
+        clusterNodes,
+        clientName: opts.clientName,
+        maxEntryBytes,
+      }),
+      opts,
+    );
   }
-  throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
+  throw new Error(
+    `createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`,
+  );
 }

@@ -220,7 +220,8 @@ export class Consumer implements Subscription {
       if (b.physical !== physical) continue;
       for (const d of b.deliveries) if (!d.settled) ids.add(d.entryId);
     }
-    for (const acks of [this.acks, ...this.sendingAcks]) for (const id of acks.get(physical) ?? []) ids.add(id);
+    for (const acks of [this.acks, ...this.sendingAcks])
+      for (const id of acks.get(physical) ?? []) ids.add(id);
     for (const moves of [this.dlq, ...this.sendingDlq])
       for (const m of moves) if (m.physical === physical) ids.add(m.entryId);
     return ids;
@@ -232,7 +233,9 @@ export class Consumer implements Subscription {
     this.touching = true;
     const touches = this.cfg.physical.map((stream) => {
       const ids = [...this.keptIds(stream)];
-      return ids.length ? this.deps.transport.touch(stream, this.cfg.group, this.cfg.consumer, ids) : undefined;
+      return ids.length
+        ? this.deps.transport.touch(stream, this.cfg.group, this.cfg.consumer, ids)
+        : undefined;
     });
     Promise.all(touches)
       .catch((err) =>
@@ -253,10 +256,11 @@ export class Consumer implements Subscription {
     if (!this.dispatching) this.scheduleFlush();
     // While a handler is still busy (e.g. waiting for room downstream) the loop sends no read to
     // carry the acks: flush shortly unless a read has taken them by then.
-    else this.lateFlush ??= setTimeout(() => {
-      this.lateFlush = undefined;
-      if (this.acks.size || this.dlq.length) this.scheduleFlush();
-    }, LATE_FLUSH_MS);
+    else
+      this.lateFlush ??= setTimeout(() => {
+        this.lateFlush = undefined;
+        if (this.acks.size || this.dlq.length) this.scheduleFlush();
+      }, LATE_FLUSH_MS);
   }
 
   private pushAck(stream: string, id: string): void {
@@ -421,7 +425,8 @@ export class Consumer implements Subscription {
         let bytes = 0;
         for (const b of batches) {
           got += b.entries.length;
-          for (const e of b.entries) bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
+          for (const e of b.entries)
+            bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
         }
         if (got > 0) this.entryBytes = this.entryBytes * 0.5 + (bytes / got) * 0.5;
         // While entries flow, keep reads ahead so Redis and the network work while we decode.
@@ -450,9 +455,17 @@ export class Consumer implements Subscription {
 
   /** The start of an outage is logged once by the bus's outage log; without one, every failure. */
   private loopFailed(err: unknown): void {
-    const detail = { stream: this.cfg.metricStream, group: this.cfg.group, consumer: this.cfg.consumer };
+    const detail = {
+      stream: this.cfg.metricStream,
+      group: this.cfg.group,
+      consumer: this.cfg.consumer,
+    };
     if (this.deps.outage) this.deps.outage.failed(err, detail, this);
-    else this.deps.logger?.warn({ ...detail, err: errorMessage(err) }, 'pulse: consumer loop error; retrying');
+    else
+      this.deps.logger?.warn(
+        { ...detail, err: errorMessage(err) },
+        'pulse: consumer loop error; retrying',
+      );
   }
 
   /** Reads sent ahead on the reader connection, oldest first, with the entries each may bring. */
@@ -464,7 +477,12 @@ export class Consumer implements Subscription {
 
   /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
   private readAhead(depth: number, unprocessed = 0): void {
-    while (this.ahead.length < depth && !this.closing && !this.readingStopped && Date.now() < this.nextReclaimAt) {
+    while (
+      this.ahead.length < depth &&
+      !this.closing &&
+      !this.readingStopped &&
+      Date.now() < this.nextReclaimAt
+    ) {
       const count = Math.min(
         this.cfg.batchSize,
         this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
@@ -607,7 +625,12 @@ export class Consumer implements Subscription {
     if (grace <= 0 || Date.now() < this.nextPruneAt) return;
     this.nextPruneAt = Date.now() + Math.max(this.cfg.reclaimIntervalMs, grace / 2);
     for (const stream of this.cfg.physical) {
-      const removed = await this.deps.transport.pruneConsumers(stream, this.cfg.group, grace, this.cfg.consumer);
+      const removed = await this.deps.transport.pruneConsumers(
+        stream,
+        this.cfg.group,
+        grace,
+        this.cfg.consumer,
+      );
       if (removed.length)
         this.deps.logger?.warn(
           { stream, group: this.cfg.group, removed, idleMs: grace },
@@ -705,7 +728,11 @@ export class Consumer implements Subscription {
   }
 
   /** Dead-letters an entry with an oversized field, keeping its small fields only (never the big one). */
-  private deadLetterTooLarge(physical: string, e: RawEntry, big: NonNullable<RawEntry['tooLarge']>): void {
+  private deadLetterTooLarge(
+    physical: string,
+    e: RawEntry,
+    big: NonNullable<RawEntry['tooLarge']>,
+  ): void {
     const small: Fields = [];
     const fields = e.fields ?? [];
     for (let i = 0; i + 1 < fields.length; i += 2)
@@ -825,7 +852,10 @@ const CLOSE_GRACE_MS = 5000;
 function withinGrace<T>(work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not done within ${CLOSE_GRACE_MS} ms`)), CLOSE_GRACE_MS);
+    timer = setTimeout(
+      () => reject(new Error(`not done within ${CLOSE_GRACE_MS} ms`)),
+      CLOSE_GRACE_MS,
+    );
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

@@ -14,7 +14,11 @@ export interface CreateEnvelopeOptions {
 }
 
 /** Builds an envelope with a fresh UUID id and `ts` in epoch seconds. */
-export function createEnvelope<T>(schemaId: string, payload: T, opts: CreateEnvelopeOptions = {}): EventEnvelope<T> {
+export function createEnvelope<T>(
+  schemaId: string,
+  payload: T,
+  opts: CreateEnvelopeOptions = {},
+): EventEnvelope<T> {
   return {
     id: opts.id ?? randomUUID(),
     key: opts.key ?? '',

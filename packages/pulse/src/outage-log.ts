@@ -38,7 +38,10 @@ export class OutageLog {
     this.failing.add(source);
     if (this.downSince !== undefined) return;
     this.downSince = Date.now();
-    this.logger?.[this.messages.downLevel ?? 'warn']({ ...this.context, ...detail, err: causeOf(err) }, this.messages.down);
+    this.logger?.[this.messages.downLevel ?? 'warn'](
+      { ...this.context, ...detail, err: causeOf(err) },
+      this.messages.down,
+    );
   }
 
   succeeded(detail: Record<string, unknown> = {}, source: unknown = this): void {
@@ -62,6 +65,7 @@ export class OutageLog {
 
 export function causeOf(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
-  if (typeof err === 'object' && err !== null && 'message' in err) return String((err as { message: unknown }).message);
+  if (typeof err === 'object' && err !== null && 'message' in err)
+    return String((err as { message: unknown }).message);
   return String(err);
 }

@@ -130,15 +130,28 @@ class ClusterTarget implements ReadTarget {
       const slot = calculateSlot(streams[0]);
       for (const s of streams)
         if (calculateSlot(s) !== slot)
-          throw new Error(`Redis Cluster: one read cannot span slots (${streams.join(', ')}); read each partition on its own`);
+          throw new Error(
+            `Redis Cluster: one read cannot span slots (${streams.join(', ')}); read each partition on its own`,
+          );
       this.route = new ClusterRoute(this.cluster, streams[0]);
     }
     for (let i = this.retired.length - 1; i >= 0; i--)
       if (!this.retired[i].busy) this.retired.splice(i, 1)[0].close();
     const node = this.route.node();
-    if (!this.current || this.current.node.host !== node.host || this.current.node.port !== node.port) {
+    if (
+      !this.current ||
+      this.current.node.host !== node.host ||
+      this.current.node.port !== node.port
+    ) {
       if (this.current) this.retired.push(this.current.conn);
-      this.current = { conn: new ReaderConnection({ url: `redis://${node.host}:${node.port}`, name: this.name, maxEntryBytes: this.maxEntryBytes }), node };
+      this.current = {
+        conn: new ReaderConnection({
+          url: `redis://${node.host}:${node.port}`,
+          name: this.name,
+          maxEntryBytes: this.maxEntryBytes,
+        }),
+        node,
+      };
     }
     return { conn: this.current.conn, asking: this.route.asking };
   }
@@ -146,7 +159,8 @@ class ClusterTarget implements ReadTarget {
   failed(err: unknown, conn: ReaderConnection): boolean {
     if (!this.route) return false;
     // A replaced connection's late redirection: the route already moved on, so retry there.
-    if (conn !== this.current?.conn) return /^(MOVED|ASK) /.test(err instanceof Error ? err.message : '');
+    if (conn !== this.current?.conn)
+      return /^(MOVED|ASK) /.test(err instanceof Error ? err.message : '');
     return this.route.redirected(err);
   }
 
@@ -180,7 +194,19 @@ class RedisReader implements TransportReader {
     const xacks: Array<Array<string | number>> = [];
     for (const [stream, ids] of acks) if (ids.length) xacks.push(['XACK', stream, group, ...ids]);
     const block = Math.max(1, Math.round(blockMs));
-    const xreadgroup = ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map(() => '>')];
+    const xreadgroup = [
+      'XREADGROUP',
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      block,
+      'STREAMS',
+      ...streams,
+      ...streams.map(() => '>'),
+    ];
     const attempt = async (redirects: number): Promise<StreamBatch[]> => {
       const { conn, asking } = this.target.connection(streams);
       // ASKING holds for the one command after it, so every command gets its own.
@@ -189,7 +215,8 @@ class RedisReader implements TransportReader {
         return await conn.read(before, xreadgroup, block);
       } catch (err) {
         // XACK is idempotent and a redirected XREADGROUP took nothing, so both are sent again.
-        if (this.target.failed(err, conn) && redirects < MAX_REDIRECTS) return attempt(redirects + 1);
+        if (this.target.failed(err, conn) && redirects < MAX_REDIRECTS)
+          return attempt(redirects + 1);
         throw err;
       }
     };
@@ -400,15 +427,26 @@ export class RedisTransport implements Transport {
   }
 
   reader(name: string): TransportReader {
-    const target: ReadTarget = this.cluster ? new ClusterTarget(this.cluster, name, this.opts.maxEntryBytes) : new SingleTarget(this.opts.url!, name, this.opts.maxEntryBytes);
+    const target: ReadTarget = this.cluster
+      ? new ClusterTarget(this.cluster, name, this.opts.maxEntryBytes)
+      : new SingleTarget(this.opts.url!, name, this.opts.maxEntryBytes);
     this.readers.add(target);
-    return new RedisReader(target, this.redis, () => this.ready(), () => this.readers.delete(target));
+    return new RedisReader(
+      target,
+      this.redis,
+      () => this.ready(),
+      () => this.readers.delete(target),
+    );
   }
 
   async ack(group: string, acks: AckMap): Promise<void> {
     await this.ready();
     if (this.cluster) {
-      await Promise.all([...acks].filter(([, ids]) => ids.length).map(([stream, ids]) => this.redis.xack(stream, group, ...ids)));
+      await Promise.all(
+        [...acks]
+          .filter(([, ids]) => ids.length)
+          .map(([stream, ids]) => this.redis.xack(stream, group, ...ids)),
+      );
       return;
     }
     const pipe = this.redis.pipeline();
@@ -486,7 +524,12 @@ export class RedisTransport implements Transport {
   }
 
   async streamInfo(stream: string, group: string): Promise<StreamInfo> {
-    const info: StreamInfo = { stream, length: await this.redis.xlen(stream), pending: 0, consumers: [] };
+    const info: StreamInfo = {
+      stream,
+      length: await this.redis.xlen(stream),
+      pending: 0,
+      consumers: [],
+    };
     if (this.cluster) {
       info.slot = calculateSlot(stream);
       info.node = this.cluster.slots[info.slot]?.[0];
@@ -500,7 +543,11 @@ export class RedisTransport implements Transport {
     for (const row of rows) {
       const c: Record<string, unknown> = {};
       for (let i = 0; i + 1 < row.length; i += 2) c[String(row[i])] = row[i + 1];
-      info.consumers.push({ name: String(c.name), pending: Number(c.pending ?? 0), idleMs: Number(c.idle ?? 0) });
+      info.consumers.push({
+        name: String(c.name),
+        pending: Number(c.pending ?? 0),
+        idleMs: Number(c.idle ?? 0),
+      });
       info.pending += Number(c.pending ?? 0);
     }
     return info;
@@ -522,7 +569,13 @@ export class RedisTransport implements Transport {
       // Same rule as dead-lettering: atomic within a slot, else append first (a crash may replay twice).
       for (const m of moves) {
         if (sameSlot(m.stream, m.dlqStream)) {
-          check((await this.redis.multi().xadd(m.stream, '*', ...m.fields).xdel(m.dlqStream, m.dlqEntryId).exec()) as PipelineResult);
+          check(
+            (await this.redis
+              .multi()
+              .xadd(m.stream, '*', ...m.fields)
+              .xdel(m.dlqStream, m.dlqEntryId)
+              .exec()) as PipelineResult,
+          );
         } else {
           await this.redis.xadd(m.stream, '*', ...m.fields);
           await this.redis.xdel(m.dlqStream, m.dlqEntryId);
@@ -559,8 +612,20 @@ export class RedisTransport implements Transport {
     return values.map((v) => v !== null);
   }
 
-  async pruneConsumers(stream: string, group: string, idleMs: number, keep: string): Promise<string[]> {
-    return (await this.redis.eval(PRUNE_CONSUMERS, 1, stream, group, Math.round(idleMs), keep)) as string[];
+  async pruneConsumers(
+    stream: string,
+    group: string,
+    idleMs: number,
+    keep: string,
+  ): Promise<string[]> {
+    return (await this.redis.eval(
+      PRUNE_CONSUMERS,
+      1,
+      stream,
+      group,
+      Math.round(idleMs),
+      keep,
+    )) as string[];
   }
 
   async claimSetting(key: string, value: string): Promise<string> {

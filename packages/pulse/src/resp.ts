@@ -262,7 +262,8 @@ export class StreamReplyDecoder {
     let pos = start;
     let end = lineEnd(buf, pos, buf.length);
     if (buf[pos] === MINUS) throw new RedisReplyError(buf.toString('utf8', pos + 1, end));
-    if (buf[pos] !== STAR) throw new Error(`unexpected XREADGROUP reply type ${String.fromCharCode(buf[pos])}`);
+    if (buf[pos] !== STAR)
+      throw new Error(`unexpected XREADGROUP reply type ${String.fromCharCode(buf[pos])}`);
     const streams = int(buf, pos + 1, end);
     pos = end + 2;
     const out: StreamBatch[] = [];
@@ -319,7 +320,9 @@ export class StreamReplyDecoder {
             pos += n + 2;
           }
         }
-        entries[k] = tooLarge ? { id, fields, deliveryCount: 1, tooLarge } : { id, fields, deliveryCount: 1 };
+        entries[k] = tooLarge
+          ? { id, fields, deliveryCount: 1, tooLarge }
+          : { id, fields, deliveryCount: 1 };
       }
       out.push({ stream, entries });
     }

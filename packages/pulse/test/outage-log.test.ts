@@ -15,7 +15,8 @@ interface Line {
 
 function capture() {
   const lines: Line[] = [];
-  const at = (level: Line['level']) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  const at = (level: Line['level']) => (obj: object, msg?: string) =>
+    void lines.push({ level, obj: obj as Record<string, unknown>, msg });
   return { lines, logger: { warn: at('warn'), error: at('error'), info: at('info') } };
 }
 
@@ -76,11 +77,19 @@ describe('a bus whose Redis goes away and comes back', () => {
   it('logs one warn with the cause at the start and one info at recovery, for its publishing and all its consumers', async () => {
     const server = await RedisServer.start();
     const { lines, logger } = capture();
-    const b = createEventBus({ backend: 'redis', redisUrl: server.url, namespace: 'outage', logger });
+    const b = createEventBus({
+      backend: 'redis',
+      redisUrl: server.url,
+      namespace: 'outage',
+      logger,
+    });
     bus = b;
     const got: string[] = [];
     for (const consumer of ['c1', 'c2'])
-      b.subscribe({ stream: 'md.bars', group: `g-${consumer}`, consumer, blockMs: 50 }, (env) => void got.push(env.id));
+      b.subscribe(
+        { stream: 'md.bars', group: `g-${consumer}`, consumer, blockMs: 50 },
+        (env) => void got.push(env.id),
+      );
     await b.publish('md.bars', barEnvelope(1));
     await waitFor(() => got.length === 2, 'first bar consumed by both groups');
 
@@ -88,16 +97,22 @@ describe('a bus whose Redis goes away and comes back', () => {
     // Long enough for the consumers to fail and back off several times.
     await new Promise((r) => setTimeout(r, 2500));
     await server.start();
-    await waitFor(async () => {
-      try {
-        await b.publish('md.bars', barEnvelope(2));
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'publishing again', 20_000);
+    await waitFor(
+      async () => {
+        try {
+          await b.publish('md.bars', barEnvelope(2));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      'publishing again',
+      20_000,
+    );
     await waitFor(() => got.length >= 4, 'bars consumed after the restart', 20_000);
-    await waitFor(() => lines.some((l) => l.level === 'info'), 'recovery logged', 5_000).catch(() => undefined);
+    await waitFor(() => lines.some((l) => l.level === 'info'), 'recovery logged', 5_000).catch(
+      () => undefined,
+    );
 
     const outage = lines.filter((l) => l.level !== 'info' || /Redis/.test(l.msg ?? ''));
     expect(outage.map((l) => [l.level, l.msg])).toEqual([

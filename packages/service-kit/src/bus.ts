@@ -36,17 +36,30 @@ export interface ConnectBusOptions {
   pingTimeoutMs?: number;
 }
 
-type BusEnv = Pick<SharedEnv, 'PULSE_ENABLED' | 'EVENT_BUS_BACKEND' | 'REDIS_URL' | 'MD_NAMESPACE' | 'SCHEMA_TRACK' | 'PUBLISHER_TOKEN'> &
+type BusEnv = Pick<
+  SharedEnv,
+  | 'PULSE_ENABLED'
+  | 'EVENT_BUS_BACKEND'
+  | 'REDIS_URL'
+  | 'MD_NAMESPACE'
+  | 'SCHEMA_TRACK'
+  | 'PUBLISHER_TOKEN'
+> &
   Partial<Pick<SharedEnv, 'PULSE_MAX_ENTRY_BYTES' | 'REDIS_CLUSTER_NODES' | 'MD_PARTITIONS'>>;
 
 /** The market-data streams MD_PARTITIONS splits (control, telemetry and audit streams stay whole). */
 export const MARKET_DATA_STREAMS = ['md.bars', 'md.options', 'md.news', 'md.fundamentals'] as const;
 
-export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Promise<BusConnection> {
+export async function connectBus(
+  env: BusEnv,
+  opts: ConnectBusOptions = {},
+): Promise<BusConnection> {
   const requested = !env.PULSE_ENABLED ? 'disabled' : env.EVENT_BUS_BACKEND;
   if (opts.bus) return { bus: opts.bus, mode: opts.bus.backend, requested, owned: false };
 
-  const partitions = Object.fromEntries(MARKET_DATA_STREAMS.map((s) => [s, env.MD_PARTITIONS ?? 1]));
+  const partitions = Object.fromEntries(
+    MARKET_DATA_STREAMS.map((s) => [s, env.MD_PARTITIONS ?? 1]),
+  );
   const common = {
     namespace: env.MD_NAMESPACE,
     track: env.SCHEMA_TRACK,
@@ -66,7 +79,9 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   });
 
   if (requested === 'disabled') {
-    opts.logger?.warn('Pulse disabled (PULSE_ENABLED=false): events stay inside this process (in-memory bus)');
+    opts.logger?.warn(
+      'Pulse disabled (PULSE_ENABLED=false): events stay inside this process (in-memory bus)',
+    );
     return inmem('PULSE_ENABLED=false');
   }
   if (requested === 'inmem') return inmem();
@@ -74,7 +89,12 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   // ioredis reconnects on its own with backoff (and queues commands meanwhile); each consumer's
   // reader connection reconnects on its next read, its loop backing off up to 2 s.
   const cluster = env.REDIS_CLUSTER_NODES;
-  const bus = createEventBus({ backend: 'redis', redisUrl: env.REDIS_URL, clusterNodes: cluster, ...common });
+  const bus = createEventBus({
+    backend: 'redis',
+    redisUrl: env.REDIS_URL,
+    clusterNodes: cluster,
+    ...common,
+  });
   const mdPartitions = env.MD_PARTITIONS ?? 1;
   const where = {
     redis: cluster ? `Redis Cluster ${cluster}` : redact(env.REDIS_URL),
@@ -86,7 +106,10 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   try {
     await withTimeout(bus.ping(), opts.pingTimeoutMs ?? 3000, `no answer from ${where.redis}`);
   } catch (err) {
-    opts.logger?.error({ ...where, err: (err as Error).message }, 'Redis unreachable at start: not ready until it answers; reconnecting with backoff');
+    opts.logger?.error(
+      { ...where, err: (err as Error).message },
+      'Redis unreachable at start: not ready until it answers; reconnecting with backoff',
+    );
     // MD_PARTITIONS is checked once Redis answers; a mismatch then keeps the service unready.
     void checkPartitionsWhenUp(conn, mdPartitions, opts.logger);
     return conn;
@@ -117,7 +140,11 @@ export async function checkPartitions(bus: PulseBus, partitions: number): Promis
 }
 
 /** Started without Redis: checks MD_PARTITIONS once it answers; a mismatch marks the bus unhealthy for good. */
-async function checkPartitionsWhenUp(conn: BusConnection, partitions: number, logger?: Logger): Promise<void> {
+async function checkPartitionsWhenUp(
+  conn: BusConnection,
+  partitions: number,
+  logger?: Logger,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await checkPartitions(conn.bus as PulseBus, partitions);
@@ -125,11 +152,16 @@ async function checkPartitionsWhenUp(conn: BusConnection, partitions: number, lo
     } catch (err) {
       if (err instanceof ConfigError) {
         conn.misconfigured = err.problems.join('; ');
-        logger?.error({ problems: err.problems }, 'refusing to work: MD_PARTITIONS differs from the namespace\'s');
+        logger?.error(
+          { problems: err.problems },
+          "refusing to work: MD_PARTITIONS differs from the namespace's",
+        );
         return;
       }
       if (/event bus is closed/.test((err as Error).message)) return;
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref?.());
+      await new Promise((r) =>
+        setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref?.(),
+      );
     }
   }
 }
@@ -144,9 +176,16 @@ export function registerBusHealth(health: HealthRegistry, conn: BusConnection): 
 
 /** Health of the bus: degraded while Pulse is disabled, unhealthy while Redis does not answer. */
 export async function busHealth(conn: BusConnection): Promise<HealthCheckResult> {
-  const details: Record<string, string> = { backend: conn.mode, requested: conn.requested, namespace: conn.bus.namespace, track: conn.bus.track };
-  if (conn.degradedReason) return { state: 'degraded', details: { ...details, reason: conn.degradedReason } };
-  if (conn.misconfigured) return { state: 'unhealthy', details: { ...details, error: conn.misconfigured } };
+  const details: Record<string, string> = {
+    backend: conn.mode,
+    requested: conn.requested,
+    namespace: conn.bus.namespace,
+    track: conn.bus.track,
+  };
+  if (conn.degradedReason)
+    return { state: 'degraded', details: { ...details, reason: conn.degradedReason } };
+  if (conn.misconfigured)
+    return { state: 'unhealthy', details: { ...details, error: conn.misconfigured } };
   try {
     await withTimeout(conn.bus.ping(), 1000, 'ping timed out');
     return { state: 'healthy', details };

@@ -1,4 +1,12 @@
-import { auditEntry, controlResult, decodePayload, type AuditEnvelope, type ControlAction, type EventEnvelope, type SchemaTrack } from '@mdp/contracts';
+import {
+  auditEntry,
+  controlResult,
+  decodePayload,
+  type AuditEnvelope,
+  type ControlAction,
+  type EventEnvelope,
+  type SchemaTrack,
+} from '@mdp/contracts';
 import { createEnvelope, type EventBus, type Subscription } from '@mdp/pulse';
 import type { Logger } from 'pino';
 
@@ -85,7 +93,10 @@ export abstract class ControlActionConsumer {
       },
       (envelope) => this.handle(envelope).then(() => undefined),
     );
-    this.opts.logger?.info({ stream: this.bus.streamName(CONTROL_STREAM), consumer: this.opts.consumer }, 'control consumer started');
+    this.opts.logger?.info(
+      { stream: this.bus.streamName(CONTROL_STREAM), consumer: this.opts.consumer },
+      'control consumer started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -97,9 +108,16 @@ export abstract class ControlActionConsumer {
   async handle(envelope: EventEnvelope<ControlAction>): Promise<HandledAction> {
     const msg = envelope.payload;
     if (envelope.meta.schema_id !== 'control.ControlAction') {
-      throw new Error(`unexpected schema "${envelope.meta.schema_id}" on ${CONTROL_STREAM} (expected control.ControlAction)`);
+      throw new Error(
+        `unexpected schema "${envelope.meta.schema_id}" on ${CONTROL_STREAM} (expected control.ControlAction)`,
+      );
     }
-    if (msg.target !== undefined && msg.target !== this.role && msg.target !== this.opts.consumer && !this.aimsAt(msg.target)) {
+    if (
+      msg.target !== undefined &&
+      msg.target !== this.role &&
+      msg.target !== this.opts.consumer &&
+      !this.aimsAt(msg.target)
+    ) {
       return { result: 'ignored', detail: `aimed at ${msg.target}`, target: msg.target };
     }
     let outcome: PerformedAction;
@@ -108,11 +126,19 @@ export abstract class ControlActionConsumer {
       const performed = this.perform(msg);
       outcome = performed instanceof Promise ? await performed : performed;
     } catch (err) {
-      outcome = { result: 'error', detail: `${msg.action} failed: ${(err as Error).message}`, target: msg.target ?? this.role };
+      outcome = {
+        result: 'error',
+        detail: `${msg.action} failed: ${(err as Error).message}`,
+        target: msg.target ?? this.role,
+      };
     }
     this.handled(msg, outcome);
-    this.opts.logger?.info({ action: msg.action, ...outcome, actor: msg.actor, id: envelope.id }, 'control action handled');
-    const correlationId = msg.correlation_id ?? envelope.meta.headers[CORRELATION_HEADER] ?? envelope.id;
+    this.opts.logger?.info(
+      { action: msg.action, ...outcome, actor: msg.actor, id: envelope.id },
+      'control action handled',
+    );
+    const correlationId =
+      msg.correlation_id ?? envelope.meta.headers[CORRELATION_HEADER] ?? envelope.id;
     // The core's AuditEnvelope knows pause | resume | reload and ok | error: `auditEntry` puts the
     // verb in `operation` and `action` in the core's terms, `controlResult` the outcome in both.
     const audit = auditEntry({
@@ -127,7 +153,11 @@ export abstract class ControlActionConsumer {
     });
     await this.bus.publish(
       AUDIT_STREAM,
-      createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, audit), { key: this.role, track: this.bus.track, headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action } }),
+      createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, audit), {
+        key: this.role,
+        track: this.bus.track,
+        headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action },
+      }),
     );
     return outcome;
   }
@@ -137,6 +167,7 @@ export abstract class ControlActionConsumer {
 export function auditPayload(track: SchemaTrack, entry: AuditEnvelope): unknown {
   if (track === 'v2') return entry;
   const v1 = decodePayload('telemetry.AuditEnvelope', 'v1', entry);
-  if (!v1.ok) throw new Error(`telemetry.AuditEnvelope cannot be published on v1: ${v1.error.message}`);
+  if (!v1.ok)
+    throw new Error(`telemetry.AuditEnvelope cannot be published on v1: ${v1.error.message}`);
   return v1.value;
 }

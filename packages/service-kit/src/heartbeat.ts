@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { DynamicModule, Injectable, Module, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  DynamicModule,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  BeforeApplicationShutdown,
+} from '@nestjs/common';
 import type { HealthStatus } from '@mdp/contracts';
 import { createEnvelope, type EventBus } from '@mdp/pulse';
 import { EVENT_BUS } from './bus.module';
@@ -66,12 +72,19 @@ export class HeartbeatPublisher {
   async beat(): Promise<boolean> {
     try {
       const { ready, ...status } = await this.health.status();
-      const full: HealthStatus = { ...status, ready, uptime_s: (Date.now() - this.startedAt) / 1000 };
+      const full: HealthStatus = {
+        ...status,
+        ready,
+        uptime_s: (Date.now() - this.startedAt) / 1000,
+      };
       const payload = this.bus.track === 'v1' ? pick(full, V1_FIELDS) : full;
       const envelope = createEnvelope('telemetry.HealthStatus', payload, {
         key: this.health.service,
         track: this.bus.track,
-        headers: { [HEARTBEAT_HEADERS.nodeId]: this.nodeId, [HEARTBEAT_HEADERS.intervalMs]: String(this.intervalMs) },
+        headers: {
+          [HEARTBEAT_HEADERS.nodeId]: this.nodeId,
+          [HEARTBEAT_HEADERS.intervalMs]: String(this.intervalMs),
+        },
       });
       await this.bus.publish(HEALTH_STREAM, envelope, { maxLen: this.opts.maxLen ?? 10_000 });
       return true;
@@ -114,7 +127,8 @@ export class HeartbeatModule {
         {
           provide: HeartbeatPublisher,
           inject: [EVENT_BUS, HealthRegistry, HEARTBEAT_OPTIONS],
-          useFactory: (bus: EventBus, health: HealthRegistry, opts: HeartbeatOptions) => new HeartbeatPublisher(bus, health, opts),
+          useFactory: (bus: EventBus, health: HealthRegistry, opts: HeartbeatOptions) =>
+            new HeartbeatPublisher(bus, health, opts),
         },
         HeartbeatLifecycle,
       ],
@@ -122,4 +136,3 @@ export class HeartbeatModule {
     };
   }
 }
-

@@ -271,7 +271,9 @@ async function expectOrchestratorSawTheLoop(
       await launcher.waitForOutput(/Ctrl-C stops/, 30_000);
       const [, storeUrl] = await launcher.waitForOutput(/^ {2}store +(http:\S+)\/health/m);
       const [, pipelineUrl] = await launcher.waitForOutput(/^ {2}pipeline +(http:\S+)\/health/m);
-      const [, orchestratorUrl] = await launcher.waitForOutput(/^ {2}orchestrator +(http:\S+)\/health/m);
+      const [, orchestratorUrl] = await launcher.waitForOutput(
+        /^ {2}orchestrator +(http:\S+)\/health/m,
+      );
       const store = new ServiceEndpoint('store', storeUrl);
       const pipeline = new ServiceEndpoint('pipeline', pipelineUrl);
       s.metrics.watch(store);

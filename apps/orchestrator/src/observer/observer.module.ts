@@ -1,6 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { Logger } from '@mdp/service-kit';
-import { OBSERVER_OPTIONS, ObserverOptions, ORCHESTRATOR_LOGGER, PulseObserver } from './pulse-observer.service';
+import {
+  OBSERVER_OPTIONS,
+  ObserverOptions,
+  ORCHESTRATOR_LOGGER,
+  PulseObserver,
+} from './pulse-observer.service';
 import { ScaleTopologyController } from './scale-topology.controller';
 import { StatusController } from './status.controller';
 

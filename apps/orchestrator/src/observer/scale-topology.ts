@@ -19,7 +19,8 @@ export interface ScaleTopology {
 export async function scaleTopology(eventBus: EventBus): Promise<ScaleTopology> {
   const bus = eventBus as PulseBus;
   const streams: Record<string, StreamInfo[]> = {};
-  for (const stream of MARKET_DATA_STREAMS) streams[stream] = await bus.streamTopology(stream, STORE_GROUP);
+  for (const stream of MARKET_DATA_STREAMS)
+    streams[stream] = await bus.streamTopology(stream, STORE_GROUP);
   const all = Object.values(streams).flat();
   return {
     namespace: bus.namespace,

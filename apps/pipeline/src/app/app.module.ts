@@ -1,6 +1,12 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { BusConnection, BusModule, HealthModule, HeartbeatModule, MetricsModule } from '@mdp/service-kit';
+import {
+  BusConnection,
+  BusModule,
+  HealthModule,
+  HeartbeatModule,
+  MetricsModule,
+} from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PulseBus } from '@mdp/pulse';
 import type { PipelineConfig } from '../config';
@@ -43,7 +49,12 @@ class ContextModule {
 function leasesFor(ctx: AppContext): ProviderLeases | null {
   const bus = ctx.connection.bus;
   if (ctx.config.PIPELINE_PROVIDER_LEASE_MS <= 0 || !('holdLease' in bus)) return null;
-  return new ProviderLeases(bus as PulseBus, ctx.config.PIPELINE_CONSUMER_NAME, ctx.config.PIPELINE_PROVIDER_LEASE_MS, ctx.logger);
+  return new ProviderLeases(
+    bus as PulseBus,
+    ctx.config.PIPELINE_CONSUMER_NAME,
+    ctx.config.PIPELINE_PROVIDER_LEASE_MS,
+    ctx.logger,
+  );
 }
 
 @Module({})
@@ -56,7 +67,10 @@ export class AppModule {
         HealthModule.forRoot({ service: 'pipeline', version: ctx.version }),
         MetricsModule.forRoot({ registry: ctx.registry }),
         BusModule.forConnection(ctx.connection),
-        HeartbeatModule.forRoot({ intervalMs: ctx.config.HEARTBEAT_INTERVAL_MS, onError: (err) => ctx.logger.debug({ err: err.message }, 'heartbeat not published') }),
+        HeartbeatModule.forRoot({
+          intervalMs: ctx.config.HEARTBEAT_INTERVAL_MS,
+          onError: (err) => ctx.logger.debug({ err: err.message }, 'heartbeat not published'),
+        }),
         RateModule,
         IngestModule,
         FeedbackModule,

@@ -117,12 +117,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   providers: [
     {
       provide: BatchPublisher,
-      useFactory: (
-        bus: EventBus,
-        config: PipelineConfig,
-        clock: Clock,
-        metrics: PipelineMetrics,
-      ) =>
+      useFactory: (bus: EventBus, config: PipelineConfig, clock: Clock, metrics: PipelineMetrics) =>
         new BatchPublisher(bus, {
           batchSize: config.PIPELINE_BATCH_SIZE,
           flushIntervalMs: config.PIPELINE_BATCH_FLUSH_MS,

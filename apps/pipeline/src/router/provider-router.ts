@@ -25,7 +25,8 @@ export interface ProviderRouterOptions {
   gate?: ProviderGate;
 }
 
-export type ProviderStatus = 'idle' | 'standby' | 'running' | 'backing_off' | 'finished' | 'stopped';
+export type ProviderStatus =
+  'idle' | 'standby' | 'running' | 'backing_off' | 'finished' | 'stopped';
 
 export interface ProviderState {
   name: string;
@@ -122,7 +123,10 @@ export class ProviderRouter {
       return c;
     };
     // A failing provider is one warn, not one per retry (a failed publish is the bus's outage: it logs it).
-    const outage = new OutageLog(log, { down: 'provider failed; retrying with backoff', up: 'provider running again' });
+    const outage = new OutageLog(log, {
+      down: 'provider failed; retrying with backoff',
+      up: 'provider running again',
+    });
     let attempt = 0;
     while (!signal.aborted) {
       if (gate && !gate.holds(provider.name)) {
@@ -171,7 +175,8 @@ export class ProviderRouter {
         state.status = 'backing_off';
         const delay = backoffMs(attempt, this.retry);
         this.opts.metrics?.providerErrors.inc({ provider: provider.name });
-        if (!(err instanceof PublishFailed)) outage.failed(err, { attempt, retryInMs: Math.round(delay) });
+        if (!(err instanceof PublishFailed))
+          outage.failed(err, { attempt, retryInMs: Math.round(delay) });
         await this.clock.sleep(delay, signal);
       }
     }

@@ -49,7 +49,8 @@ describe('ProviderLeases: one pipeline instance runs each provider', () => {
     const shared = bus();
     let down = false;
     const flaky: LeaseStore = {
-      holdLease: (name, holder, ttl) => (down ? Promise.reject(new Error('Redis down')) : shared.holdLease(name, holder, ttl)),
+      holdLease: (name, holder, ttl) =>
+        down ? Promise.reject(new Error('Redis down')) : shared.holdLease(name, holder, ttl),
       releaseLease: (name, holder) => shared.releaseLease(name, holder),
     };
     const a = new ProviderLeases(flaky, 'pipeline-a', TTL);

@@ -181,13 +181,29 @@ describe('ProviderRouter', () => {
 
   it('a provider failing on every retry is one warn with its cause and one info once it runs again', async () => {
     const lines: Array<[string, string, Record<string, unknown>]> = [];
-    const at = (level: string) => (obj: object, msg: string) => void lines.push([level, msg, obj as Record<string, unknown>]);
-    const logger = { warn: at('warn'), error: at('error'), info: at('info'), child: () => logger } as unknown as Logger;
+    const at = (level: string) => (obj: object, msg: string) =>
+      void lines.push([level, msg, obj as Record<string, unknown>]);
+    const logger = {
+      warn: at('warn'),
+      error: at('error'),
+      info: at('info'),
+      child: () => logger,
+    } as unknown as Logger;
     const clock = new FakeClock();
     const bus = new RecordingBus();
     const coordinator = new RateCoordinator(clock);
-    const publisher = new BatchPublisher(bus.asBus(), { batchSize: 1, flushIntervalMs: 1000, clock });
-    const router = new ProviderRouter({ coordinator, publisher, clock, logger, retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 } });
+    const publisher = new BatchPublisher(bus.asBus(), {
+      batchSize: 1,
+      flushIntervalMs: 1000,
+      clock,
+    });
+    const router = new ProviderRouter({
+      coordinator,
+      publisher,
+      clock,
+      logger,
+      retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 },
+    });
     let starts = 0;
     const flaky: Provider = {
       name: 'flaky',
@@ -211,10 +227,15 @@ describe('ProviderRouter', () => {
     expect(lines[1][2]).toMatchObject({ failures: 4 });
   });
 
-  it('a bus outage is the bus\'s to log: the router backs off without a line of its own, and recovers after the publisher', async () => {
+  it("a bus outage is the bus's to log: the router backs off without a line of its own, and recovers after the publisher", async () => {
     const lines: Array<[string, string]> = [];
     const at = (level: string) => (_obj: object, msg: string) => void lines.push([level, msg]);
-    const logger = { warn: at('warn'), error: at('error'), info: at('info'), child: () => logger } as unknown as Logger;
+    const logger = {
+      warn: at('warn'),
+      error: at('error'),
+      info: at('info'),
+      child: () => logger,
+    } as unknown as Logger;
     const clock = new FakeClock();
     const bus = new RecordingBus();
     bus.failNext = 4;
@@ -225,15 +246,29 @@ describe('ProviderRouter', () => {
         return bus.publishBatch(...args);
       },
     }) as RecordingBus;
-    const publisher = new BatchPublisher(slowBus.asBus(), { batchSize: 3, flushIntervalMs: 50, clock });
-    const router = new ProviderRouter({ coordinator: new RateCoordinator(clock), publisher, clock, logger, retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 } });
-    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 30 }), { rate: 20, burst: 1 });
+    const publisher = new BatchPublisher(slowBus.asBus(), {
+      batchSize: 3,
+      flushIntervalMs: 50,
+      clock,
+    });
+    const router = new ProviderRouter({
+      coordinator: new RateCoordinator(clock),
+      publisher,
+      clock,
+      logger,
+      retry: { baseMs: 100, maxMs: 200, random: () => 0.999999 },
+    });
+    router.add(new SyntheticProvider({ symbols: ['X'], seed: 1, startTs: 0, maxBars: 30 }), {
+      rate: 20,
+      burst: 1,
+    });
     const failingSeen: boolean[] = [];
     publisher.start();
     router.start();
     for (let t = 0; t < 4000; t += 10) {
       await clock.advance(10);
-      if (failingSeen[failingSeen.length - 1] !== publisher.failing) failingSeen.push(publisher.failing);
+      if (failingSeen[failingSeen.length - 1] !== publisher.failing)
+        failingSeen.push(publisher.failing);
     }
     await router.idle();
     await publisher.close();

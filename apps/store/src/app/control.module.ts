@@ -1,4 +1,9 @@
-import { BeforeApplicationShutdown, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import os from 'os';
 import type { PulseBus } from '@mdp/pulse';
 import { EVENT_BUS, Logger } from '@mdp/service-kit';
@@ -29,7 +34,10 @@ class StoreControlLifecycle implements OnApplicationBootstrap, BeforeApplication
       provide: StoreControl,
       inject: [EVENT_BUS, StreamIngest, STORE_ENV, STORE_LOGGER],
       useFactory: (bus: PulseBus, ingest: StreamIngest, env: StoreEnv, logger: Logger) =>
-        new StoreControl(bus, ingest, { consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`, logger }),
+        new StoreControl(bus, ingest, {
+          consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`,
+          logger,
+        }),
     },
     StoreControlLifecycle,
   ],

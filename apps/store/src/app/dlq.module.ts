@@ -11,7 +11,8 @@ import { STORE_ENV } from './tokens';
     {
       provide: DeadLetterStore,
       inject: [STORE_ENV, Registry],
-      useFactory: (env: StoreEnv, registry: Registry) => new DeadLetterStore(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
+      useFactory: (env: StoreEnv, registry: Registry) =>
+        new DeadLetterStore(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
     },
   ],
   exports: [DeadLetterStore],

@@ -26,7 +26,12 @@ export function defaultConsumerName(): string {
     {
       provide: StreamIngest,
       inject: [EVENT_BUS, WRITE_COORDINATOR, STORE_ENV, STORE_LOGGER],
-      useFactory: (bus: EventBus, coordinator: WriteCoordinator<StoreItem>, env: StoreEnv, log: Logger) =>
+      useFactory: (
+        bus: EventBus,
+        coordinator: WriteCoordinator<StoreItem>,
+        env: StoreEnv,
+        log: Logger,
+      ) =>
         new StreamIngest(bus, coordinator, {
           consumer: env.MDS_CONSUMER_NAME ?? defaultConsumerName(),
           minIdleMs: env.MDS_INGEST_MIN_IDLE_MS,
@@ -36,7 +41,10 @@ export function defaultConsumerName(): string {
           consumersPerStream: env.MDS_INGEST_CONSUMERS,
           // The coordinator queue must be what bounds reading (overflow=block): allow a full queue plus
           // the batches the workers hold plus one read in hand.
-          maxInFlight: env.MDS_COORDINATOR_CAPACITY + (env.MDS_COORDINATOR_WORKERS + 1) * env.MDS_COORDINATOR_BATCH_SIZE + env.MDS_INGEST_BATCH_SIZE,
+          maxInFlight:
+            env.MDS_COORDINATOR_CAPACITY +
+            (env.MDS_COORDINATOR_WORKERS + 1) * env.MDS_COORDINATOR_BATCH_SIZE +
+            env.MDS_INGEST_BATCH_SIZE,
           log,
         }),
     },

@@ -1,6 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { BusConnection, BusModule, HealthModule, HeartbeatModule, Logger, MetricsModule } from '@mdp/service-kit';
+import {
+  BusConnection,
+  BusModule,
+  HealthModule,
+  HeartbeatModule,
+  Logger,
+  MetricsModule,
+} from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import type { SqlClient } from '@mdp/sql';
 import { AdminModule } from './admin.module';
@@ -34,7 +41,10 @@ export class StoreAppModule {
         HealthModule.forRoot({ service: STORE_SERVICE, version: STORE_VERSION }),
         MetricsModule.forRoot({ registry: o.registry }),
         BusModule.forConnection(o.bus),
-        HeartbeatModule.forRoot({ intervalMs: o.env.HEARTBEAT_INTERVAL_MS, onError: (err) => o.logger.debug({ err: err.message }, 'heartbeat not published') }),
+        HeartbeatModule.forRoot({
+          intervalMs: o.env.HEARTBEAT_INTERVAL_MS,
+          onError: (err) => o.logger.debug({ err: err.message }, 'heartbeat not published'),
+        }),
         DatabaseModule.forRoot({ databaseUrl: o.databaseUrl, client: o.sqlClient }),
         CoordinatorModule,
         IngestModule,

@@ -6,7 +6,10 @@ export const FEEDBACK_STREAM = 'telemetry.feedback';
 export const FEEDBACK_SCHEMA_ID = 'telemetry.FeedbackEvent';
 
 /** The envelope for `<ns>.telemetry.feedback`: keyed by coordinator, v1 payloads carry only v1 fields. */
-export function feedbackEnvelope(event: FeedbackEvent, track: SchemaTrack): EventEnvelope<FeedbackEvent> {
+export function feedbackEnvelope(
+  event: FeedbackEvent,
+  track: SchemaTrack,
+): EventEnvelope<FeedbackEvent> {
   const v1: FeedbackEventV1 = {
     coordinator_id: event.coordinator_id,
     queue_size: event.queue_size,
@@ -31,7 +34,11 @@ export function feedbackEnvelope(event: FeedbackEvent, track: SchemaTrack): Even
  * Feedback subscriber publishing each event to Pulse, in `wire` layout: `mdp` (`<ns>.telemetry.feedback`)
  * or `core` (`<ns>:<ns>.telemetry.feedback`, field `data`, as the Python core's bus reads it).
  */
-export function pulseFeedbackPublisher(bus: EventBus, track: SchemaTrack, wire: WireLayout = 'mdp'): (event: FeedbackEvent) => Promise<void> {
+export function pulseFeedbackPublisher(
+  bus: EventBus,
+  track: SchemaTrack,
+  wire: WireLayout = 'mdp',
+): (event: FeedbackEvent) => Promise<void> {
   return async (event) => {
     await bus.publish(FEEDBACK_STREAM, feedbackEnvelope(event, track), { wire });
   };

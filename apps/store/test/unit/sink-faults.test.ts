@@ -93,7 +93,13 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
 
 describe('sink faults at run time (MDS_FAULT_SINK_ADMIN, PUT /admin/faults/sink)', () => {
   const coordinatorWith = (env: Record<string, string>) =>
-    createStoreCoordinator(loadStoreEnv(env), {} as SqlClient, {} as DeadLetterStore, new FeedbackBus(), new Registry());
+    createStoreCoordinator(
+      loadStoreEnv(env),
+      {} as SqlClient,
+      {} as DeadLetterStore,
+      new FeedbackBus(),
+      new Registry(),
+    );
 
   it('a FaultySink takes new settings while running: the new rate applies at once and forgets the old bookings', () => {
     let now = 0;
@@ -115,12 +121,31 @@ describe('sink faults at run time (MDS_FAULT_SINK_ADMIN, PUT /admin/faults/sink)
   });
 
   it('reads and replaces the faults; bad bodies are rejected with the field named', () => {
-    const coordinator = coordinatorWith({ MDS_FAULT_SINK_ADMIN: 'true', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '5000' });
+    const coordinator = coordinatorWith({
+      MDS_FAULT_SINK_ADMIN: 'true',
+      MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '5000',
+    });
     const controller = new SinkFaultAdminController(coordinator);
-    expect(controller.current()).toEqual({ delay_ms: 0, max_rows_per_sec: 5000, duration_sec: null });
-    expect(controller.replace({ max_rows_per_sec: 500, duration_sec: 20 })).toEqual({ delay_ms: 0, max_rows_per_sec: 500, duration_sec: 20 });
-    expect(faultySinkOf(coordinator)!.settings).toEqual({ delayMs: 0, maxRowsPerSec: 500, durationMs: 20_000 });
-    expect(controller.replace({})).toEqual({ delay_ms: 0, max_rows_per_sec: null, duration_sec: null });
+    expect(controller.current()).toEqual({
+      delay_ms: 0,
+      max_rows_per_sec: 5000,
+      duration_sec: null,
+    });
+    expect(controller.replace({ max_rows_per_sec: 500, duration_sec: 20 })).toEqual({
+      delay_ms: 0,
+      max_rows_per_sec: 500,
+      duration_sec: 20,
+    });
+    expect(faultySinkOf(coordinator)!.settings).toEqual({
+      delayMs: 0,
+      maxRowsPerSec: 500,
+      durationMs: 20_000,
+    });
+    expect(controller.replace({})).toEqual({
+      delay_ms: 0,
+      max_rows_per_sec: null,
+      duration_sec: null,
+    });
     expect(() => controller.replace({ max_rows_per_sec: -1 })).toThrow(/max_rows_per_sec/);
     expect(() => controller.replace({ rows: 5 })).toThrow(UnprocessableEntityException);
     expect(() => controller.replace('fast')).toThrow(UnprocessableEntityException);
