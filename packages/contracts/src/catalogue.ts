@@ -30,7 +30,7 @@ export interface ConsumerGroup {
 
 export interface StreamEntry {
   /** Logical name, without the namespace: `md.bars`. */
-  name: string;
+  name: StreamName;
   /** Schema ids its envelopes may carry (`meta.schema_id`). */
   schemaIds: readonly SchemaId[];
   publishers: readonly ServiceName[];
@@ -39,12 +39,26 @@ export interface StreamEntry {
   description: string;
 }
 
+/** Every logical stream name, once: publishers and consumers import these instead of spelling names. */
+export const STREAMS = {
+  bars: 'md.bars',
+  options: 'md.options',
+  news: 'md.news',
+  fundamentals: 'md.fundamentals',
+  feedback: 'telemetry.feedback',
+  rateAdjustment: 'telemetry.rate_adjustment',
+  audit: 'telemetry.audit',
+  health: 'telemetry.health',
+  control: 'control.actions',
+} as const;
+export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
+
 const UNTRIMMED: StreamRetention = { kind: 'untrimmed' };
 const storeIngest = (what: string): ConsumerGroup => ({ name: 'store', service: 'store', purpose: `writes ${what} to PostgreSQL` });
 
 export const STREAM_CATALOGUE: readonly StreamEntry[] = [
   {
-    name: 'md.bars',
+    name: STREAMS.bars,
     schemaIds: ['md.Bar'],
     publishers: ['pipeline'],
     groups: [storeIngest('bars (OHLCV)')],
@@ -52,7 +66,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'OHLCV bars from the providers',
   },
   {
-    name: 'md.options',
+    name: STREAMS.options,
     schemaIds: ['md.OptionSnap'],
     publishers: ['pipeline'],
     groups: [storeIngest('option snapshots')],
@@ -60,7 +74,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'option chain snapshots',
   },
   {
-    name: 'md.news',
+    name: STREAMS.news,
     schemaIds: ['md.News'],
     publishers: ['pipeline'],
     groups: [storeIngest('news items')],
@@ -68,7 +82,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'news items',
   },
   {
-    name: 'md.fundamentals',
+    name: STREAMS.fundamentals,
     schemaIds: ['md.Fundamentals'],
     publishers: ['pipeline'],
     groups: [storeIngest('fundamentals')],
@@ -76,7 +90,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'company fundamentals',
   },
   {
-    name: 'telemetry.feedback',
+    name: STREAMS.feedback,
     schemaIds: ['telemetry.FeedbackEvent'],
     publishers: ['store'],
     groups: [
@@ -87,7 +101,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'backpressure level changes of the store coordinator',
   },
   {
-    name: 'telemetry.rate_adjustment',
+    name: STREAMS.rateAdjustment,
     schemaIds: ['telemetry.RateAdjustment'],
     publishers: ['pipeline'],
     groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'observes rate scales per provider' }],
@@ -95,7 +109,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'rate scale the pipeline applied per provider',
   },
   {
-    name: 'telemetry.audit',
+    name: STREAMS.audit,
     schemaIds: ['telemetry.AuditEnvelope'],
     publishers: ['store', 'pipeline', 'orchestrator'],
     groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'stores every entry in audit_log' }],
@@ -103,7 +117,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'audit trail: control requests and their results',
   },
   {
-    name: 'telemetry.health',
+    name: STREAMS.health,
     schemaIds: ['telemetry.HealthStatus'],
     publishers: ['store', 'pipeline', 'orchestrator'],
     groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'tracks services appearing and going silent' }],
@@ -111,7 +125,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'service heartbeats',
   },
   {
-    name: 'control.actions',
+    name: STREAMS.control,
     schemaIds: ['control.ControlAction'],
     publishers: ['orchestrator'],
     groups: [
@@ -128,3 +142,22 @@ export function catalogueEntry(name: string): StreamEntry | undefined {
   return STREAM_CATALOGUE.find((s) => s.name === name);
 }
 
+
+/** The catalogue entry of a logical stream; throws for a stream the catalogue does not know. */
+export function streamEntry(name: StreamName): StreamEntry {
+  const entry = catalogueEntry(name);
+  if (!entry) throw new Error(`stream ${name} is not in the stream catalogue`);
+  return entry;
+}
+
+/** The schema ids a stream's envelopes may carry: what a consumer of it accepts (others are dead-lettered). */
+export function streamSchemaIds(name: StreamName): readonly SchemaId[] {
+  return streamEntry(name).schemaIds;
+}
+
+/** The one schema id of a single-schema stream (the id its publishers put in `meta.schema_id`). */
+export function streamSchemaId(name: StreamName): SchemaId {
+  const ids = streamSchemaIds(name);
+  if (ids.length !== 1) throw new Error(`stream ${name} carries ${ids.length} schemas; name the one to publish`);
+  return ids[0];
+}

@@ -212,6 +212,7 @@ class Bus implements PulseBus {
         readAhead,
         startFrom: opts.startFrom ?? '0',
         token: this.opts.publisherToken,
+        schemaIds: opts.schemaIds ? new Set(opts.schemaIds) : undefined,
         idempotency: this.idempotencyFor(opts),
         readerName: `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_'),
       },

@@ -44,6 +44,8 @@ export interface ConsumerConfig {
   startFrom: '0' | '$';
   wire: WireLayout;
   token?: string;
+  /** Accepted `meta.schema_id`s; undefined: any. */
+  schemaIds?: ReadonlySet<string>;
   idempotency?: IdempotencyStore;
   readerName: string;
 }
@@ -529,6 +531,13 @@ export class Consumer implements Subscription {
       if (!decoded.ok) {
         this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
         this.tally.add(decoded.track ?? 'unknown', 'dead_letter');
+        continue;
+      }
+      const schemaId = decoded.envelope.meta.schema_id;
+      if (this.cfg.schemaIds && !this.cfg.schemaIds.has(schemaId)) {
+        const expected = [...this.cfg.schemaIds].join(' | ');
+        this.toDeadLetter(physical, e.id, e.fields, `poison: unexpected schema "${schemaId}" on ${stream} (expected ${expected})`, e.deliveryCount);
+        this.tally.add(decoded.envelope.meta.track, 'dead_letter');
         continue;
       }
       deliveries.push(

@@ -1,7 +1,7 @@
 export * from './types';
 export { createEventBus, DEFAULTS } from './bus';
 export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './bus';
-export { createEnvelope } from './envelope';
+export { createEnvelope, envelopeFor, payloadForV1 } from './envelope';
 export type { CreateEnvelopeOptions } from './envelope';
 export { MemoryIdempotencyStore, SharedIdempotencyStore } from './idempotency';
 export type { IdempotencyStore } from './idempotency';

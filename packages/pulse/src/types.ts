@@ -75,6 +75,11 @@ export interface SubscribeOptions {
   stream: string;
   /** Entry layout (and so stream key) to read; default the bus's. The core layout has no partitions. */
   wire?: WireLayout;
+  /**
+   * Schema ids this stream carries (the catalogue's `streamSchemaIds`): an envelope with another
+   * `meta.schema_id` is dead-lettered as poison before any handler sees it. Default: any.
+   */
+  schemaIds?: readonly string[];
   group: string;
   consumer: string;
   /** XREADGROUP COUNT. */

@@ -1,10 +1,7 @@
-import { auditEntry, controlResult, decodePayload, type AuditEnvelope, type ControlAction, type EventEnvelope, type SchemaTrack } from '@mdp/contracts';
-import { createEnvelope, type EventBus, type Subscription } from '@mdp/pulse';
+import { auditEntry, controlResult, STREAMS, streamSchemaId, streamSchemaIds, type ControlAction, type EventEnvelope } from '@mdp/contracts';
+import { envelopeFor, type EventBus, type Subscription } from '@mdp/pulse';
 import type { Logger } from 'pino';
 
-/** Where the orchestrator sends control actions, and where every service answers them. */
-export const CONTROL_STREAM = 'control.actions';
-export const AUDIT_STREAM = 'telemetry.audit';
 /**
  * Envelope header carrying the request's correlation id on an answer. The core's v1 AuditEnvelope has
  * no correlation field; the header lets a v1 answer find its request too.
@@ -74,7 +71,8 @@ export abstract class ControlActionConsumer {
     if (this.subscription) return;
     this.subscription = this.bus.subscribe<ControlAction>(
       {
-        stream: CONTROL_STREAM,
+        stream: STREAMS.control,
+        schemaIds: streamSchemaIds(STREAMS.control),
         group: this.opts.group ?? this.role,
         consumer: this.opts.consumer,
         maxDeliveries: this.opts.maxDeliveries ?? 5,
@@ -85,7 +83,7 @@ export abstract class ControlActionConsumer {
       },
       (envelope) => this.handle(envelope).then(() => undefined),
     );
-    this.opts.logger?.info({ stream: this.bus.streamName(CONTROL_STREAM), consumer: this.opts.consumer }, 'control consumer started');
+    this.opts.logger?.info({ stream: this.bus.streamName(STREAMS.control), consumer: this.opts.consumer }, 'control consumer started');
   }
 
   async stop(): Promise<void> {
@@ -96,9 +94,6 @@ export abstract class ControlActionConsumer {
 
   async handle(envelope: EventEnvelope<ControlAction>): Promise<HandledAction> {
     const msg = envelope.payload;
-    if (envelope.meta.schema_id !== 'control.ControlAction') {
-      throw new Error(`unexpected schema "${envelope.meta.schema_id}" on ${CONTROL_STREAM} (expected control.ControlAction)`);
-    }
     if (msg.target !== undefined && msg.target !== this.role && msg.target !== this.opts.consumer && !this.aimsAt(msg.target)) {
       return { result: 'ignored', detail: `aimed at ${msg.target}`, target: msg.target };
     }
@@ -126,17 +121,9 @@ export abstract class ControlActionConsumer {
       attributes: msg.actor ? { requested_by: msg.actor } : undefined,
     });
     await this.bus.publish(
-      AUDIT_STREAM,
-      createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, audit), { key: this.role, track: this.bus.track, headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action } }),
+      STREAMS.audit,
+      envelopeFor(streamSchemaId(STREAMS.audit), audit, { key: this.role, track: this.bus.track, headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action } }),
     );
     return outcome;
   }
-}
-
-/** An audit entry as published on `track`: on v1 what the core's AuditEnvelope keeps (v2-only fields dropped at every depth). */
-export function auditPayload(track: SchemaTrack, entry: AuditEnvelope): unknown {
-  if (track === 'v2') return entry;
-  const v1 = decodePayload('telemetry.AuditEnvelope', 'v1', entry);
-  if (!v1.ok) throw new Error(`telemetry.AuditEnvelope cannot be published on v1: ${v1.error.message}`);
-  return v1.value;
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { auditEntry, type AuditEnvelope, type EventEnvelope } from '@mdp/contracts';
-import { createEnvelope, type EventBus } from '@mdp/pulse';
-import { AUDIT_STREAM, auditPayload, CORRELATION_HEADER, OPERATION_HEADER, type Logger } from '@mdp/service-kit';
+import { auditEntry, STREAMS, streamSchemaId, type AuditEnvelope, type EventEnvelope } from '@mdp/contracts';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
+import { CORRELATION_HEADER, OPERATION_HEADER, type Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
 import { AUDIT_KINDS, AuditKind, AuditRow } from './audit-row';
 import type { AuditStore } from './audit-store';
@@ -89,7 +89,7 @@ export class AuditTrail {
       this.logger.error({ err: (err as Error).message, source_id: row.source_id }, 'audit row not written; it is written when its entry comes back from the stream');
     }
     try {
-      await this.bus.publish(AUDIT_STREAM, this.envelopeOf(row));
+      await this.bus.publish(STREAMS.audit, this.envelopeOf(row));
     } catch (err) {
       this.failures.inc({ stage: 'bus' });
       this.logger.error({ err: (err as Error).message, source_id: row.source_id }, 'audit entry not published');
@@ -105,7 +105,7 @@ export class AuditTrail {
     const row = await this.store.appendDeadLetters(keys, build);
     if (!row) return false;
     this.counted(row);
-    await this.bus.publish(AUDIT_STREAM, this.envelopeOf(row)).catch((err: Error) => {
+    await this.bus.publish(STREAMS.audit, this.envelopeOf(row)).catch((err: Error) => {
       this.failures.inc({ stage: 'bus' });
       this.logger.error({ err: err.message, source_id: row.source_id }, 'audit entry not published');
     });
@@ -143,6 +143,6 @@ export class AuditTrail {
     const headers: Record<string, string> = { [AUDIT_HEADERS.kind]: row.kind, [AUDIT_HEADERS.operation]: row.action };
     if (row.correlation_id) headers[AUDIT_HEADERS.correlationId] = row.correlation_id;
     if (row.target) headers[AUDIT_HEADERS.target] = row.target;
-    return createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, entry), { id: row.source_id, key: ORCHESTRATOR_ROLE, track: this.bus.track, headers });
+    return envelopeFor(streamSchemaId(STREAMS.audit), entry, { id: row.source_id, key: ORCHESTRATOR_ROLE, track: this.bus.track, headers });
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { CONTROL_ACTIONS_V1, type ControlAction, type ControlOutcome } from '@mdp/contracts';
+import { CONTROL_ACTIONS_V1, STREAMS, streamSchemaId, type ControlAction, type ControlOutcome } from '@mdp/contracts';
 import { createEnvelope, type EventBus } from '@mdp/pulse';
-import { CONTROL_STREAM, type Logger } from '@mdp/service-kit';
+import type { Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
 import type { AuditRow } from '../audit/audit-row';
 import { AUDIT_HEADERS, type AuditTrail } from '../audit/audit-trail';
@@ -81,7 +81,7 @@ export class ControlService {
     // A v1 reader (the core) knows pause | resume | reload only; set_scale and replay_dlq need the v2
     // fields (provider, scale, target), so they always travel on v2.
     const track = (CONTROL_ACTIONS_V1 as readonly string[]).includes(req.action) ? this.bus.track : 'v2';
-    const envelope = createEnvelope('control.ControlAction', message, {
+    const envelope = createEnvelope(streamSchemaId(STREAMS.control), message, {
       id: correlationId,
       key: req.target,
       track,
@@ -89,12 +89,12 @@ export class ControlService {
     });
     // Audited before it is sent, so the request precedes its result in the trail; a request that could
     // not be audited (logged) is still sent.
-    await this.audit(this.requestRow(req, who, correlationId, 'accepted', `sending to ${this.bus.streamName(CONTROL_STREAM)}`)).catch(() => undefined);
+    await this.audit(this.requestRow(req, who, correlationId, 'accepted', `sending to ${this.bus.streamName(STREAMS.control)}`)).catch(() => undefined);
     try {
-      await this.bus.publish(CONTROL_STREAM, envelope);
+      await this.bus.publish(STREAMS.control, envelope);
     } catch (err) {
       this.waiting.delete(correlationId);
-      const detail = `not published to ${this.bus.streamName(CONTROL_STREAM)}: ${(err as Error).message}`;
+      const detail = `not published to ${this.bus.streamName(STREAMS.control)}: ${(err as Error).message}`;
       await this.audit({ ...this.requestRow(req, who, correlationId, 'error', detail), source_id: `control.unsent:${correlationId}` }).catch(() => undefined);
       this.counter.inc({ action: req.action, outcome: 'error' });
       return { http: 503, body: { status: 'error', outcome: 'error', detail, action: req.action, target: req.target, correlation_id: correlationId, ts: Date.now() / 1000 } };

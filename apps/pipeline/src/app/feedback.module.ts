@@ -5,11 +5,12 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { EventBus } from '@mdp/pulse';
+import { STREAMS, streamSchemaId } from '@mdp/contracts';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
-import { FeedbackConsumer, RATE_ADJUSTMENT_STREAM } from '../feedback/feedback-consumer';
+import { FeedbackConsumer } from '../feedback/feedback-consumer';
 import { FeedbackHandler } from '../feedback/feedback-handler';
 import { makePolicy } from '../feedback/feedback-policy';
 import { FlowDriver } from '../flow/flow-driver';
@@ -17,7 +18,6 @@ import { AdaptiveController } from '../flow/adaptive-controller';
 import type { FlowController } from '../flow/flow-controller';
 import { StepController } from '../flow/step-controller';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { envelopeFor } from '../telemetry/envelopes';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
 import type { Clock } from '../rate/clock';
@@ -116,14 +116,12 @@ function policyOf(config: PipelineConfig) {
           onTimed: (adjustment) => {
             metrics.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
             logger.info({ ...adjustment }, 'rate adjusted by the flow controller');
-            const envelope = envelopeFor({
-              schemaId: 'telemetry.RateAdjustment',
+            const envelope = envelopeFor(streamSchemaId(STREAMS.rateAdjustment), adjustment, {
               track: bus.track,
               key: adjustment.provider,
-              payload: adjustment,
             });
             bus
-              .publish(RATE_ADJUSTMENT_STREAM, envelope, { wire: config.PULSE_WIRE })
+              .publish(STREAMS.rateAdjustment, envelope, { wire: config.PULSE_WIRE })
               .catch((err) =>
                 logger.warn({ err: String(err) }, 'could not announce a rate adjustment'),
               );

@@ -1,5 +1,6 @@
-import type { EventEnvelope, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
+import { STREAMS, streamSchemaId, streamSchemaIds, type EventEnvelope, type FeedbackEvent, type RateAdjustment } from '@mdp/contracts';
 import {
+  envelopeFor,
   retry,
   type Delivery,
   type EventBus,
@@ -8,11 +9,8 @@ import {
 } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { envelopeFor } from '../telemetry/envelopes';
 import type { FeedbackHandler } from './feedback-handler';
 
-export const FEEDBACK_STREAM = 'telemetry.feedback';
-export const RATE_ADJUSTMENT_STREAM = 'telemetry.rate_adjustment';
 export const FEEDBACK_GROUP = 'pipeline';
 
 export interface FeedbackConsumerOptions {
@@ -40,7 +38,7 @@ export interface FeedbackConsumerOptions {
 
 /**
  * Store feedback over Pulse: `<ns>.telemetry.feedback`, group `pipeline`. Pulse decodes and validates
- * each envelope (junk goes to the dead-letter stream), drops envelope ids already handled, counts
+ * each envelope (junk and other schemas go to the dead-letter stream), drops envelope ids already handled, counts
  * `pulse_consume_total` / `pulse_lag_seconds`, acks on success and fails (retry, then dead-letter) on
  * error. This class turns each event into a rate adjustment and announces it on
  * `<ns>.telemetry.rate_adjustment`.
@@ -62,7 +60,8 @@ export class FeedbackConsumer {
     if (this.subscription) return;
     this.subscription = this.bus.subscribe<FeedbackEvent>(
       {
-        stream: FEEDBACK_STREAM,
+        stream: STREAMS.feedback,
+        schemaIds: streamSchemaIds(STREAMS.feedback),
         wire: this.opts.wire,
         group: this.opts.group ?? FEEDBACK_GROUP,
         consumer: this.opts.consumer,
@@ -71,17 +70,14 @@ export class FeedbackConsumer {
         blockMs: this.opts.blockMs,
         minIdleMs: this.opts.minIdleMs,
         middleware: [
-          retry({
-            attempts: this.opts.attempts ?? 3,
-            retryable: (err) => !(err instanceof PermanentError),
-          }),
+          retry({ attempts: this.opts.attempts ?? 3 }),
         ],
       },
       async (envelope, delivery) => void (await this.handle(envelope, delivery)),
     );
     this.opts.logger?.info(
       {
-        stream: this.bus.streamName(FEEDBACK_STREAM),
+        stream: this.bus.streamName(STREAMS.feedback),
         wire: this.opts.wire ?? 'mdp',
         group: this.opts.group ?? FEEDBACK_GROUP,
         consumer: this.opts.consumer,
@@ -101,11 +97,6 @@ export class FeedbackConsumer {
     envelope: EventEnvelope<FeedbackEvent>,
     _delivery?: Delivery<FeedbackEvent>,
   ): Promise<RateAdjustment> {
-    if (envelope.meta.schema_id !== 'telemetry.FeedbackEvent') {
-      throw new PermanentError(
-        `unexpected schema "${envelope.meta.schema_id}" on ${FEEDBACK_STREAM} (expected telemetry.FeedbackEvent)`,
-      );
-    }
     const event = envelope.payload;
     this.opts.metrics?.feedbackReceived.inc({
       source: event.source ?? 'unknown',
@@ -128,20 +119,13 @@ export class FeedbackConsumer {
     );
     this.opts.onAdjustment?.(adjustment, envelope);
     await this.bus.publish(
-      RATE_ADJUSTMENT_STREAM,
-      envelopeFor({
-        schemaId: 'telemetry.RateAdjustment',
+      STREAMS.rateAdjustment,
+      envelopeFor(streamSchemaId(STREAMS.rateAdjustment), adjustment, {
         track: this.bus.track,
         key: adjustment.provider,
-        payload: adjustment,
       }),
       { wire: this.opts.wire },
     );
     return adjustment;
   }
-}
-
-/** An error retrying cannot fix (wrong message on the stream): fail at once, without in-process retries. */
-export class PermanentError extends Error {
-  override readonly name = 'PermanentError';
 }
