@@ -9,3 +9,4 @@ export * from './validation';
 export * from './bootstrap';
 export * from './heartbeat';
 export * from './control-consumer';
+export * from './service';

@@ -5,9 +5,10 @@ import { BUS_CONNECTION, BusConnection, HealthRegistry, Logger } from '@mdp/serv
 import { Registry } from 'prom-client';
 import { AuditTrail } from '../audit/audit-trail';
 import { DeadLetterAudit } from '../audit/dead-letter-audit';
-import { ORCHESTRATOR_LOGGER, PulseObserver } from '../observer/pulse-observer.service';
+import { PulseObserver } from '../observer/pulse-observer.service';
 import { BusInspector, MemoryInspector, RedisInspector } from './bus-inspector';
 import { ClusterView, ClusterViewOptions } from './cluster-view';
+import { SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** GET /topology and GET /health/cluster (200 when healthy or degraded, 503 when unhealthy). */
 @Controller()
@@ -64,7 +65,7 @@ export class ClusterModule {
       providers: [
         {
           provide: ClusterView,
-          inject: [BUS_CONNECTION, AuditTrail, DeadLetterAudit, HealthRegistry, ORCHESTRATOR_LOGGER, Registry],
+          inject: [BUS_CONNECTION, AuditTrail, DeadLetterAudit, HealthRegistry, SERVICE_LOGGER, Registry],
           useFactory: (conn: BusConnection, trail: AuditTrail, dlq: DeadLetterAudit, health: HealthRegistry, logger: Logger, registry: Registry) => {
             const inspector =
               options.inspector ?? (conn.mode === 'redis' ? new RedisInspector(options.redisUrl, conn.bus.namespace) : new MemoryInspector(conn.bus as PulseBus));

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { AuditEnvelope, decodePayload, EventEnvelope, FeedbackEvent, HealthStatus, RateAdjustment } from '@mdp/contracts';
 import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
-import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry } from '@mdp/service-kit';
+import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry, SERVICE_LOGGER } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import { Registry } from 'prom-client';
 import { OBSERVED_STREAMS, OBSERVER_GROUP, ObservedStream } from './observed-streams';
@@ -9,7 +9,6 @@ import { ObserverMetrics } from './observer-metrics';
 import { StreamStats, StreamStatus } from './stream-stats';
 
 export const OBSERVER_OPTIONS = Symbol('OBSERVER_OPTIONS');
-export const ORCHESTRATOR_LOGGER = Symbol('ORCHESTRATOR_LOGGER');
 
 export interface ObserverOptions {
   /** Consumer name inside the `orchestrator` group; one per replica. */
@@ -70,7 +69,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(BUS_CONNECTION) private readonly conn: BusConnection,
     @Inject(OBSERVER_OPTIONS) private readonly options: ObserverOptions,
-    @Inject(ORCHESTRATOR_LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     registry: Registry,
     health: HealthRegistry,
   ) {

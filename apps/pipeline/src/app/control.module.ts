@@ -11,7 +11,7 @@ import type { PipelineConfig } from '../config';
 import { ControlConsumer } from '../control/control-consumer';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { RateCoordinator } from '../rate/rate-coordinator';
-import { LOGGER, PIPELINE_CONFIG } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 @Injectable()
 export class ControlLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -45,7 +45,7 @@ export class ControlLifecycle implements OnApplicationBootstrap, BeforeApplicati
           logger,
           metrics,
         }),
-      inject: [EVENT_BUS, RateCoordinator, PIPELINE_CONFIG, LOGGER, PipelineMetrics],
+      inject: [EVENT_BUS, RateCoordinator, SERVICE_CONFIG, SERVICE_LOGGER, PipelineMetrics],
     },
     ControlLifecycle,
   ],

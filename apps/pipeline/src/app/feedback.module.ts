@@ -21,7 +21,8 @@ import { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
 import type { Clock } from '../rate/clock';
-import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
+import { CLOCK } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 @Injectable()
 export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -29,8 +30,8 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     readonly consumer: FeedbackConsumer,
     private readonly flow: FlowDriver,
     private readonly coordinator: RateCoordinator,
-    @Inject(PIPELINE_CONFIG) private readonly config: PipelineConfig,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: PipelineConfig,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     @Inject(HealthRegistry) health: HealthRegistry,
   ) {
     health.register('feedback_consumer', () => ({
@@ -128,7 +129,7 @@ function policyOf(config: PipelineConfig) {
           },
         });
       },
-      inject: [PIPELINE_CONFIG, RateCoordinator, CLOCK, EVENT_BUS, PipelineMetrics, LOGGER],
+      inject: [SERVICE_CONFIG, RateCoordinator, CLOCK, EVENT_BUS, PipelineMetrics, SERVICE_LOGGER],
     },
     {
       provide: FeedbackHandler,
@@ -139,7 +140,7 @@ function policyOf(config: PipelineConfig) {
           policyOf(config),
           flow,
         ),
-      inject: [PIPELINE_CONFIG, RateCoordinator, FlowDriver],
+      inject: [SERVICE_CONFIG, RateCoordinator, FlowDriver],
     },
     {
       provide: FeedbackConsumer,
@@ -158,7 +159,7 @@ function policyOf(config: PipelineConfig) {
           logger,
           metrics,
         }),
-      inject: [EVENT_BUS, FeedbackHandler, PIPELINE_CONFIG, LOGGER, PipelineMetrics],
+      inject: [EVENT_BUS, FeedbackHandler, SERVICE_CONFIG, SERVICE_LOGGER, PipelineMetrics],
     },
     FeedbackLifecycle,
   ],

@@ -19,7 +19,8 @@ import type { ProviderBudget } from '../rate/rate-coordinator';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { BatchPublisher } from '../router/batch-publisher';
 import { ProviderRouter } from '../router/provider-router';
-import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
+import { CLOCK } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** The providers the configuration asks for, with their budgets. */
 export function providersFromConfig(
@@ -80,7 +81,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     readonly router: ProviderRouter,
     readonly publisher: BatchPublisher,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -130,7 +131,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
           logger,
           metrics,
         }),
-      inject: [EVENT_BUS, PIPELINE_CONFIG, CLOCK, LOGGER, PipelineMetrics],
+      inject: [EVENT_BUS, SERVICE_CONFIG, CLOCK, SERVICE_LOGGER, PipelineMetrics],
     },
     {
       provide: ProviderRouter,
@@ -175,11 +176,11 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         return router;
       },
       inject: [
-        PIPELINE_CONFIG,
+        SERVICE_CONFIG,
         RateCoordinator,
         BatchPublisher,
         CLOCK,
-        LOGGER,
+        SERVICE_LOGGER,
         PipelineMetrics,
         HealthRegistry,
       ],

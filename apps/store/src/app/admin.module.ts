@@ -24,7 +24,8 @@ import { DeadLetterStore } from '../dlq/dead-letter-store';
 import { SINK_KINDS, SinkKind } from '../sinks/tables';
 import { StoreWriter, WriteReport } from '../store-writer';
 import { CoordinatorModule } from './coordinator.module';
-import { STORE_ENV, WRITE_COORDINATOR } from './tokens';
+import { WRITE_COORDINATOR } from './tokens';
+import { SERVICE_CONFIG } from '@mdp/service-kit';
 
 /**
  * Admin calls need `Authorization: Bearer <MDS_ADMIN_TOKEN>`; with no token configured the admin
@@ -36,7 +37,7 @@ import { STORE_ENV, WRITE_COORDINATOR } from './tokens';
 export class AdminTokenGuard implements CanActivate {
   private readonly expected?: Buffer;
 
-  constructor(@Inject(STORE_ENV) env: StoreEnv) {
+  constructor(@Inject(SERVICE_CONFIG) env: StoreEnv) {
     if (env.MDS_ADMIN_TOKEN) this.expected = digest(`Bearer ${env.MDS_ADMIN_TOKEN}`);
   }
 

@@ -6,7 +6,7 @@ import type { StoreEnv } from '../config/store-config';
 import { StoreControl } from '../control/store-control';
 import { StreamIngest } from '../ingest/stream-ingest';
 import { IngestModule } from './ingest.module';
-import { STORE_ENV, STORE_LOGGER } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 @Injectable()
 class StoreControlLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -27,7 +27,7 @@ class StoreControlLifecycle implements OnApplicationBootstrap, BeforeApplication
   providers: [
     {
       provide: StoreControl,
-      inject: [EVENT_BUS, StreamIngest, STORE_ENV, STORE_LOGGER],
+      inject: [EVENT_BUS, StreamIngest, SERVICE_CONFIG, SERVICE_LOGGER],
       useFactory: (bus: PulseBus, ingest: StreamIngest, env: StoreEnv, logger: Logger) =>
         new StoreControl(bus, ingest, { consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`, logger }),
     },

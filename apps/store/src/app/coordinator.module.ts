@@ -15,7 +15,8 @@ import { SINK_KINDS } from '../sinks/tables';
 import { StoreWriter } from '../store-writer';
 import { DlqModule } from './dlq.module';
 import { FeedbackModule } from './feedback.module';
-import { SQL_CLIENT, STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+import { SQL_CLIENT, WRITE_COORDINATOR } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 export function createStoreCoordinator(
   env: StoreEnv,
@@ -119,7 +120,7 @@ export class CoordinatorHealth {
   providers: [
     {
       provide: WRITE_COORDINATOR,
-      inject: [STORE_ENV, SQL_CLIENT, DeadLetterStore, FeedbackBus, Registry, STORE_LOGGER],
+      inject: [SERVICE_CONFIG, SQL_CLIENT, DeadLetterStore, FeedbackBus, Registry, SERVICE_LOGGER],
       useFactory: createStoreCoordinator,
     },
     { provide: StoreWriter, inject: [WRITE_COORDINATOR, DeadLetterStore], useFactory: (c: WriteCoordinator<StoreItem>, d: DeadLetterStore) => new StoreWriter(c, d) },

@@ -3,14 +3,14 @@ import { Registry } from 'prom-client';
 import type { StoreEnv } from '../config/store-config';
 import { coordinatorMetrics } from '../coordinator/metrics';
 import { DeadLetterStore } from '../dlq/dead-letter-store';
-import { STORE_ENV } from './tokens';
+import { SERVICE_CONFIG } from '@mdp/service-kit';
 
 /** The per-sink dead-letter files. */
 @Module({
   providers: [
     {
       provide: DeadLetterStore,
-      inject: [STORE_ENV, Registry],
+      inject: [SERVICE_CONFIG, Registry],
       useFactory: (env: StoreEnv, registry: Registry) => new DeadLetterStore(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
     },
   ],

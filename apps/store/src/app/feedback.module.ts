@@ -5,7 +5,7 @@ import type { StoreEnv } from '../config/store-config';
 import { FeedbackBus } from '../feedback/feedback-bus';
 import { HttpFeedbackBroadcaster } from '../feedback/http-broadcaster';
 import { pulseFeedbackPublisher } from '../feedback/pulse-feedback-publisher';
-import { STORE_ENV, STORE_LOGGER } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** Connects the in-process feedback bus to Pulse (`<ns>.telemetry.feedback`) and the optional webhook. */
 @Injectable()
@@ -15,8 +15,8 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly feedback: FeedbackBus,
-    @Inject(STORE_ENV) private readonly env: StoreEnv,
-    @Inject(STORE_LOGGER) private readonly log: Logger,
+    @Inject(SERVICE_CONFIG) private readonly env: StoreEnv,
+    @Inject(SERVICE_LOGGER) private readonly log: Logger,
     @Optional() @Inject(EVENT_BUS) private readonly bus?: EventBus,
   ) {}
 
@@ -49,7 +49,7 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
 
 @Module({
   providers: [
-    { provide: FeedbackBus, inject: [STORE_LOGGER], useFactory: (log: Logger) => new FeedbackBus(log) },
+    { provide: FeedbackBus, inject: [SERVICE_LOGGER], useFactory: (log: Logger) => new FeedbackBus(log) },
     FeedbackFanout,
   ],
   exports: [FeedbackBus],

@@ -7,8 +7,9 @@ import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import { StreamIngest } from '../ingest/stream-ingest';
 import type { StoreItem } from '../sinks/store-sink';
 import { CoordinatorModule } from './coordinator.module';
-import { STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+import { WRITE_COORDINATOR } from './tokens';
 import type { Logger } from '@mdp/service-kit';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** Reads `<ns>.md.*` with the `store` group into the coordinator (started once migrations ran). */
 @Module({
@@ -16,7 +17,7 @@ import type { Logger } from '@mdp/service-kit';
   providers: [
     {
       provide: StreamIngest,
-      inject: [EVENT_BUS, WRITE_COORDINATOR, STORE_ENV, STORE_LOGGER],
+      inject: [EVENT_BUS, WRITE_COORDINATOR, SERVICE_CONFIG, SERVICE_LOGGER],
       useFactory: (bus: EventBus, coordinator: WriteCoordinator<StoreItem>, env: StoreEnv, log: Logger) =>
         new StreamIngest(bus, coordinator, {
           // Stable across restarts, so a restarted store first takes back its own unacked messages.
