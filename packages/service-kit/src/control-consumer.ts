@@ -1,5 +1,6 @@
 import { auditEntry, controlResult, STREAMS, streamSchemaId, streamSchemaIds, type ControlAction, type EventEnvelope } from '@mdp/contracts';
-import { envelopeFor, type EventBus, type Subscription } from '@mdp/pulse';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
+import { ManagedSubscription, type StreamSubscriber } from './subscription';
 import type { Logger } from 'pino';
 
 /**
@@ -42,8 +43,23 @@ export interface ControlConsumerOptions {
  * with an audit entry on `<ns>.telemetry.audit` carrying the result and the request's correlation id,
  * refusals included, so the operator always learns what happened.
  */
-export abstract class ControlActionConsumer {
-  private subscription?: Subscription;
+export abstract class ControlActionConsumer implements StreamSubscriber {
+  private readonly reading = new ManagedSubscription(() =>
+    this.bus.subscribe<ControlAction>(
+      {
+        stream: STREAMS.control,
+        schemaIds: streamSchemaIds(STREAMS.control),
+        group: this.opts.group ?? this.role,
+        consumer: this.opts.consumer,
+        maxDeliveries: this.opts.maxDeliveries ?? 5,
+        idempotency: this.opts.idempotency ?? 'memory',
+        blockMs: this.opts.blockMs,
+        minIdleMs: this.opts.minIdleMs,
+        startFrom: this.opts.startFrom ?? '$',
+      },
+      (envelope) => this.handle(envelope).then(() => undefined),
+    ),
+  );
 
   constructor(
     protected readonly bus: EventBus,
@@ -64,32 +80,17 @@ export abstract class ControlActionConsumer {
   protected handled(_msg: ControlAction, _outcome: PerformedAction): void {}
 
   get running(): boolean {
-    return this.subscription !== undefined;
+    return this.reading.running;
   }
 
   start(): void {
-    if (this.subscription) return;
-    this.subscription = this.bus.subscribe<ControlAction>(
-      {
-        stream: STREAMS.control,
-        schemaIds: streamSchemaIds(STREAMS.control),
-        group: this.opts.group ?? this.role,
-        consumer: this.opts.consumer,
-        maxDeliveries: this.opts.maxDeliveries ?? 5,
-        idempotency: this.opts.idempotency ?? 'memory',
-        blockMs: this.opts.blockMs,
-        minIdleMs: this.opts.minIdleMs,
-        startFrom: this.opts.startFrom ?? '$',
-      },
-      (envelope) => this.handle(envelope).then(() => undefined),
-    );
+    if (this.running) return;
+    this.reading.start();
     this.opts.logger?.info({ stream: this.bus.streamName(STREAMS.control), consumer: this.opts.consumer }, 'control consumer started');
   }
 
-  async stop(): Promise<void> {
-    const sub = this.subscription;
-    this.subscription = undefined;
-    await sub?.close();
+  stop(): Promise<void> {
+    return this.reading.stop();
   }
 
   async handle(envelope: EventEnvelope<ControlAction>): Promise<HandledAction> {

@@ -10,3 +10,4 @@ export * from './bootstrap';
 export * from './heartbeat';
 export * from './control-consumer';
 export * from './service';
+export * from './subscription';

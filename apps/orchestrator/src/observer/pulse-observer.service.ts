@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { AuditEnvelope, decodePayload, EventEnvelope, FeedbackEvent, HealthStatus, RateAdjustment } from '@mdp/contracts';
-import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
-import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry, SERVICE_LOGGER } from '@mdp/service-kit';
+import type { Delivery, EventBus } from '@mdp/pulse';
+import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry, ManagedSubscription, SERVICE_LOGGER } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import { Registry } from 'prom-client';
 import { OBSERVED_STREAMS, OBSERVER_GROUP, ObservedStream } from './observed-streams';
@@ -61,7 +61,19 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   private readonly stats = new Map<string, StreamStats>();
   private readonly streams: readonly ObservedStream[];
   private readonly now: () => number;
-  private subscriptions: Subscription[] = [];
+  private readonly reading = new ManagedSubscription(() =>
+    this.streams.map((s) =>
+      this.bus.subscribe(
+        {
+          stream: s.stream,
+          group: OBSERVER_GROUP,
+          consumer: this.options.consumer,
+          maxDeliveries: s.maxDeliveries ?? this.options.maxDeliveries ?? 1,
+        },
+        (_envelope, delivery) => this.handle(s, delivery),
+      ),
+    ),
+  );
   private readonly listeners: ObserverListener[] = [];
   private startedAt: number | null = null;
 
@@ -84,7 +96,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   get running(): boolean {
-    return this.subscriptions.length > 0;
+    return this.reading.running;
   }
 
   /** Adds a listener; register before the application starts. */
@@ -93,26 +105,14 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   onApplicationBootstrap(): void {
-    this.subscriptions = this.streams.map((s) =>
-      this.bus.subscribe(
-        {
-          stream: s.stream,
-          group: OBSERVER_GROUP,
-          consumer: this.options.consumer,
-          maxDeliveries: s.maxDeliveries ?? this.options.maxDeliveries ?? 1,
-        },
-        (_envelope, delivery) => this.handle(s, delivery),
-      ),
-    );
+    this.reading.start();
     this.startedAt = this.now() / 1000;
     this.logger.info({ group: OBSERVER_GROUP, consumer: this.options.consumer, streams: this.streams.map((s) => this.bus.streamName(s.stream)) }, 'observer subscribed');
   }
 
   /** Stops reading before the bus closes; in-flight handlers finish and are acked. */
   async beforeApplicationShutdown(): Promise<void> {
-    const subs = this.subscriptions;
-    this.subscriptions = [];
-    await Promise.all(subs.map((s) => s.close()));
+    await this.reading.stop();
   }
 
   status(): ObserverStatus {

@@ -4,10 +4,9 @@ import {
   retry,
   type Delivery,
   type EventBus,
-  type Subscription,
   type WireLayout,
 } from '@mdp/pulse';
-import type { Logger } from '@mdp/service-kit';
+import { ManagedSubscription, type Logger, type StreamSubscriber } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { FeedbackHandler } from './feedback-handler';
 
@@ -43,8 +42,26 @@ export interface FeedbackConsumerOptions {
  * error. This class turns each event into a rate adjustment and announces it on
  * `<ns>.telemetry.rate_adjustment`.
  */
-export class FeedbackConsumer {
-  private subscription?: Subscription;
+export class FeedbackConsumer implements StreamSubscriber {
+  private readonly reading = new ManagedSubscription(() =>
+  this.bus.subscribe<FeedbackEvent>(
+        {
+          stream: STREAMS.feedback,
+          schemaIds: streamSchemaIds(STREAMS.feedback),
+          wire: this.opts.wire,
+          group: this.opts.group ?? FEEDBACK_GROUP,
+          consumer: this.opts.consumer,
+          maxDeliveries: this.opts.maxDeliveries ?? 5,
+          idempotency: this.opts.idempotency ?? 'memory',
+          blockMs: this.opts.blockMs,
+          minIdleMs: this.opts.minIdleMs,
+          middleware: [
+            retry({ attempts: this.opts.attempts ?? 3 }),
+          ],
+        },
+        async (envelope, delivery) => void (await this.handle(envelope, delivery)),
+      ),
+  );
 
   constructor(
     private readonly bus: EventBus,
@@ -53,28 +70,12 @@ export class FeedbackConsumer {
   ) {}
 
   get running(): boolean {
-    return this.subscription !== undefined;
+    return this.reading.running;
   }
 
   start(): void {
-    if (this.subscription) return;
-    this.subscription = this.bus.subscribe<FeedbackEvent>(
-      {
-        stream: STREAMS.feedback,
-        schemaIds: streamSchemaIds(STREAMS.feedback),
-        wire: this.opts.wire,
-        group: this.opts.group ?? FEEDBACK_GROUP,
-        consumer: this.opts.consumer,
-        maxDeliveries: this.opts.maxDeliveries ?? 5,
-        idempotency: this.opts.idempotency ?? 'memory',
-        blockMs: this.opts.blockMs,
-        minIdleMs: this.opts.minIdleMs,
-        middleware: [
-          retry({ attempts: this.opts.attempts ?? 3 }),
-        ],
-      },
-      async (envelope, delivery) => void (await this.handle(envelope, delivery)),
-    );
+    if (this.running) return;
+    this.reading.start();
     this.opts.logger?.info(
       {
         stream: this.bus.streamName(STREAMS.feedback),
@@ -86,10 +87,8 @@ export class FeedbackConsumer {
     );
   }
 
-  async stop(): Promise<void> {
-    const sub = this.subscription;
-    this.subscription = undefined;
-    await sub?.close();
+  stop(): Promise<void> {
+    return this.reading.stop();
   }
 
   /** Applies one feedback event; throwing fails the delivery (retried, then dead-lettered). */
