@@ -13,6 +13,7 @@ import type { PulseMetrics } from './metrics';
 import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
 import { dlqStream } from './names';
+import { sleep } from './sleep';
 import type {
   AckMap,
   DeadLetterMove,
@@ -99,7 +100,6 @@ class PulseDelivery<T> implements Delivery<T> {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class Consumer implements Subscription {
   private readonly reader: TransportReader;

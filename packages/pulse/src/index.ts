@@ -15,3 +15,4 @@ export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './si
 export type { GroupStats } from './transport';
 export { CORE_FIELD, DLQ_FIELD, FIELD, decodeCoreEntry, decodeEntry, encodeCoreEntry, encodeEntry } from './wire';
 export type { DecodedEntry, Fields } from './wire';
+export { sleep } from './sleep';

@@ -3,6 +3,7 @@
  * The consumer core runs the fixed stages (decode + validate + signature check -> dead-letter
  * poison, idempotency, metrics, ack batching); user middleware wraps the application handler.
  */
+import { sleep as pause } from './sleep';
 import type { BatchHandler, Delivery, MessageHandler } from './types';
 
 export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => MessageHandler<T>;
@@ -46,7 +47,6 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Retries the handler with exponential backoff (and jitter) before the delivery counts as failed. */
 export function retry<T = unknown>(opts: RetryOptions = {}): MessageMiddleware<T> {
@@ -54,7 +54,7 @@ export function retry<T = unknown>(opts: RetryOptions = {}): MessageMiddleware<T
   const initial = opts.initialDelayMs ?? 50;
   const max = opts.maxDelayMs ?? 2000;
   const factor = opts.factor ?? 2;
-  const sleep = opts.sleep ?? defaultSleep;
+  const sleep = opts.sleep ?? pause;
   return (next) => async (envelope, delivery) => {
     for (let attempt = 1; ; attempt++) {
       try {

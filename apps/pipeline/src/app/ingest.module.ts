@@ -5,7 +5,7 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { EventBus } from '@mdp/pulse';
+import { sleep, type EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
@@ -105,7 +105,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
           );
           return;
         }
-        await new Promise((r) => setTimeout(r, 200 * attempt));
+        await sleep(200 * attempt);
       }
     }
     this.logger.info('providers stopped and batches flushed');

@@ -4,7 +4,7 @@ import type { StoreEnv } from '../config/store-config';
 import { MigrationReport, runMigrations } from '../sinks/migrations';
 import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
 import { SQL_CLIENT } from './tokens';
-import { sleep } from '../coordinator/write-coordinator';
+import { sleep } from '@mdp/pulse';
 import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 export interface DatabaseModuleOptions {

@@ -1,5 +1,6 @@
 import { CircuitBreakerPolicy, CircuitState, RetryPolicy, isBrokenCircuitError, isTaskCancelledError } from 'cockatiel';
 import { Registry } from 'prom-client';
+import { sleep } from '@mdp/pulse';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { BoundedQueue, OverflowStrategy } from './bounded-queue';
 import { CoordinatorMetrics, coordinatorMetrics } from './metrics';
@@ -394,17 +395,4 @@ function asError(e: unknown): Error {
 function errorType(err: Error): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && code ? code : err.name;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
