@@ -9,7 +9,7 @@ import type { SinkKind } from './sinks/tables';
 import { WRITE_COORDINATOR } from './app/tokens';
 import type { WriteCoordinator } from './coordinator/write-coordinator';
 import type { StoreItem } from './sinks/store-sink';
-import { FeedbackBus } from './feedback/feedback-bus';
+import { FeedbackEmitter } from './feedback/feedback-emitter';
 
 export interface StoreBootstrapOptions extends ServiceBootstrapOptions {
   /** Overrides DATABASE_URL. */
@@ -23,7 +23,7 @@ export interface StoreHandle extends ServiceHandle<StoreEnv> {
   /** Resolves true once migrations ran and the workers and stream ingest are running. */
   started: Promise<boolean>;
   /** The in-process feedback bus: subscribe here to get backpressure events without Pulse. */
-  feedback: FeedbackBus;
+  feedback: FeedbackEmitter;
   /** In-process write through the coordinator; resolves when every row is settled. */
   write(kind: SinkKind, rows: readonly unknown[]): Promise<WriteReport>;
 }
@@ -45,7 +45,7 @@ export async function bootstrap(options: StoreBootstrapOptions = {}): Promise<St
     ...handle,
     coordinator: app.get(WRITE_COORDINATOR),
     started: app.get(StoreLifecycle).started,
-    feedback: app.get(FeedbackBus),
+    feedback: app.get(FeedbackEmitter),
     write: (kind, rows) => writer.write(kind, rows),
   };
 }

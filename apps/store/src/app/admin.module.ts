@@ -20,7 +20,7 @@ import crypto from 'crypto';
 import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import type { StoreItem } from '../sinks/store-sink';
 import type { StoreEnv } from '../config/store-config';
-import { DeadLetterStore } from '../dlq/dead-letter-store';
+import { RejectFiles } from '../rejects/reject-files';
 import { SINK_KINDS, SinkKind } from '../sinks/tables';
 import { StoreWriter, WriteReport } from '../store-writer';
 import { CoordinatorModule } from './coordinator.module';
@@ -70,7 +70,7 @@ function intOf(raw: string | undefined, fallback: number, name: string): number 
 @UseGuards(AdminTokenGuard)
 export class DlqAdminController {
   constructor(
-    private readonly dlq: DeadLetterStore,
+    private readonly dlq: RejectFiles,
     private readonly writer: StoreWriter,
     @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
   ) {}
@@ -98,7 +98,7 @@ export class DlqAdminController {
 }
 
 /** Re-submits a sink's dead letters through the coordinator; rows that fail again are dead-lettered anew. */
-export async function replayDeadLetters(dlq: DeadLetterStore, writer: StoreWriter, kind: SinkKind) {
+export async function replayDeadLetters(dlq: RejectFiles, writer: StoreWriter, kind: SinkKind) {
   const totals: WriteReport = { submitted: 0, written: 0, dead_lettered: 0, dropped: 0, invalid: 0, failed: 0 };
   const outcome = await dlq.file(kind).replay(async (rows) => {
     const r = await writer.write(kind, rows);

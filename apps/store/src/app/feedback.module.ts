@@ -2,7 +2,7 @@ import { Inject, Injectable, Module, OnApplicationShutdown, OnModuleInit, Option
 import { EVENT_BUS, Logger } from '@mdp/service-kit';
 import type { EventBus } from '@mdp/pulse';
 import type { StoreEnv } from '../config/store-config';
-import { FeedbackBus } from '../feedback/feedback-bus';
+import { FeedbackEmitter } from '../feedback/feedback-emitter';
 import { HttpFeedbackBroadcaster } from '../feedback/http-broadcaster';
 import { pulseFeedbackPublisher } from '../feedback/pulse-feedback-publisher';
 import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
@@ -14,7 +14,7 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(
-    private readonly feedback: FeedbackBus,
+    private readonly feedback: FeedbackEmitter,
     @Inject(SERVICE_CONFIG) private readonly env: StoreEnv,
     @Inject(SERVICE_LOGGER) private readonly log: Logger,
     @Optional() @Inject(EVENT_BUS) private readonly bus?: EventBus,
@@ -49,9 +49,9 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
 
 @Module({
   providers: [
-    { provide: FeedbackBus, inject: [SERVICE_LOGGER], useFactory: (log: Logger) => new FeedbackBus(log) },
+    { provide: FeedbackEmitter, inject: [SERVICE_LOGGER], useFactory: (log: Logger) => new FeedbackEmitter(log) },
     FeedbackFanout,
   ],
-  exports: [FeedbackBus],
+  exports: [FeedbackEmitter],
 })
 export class FeedbackModule {}

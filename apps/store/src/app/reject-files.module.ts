@@ -2,18 +2,18 @@ import { Module } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import type { StoreEnv } from '../config/store-config';
 import { coordinatorMetrics } from '../coordinator/metrics';
-import { DeadLetterStore } from '../dlq/dead-letter-store';
+import { RejectFiles } from '../rejects/reject-files';
 import { SERVICE_CONFIG } from '@mdp/service-kit';
 
 /** The per-sink dead-letter files. */
 @Module({
   providers: [
     {
-      provide: DeadLetterStore,
+      provide: RejectFiles,
       inject: [SERVICE_CONFIG, Registry],
-      useFactory: (env: StoreEnv, registry: Registry) => new DeadLetterStore(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
+      useFactory: (env: StoreEnv, registry: Registry) => new RejectFiles(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
     },
   ],
-  exports: [DeadLetterStore],
+  exports: [RejectFiles],
 })
-export class DlqModule {}
+export class RejectFilesModule {}

@@ -1,9 +1,9 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import { DeadLetterFile } from '../../src/dlq/dead-letter-file';
+import { RejectFile } from '../../src/rejects/reject-file';
 
-describe('DeadLetterFile', () => {
+describe('RejectFile', () => {
   let dir: string;
   let file: string;
 
@@ -14,7 +14,7 @@ describe('DeadLetterFile', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('appends one NDJSON record per item with item, error, attempts and ts', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await Promise.all([dlq.append([{ n: 1 }, { n: 2 }], new Error('boom'), 5), dlq.append([{ n: 3 }], 'bad row', 0)]);
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.item.n)).toEqual([1, 2, 3]);
@@ -24,17 +24,17 @@ describe('DeadLetterFile', () => {
   });
 
   it('lists with offset and limit and skips undecodable lines', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append([1, 2, 3, 4].map((n) => ({ n })), 'e', 1);
     appendFileSync(file, 'not json\n');
     const page = await dlq.list({ offset: 1, limit: 2 });
     expect(page.total).toBe(4);
     expect(page.records.map((r) => r.item.n)).toEqual([2, 3]);
-    expect(await new DeadLetterFile(path.join(dir, 'missing.ndjson')).list()).toEqual({ total: 0, records: [] });
+    expect(await new RejectFile(path.join(dir, 'missing.ndjson')).list()).toEqual({ total: 0, records: [] });
   });
 
   it('replays every record and empties the file; corrupt lines are kept aside', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append([1, 2, 3, 4, 5].map((n) => ({ n })), 'e', 1);
     appendFileSync(file, '{"oops"\n');
     const seen: number[][] = [];
@@ -46,7 +46,7 @@ describe('DeadLetterFile', () => {
   });
 
   it('keeps what was not replayed when the replay fails part-way', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append([1, 2, 3, 4, 5].map((n) => ({ n })), 'e', 1);
     let calls = 0;
     await expect(
@@ -59,7 +59,7 @@ describe('DeadLetterFile', () => {
   });
 
   it('items dead-lettered again during a replay land in the fresh file, not the one being read', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append([{ n: 1 }], 'e', 1);
     const res = await dlq.replay(async (items) => dlq.append(items, 'still bad', 1));
     expect(res.replayed).toBe(1);
