@@ -13,7 +13,6 @@ import type { PulseMetrics } from './metrics';
 import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
 import { dlqStream } from './names';
-import { sleep } from './sleep';
 import type {
   AckMap,
   DeadLetterMove,
@@ -98,8 +97,13 @@ class PulseDelivery<T> implements Delivery<T> {
     this.settled = true;
     this.owner.settleFail(this as PulseDelivery<unknown>, reason);
   }
-}
 
+  deadLetter(reason: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.owner.settleDeadLetter(this as PulseDelivery<unknown>, reason);
+  }
+}
 
 export class Consumer implements Subscription {
   private readonly reader: TransportReader;
@@ -122,6 +126,7 @@ export class Consumer implements Subscription {
   private recovered = false;
   private nextReclaimAt = 0;
   private capacityWaiter?: () => void;
+  private wakePause?: () => void;
   private readonly loop: Promise<void>;
   private closed?: Promise<void>;
 
@@ -160,6 +165,13 @@ export class Consumer implements Subscription {
       // Left pending: redelivered through a reclaim once idle for minIdleMs.
       this.tally.add(d.envelope.meta.track, 'error');
     }
+    this.afterSettle();
+  }
+
+  settleDeadLetter(d: PulseDelivery<unknown>, reason: string): void {
+    this.release(d);
+    this.toDeadLetter(d.physical, d.entryId, null, reason, d.deliveryCount);
+    this.tally.add(d.envelope.meta.track, 'dead_letter');
     this.afterSettle();
   }
 
@@ -361,7 +373,7 @@ export class Consumer implements Subscription {
           },
           'pulse: consumer loop error; retrying',
         );
-        await sleep(backoff);
+        await this.pause(backoff);
         backoff = Math.min(2000, backoff * 2);
       }
     }
@@ -434,6 +446,18 @@ export class Consumer implements Subscription {
       });
     batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
     return { batches };
+  }
+
+  /** A back-off sleep that `close()` cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakePause = done;
+    });
   }
 
   private waitForCapacity(maxWaitMs: number): Promise<void> {
@@ -624,11 +648,13 @@ export class Consumer implements Subscription {
   private async shutdown(): Promise<void> {
     this.closing = true;
     this.capacityWaiter?.();
+    this.wakePause?.();
     // Interrupts a blocked read; whatever it was being handed stays pending for another consumer.
     this.reader.close();
-    await this.loop;
     try {
-      await this.flush();
+      // A command caught by a connection that cannot come back (revoked credentials) never settles:
+      // after the grace, what is unacked stays pending, as after a crash.
+      await withinGrace(this.loop.then(() => this.flush()));
     } catch (err) {
       this.deps.logger?.warn(
         { err: errorMessage(err), stream: this.cfg.metricStream },
@@ -637,6 +663,17 @@ export class Consumer implements Subscription {
     }
     this.onClosed(this);
   }
+}
+
+/** How long `close()` waits for the loop and the final flush. */
+const CLOSE_GRACE_MS = 5000;
+
+function withinGrace<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${CLOSE_GRACE_MS} ms`)), CLOSE_GRACE_MS);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function trackOf(fields: Fields): string {

@@ -24,6 +24,8 @@ type XEntry = [id: string, fields: string[] | null];
 type PipelineResult = Array<[Error | null, unknown]> | null;
 
 const DLQ_MAXLEN = 100_000;
+/** How long a consumer-side command waits for a connection that is not up before it fails. */
+const READY_WAIT_MS = 1000;
 
 function trimArgs(trim: TrimSpec | undefined): (string | number)[] {
   if (trim?.retentionMs !== undefined) return ['MINID', '~', `${Date.now() - trim.retentionMs}-0`];
@@ -75,6 +77,7 @@ class RedisReader implements TransportReader {
     private readonly conn: ReaderConnection,
     /** The transport's command connection: reads that never block run there. */
     private readonly commands: Redis,
+    private readonly ready: () => Promise<void>,
     private readonly onClose: () => void,
   ) {}
 
@@ -103,6 +106,7 @@ class RedisReader implements TransportReader {
     afterId: string,
     count: number,
   ): Promise<RawEntry[]> {
+    await this.ready();
     const reply = (await this.commands.xreadgroup(
       'GROUP',
       group,
@@ -125,6 +129,7 @@ class RedisReader implements TransportReader {
     cursor: string,
     count: number,
   ): Promise<ClaimResult> {
+    await this.ready();
     const [next, entries, deleted] = (await this.commands.xautoclaim(
       stream,
       group,
@@ -159,11 +164,38 @@ export interface RedisTransportOptions {
 export class RedisTransport implements Transport {
   readonly redis: Redis;
   private readonly readers = new Set<ReaderConnection>();
+  private lastError?: string;
 
   constructor(private readonly opts: RedisTransportOptions) {
-    this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse' });
-    // Errors surface on the commands; an unhandled 'error' event would crash the process.
-    this.redis.on('error', () => undefined);
+    // A command caught by a dropped connection fails after one reconnect attempt instead of twenty:
+    // every caller retries on its own (consumer loop, publisher's kept batch), and a consumer being
+    // closed must not wait out an outage.
+    this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse', maxRetriesPerRequest: 1 });
+    // Errors surface on the commands (the last one names the cause while Redis is away); an
+    // unhandled 'error' event would crash the process.
+    this.redis.on('error', (err: Error) => (this.lastError = err.message));
+    this.redis.on('ready', () => (this.lastError = undefined));
+  }
+
+  /**
+   * Waits (briefly) for the command connection to be up. Consumer-side commands fail fast while Redis
+   * is away instead of sitting in ioredis's offline queue: the consumer loop then backs off and retries,
+   * and can be closed meanwhile. Publishing does queue (the publisher keeps its batch either way).
+   */
+  private ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        const cause = this.lastError ? `: ${this.lastError}` : '';
+        reject(new Error(`Redis not connected (${this.redis.status})${cause}`));
+      }, READY_WAIT_MS);
+      this.redis.once('ready', onReady);
+    });
   }
 
   async add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]> {
@@ -177,6 +209,7 @@ export class RedisTransport implements Transport {
   }
 
   async ensureGroup(stream: string, group: string, startFrom: '0' | '$'): Promise<void> {
+    await this.ready();
     try {
       await this.redis.xgroup('CREATE', stream, group, startFrom, 'MKSTREAM');
     } catch (err) {
@@ -187,10 +220,11 @@ export class RedisTransport implements Transport {
   reader(name: string): TransportReader {
     const conn = new ReaderConnection({ url: this.opts.url, name });
     this.readers.add(conn);
-    return new RedisReader(conn, this.redis, () => this.readers.delete(conn));
+    return new RedisReader(conn, this.redis, () => this.ready(), () => this.readers.delete(conn));
   }
 
   async ack(group: string, acks: AckMap): Promise<void> {
+    await this.ready();
     const pipe = this.redis.pipeline();
     appendAcks(pipe, group, acks);
     if (pipe.length) check((await pipe.exec()) as PipelineResult);
@@ -198,6 +232,7 @@ export class RedisTransport implements Transport {
 
   async deadLetter(group: string, moves: DeadLetterMove[]): Promise<void> {
     if (!moves.length) return;
+    await this.ready();
     // One MULTI/EXEC: each DLQ append and its source XACK happen together or not at all.
     const tx = this.redis.multi();
     for (const m of moves) {
@@ -208,6 +243,7 @@ export class RedisTransport implements Transport {
   }
 
   async groupStats(stream: string, group: string): Promise<GroupStats> {
+    await this.ready();
     const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
     for (const g of groups) {
       const info: Record<string, unknown> = {};
@@ -222,6 +258,7 @@ export class RedisTransport implements Transport {
   }
 
   async range(stream: string, start: string, end: string, count: number): Promise<RawEntry[]> {
+    await this.ready();
     const rows = (await this.redis.xrange(stream, start, end, 'COUNT', count)) as XEntry[];
     return rows.map(([id, fields]) => ({ id, fields, deliveryCount: 0 }));
   }
@@ -242,6 +279,7 @@ export class RedisTransport implements Transport {
 
   async markKeys(keys: string[], ttlSec: number): Promise<void> {
     if (!keys.length) return;
+    await this.ready();
     const pipe = this.redis.pipeline();
     for (const k of keys) pipe.set(k, '1', 'EX', ttlSec, 'NX');
     check((await pipe.exec()) as PipelineResult);
@@ -249,11 +287,13 @@ export class RedisTransport implements Transport {
 
   async existKeys(keys: string[]): Promise<boolean[]> {
     if (!keys.length) return [];
+    await this.ready();
     const values = await this.redis.mget(...keys);
     return values.map((v) => v !== null);
   }
 
   async ping(): Promise<void> {
+    await this.ready();
     await this.redis.ping();
   }
 
@@ -266,6 +306,12 @@ export class RedisTransport implements Transport {
   async close(): Promise<void> {
     for (const r of this.readers) r.close();
     this.readers.clear();
+    // QUIT only over a live connection: ioredis never settles it once it has given up reconnecting
+    // (status `end`, e.g. after the credentials were revoked).
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
     try {
       await this.redis.quit();
     } catch {

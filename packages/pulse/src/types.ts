@@ -68,6 +68,12 @@ export interface Delivery<T = unknown> {
   ack(): void;
   /** Counts an attempt; after `maxDeliveries` the message goes to `<stream>.dlq`. */
   fail(reason: string): void;
+  /**
+   * Dead-letters the message now, whatever its delivery count: it goes to `<stream>.dlq` with
+   * `reason`, appended and acked in one MULTI like every dead letter (for data a handler knows will
+   * never be accepted, e.g. a row the database refuses).
+   */
+  deadLetter(reason: string): void;
 }
 
 export interface SubscribeOptions {

@@ -230,6 +230,33 @@ export function behaviourSuite(
       );
     });
 
+    it('dead-letters a delivery at once with the handler\'s reason when it calls deadLetter, acked atomically', async () => {
+      const bus = h.bus();
+      let calls = 0;
+      const envs = [barEnvelope(1), barEnvelope(2), barEnvelope(3)];
+      const refused = new Set([envs[0].id, envs[2].id]);
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c10', blockMs: 20, minIdleMs: 20, maxDeliveries: 5 },
+        (batch) => {
+          calls += batch.length;
+          // Settled after the handler returned, as the store does once the database answered.
+          setTimeout(() => {
+            for (const d of batch)
+              if (refused.has(d.envelope.id)) d.deadLetter('value out of range');
+              else d.ack();
+          }, 5);
+        },
+      );
+      await bus.publishBatch('md.bars', envs);
+      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 2, 'two dead letters');
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'source acked');
+      const dls = await bus.readDeadLetters('md.bars');
+      expect(dls.map((d) => [d.envelopeId, d.reason, d.attempts, d.consumer])).toEqual(
+        [envs[0], envs[2]].map((e) => [e.id, 'value out of range', 1, 'c10']),
+      );
+      expect(calls).toBe(3);
+    });
+
     it('sends poison entries straight to the DLQ with a readable reason and keeps consuming', async () => {
       const bus = h.bus();
       const stream = bus.streamName('md.bars');

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { EventBus } from '@mdp/pulse';
-import { busHealth, BusConnection } from './bus';
+import { BusConnection, registerBusHealth } from './bus';
 import { HealthRegistry } from './health';
 
 /** Injection token for the service's `EventBus`. */
@@ -10,7 +10,7 @@ export const BUS_CONNECTION = Symbol('BUS_CONNECTION');
 
 class BusLifecycle implements OnApplicationShutdown {
   constructor(@Inject(BUS_CONNECTION) private readonly conn: BusConnection, health: HealthRegistry) {
-    health.register('bus', () => busHealth(conn), { readiness: false });
+    registerBusHealth(health, conn);
   }
 
   /** Runs after every module's own shutdown hooks have stopped their consumers. */
@@ -20,8 +20,8 @@ class BusLifecycle implements OnApplicationShutdown {
 }
 
 /**
- * Provides an already-connected bus (see `connectBus`), so start-up decides redis vs in-memory once,
- * before Nest builds the graph. Requires HealthModule.
+ * Provides the bus `connectBus` made, so start-up decides redis vs in-memory once, before Nest builds
+ * the graph. Requires HealthModule.
  */
 @Global()
 @Module({})

@@ -1,12 +1,15 @@
 /**
- * Event bus from the shared environment, degrading instead of crashing: with Pulse disabled or Redis
- * unreachable at start the service runs on an in-process bus and says so (log + health component).
+ * Event bus from the shared environment. `EVENT_BUS_BACKEND=redis` always runs on Redis: when Redis
+ * is unreachable (at start or later) the service stays up, reports the `bus` component unhealthy and
+ * is not ready (/ready 503) while the clients reconnect with backoff; the consumers create their groups
+ * and work once Redis answers. Another bus would take events nobody else sees, so there is no fallback.
+ * Only `inmem` (embedded single-process mode) and `PULSE_ENABLED=false` run on an in-process bus.
  */
 import { createEventBus, EventBus } from '@mdp/pulse';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { SharedEnv } from './config';
-import type { HealthCheckResult } from './health';
+import type { HealthCheckResult, HealthRegistry } from './health';
 
 export interface BusConnection {
   bus: EventBus;
@@ -14,7 +17,7 @@ export interface BusConnection {
   mode: 'redis' | 'inmem';
   /** What the environment asked for. */
   requested: 'redis' | 'inmem' | 'disabled';
-  /** Set when `mode` differs from what was asked, with the reason. */
+  /** Set when Pulse is disabled and events stay inside this process, with the reason. */
   degradedReason?: string;
   /** Whether this process owns the bus (and so closes it on shutdown). */
   owned: boolean;
@@ -49,21 +52,28 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   }
   if (requested === 'inmem') return inmem();
 
+  // ioredis reconnects on its own with backoff (and queues commands meanwhile); each consumer's
+  // reader connection reconnects on its next read, its loop backing off up to 2 s.
   const bus = createEventBus({ backend: 'redis', redisUrl: env.REDIS_URL, ...common });
+  const where = { redis: redact(env.REDIS_URL), namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK };
   try {
     await withTimeout(bus.ping(), opts.pingTimeoutMs ?? 3000, `no answer from ${redact(env.REDIS_URL)}`);
-    opts.logger?.info({ redis: redact(env.REDIS_URL), namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK }, 'event bus connected (redis)');
-    return { bus, mode: 'redis', requested, owned: true };
+    opts.logger?.info(where, 'event bus connected (redis)');
   } catch (err) {
-    // Drop the sockets at once: a graceful close would wait out the client's reconnect attempts.
-    bus.disconnect();
-    const reason = `Redis unreachable at start (${(err as Error).message}); running on the in-memory bus`;
-    opts.logger?.error({ redis: redact(env.REDIS_URL) }, reason);
-    return inmem(reason);
+    opts.logger?.error({ ...where, err: (err as Error).message }, 'Redis unreachable at start: not ready until it answers; reconnecting with backoff');
   }
+  return { bus, mode: 'redis', requested, owned: true };
 }
 
-/** Health component for the bus: degraded while running on a fallback, unhealthy if Redis stops answering. */
+/**
+ * Registers the `bus` health component. On Redis it counts for readiness: a service that cannot reach
+ * its bus can neither take nor hand on events.
+ */
+export function registerBusHealth(health: HealthRegistry, conn: BusConnection): void {
+  health.register('bus', () => busHealth(conn), { readiness: conn.mode === 'redis' });
+}
+
+/** Health of the bus: degraded while Pulse is disabled, unhealthy while Redis does not answer. */
 export async function busHealth(conn: BusConnection): Promise<HealthCheckResult> {
   const details: Record<string, string> = { backend: conn.mode, requested: conn.requested, namespace: conn.bus.namespace, track: conn.bus.track };
   if (conn.degradedReason) return { state: 'degraded', details: { ...details, reason: conn.degradedReason } };

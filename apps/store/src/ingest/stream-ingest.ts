@@ -16,15 +16,17 @@ export const MD_STREAMS: Record<SinkKind, StreamName> = {
 export const STORE_GROUP = 'store';
 
 /**
- * A delivery as coordinator work. Written, dead-lettered or dropped (into the dead-letter file): done.
- * `failed`: redeliver it later. A class rather than a closure per row: tens of thousands of these are
- * held while batches are written, and each closure would be two more objects for the GC to copy.
+ * A delivery as coordinator work. Written: acked. Dead-lettered or dropped: on a Redis bus the
+ * delivery went to the stream's `.dlq` (`deadLetter`, appended and acked in one MULTI), so the later
+ * settle is a no-op; on the in-memory bus into the dead-letter file, then acked. `failed`: redeliver
+ * it later. A class rather than a closure per row: tens of thousands of these are held while batches
+ * are written, and each closure would be two more objects for the GC to copy.
  */
 class DeliveryItem implements StoreItem {
   readonly row: Row;
   constructor(
     readonly kind: SinkKind,
-    private readonly delivery: Delivery<Row>,
+    protected readonly delivery: Delivery<Row>,
   ) {
     this.row = delivery.envelope.payload;
   }
@@ -33,6 +35,13 @@ class DeliveryItem implements StoreItem {
     if (outcome === 'failed')
       this.delivery.fail('store could neither write the row nor record it in the dead-letter file');
     else this.delivery.ack();
+  }
+}
+
+/** A delivery whose dead letter goes to its source stream's `.dlq` (a durable bus). */
+class StreamDeadLetterItem extends DeliveryItem {
+  deadLetter(reason: string): void {
+    this.delivery.deadLetter(reason);
   }
 }
 
@@ -141,7 +150,9 @@ export class StreamIngest {
     if (!this.accepting || batch.length === 0) return;
     this.received += batch.length;
     const items: StoreItem[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) items[i] = new DeliveryItem(kind, batch[i]);
+    // The in-memory bus keeps nothing across a restart: its dead letters go to the file instead.
+    const Item = this.bus.backend === 'redis' ? StreamDeadLetterItem : DeliveryItem;
+    for (let i = 0; i < batch.length; i++) items[i] = new Item(kind, batch[i]);
     if (this.coordinator.overflow === 'error') {
       // Enqueue one by one so exactly the rejected messages are failed (and redelivered later).
       await this.submitEach(items, batch);

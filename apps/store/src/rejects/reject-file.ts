@@ -1,5 +1,5 @@
 import { createReadStream } from 'fs';
-import { appendFile, mkdir, rename, rm, stat } from 'fs/promises';
+import { appendFile, mkdir, open, rename, rm, stat } from 'fs/promises';
 import path from 'path';
 import { createInterface } from 'readline';
 
@@ -33,12 +33,7 @@ export class RejectFile<T = unknown> {
     const ts = Date.now() / 1000;
     const message = typeof error === 'string' ? error : error.message;
     const lines = items.map((item) => JSON.stringify({ item, error: message, attempts, ts } satisfies RejectRecord<T>) + '\n').join('');
-    const next = this.tail.then(async () => {
-      await mkdir(path.dirname(this.file), { recursive: true });
-      await appendFile(this.file, lines, 'utf8');
-    });
-    this.tail = next.catch(() => undefined);
-    return next;
+    return this.appendLines(lines);
   }
 
   /** Reads records in file order, skipping `offset` and returning at most `limit`. */
@@ -116,9 +111,20 @@ export class RejectFile<T = unknown> {
   }
 
   private appendRecord(r: RejectRecord<T>): Promise<void> {
+    return this.appendLines(JSON.stringify(r) + '\n');
+  }
+
+  /** Serialised append, on disk (fdatasync) before it resolves: the caller acks what it recorded. */
+  private appendLines(lines: string): Promise<void> {
     const next = this.tail.then(async () => {
       await mkdir(path.dirname(this.file), { recursive: true });
-      await appendFile(this.file, JSON.stringify(r) + '\n', 'utf8');
+      const handle = await open(this.file, 'a');
+      try {
+        await handle.appendFile(lines, 'utf8');
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
     });
     this.tail = next.catch(() => undefined);
     return next;

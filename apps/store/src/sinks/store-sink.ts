@@ -10,6 +10,11 @@ export interface StoreItem {
   row: Row;
   /** Called once, when the row is durably written, dead-lettered or dropped. */
   settle?: (outcome: SettleOutcome) => void;
+  /**
+   * Where the row's dead letter goes when it has a place of its own (a stream delivery: the source
+   * stream's `.dlq`, atomic with the ack); without it, the sink's dead-letter file.
+   */
+  deadLetter?: (reason: string) => void;
 }
 
 export interface StoreSinkOptions {

@@ -149,6 +149,41 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
     }
   });
 
+  it('sends rows PostgreSQL refuses to <ns>.md.bars.dlq with the database reason, atomically with the ack', async () => {
+    const store = await startStore({ MDS_COORDINATOR_BATCH_SIZE: '50', MDS_INGEST_BATCH_SIZE: '50' }, schema.url);
+    const good = makeBars(200, { symbol: 'good' });
+    // Valid contracts, but past timestamptz's range: PostgreSQL refuses these rows.
+    const refused = makeBars(7, { symbol: 'refused' }).map((b, i) => ({ ...b, ts: 1e13 + i }));
+    const mixed = [...good.slice(0, 100), ...refused, ...good.slice(100)];
+    const envelopes = mixed.map((b) => createEnvelope('md.Bar', b, { key: b.symbol.toUpperCase() }));
+    const refusedIds = new Set(envelopes.filter((e) => e.payload.symbol === 'refused').map((e) => e.id));
+    await publisher.publishBatch('md.bars', envelopes);
+
+    const redis = new Redis(redisUrl());
+    try {
+      const dlqKey = `${ns}.md.bars.dlq`;
+      await until(async () => (await redis.xlen(dlqKey)) >= refused.length && (await countBars()) === good.length, 20_000, 'refused rows dead-lettered, the others written');
+      await until(async () => {
+        const groups = (await redis.xinfo('GROUPS', `${ns}.md.bars`)) as unknown[][];
+        const group = groups.map((g) => Object.fromEntries(toPairs(g))).find((g) => g.name === 'store');
+        return group !== undefined && Number(group.pending) === 0 && Number(group.lag ?? 0) === 0;
+      }, 20_000, 'nothing pending');
+      const letters = (await redis.xrange(dlqKey, '-', '+')).map(([, f]) => Object.fromEntries(toPairs(f)) as Record<string, string>);
+      expect(letters).toHaveLength(refused.length);
+      expect(new Set(letters.map((l) => l.id))).toEqual(refusedIds);
+      for (const l of letters) {
+        expect(l.reason).toMatch(/out of range/);
+        expect(l.group).toBe('store');
+        expect(l.source_stream).toBe(`${ns}.md.bars`);
+      }
+      // With a bus the stream's dead letters are the record: nothing in the local file.
+      const files = (await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200)).body;
+      expect(files.bars).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('on shutdown drains what it can and leaves the rest pending on the stream for the next start', async () => {
     const target = new URL(schema.url);
     const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));

@@ -30,6 +30,7 @@ function deliveries(n: number): { batch: Delivery<Row>[]; outcome: Outcome[] } {
     deliveryCount: 1,
     ack: () => void (outcome[i] = 'acked'),
     fail: (reason: string) => void (outcome[i] = `failed: ${reason}`),
+    deadLetter: (reason: string) => void (outcome[i] = `dead-lettered: ${reason}`),
   }));
   return { batch, outcome };
 }
