@@ -11,6 +11,7 @@ const BENCHES = {
   pulse: 'packages/pulse/bench/pulse.bench.ts',
   store: 'apps/store/bench/store.bench.ts',
   e2e: 'apps/pipeline/bench/e2e.bench.ts',
+  'e2e-one-process': 'apps/pipeline/bench/e2e-one-process.bench.ts',
   feedback: 'apps/pipeline/bench/feedback.bench.ts',
   control: 'apps/orchestrator/bench/control.bench.ts',
   flow: 'apps/pipeline/bench/flow.bench.ts',

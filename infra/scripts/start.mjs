@@ -14,6 +14,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // A larger young generation: the services allocate a batch of short-lived objects per read, and fewer
 // scavenges of the batch in hand measured ~20 % more throughput (see packages/pulse/README.md).
 const NODE_FLAGS = ['--max-semi-space-size=64'];
+// The store holds tens of thousands of rows between the stream and the database: a small young
+// generation and a capped old one keep it under 200 MB (apps/store/README.md "Memory").
+const STORE_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=128'];
 const env = process.env;
 const backend = env.EVENT_BUS_BACKEND ?? 'inmem';
 const pulseEnabled = !/^(0|false|no|off)$/i.test(env.PULSE_ENABLED ?? 'true');
@@ -21,7 +24,7 @@ const multiProcess = backend === 'redis' && pulseEnabled;
 
 /** Start order: the store first so it is consuming before the pipeline publishes; stopped in reverse. */
 const SERVICES = [
-  { app: 'store', portVar: 'STORE_PORT', defaultPort: 8081 },
+  { app: 'store', portVar: 'STORE_PORT', defaultPort: 8081, nodeFlags: STORE_NODE_FLAGS },
   { app: 'pipeline', portVar: 'PIPELINE_PORT', defaultPort: 8082 },
   { app: 'orchestrator', portVar: 'ORCH_PORT', defaultPort: 8080 },
 ];
@@ -53,8 +56,8 @@ await printBanner(await running.ports());
 function startProcesses() {
   let stopping = false;
   let failed = false;
-  const children = SERVICES.map(({ app }) => {
-    const child = spawn(process.execPath, [...NODE_FLAGS, join(root, 'apps', app, 'dist', 'main.js')], {
+  const children = SERVICES.map(({ app, nodeFlags = NODE_FLAGS }) => {
+    const child = spawn(process.execPath, [...nodeFlags, join(root, 'apps', app, 'dist', 'main.js')], {
       stdio: 'inherit',
       env: { ...env, PORT: String(ports[app]) },
     });

@@ -1,98 +1,57 @@
 /**
- * `pnpm bench e2e`: market data through the whole system on real Redis and PostgreSQL, in one
- * process: the pipeline service (its `bootstrap()`: provider -> ProviderRouter -> RateCoordinator ->
- * BatchPublisher -> `<ns>.md.bars`, plus its FeedbackConsumer) and the store service (its
- * `bootstrap()`: Pulse consumer group `store` -> write coordinator -> PostgreSQL sink, plus its
- * backpressure feedback on `<ns>.telemetry.feedback`). Both run from their builds (`pnpm bench`
- * builds first), each on its own Redis connections, as two services would.
+ * `pnpm bench e2e`: market data through the whole system as it is deployed: the store and the
+ * pipeline each in its own Node process (`dist/main.js`, with the Node flags of their `start`
+ * scripts), on real Redis and PostgreSQL, the pipeline reading its SyntheticProvider
+ * (provider -> ProviderRouter -> RateCoordinator -> BatchPublisher -> `<ns>.md.bars`), the store
+ * reading `md.bars` (Pulse group `store` -> write coordinator -> COPY), its backpressure feedback
+ * reaching the pipeline on `<ns>.telemetry.feedback`. Nothing of either service runs in this process.
  *
- * The provider is the pipeline's SyntheticProvider stopped after BENCH_E2E_BARS bars, added to the
- * running pipeline's router with a budget of 1e9 records/s (burst 1e6): far above what the system
- * carries, so the measured rate is the system's, not the token bucket's. Store feedback still acts:
- * `soft` halves that budget (no effect at this size) and `hard` scales it to 0, which pauses the
- * provider until the store reports `ok` again; that backpressure is part of what is measured.
- *
- * Figures (bench/results/e2e.json):
- *  - bars_per_s: BENCH_E2E_BARS over the time from the provider's first read to the store's
- *    written-rows counter reaching BENCH_E2E_BARS (rows counted after each batch's COMMIT; the table's
- *    count(*) is checked against it at the end);
- *  - latency, sampled (every bar of one symbol in SYMBOLS): from the pipeline's publishBatch call that
- *    carried the bar (and, second figure, from the envelope's `ts`, i.e. when the pipeline batched
- *    the record) to the row's COMMIT, observed through LISTEN on an AFTER INSERT trigger added to the
- *    scratch table for that one symbol (NOTIFY is delivered at commit);
- *  - feedback events by level, as the store emitted them and as the pipeline received them;
- *  - peak RSS of the process (both services).
+ * Two phases, each with its own pipeline process (the store keeps running):
+ *  1. saturation: the provider's budget is BENCH_E2E_RATE (default 300 000 bars/s, far above what two
+ *     cores carry), BENCH_E2E_WARMUP_S (default 5) s of warm-up, then BENCH_E2E_SECONDS (default 60) s
+ *     measured: `bars_per_s` is the rows the store committed in that window (its
+ *     `mds_coord_items_written_total`) over the window, `published_per_s` the entries added to the
+ *     stream (XLEN). Then the pipeline is stopped (SIGTERM: it publishes what it holds) and the store
+ *     is given time to write everything: `published` (XLEN), `persisted` (count(*)), `lost`.
+ *     Each process's share of a CPU over the window (from /proc) shows which one is the limit.
+ *  2. fixed load: BENCH_E2E_FIXED_RATE (default 20 000 bars/s) for BENCH_E2E_FIXED_SECONDS (default 20)
+ *     s, other symbols (fresh keys). Latency of every bar of one symbol in 100: from its XADD (the
+ *     stream entry id's milliseconds, Redis's clock on this host) to its row's COMMIT (LISTEN on an
+ *     AFTER INSERT trigger for that symbol: NOTIFY is delivered at commit) -> `latency_p50_ms`,
+ *     `latency_p99_ms`; from the pipeline batching it (the envelope `ts`) as a second figure.
  *
  * Every run uses its own stream namespace and Postgres schema and removes both afterwards.
- * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_E2E_BARS (default 500000, ~10 s here), and any
- * MDS_* / PIPELINE_* setting to override the ones below.
+ * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), the BENCH_E2E_* above, BENCH_CPU_PROFILE=<dir>
+ * (`--cpu-prof` for both processes, profiles in <dir>/store and <dir>/pipeline), and any MDS_* /
+ * PIPELINE_* setting to override the ones below.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import type { Registry } from 'prom-client';
-import type { EventEnvelope, FeedbackEvent } from '@mdp/contracts';
-import { createEventBus, type EventBus } from '@mdp/pulse';
 import {
   benchMachine,
   createTestSchema,
   deleteRedisPrefix,
+  freePort,
   percentile,
+  ServiceProcess,
+  sumMetric,
   uniqueId,
   writeBenchResult,
 } from '@mdp/testing';
 
-// The services run from their builds: NestJS needs the decorator metadata tsc emits, which tsx's
-// esbuild transform does not.
-/* eslint-disable @typescript-eslint/no-require-imports */
-const { bootstrap: startPipeline } =
-  require('../dist/bootstrap') as typeof import('../src/bootstrap');
-const { ProviderRouter } =
-  require('../dist/router/provider-router') as typeof import('../src/router/provider-router');
-const { SyntheticProvider } =
-  require('../dist/providers/synthetic-provider') as typeof import('../src/providers/synthetic-provider');
-/* eslint-enable @typescript-eslint/no-require-imports */
-
-// The store is another app: it is loaded from its build, and `pg` through the store's own
-// dependencies. Typed here by the little this benchmark uses (its sources are outside this
-// package's type-check).
-interface StoreApp {
-  started: Promise<boolean>;
-  registry: Registry;
-  coordinator: { size: number; capacity: number; health(): { workers_alive: number } };
-  feedback: { subscribe(fn: (event: FeedbackEvent) => void): () => void };
-  close(): Promise<void>;
-}
 interface PgClient {
   connect(): Promise<void>;
   query<R = Record<string, unknown>>(sql: string): Promise<{ rows: R[] }>;
   on(event: 'notification', fn: (msg: { channel: string; payload?: string }) => void): void;
   end(): Promise<void>;
 }
-const storeRequire = createRequire(join(__dirname, '..', '..', 'store', 'package.json'));
-const { bootstrap: startStore } = storeRequire('./dist/bootstrap') as {
-  bootstrap(opts: {
-    port: number;
-    handleSignals: boolean;
-    databaseUrl: string;
-    env: Record<string, string | undefined>;
-  }): Promise<StoreApp>;
-};
+const APPS = join(__dirname, '..', '..');
+const storeRequire = createRequire(join(APPS, 'store', 'package.json'));
 const { Client } = storeRequire('pg') as {
   Client: new (opts: { connectionString: string }) => PgClient;
 };
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const N = Number(process.env.BENCH_E2E_BARS ?? 500_000);
-const SYMBOLS = Array.from({ length: 100 }, (_, i) => `S${String(i).padStart(3, '0')}`);
-/** Latency is sampled on every bar of this symbol (1 bar in SYMBOLS.length). */
-const SAMPLE_SYMBOL = SYMBOLS[0];
-const PROVIDER = 'synthetic';
-const BUDGET = { rate: 1e9, burst: 1e6 };
-const LEVELS = ['ok', 'soft', 'hard'] as const;
-
 /** The store's throughput settings, as in `pnpm bench store` (shipped with the store). */
 const { THROUGHPUT_SETTINGS: STORE_TUNED } = storeRequire('./dist/config/throughput-settings') as {
   THROUGHPUT_SETTINGS: Record<string, string>;
@@ -103,54 +62,52 @@ const PIPELINE_TUNED: Record<string, string> = {
   PIPELINE_BATCH_FLUSH_MS: '50',
 };
 
-const now = () => performance.timeOrigin + performance.now();
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const num = (name: string, def: number) => Number(process.env[name] ?? def);
+const RATE = num('BENCH_E2E_RATE', 300_000);
+const WARMUP_S = num('BENCH_E2E_WARMUP_S', 5);
+const SECONDS = num('BENCH_E2E_SECONDS', 60);
+const FIXED_RATE = num('BENCH_E2E_FIXED_RATE', 20_000);
+const FIXED_SECONDS = num('BENCH_E2E_FIXED_SECONDS', 20);
+const symbols = (prefix: string) =>
+  Array.from({ length: 100 }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+const SATURATION_SYMBOLS = symbols('S');
+const FIXED_SYMBOLS = symbols('L');
+/** Latency is sampled on every bar of this symbol (1 bar in 100). */
+const SAMPLE_SYMBOL = FIXED_SYMBOLS[0];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fromEnv = (prefix: string) =>
   Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith(prefix)));
-const round = (x: number) => Math.round(x * 10) / 10;
-const summary = (xs: number[]) => ({
-  samples: xs.length,
-  p50: round(percentile(xs, 50)),
-  p99: round(percentile(xs, 99)),
-  max: round(Math.max(...xs)),
-});
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
-/**
- * The pipeline's bus, seen through a wrapper that notes when each sampled bar is handed to
- * publishBatch (and its envelope `ts`). Everything else goes straight to the real bus.
- */
-function timedBus(
-  bus: EventBus,
-  onBars: (envelopes: EventEnvelope[], at: number) => void,
-  onPublished: (n: number) => void,
-): EventBus {
-  return new Proxy(bus, {
-    get(target, prop) {
-      if (prop === 'publishBatch')
-        return async (stream: string, envelopes: EventEnvelope[], opts?: object) => {
-          if (stream === 'md.bars') onBars(envelopes, now());
-          const ids = await target.publishBatch(stream, envelopes, opts);
-          if (stream === 'md.bars') onPublished(envelopes.length);
-          return ids;
-        };
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+/** The Node flags of an app's `start` script (`node <flags> dist/main.js`). */
+function startFlags(app: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(APPS, app, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return (pkg.scripts.start.match(/^node (.*)dist\/main\.js$/)?.[1] ?? '')
+    .split(' ')
+    .filter(Boolean);
 }
 
-async function counterSum(
-  registry: Registry,
-  name: string,
-  by?: string,
-): Promise<Record<string, number>> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const out: Record<string, number> = {};
-  for (const v of (await metric.get()).values) {
-    const key = by ? String(v.labels[by]) : 'total';
-    out[key] = (out[key] ?? 0) + v.value;
-  }
-  return out;
+/** CPU seconds (user + system) a process has used so far (Linux /proc; clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+function machineJiffies(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - cpu[3] - cpu[4], total };
+}
+
+function peakRssMb(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
 async function main(): Promise<void> {
@@ -159,193 +116,262 @@ async function main(): Promise<void> {
   const redis = new Redis(REDIS_URL);
   const pg = new Client({ connectionString: schema.url });
   await pg.connect();
-  let peakRss = process.memoryUsage().rss;
-  const rssSampler = setInterval(
-    () => (peakRss = Math.max(peakRss, process.memoryUsage.rss())),
-    50,
-  );
+  const stream = `${ns}.md.bars`;
+  const profileDir = process.env.BENCH_CPU_PROFILE;
+  const nodeArgs = (app: string) => [
+    ...startFlags(app),
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, app)}`] : []),
+  ];
+  const shared = {
+    EVENT_BUS_BACKEND: 'redis',
+    REDIS_URL,
+    MD_NAMESPACE: ns,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  };
+  const storeSettings = { ...STORE_TUNED, ...fromEnv('MDS_') };
+  const pipelineSettings = { ...PIPELINE_TUNED, ...fromEnv('PIPELINE_') };
+  let store: ServiceProcess | undefined;
+  let pipeline: ServiceProcess | undefined;
 
-  // Sampled bars by market ts (seconds): when publishBatch was called, and the envelope ts (ms).
-  const publishedAt = new Map<number, number>();
-  const batchedAt = new Map<number, number>();
-  const publishToWritten: number[] = [];
-  const batchedToWritten: number[] = [];
-  let barsPublished = 0;
-  let allPublishedAt: number | undefined;
-  const pipelineBus = timedBus(
-    createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: ns }),
-    (envelopes, at) => {
-      for (const e of envelopes)
-        if (e.key === SAMPLE_SYMBOL) {
-          const ts = (e.payload as { ts: number }).ts;
-          publishedAt.set(ts, at);
-          batchedAt.set(ts, e.ts * 1000);
-        }
-    },
-    (n) => {
-      barsPublished += n;
-      if (barsPublished >= N) allPublishedAt ??= now();
-    },
-  );
-  const emitted = { ok: 0, soft: 0, hard: 0 };
-  let store: StoreApp | undefined;
-  let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
+  const startPipeline = async (name: string, rate: number, syms: string[]) => {
+    const port = await freePort();
+    const proc = ServiceProcess.start({
+      name,
+      script: join(APPS, 'pipeline', 'dist', 'main.js'),
+      nodeArgs: nodeArgs('pipeline'),
+      port,
+      env: {
+        ...pipelineSettings,
+        ...shared,
+        PORT: String(port),
+        PIPELINE_CONSUMER_NAME: name,
+        PIPELINE_PROVIDERS: 'synthetic',
+        PIPELINE_FB_PROVIDER: 'synthetic',
+        PIPELINE_SYNTHETIC_SYMBOLS: syms.join(','),
+        PIPELINE_SYNTHETIC_RATE: String(rate),
+        PIPELINE_SYNTHETIC_BURST: String(Math.max(1000, Math.round(rate / 100))),
+      },
+    });
+    await proc.waitReady(60_000);
+    return proc;
+  };
+  const written = async () =>
+    sumMetric(await store!.endpoint.metrics(), 'mds_coord_items_written_total');
+  const xlen = async () => Number(await redis.xlen(stream));
+  /** Stops the pipeline (it publishes what it holds) and waits until the store has written it all. */
+  const drain = async () => {
+    await pipeline!.stop(30_000);
+    pipeline = undefined;
+    const published = await xlen();
+    let last = { rows: -1, at: Date.now() };
+    for (;;) {
+      const rows = await written();
+      if (rows >= published) break;
+      if (rows !== last.rows) last = { rows, at: Date.now() };
+      else if (Date.now() - last.at > 30_000) break; // reported as lost below
+      await sleep(50);
+    }
+    return published;
+  };
 
   try {
-    const storeEnv: Record<string, string | undefined> = {
-      ...STORE_TUNED,
-      ...fromEnv('MDS_'),
-      EVENT_BUS_BACKEND: 'redis',
-      REDIS_URL,
-      MD_NAMESPACE: ns,
-      MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    };
-    store = await startStore({
-      port: 0,
-      handleSignals: false,
-      databaseUrl: schema.url,
-      env: storeEnv,
+    const storePort = await freePort();
+    store = ServiceProcess.start({
+      name: 'store',
+      script: join(APPS, 'store', 'dist', 'main.js'),
+      nodeArgs: nodeArgs('store'),
+      port: storePort,
+      env: {
+        ...storeSettings,
+        ...shared,
+        PORT: String(storePort),
+        DATABASE_URL: schema.url,
+        MDS_CONSUMER_NAME: 'store-bench',
+        MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
+      },
     });
-    if (!(await store.started)) throw new Error('store did not start');
-    store.feedback.subscribe((e) => emitted[e.level]++);
+    await store.waitReady(60_000);
 
-    // Migrations have run: watch commits of the sampled symbol's rows.
+    // ---- phase 1: saturation ----
+    console.log(
+      `[e2e bench] saturation: synthetic provider at ${RATE.toLocaleString()} bars/s budget, ${WARMUP_S} s warm-up + ${SECONDS} s measured`,
+    );
+    pipeline = await startPipeline('pipeline-saturation', RATE, SATURATION_SYMBOLS);
+    await sleep(WARMUP_S * 1000);
+    const from = { rows: await written(), published: await xlen(), at: Date.now() };
+    const cpuFrom = {
+      store: cpuSeconds(store.pid!),
+      pipeline: cpuSeconds(pipeline.pid!),
+      machine: machineJiffies(),
+    };
+    const depths: number[] = [];
+    const capacity = Number(storeSettings.MDS_COORDINATOR_CAPACITY);
+    while (Date.now() - from.at < SECONDS * 1000) {
+      await sleep(500);
+      depths.push(sumMetric(await store.endpoint.metrics(), 'mds_coord_queue_depth'));
+    }
+    const to = { rows: await written(), published: await xlen(), at: Date.now() };
+    const cpuTo = {
+      store: cpuSeconds(store.pid!),
+      pipeline: cpuSeconds(pipeline.pid!),
+      machine: machineJiffies(),
+    };
+    const window = (to.at - from.at) / 1000;
+    const pipelineMetrics = await pipeline.endpoint.metrics();
+    const feedbackReceived = Object.fromEntries(
+      ['ok', 'soft', 'hard'].map((level) => [
+        level,
+        sumMetric(pipelineMetrics, 'pipeline_feedback_events_received_total', { level }),
+      ]),
+    );
+    const pipelineRss = peakRssMb(pipeline.pid!);
+    const published = await drain();
+    const persisted = Number(
+      (await pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n,
+    );
+    const machine =
+      (cpuTo.machine.busy - cpuFrom.machine.busy) / (cpuTo.machine.total - cpuFrom.machine.total);
+    const saturation = {
+      provider_budget_per_s: RATE,
+      warmup_s: WARMUP_S,
+      seconds: round1(window),
+      bars_per_s: Math.round((to.rows - from.rows) / window),
+      published_per_s: Math.round((to.published - from.published) / window),
+      published,
+      persisted,
+      lost: published - persisted,
+      cpu_share: {
+        // Share of one core over the window: 1.0 = a process kept one core busy the whole time.
+        pipeline: Number(((cpuTo.pipeline - cpuFrom.pipeline) / window).toFixed(2)),
+        store: Number(((cpuTo.store - cpuFrom.store) / window).toFixed(2)),
+        machine_busy_pct: Math.round(machine * 100),
+      },
+      // CPU time per bar, which moves far less with the host's load than the rates do.
+      cpu_us_per_bar: {
+        pipeline: round1(
+          ((cpuTo.pipeline - cpuFrom.pipeline) * 1e6) / Math.max(1, to.published - from.published),
+        ),
+        store: round1(((cpuTo.store - cpuFrom.store) * 1e6) / Math.max(1, to.rows - from.rows)),
+      },
+      store_queue_depth_avg_pct: Number(
+        ((depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length) / capacity) * 100).toFixed(
+          1,
+        ),
+      ),
+      feedback_received: feedbackReceived,
+      peak_rss_mb: { pipeline: pipelineRss, store: peakRssMb(store.pid!) },
+    };
+    console.log(`[e2e bench] saturation ${JSON.stringify(saturation)}`);
+
+    // ---- phase 2: fixed offered load, latency ----
     const channel = `${schema.schema}_written`;
     await pg.query(`CREATE FUNCTION bench_notify_written() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN PERFORM pg_notify('${channel}', extract(epoch FROM NEW.ts)::bigint::text); RETURN NULL; END $$`);
     await pg.query(`CREATE TRIGGER bench_sample_written AFTER INSERT ON bars_ohlcv FOR EACH ROW
       WHEN (NEW.symbol = '${SAMPLE_SYMBOL}') EXECUTE FUNCTION bench_notify_written()`);
+    const xaddAt = new Map<number, number>();
+    const batchedAt = new Map<number, number>();
+    const committed = new Map<number, number>();
     pg.on('notification', (msg) => {
-      if (msg.channel !== channel || !msg.payload) return;
-      const at = now();
-      const ts = Number(msg.payload);
-      const published = publishedAt.get(ts);
-      const batched = batchedAt.get(ts);
-      if (published === undefined || batched === undefined) return; // e.g. a batch written twice
-      publishedAt.delete(ts);
-      batchedAt.delete(ts);
-      publishToWritten.push(at - published);
-      batchedToWritten.push(at - batched);
+      if (msg.channel === channel && msg.payload) committed.set(Number(msg.payload), Date.now());
     });
     await pg.query(`LISTEN "${channel}"`);
-
-    const pipelineEnv: Record<string, string | undefined> = {
-      ...PIPELINE_TUNED,
-      ...fromEnv('PIPELINE_'),
-      EVENT_BUS_BACKEND: 'redis',
-      REDIS_URL,
-      MD_NAMESPACE: ns,
-      PIPELINE_PROVIDERS: 'none',
-      PIPELINE_FB_PROVIDER: PROVIDER,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    };
+    // Reads the stream from where phase 1 ended, noting when each sampled bar was added (entry id ms).
+    const reader = new Redis(REDIS_URL);
+    let cursor = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0';
+    let reading = true;
+    const needle = `"symbol":"${SAMPLE_SYMBOL}"`;
+    const readLoop = (async () => {
+      while (reading) {
+        const res = await reader.xread('COUNT', 2000, 'BLOCK', 200, 'STREAMS', stream, cursor);
+        if (!res) continue;
+        for (const [id, fields] of res[0][1]) {
+          cursor = id;
+          const json = fields[fields.indexOf('envelope') + 1] ?? '';
+          if (!json.includes(needle)) continue;
+          const env = JSON.parse(json) as { ts: number; payload: { ts: number } };
+          xaddAt.set(env.payload.ts, Number(id.slice(0, id.indexOf('-'))));
+          batchedAt.set(env.payload.ts, env.ts * 1000);
+        }
+      }
+    })();
     console.log(
-      '[e2e bench] starting the pipeline with no provider (its warning that PIPELINE_FB_PROVIDER names no running provider is expected: the provider is added once it runs)',
+      `[e2e bench] fixed load: ${FIXED_RATE.toLocaleString()} bars/s offered for ${FIXED_SECONDS} s`,
     );
-    pipeline = await startPipeline({
-      port: 0,
-      handleSignals: false,
-      bus: pipelineBus,
-      env: pipelineEnv,
-    });
-    const router = pipeline.app.get(ProviderRouter);
-
-    const written = store.registry.getSingleMetric('mds_coord_items_written_total');
-    if (!written) throw new Error('store registry has no mds_coord_items_written_total');
-    const committed = async () => (await written.get()).values.reduce((n, v) => n + v.value, 0);
-    const depths: number[] = [];
-    const depthSampler = setInterval(() => depths.push(store!.coordinator.size), 20);
-
-    console.log(
-      `[e2e bench] ${N} bars: provider -> pipeline -> ${ns}.md.bars -> store -> PostgreSQL`,
-    );
-    const start = now();
-    router.add(
-      new SyntheticProvider({ name: PROVIDER, symbols: SYMBOLS, seed: 42, maxBars: N }),
-      BUDGET,
-    );
-    let last = { rows: 0, at: start };
-    for (;;) {
-      const rows = await committed();
-      if (rows >= N) break;
-      if (rows !== last.rows) last = { rows, at: now() };
-      else if (now() - last.at > 30_000)
-        throw new Error(`no progress for 30 s at ${rows} of ${N} rows written`);
-      await new Promise((r) => setTimeout(r, 5));
+    pipeline = await startPipeline('pipeline-fixed', FIXED_RATE, FIXED_SYMBOLS);
+    // From the pipeline being ready to its stop: what it published meanwhile over that time.
+    const fixedFrom = { published: await xlen(), at: Date.now() };
+    await sleep(FIXED_SECONDS * 1000);
+    const fixedTo = { published: await xlen(), at: Date.now() };
+    const fixedPublished = (await drain()) - published;
+    await sleep(500); // the last notifications
+    reading = false;
+    await readLoop;
+    reader.disconnect();
+    const fromXadd: number[] = [];
+    const fromBatched: number[] = [];
+    for (const [ts, at] of committed) {
+      const added = xaddAt.get(ts);
+      const batched = batchedAt.get(ts);
+      if (added !== undefined) fromXadd.push(at - added);
+      if (batched !== undefined) fromBatched.push(at - batched);
     }
-    const seconds = (now() - start) / 1000;
-    clearInterval(depthSampler);
-
-    // The last notifications and feedback events (the queue draining to `ok`) may still be in flight.
-    const received = () =>
-      counterSum(pipeline!.registry, 'pipeline_feedback_events_received_total', 'level');
-    const totalEmitted = () => emitted.ok + emitted.soft + emitted.hard;
-    for (let i = 0; i < 200; i++) {
-      const got = Object.values(await received()).reduce((a, b) => a + b, 0);
-      if (got >= totalEmitted() && publishedAt.size === 0) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    const rows = Number(
+    const persistedAll = Number(
       (await pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n,
     );
-    if (rows !== N)
-      throw new Error(`the store reported ${N} rows written but the table holds ${rows}`);
-    const pipelineReceived = await received();
-    const states = router.states();
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    const avgDepth = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length);
+    const fixed = {
+      offered_per_s: FIXED_RATE,
+      seconds: FIXED_SECONDS,
+      published: fixedPublished,
+      persisted: persistedAll - persisted,
+      lost: fixedPublished - (persistedAll - persisted),
+      achieved_per_s: Math.round(
+        (fixedTo.published - fixedFrom.published) / ((fixedTo.at - fixedFrom.at) / 1000),
+      ),
+      latency_samples: fromXadd.length,
+      latency_p50_ms: round1(percentile(fromXadd, 50)),
+      latency_p99_ms: round1(percentile(fromXadd, 99)),
+      latency_max_ms: round1(Math.max(...fromXadd)),
+      batched_to_committed_p50_ms: round1(percentile(fromBatched, 50)),
+      batched_to_committed_p99_ms: round1(percentile(fromBatched, 99)),
+      latency_sampled: `every bar of ${SAMPLE_SYMBOL} (1 in ${FIXED_SYMBOLS.length}): XADD (entry id ms) -> COMMIT (LISTEN/NOTIFY)`,
+    };
+    console.log(`[e2e bench] fixed load ${JSON.stringify(fixed)}`);
 
     const figures = {
-      mode: 'one process: pipeline and store services (bootstrap from dist), each on its own Redis connections',
-      bars: N,
-      bars_published: barsPublished,
-      provider_records_read: states.find((s) => s.name === PROVIDER)?.records ?? 0,
-      rows_in_db: rows,
-      seconds: Number(seconds.toFixed(3)),
-      // When the pipeline had published every bar: far below `seconds` means the store side limits.
-      pipeline_published_all_s:
-        allPublishedAt === undefined ? null : Number(((allPublishedAt - start) / 1000).toFixed(3)),
-      bars_per_s: Math.round(N / seconds),
-      latency_ms: {
-        publish_to_written: summary(publishToWritten),
-        batched_to_written: summary(batchedToWritten),
-        sampled: `every bar of ${SAMPLE_SYMBOL} (1 in ${SYMBOLS.length}); written = COMMIT seen via LISTEN/NOTIFY`,
-        unmatched_samples: publishedAt.size,
-      },
-      feedback_events: {
-        store_emitted: emitted,
-        pipeline_received: Object.fromEntries(LEVELS.map((l) => [l, pipelineReceived[l] ?? 0])),
-      },
-      peak_rss_mb: Math.round(peakRss / 2 ** 20),
-      store_queue_depth_avg_pct: Number(((avgDepth / store.coordinator.capacity) * 100).toFixed(1)),
-      store_workers_alive_at_end: store.coordinator.health().workers_alive,
-      provider_budget: BUDGET,
+      mode: "separate processes: store and pipeline each from dist/main.js with their start scripts' Node flags",
+      bars_per_s: saturation.bars_per_s,
+      published: saturation.published,
+      persisted: saturation.persisted,
+      lost: saturation.lost + fixed.lost,
+      latency_offered_per_s: FIXED_RATE,
+      latency_p50_ms: fixed.latency_p50_ms,
+      latency_p99_ms: fixed.latency_p99_ms,
+      targets: { bars_per_s: 100_000, lost: 0, latency_p99_ms: 50 },
+      saturation,
+      fixed_load: fixed,
       settings: {
-        ...Object.fromEntries(
-          Object.entries(storeEnv).filter(([k]) => k.startsWith('MDS_') && k !== 'MDS_DLQ_DIR'),
-        ),
-        ...Object.fromEntries(
-          Object.entries(pipelineEnv).filter(([k]) => k.startsWith('PIPELINE_')),
-        ),
+        ...storeSettings,
+        ...pipelineSettings,
+        store_node_args: nodeArgs('store').join(' '),
+        pipeline_node_args: nodeArgs('pipeline').join(' '),
       },
     };
-    const lat = figures.latency_ms.publish_to_written;
     console.log(
-      `[e2e bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s, ${rows} rows in db), ` +
-        `publish -> written p50 ${lat.p50} ms p99 ${lat.p99} ms (${lat.samples} samples), ` +
-        `feedback ok/soft/hard ${emitted.ok}/${emitted.soft}/${emitted.hard}, peak RSS ${figures.peak_rss_mb} MB, ` +
-        `store queue ${figures.store_queue_depth_avg_pct}% full on average`,
+      `[e2e bench] ${figures.bars_per_s.toLocaleString()} bars/s persisted at saturation over ${saturation.seconds} s ` +
+        `(published ${saturation.published_per_s.toLocaleString()}/s; CPU pipeline ${saturation.cpu_share.pipeline} core = ${saturation.cpu_us_per_bar.pipeline} us/bar, ` +
+        `store ${saturation.cpu_share.store} core = ${saturation.cpu_us_per_bar.store} us/bar, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
+        `published ${figures.published}, persisted ${figures.persisted}, lost ${figures.lost}; at ${FIXED_RATE.toLocaleString()}/s offered: p50 ${figures.latency_p50_ms} ms, p99 ${figures.latency_p99_ms} ms`,
     );
-    console.log('[e2e bench] figures', JSON.stringify(figures, null, 2));
     console.log('[e2e bench] machine', JSON.stringify(benchMachine()));
     console.log(`[e2e bench] wrote ${writeBenchResult('e2e', figures)}`);
+  } catch (err) {
+    if (pipeline) console.error(pipeline.output());
+    if (store) console.error(store.output());
+    throw err;
   } finally {
-    clearInterval(rssSampler);
-    // Pipeline first, so nothing new arrives while the store drains.
-    await pipeline?.close().catch((e) => console.error('[e2e bench] pipeline close:', e));
-    await store?.close().catch((e) => console.error('[e2e bench] store close:', e));
-    await pipelineBus.close();
+    await pipeline?.stop(10_000);
+    await store?.stop(20_000);
     await deleteRedisPrefix(redis, ns);
     redis.disconnect();
     await pg.end();

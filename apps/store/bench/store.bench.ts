@@ -1,43 +1,60 @@
 /**
- * `pnpm bench store`: publishes N bars to `<ns>.md.bars` (Redis), then runs the store's stream
- * ingest into real PostgreSQL and reports bars/s from the start of reading to the last row committed
- * (the coordinator's written-rows counter, checked against count(*) at the end),
- * plus peak RSS. Writes bench/results/store.json.
+ * `pnpm bench store`: publishes N bars to `<ns>.md.bars` (Redis), then starts the store as its own
+ * process (from `dist/main.js`, as deployed) and reports bars/s from the moment its stream ingest
+ * starts to the last row committed (`mds_coord_items_written_total` on its /metrics, checked against
+ * count(*) at the end), and the store process's peak RSS (VmHWM: the kernel's high-water mark, so no
+ * sample can miss the peak). The bench process's own memory (the publisher) is not counted.
  *
- * The whole round (fresh namespace and schema, publish, ingest) runs BENCH_ROUNDS times (default 3);
- * bars/s is the median, peak RSS the highest.
+ * In the same round, `copy_rows_per_s`: the same rows, encoded beforehand, COPYed (binary) into a
+ * table shaped like `bars_ohlcv` by as many connections as the store has workers, in batches of the
+ * store's batch size: the database's own limit for this write shape, so the ratio shows how close
+ * the store comes to it.
  *
- * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_BARS (default 300000), and any MDS_*
- * setting to override the tuned ones below. BENCH_CPU_PROFILE=<file.cpuprofile> writes a CPU
- * profile of the measured part only (open it in Chrome DevTools).
+ * The whole round (fresh namespace and schema, publish, ingest, plain COPY) runs BENCH_ROUNDS times
+ * (default 3); figures are medians, peak RSS the highest.
+ *
+ * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_BARS (default 300000), BENCH_NODE_ARGS
+ * (the store's Node flags; default those of its `start` script), and any MDS_* setting to override the
+ * tuned ones below. BENCH_CPU_PROFILE=<dir> writes the store's CPU profile there (`--cpu-prof`);
+ * BENCH_HEAP_SNAPSHOT=1 has the store write a heap snapshot when its queue is fullest (SIGUSR2,
+ * `--heapsnapshot-signal`) into the working directory.
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { createEnvelope, createEventBus } from '@mdp/pulse';
 import type { Bar } from '@mdp/contracts';
+import { PgSqlClient } from '@mdp/sql';
 import {
   benchMachine,
   createTestSchema,
   deleteRedisPrefix,
+  freePort,
   percentile,
+  ServiceProcess,
+  sumMetric,
   uniqueId,
   writeBenchResult,
 } from '@mdp/testing';
 import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
-
-// The service runs from its build (`pnpm bench` builds first): NestJS needs the decorator metadata
-// tsc emits, which tsx's esbuild transform does not.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { bootstrap } = require('../dist/bootstrap') as typeof import('../src/bootstrap');
+import { binaryEncoderFor } from '../src/sinks/copy-binary';
+import { BARS } from '../src/sinks/tables';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_BARS ?? 300_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+/** The Node flags of the store's `start` script, unless BENCH_NODE_ARGS says otherwise. */
+const START_FLAGS =
+  (
+    JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      scripts: { start: string };
+    }
+  ).scripts.start.match(/^node (.*)dist\/main\.js$/)?.[1] ?? '';
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? START_FLAGS).split(' ').filter(Boolean);
+const STORE_MAIN = require.resolve('../dist/main.js');
 const SYMBOLS = 200;
-
 
 function bar(i: number): Bar {
   const close = 100 + (i % 97) / 10;
@@ -54,17 +71,61 @@ function bar(i: number): Bar {
   };
 }
 
+/** Peak resident set of a process so far, in MB (Linux /proc). */
+function peakRssMb(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
 interface RoundFigures {
   bars_per_s: number;
   seconds: number;
   rows_in_db: number;
   peak_rss_mb: number;
+  /** Highest heap figures the store's /metrics showed while writing (MB). */
+  peak_heap_used_mb: number;
+  peak_heap_space_used_mb: Record<string, number>;
+  peak_external_mb: number;
   queue_depth_avg_pct: number;
-  workers_alive_at_end: number;
+  queue_depth_max: number;
+  copy_rows_per_s: number;
   settings: Record<string, string | undefined>;
 }
 
-/** One round: a fresh namespace and schema, N bars published, then ingested and timed. */
+/** The database's own rate for these rows: pre-encoded binary COPY, `workers` connections at once. */
+async function plainCopy(schemaUrl: string, workers: number, batchSize: number): Promise<number> {
+  const pg = new Client({ connectionString: schemaUrl });
+  await pg.connect();
+  await pg.query('CREATE TABLE bench_copy (LIKE bars_ohlcv INCLUDING ALL)');
+  await pg.end();
+  const encode = binaryEncoderFor(BARS)!;
+  const buffers: Buffer[] = [];
+  for (let i = 0; i < N; i += batchSize) {
+    const rows = [];
+    for (let k = i; k < Math.min(N, i + batchSize); k++) rows.push(bar(k));
+    buffers.push(encode(rows)!);
+  }
+  const db = new PgSqlClient({ connectionString: schemaUrl, maxConnections: workers });
+  const sql = `COPY bench_copy (${BARS.columns.map((c) => `"${c.name}"`).join(', ')}) FROM STDIN WITH (FORMAT binary)`;
+  try {
+    await Promise.all(Array.from({ length: workers }, () => db.query('SELECT 1')));
+    const start = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (next < buffers.length) {
+          const buf = buffers[next++];
+          await db.transaction((s) => s.copyFrom!(sql, buf));
+        }
+      }),
+    );
+    return Math.round(N / ((Date.now() - start) / 1000));
+  } finally {
+    await db.close();
+  }
+}
+
+/** One round: a fresh namespace and schema, N bars published, then ingested by a store process and timed. */
 async function round(): Promise<RoundFigures> {
   const ns = uniqueId('bench');
   const schema = await createTestSchema(DATABASE_URL);
@@ -72,8 +133,7 @@ async function round(): Promise<RoundFigures> {
   const publisher = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: ns });
   const pg = new Client({ connectionString: schema.url });
   await pg.connect();
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+  let store: ServiceProcess | undefined;
 
   try {
     console.log(`[store bench] publishing ${N} bars to ${ns}.md.bars ...`);
@@ -87,76 +147,112 @@ async function round(): Promise<RoundFigures> {
     }
     console.log(`[store bench] published in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    const env: Record<string, string | undefined> = {
+    const settings: Record<string, string | undefined> = {
       ...THROUGHPUT_SETTINGS,
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MDS_'))),
-      EVENT_BUS_BACKEND: 'redis',
-      REDIS_URL,
-      MD_NAMESPACE: ns,
-      MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     };
-    const count = async () =>
-      Number((await pg.query('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n);
-    const store = await bootstrap({ port: 0, handleSignals: false, databaseUrl: schema.url, env });
-    if (!(await store.started)) throw new Error('store did not start');
-    // Reading starts as `started` resolves (migrations done, workers up); Nest start-up is not counted.
-    const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
-    if (profiler) {
-      profiler.connect();
-      await profiler.post('Profiler.enable');
-      await profiler.post('Profiler.start');
-    }
-    const start = Date.now();
-    const written = () => store.coordinator.health();
-    // Rows the coordinator reports durably written (counted after each batch's COMMIT). Polled in
-    // process: a count(*) every 100 ms would take database CPU from the writes being measured on a
-    // 2-core machine. The database count is taken once at the end, and must match.
-    const writtenMetric = store.registry.getSingleMetric('mds_coord_items_written_total');
-    if (!writtenMetric) throw new Error('store registry has no mds_coord_items_written_total');
-    const committed = async () =>
-      (await writtenMetric.get()).values.reduce((n, v) => n + v.value, 0);
-    // Queue depth while running tells which side limits: a full queue means the database, an empty
-    // one means stream consumption.
+    const port = await freePort();
+    const nodeArgs = [...NODE_ARGS];
+    if (process.env.BENCH_CPU_PROFILE)
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`);
+    if (process.env.BENCH_HEAP_SNAPSHOT) nodeArgs.push('--heapsnapshot-signal=SIGUSR2');
+    store = ServiceProcess.start({
+      name: 'store',
+      script: STORE_MAIN,
+      nodeArgs,
+      port,
+      env: {
+        ...settings,
+        PORT: String(port),
+        EVENT_BUS_BACKEND: 'redis',
+        REDIS_URL,
+        MD_NAMESPACE: ns,
+        DATABASE_URL: schema.url,
+        MDS_CONSUMER_NAME: 'store-bench',
+        MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
+        LOG_LEVEL: 'info',
+      },
+    });
+    // Reading starts when the ingest logs that it started (migrations done, workers up): Nest
+    // start-up is not counted. The line is caught as it is printed, not by polling.
+    let start = 0;
+    store.child.stdout!.on('data', (chunk: Buffer) => {
+      if (!start && chunk.includes('stream ingest started')) start = Date.now();
+    });
+    await store.waitForOutput(/stream ingest started/, 60_000);
+    const endpoint = store.endpoint;
+
     const depths: number[] = [];
-    const depthSampler = setInterval(() => depths.push(store.coordinator.size), 20);
-    while ((await committed()) < N) {
+    let heapUsed = 0;
+    let external = 0;
+    const spaces: Record<string, number> = {};
+    let written = 0;
+    let snapshotTaken = false;
+    // Polled over HTTP every 20 ms: coarse enough not to take CPU from the store on 2 cores, fine
+    // enough against rounds of several seconds.
+    while (written < N) {
       if (Date.now() - start > 600_000)
-        throw new Error(`only ${await committed()} of ${N} rows after 10 minutes`);
-      await new Promise((r) => setTimeout(r, 5));
+        throw new Error(`only ${written} of ${N} rows after 10 minutes`);
+      if (!store.running) throw new Error(`the store exited\n${store.output()}`);
+      const samples = await endpoint.metrics();
+      written = sumMetric(samples, 'mds_coord_items_written_total');
+      const depth = sumMetric(samples, 'mds_coord_queue_depth');
+      depths.push(depth);
+      heapUsed = Math.max(heapUsed, sumMetric(samples, 'nodejs_heap_size_used_bytes'));
+      external = Math.max(external, sumMetric(samples, 'nodejs_external_memory_bytes'));
+      for (const s of samples)
+        if (s.name === 'nodejs_heap_space_size_used_bytes' && s.labels.space)
+          spaces[s.labels.space] = Math.max(spaces[s.labels.space] ?? 0, s.value);
+      if (
+        process.env.BENCH_HEAP_SNAPSHOT &&
+        !snapshotTaken &&
+        written > N / 3 &&
+        depth > 0.5 * Number(settings.MDS_COORDINATOR_CAPACITY)
+      ) {
+        store.kill('SIGUSR2');
+        snapshotTaken = true;
+      }
+      if (written < N) await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (Date.now() - start) / 1000;
-    clearInterval(depthSampler);
-    if (profiler) {
-      const { profile } = await profiler.post('Profiler.stop');
-      writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
-      profiler.disconnect();
-    }
-    const rows = await count();
+    const peakRss = peakRssMb(store.pid!);
+    await store.stop();
+    store = undefined;
+    const rows = Number((await pg.query('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n);
     if (rows !== N)
-      throw new Error(`the coordinator reported ${N} rows written but the table holds ${rows}`);
-    const capacity = store.coordinator.capacity;
+      throw new Error(`the store reported ${N} rows written but the table holds ${rows}`);
+
+    const copyRate = await plainCopy(
+      schema.url,
+      Number(settings.MDS_COORDINATOR_WORKERS),
+      Number(settings.MDS_COORDINATOR_BATCH_SIZE),
+    );
+    const mb = (b: number) => Math.round(b / 2 ** 20);
+    const capacity = Number(settings.MDS_COORDINATOR_CAPACITY);
     const avgDepth = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length);
-    const health = written();
-    await store.close();
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
     const figures: RoundFigures = {
       bars_per_s: Math.round(N / seconds),
       seconds: Number(seconds.toFixed(3)),
       rows_in_db: rows,
-      peak_rss_mb: Math.round(peakRss / 2 ** 20),
-      queue_depth_avg_pct: Number(((avgDepth / capacity) * 100).toFixed(1)),
-      workers_alive_at_end: health.workers_alive,
-      settings: Object.fromEntries(
-        Object.entries(env).filter(([k]) => k.startsWith('MDS_') && k !== 'MDS_DLQ_DIR'),
+      peak_rss_mb: peakRss,
+      peak_heap_used_mb: mb(heapUsed),
+      peak_heap_space_used_mb: Object.fromEntries(
+        Object.entries(spaces).map(([k, v]) => [k, mb(v)]),
       ),
+      peak_external_mb: mb(external),
+      queue_depth_avg_pct: Number(((avgDepth / capacity) * 100).toFixed(1)),
+      queue_depth_max: Math.max(...depths),
+      copy_rows_per_s: copyRate,
+      settings: { ...settings, node_args: nodeArgs.join(' ') },
     };
     console.log(
-      `[store bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s), peak RSS ${figures.peak_rss_mb} MB, rows in db ${rows}, queue ${figures.queue_depth_avg_pct}% full on average`,
+      `[store bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s), plain COPY ${copyRate.toLocaleString()} rows/s, ` +
+        `peak RSS ${peakRss} MB (heap used ${figures.peak_heap_used_mb} MB, external ${figures.peak_external_mb} MB, ${JSON.stringify(figures.peak_heap_space_used_mb)}), ` +
+        `queue ${figures.queue_depth_avg_pct}% full on average`,
     );
     return figures;
   } finally {
-    clearInterval(sampler);
+    if (store) await store.stop();
     await publisher.close();
     await deleteRedisPrefix(redis, ns);
     redis.disconnect();
@@ -165,25 +261,32 @@ async function round(): Promise<RoundFigures> {
   }
 }
 
-/** The machine is shared and single runs move by 10-20 %: the figure is the median of ROUNDS rounds. */
+/** The machine is shared and single runs move by 10-20 %: figures are the medians of ROUNDS rounds. */
 async function main(): Promise<void> {
   const rounds: RoundFigures[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
-  const median = percentile(
-    rounds.map((r) => r.bars_per_s),
-    50,
-  );
+  const median = (pick: (r: RoundFigures) => number) => percentile(rounds.map(pick), 50);
+  const barsPerS = median((r) => r.bars_per_s);
+  const copyPerS = median((r) => r.copy_rows_per_s);
   const figures = {
+    mode: 'store as its own process (dist/main.js); bench process publishes beforehand',
     bars_published: N,
     rows_in_db: rounds[rounds.length - 1].rows_in_db,
-    bars_per_s: median,
+    bars_per_s: barsPerS,
+    copy_rows_per_s: copyPerS,
+    store_vs_copy: Number((barsPerS / copyPerS).toFixed(3)),
     peak_rss_mb: Math.max(...rounds.map((r) => r.peak_rss_mb)),
     target_bars_per_s: 100_000,
+    target_peak_rss_mb: 200,
     rounds: rounds.map(({ settings: _settings, ...r }) => r),
-    settings: { ...rounds[0].settings, figures: `median of ${ROUNDS} rounds` },
+    settings: {
+      ...rounds[0].settings,
+      figures: `median of ${ROUNDS} rounds; peak RSS the highest`,
+    },
   };
   console.log(
-    `[store bench] median ${median.toLocaleString()} bars/s over ${ROUNDS} rounds (${rounds.map((r) => r.bars_per_s).join(' / ')}), peak RSS ${figures.peak_rss_mb} MB`,
+    `[store bench] median ${barsPerS.toLocaleString()} bars/s over ${ROUNDS} rounds (${rounds.map((r) => r.bars_per_s).join(' / ')}), ` +
+      `plain COPY ${copyPerS.toLocaleString()} rows/s (ratio ${figures.store_vs_copy}), peak RSS ${figures.peak_rss_mb} MB`,
   );
   console.log('[store bench] machine', JSON.stringify(benchMachine()));
   console.log(`[store bench] wrote ${writeBenchResult('store', figures)}`);

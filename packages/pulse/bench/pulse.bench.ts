@@ -11,8 +11,10 @@
  *   BENCH_PULSE_ROUNDS alternating rounds (default 3); each figure is the median over the rounds.
  *   The bus consumer reads BENCH_PULSE_BATCH entries per XREADGROUP (default 1000) with its default
  *   readAhead and maxInFlight.
- * Latency: publish-to-handle p50/p99 at a fixed offered rate (BENCH_PULSE_RATE/s for
- * BENCH_PULSE_LATENCY_S seconds), publisher and consumer running together.
+ * Latency: publish-to-handle p50/p99 at a fixed offered rate (BENCH_PULSE_RATE/s, default 20 000, for
+ * BENCH_PULSE_LATENCY_S seconds, default 3), publisher and consumer running together in this process,
+ * for the bus and for a raw ioredis XADD -> XREADGROUP loop (the baseline), in BENCH_PULSE_ROUNDS
+ * alternating rounds; medians. BENCH_PULSE_LATENCY_ONLY=1 skips the throughput part.
  */
 import Redis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
@@ -180,18 +182,26 @@ async function bullmq(envelopes: EventEnvelope[]): Promise<Figures> {
   };
 }
 
-/** Publishes at RATE/s in 10 ms ticks while the bus consumes; latency = handle time - publish time. */
-async function busLatency(): Promise<{ p50: number; p99: number; count: number }> {
-  const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.lat` });
+interface Latency {
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+/**
+ * Publishes RATE/s in 10 ms ticks through `publish` while a consumer runs in the same process; the
+ * consumer calls the returned `handled(id)` and latency = that moment - the publish call of its tick.
+ */
+async function pacedLatency(
+  publish: (batch: EventEnvelope[]) => Promise<unknown>,
+  startConsumer: (handled: (id: string) => void) => void,
+): Promise<Latency> {
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
-  b.subscribe(
-    { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: BATCH, blockMs: 1000 },
-    (env) => {
-      const at = sentAt.get(env.id);
-      if (at !== undefined) latencies.push(now() - at);
-    },
-  );
+  startConsumer((id) => {
+    const at = sentAt.get(id);
+    if (at !== undefined) latencies.push(now() - at);
+  });
   await sleep(100);
   const perTick = Math.max(1, Math.round(RATE / 100));
   const ticks = LATENCY_S * 100;
@@ -201,16 +211,12 @@ async function busLatency(): Promise<{ p50: number; p99: number; count: number }
     const batch = Array.from({ length: perTick }, () => barEnvelope(i++));
     const at = now();
     for (const env of batch) sentAt.set(env.id, at);
-    await b.publishBatch('md.bars', batch);
+    await publish(batch);
     const wait = start + (tick + 1) * 10 - now();
     if (wait > 0) await sleep(wait);
   }
   const deadline = now() + 10_000;
   while (latencies.length < i && now() < deadline) await sleep(10);
-  await b.close();
-  const redis = new Redis(REDIS_URL);
-  await deleteKeys(redis, `${NS}.lat.*`);
-  await redis.quit();
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -218,11 +224,97 @@ async function busLatency(): Promise<{ p50: number; p99: number; count: number }
   };
 }
 
+/** The bus: publishBatch, and a per-message `subscribe` with the bus defaults. */
+async function busLatency(): Promise<Latency> {
+  const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.lat` });
+  const lat = await pacedLatency(
+    (batch) => b.publishBatch('md.bars', batch),
+    (handled) =>
+      b.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: BATCH, blockMs: 1000 },
+        (env) => handled(env.id),
+      ),
+  );
+  await b.close();
+  const redis = new Redis(REDIS_URL);
+  await deleteKeys(redis, `${NS}.lat.*`);
+  await redis.quit();
+  return lat;
+}
+
+/**
+ * The baseline: pipelined XADD of the same entries on one ioredis connection, XREADGROUP BLOCK (with
+ * the previous batch's XACK pipelined ahead of it) on another, the envelope id read from the entry's
+ * `id` field without decoding the envelope.
+ */
+async function rawLatency(): Promise<Latency> {
+  const pub = new Redis(REDIS_URL);
+  const sub = new Redis(REDIS_URL);
+  const stream = `${NS}.rawlat.md.bars`;
+  await pub.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
+  let running = true;
+  let loop: Promise<void> = Promise.resolve();
+  const lat = await pacedLatency(
+    async (batch) => {
+      const pipe = pub.pipeline();
+      for (const env of batch) pipe.xadd(stream, '*', ...encodeEntry(env));
+      await pipe.exec();
+    },
+    (handled) => {
+      loop = (async () => {
+        let toAck: string[] = [];
+        while (running) {
+          const pipe = sub.pipeline();
+          if (toAck.length) pipe.xack(stream, 'g', ...toAck);
+          pipe.xreadgroup('GROUP', 'g', 'c', 'COUNT', BATCH, 'BLOCK', 100, 'STREAMS', stream, '>');
+          const res = (await pipe.exec())!;
+          const reply = res[res.length - 1][1] as [string, [string, string[]][]][] | null;
+          const entries = reply?.[0]?.[1] ?? [];
+          toAck = entries.map((e) => e[0]);
+          for (const [, fields] of entries) handled(fields[fields.indexOf('id') + 1]);
+        }
+      })();
+    },
+  );
+  running = false;
+  await loop;
+  await pub.unlink(stream);
+  await pub.quit();
+  await sub.quit();
+  return lat;
+}
+
+async function latencyFigures() {
+  // Latency, raw and bus alternating for ROUNDS rounds; each figure the median over the rounds.
+  const latRounds: Array<{ raw: Latency; bus: Latency }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const round = { raw: await rawLatency(), bus: await busLatency() };
+    console.log(
+      `latency round ${r + 1}/${ROUNDS} at ${RATE}/s offered: raw p50 ${round.raw.p50.toFixed(2)} p99 ${round.raw.p99.toFixed(2)} ms, ` +
+        `bus p50 ${round.bus.p50.toFixed(2)} p99 ${round.bus.p99.toFixed(2)} ms (${round.bus.count} samples)`,
+    );
+    latRounds.push(round);
+  }
+  const latMedian = (pick: (r: { raw: Latency; bus: Latency }) => number) =>
+    Number(percentile(latRounds.map(pick), 50).toFixed(3));
+  const lat = { p50: latMedian((r) => r.bus.p50), p99: latMedian((r) => r.bus.p99) };
+  const rawLat = { p50: latMedian((r) => r.raw.p50), p99: latMedian((r) => r.raw.p99) };
+  console.log(
+    `latency at ${RATE}/s offered (median): bus p50 ${lat.p50} p99 ${lat.p99} ms; raw ioredis p50 ${rawLat.p50} p99 ${rawLat.p99} ms`,
+  );
+
+  return { lat, rawLat, latRounds };
+}
+
 async function main(): Promise<void> {
   console.log(
     `[pulse bench] ${N} envelopes (Bar on md.bars), redis ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}`,
     benchMachine(),
   );
+  if (process.env.BENCH_PULSE_LATENCY_ONLY === '1') {
+    await latencyFigures();
+    return;
+  }
   const redis = new Redis(REDIS_URL);
   const server = ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1];
   await redis.quit();
@@ -250,10 +342,7 @@ async function main(): Promise<void> {
   console.log('pulse bus     (median)', busFig);
   const bullFig = SKIP_BULLMQ ? undefined : await bullmq(envelopes);
   if (bullFig) console.log('bullmq       ', bullFig);
-  const lat = await busLatency();
-  console.log(
-    `bus latency at ${RATE}/s offered: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms (${lat.count} samples)`,
-  );
+  const { lat, rawLat, latRounds } = await latencyFigures();
 
   const figures = {
     envelopes: N,
@@ -267,14 +356,22 @@ async function main(): Promise<void> {
     bullmq_publish_msgs_per_s: bullFig?.publish_msgs_per_s ?? null,
     publish_ratio: Number((busFig.publish_msgs_per_s / rawFig.publish_msgs_per_s).toFixed(3)),
     latency_offered_rate_per_s: RATE,
-    latency_p50_ms: Number(lat.p50.toFixed(3)),
-    latency_p99_ms: Number(lat.p99.toFixed(3)),
+    latency_p50_ms: lat.p50,
+    latency_p99_ms: lat.p99,
+    raw_latency_p50_ms: rawLat.p50,
+    raw_latency_p99_ms: rawLat.p99,
+    latency_rounds: latRounds.map((r) => ({
+      raw_p50_ms: Number(r.raw.p50.toFixed(3)),
+      raw_p99_ms: Number(r.raw.p99.toFixed(3)),
+      bus_p50_ms: Number(r.bus.p50.toFixed(3)),
+      bus_p99_ms: Number(r.bus.p99.toFixed(3)),
+    })),
     rounds: rounds.map((r) => ({
       raw_msgs_per_s: r.raw.consume_msgs_per_s,
       bus_msgs_per_s: r.bus.consume_msgs_per_s,
     })),
     settings: { bus_batch_size: BATCH, figures: `median of ${ROUNDS} alternating rounds` },
-    targets: { ratio_min: 0.5, bus_msgs_per_s_min: 150_000 },
+    targets: { ratio_min: 0.5, bus_msgs_per_s_min: 150_000, latency_p99_ms_max: 5 },
   };
   console.log(figures);
   console.log(`wrote ${writeBenchResult('pulse', figures)}`);

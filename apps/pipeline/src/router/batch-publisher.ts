@@ -47,8 +47,12 @@ export class BatchPublisher {
     })();
   }
 
-  /** Buffers one record; publishes the stream's batch when it is full. */
-  async add(provider: string, record: MarketRecord): Promise<void> {
+  /**
+   * Buffers one record; when that fills the stream's batch, publishes it and returns the publish to
+   * wait for (nothing otherwise: most records are only buffered, and a promise each would cost more
+   * than the buffering).
+   */
+  add(provider: string, record: MarketRecord): Promise<void> | undefined {
     const { stream, schemaId } = RECORD_KINDS[record.kind];
     const envelope: EventEnvelope = envelopeFor(schemaId, record.data, {
       key: record.key,
@@ -56,10 +60,10 @@ export class BatchPublisher {
       track: this.bus.track,
       headers: { provider },
     });
-    const buffer = this.buffers.get(stream) ?? [];
+    let buffer = this.buffers.get(stream);
+    if (!buffer) this.buffers.set(stream, (buffer = []));
     buffer.push(envelope);
-    this.buffers.set(stream, buffer);
-    if (buffer.length >= this.opts.batchSize) await this.flushStream(stream);
+    return buffer.length >= this.opts.batchSize ? this.flushStream(stream) : undefined;
   }
 
   buffered(): number {

@@ -100,6 +100,15 @@ export class ProviderRouter {
     const { provider, state } = entry;
     const signal = this.abort.signal;
     const log = this.opts.logger?.child({ provider: provider.name });
+    const { coordinator, publisher, metrics } = this.opts;
+    // The labelled counter of each record kind, looked up once instead of per record.
+    const counters = new Map<string, { inc(): void }>();
+    const recordsOf = (kind: string) => {
+      if (!metrics) return undefined;
+      let c = counters.get(kind);
+      if (!c) counters.set(kind, (c = metrics.records.labels({ provider: provider.name, kind })));
+      return c;
+    };
     let attempt = 0;
     while (!signal.aborted) {
       state.status = 'running';
@@ -107,7 +116,13 @@ export class ProviderRouter {
         const it = provider.stream(signal)[Symbol.asyncIterator]();
         try {
           for (;;) {
-            if (!(await this.opts.coordinator.acquire(provider.name, 1, signal))) break;
+            // Per record, so the common cases stay synchronous: a token in the bucket and a
+            // publisher buffer with room cost no promise; the waits happen only when they must.
+            if (
+              !coordinator.tryAcquire(provider.name, 1) &&
+              !(await coordinator.acquire(provider.name, 1, signal))
+            )
+              break;
             const next = await it.next();
             if (next.done) {
               state.status = 'finished';
@@ -116,8 +131,9 @@ export class ProviderRouter {
             }
             attempt = 0;
             state.records++;
-            this.opts.metrics?.records.inc({ provider: provider.name, kind: next.value.kind });
-            await this.opts.publisher.add(provider.name, next.value);
+            recordsOf(next.value.kind)?.inc();
+            const flushing = publisher.add(provider.name, next.value);
+            if (flushing) await flushing;
           }
         } finally {
           await it.return?.().catch(() => undefined);

@@ -1,5 +1,5 @@
 import type { SqlClient, SqlSession } from '@mdp/sql';
-import { binaryEncoderFor } from './copy-binary';
+import { CopyBufferPool, binaryEncoderFor } from './copy-binary';
 import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
 import { Row, TableSpec, quote } from './tables';
 
@@ -111,6 +111,7 @@ function statements(spec: TableSpec): Statements {
  */
 const FAST_PATH_COOLDOWN = 20;
 const fastPathSkips = new WeakMap<TableSpec, number>();
+const copyBuffers = new CopyBufferPool();
 
 /** Diff-aware idempotent upsert of contract rows into `spec.table`. */
 export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly Row[], opts: UpsertOptions): Promise<UpsertResult> {
@@ -146,8 +147,9 @@ async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statemen
     return false;
   }
   await session.query('SAVEPOINT mds_insert_only');
+  const scratch = copyBuffers.take();
   try {
-    const binary = binaryEncoderFor(spec)?.(rows);
+    const binary = binaryEncoderFor(spec)?.(rows, scratch);
     if (binary) await session.copyFrom!(sql.directBinary, binary);
     else await session.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
     await session.query('RELEASE SAVEPOINT mds_insert_only');
@@ -156,6 +158,8 @@ async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statemen
     await session.query('ROLLBACK TO SAVEPOINT mds_insert_only');
     fastPathSkips.set(spec, FAST_PATH_COOLDOWN);
     return false;
+  } finally {
+    copyBuffers.give(scratch);
   }
 }
 

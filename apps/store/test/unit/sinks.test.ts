@@ -1,7 +1,7 @@
 import { isRetryableDbError } from '../../src/sinks/errors';
 import { runMigrations } from '../../src/sinks/migrations';
 import type { QueryResult, SqlClient, SqlSession } from '@mdp/sql';
-import { binaryEncoderFor } from '../../src/sinks/copy-binary';
+import { CopyBufferPool, binaryEncoderFor } from '../../src/sinks/copy-binary';
 import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
 import { dedupeByKey, epochToTimestamptzText, toCopyText, upsertRows } from '../../src/sinks/upsert';
 import { makeBars } from '../helpers/bars';
@@ -109,6 +109,18 @@ describe('binary COPY encoding', () => {
     at += 12;
     expect(buf.readDoubleBE(at + 4)).toBe(bar.open);
     expect(buf.readInt16BE(buf.length - 2)).toBe(-1);
+  });
+
+  it('encodes into a reused buffer exactly as into a fresh one, growing it when a batch is larger', () => {
+    const encode = binaryEncoderFor(BARS)!;
+    const pool = new CopyBufferPool(1);
+    const scratch = pool.take();
+    const small = makeBars(2);
+    const large = makeBars(3000);
+    expect(Buffer.from(encode(large, scratch)!)).toEqual(encode(large));
+    expect(Buffer.from(encode(small, scratch)!)).toEqual(encode(small));
+    pool.give(scratch);
+    expect(pool.take()).toBe(scratch);
   });
 
   it('declines a batch with a value its column cannot carry in binary form', () => {
