@@ -185,7 +185,14 @@ export class ReaderConnection {
   private receive(chunk: Buffer): void {
     this.append(chunk);
     while (this.pending.length && this.head < this.len) {
-      const end = this.scanner.scan(this.acc, this.head, this.len);
+      let end: number;
+      try {
+        end = this.scanner.scan(this.acc, this.head, this.len);
+      } catch (err) {
+        // Not RESP2: nothing after this point can be framed, so every call in flight fails loudly.
+        this.drop(err as Error);
+        return;
+      }
       if (end < 0) return;
       const next = this.pending.shift()!;
       try {
