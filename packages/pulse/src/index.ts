@@ -9,7 +9,7 @@ export { InMemoryStreams } from './inmem-transport';
 export { PulseMetrics } from './metrics';
 export type { ConsumeOutcome, PublishOutcome } from './metrics';
 export { compose, perMessage, retry, timeout } from './middleware';
-export type { MessageMiddleware, BatchMiddleware, RetryOptions } from './middleware';
+export type { RetryOptions } from './middleware';
 export { assignPartitions, coreStream, dlqStream, partitionOf, partitionStream, physicalStream, physicalStreams } from './names';
 export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './signing';
 export type { GroupStats } from './transport';

@@ -4,10 +4,7 @@
  * poison, idempotency, metrics, ack batching); user middleware wraps the application handler.
  */
 import { sleep as pause } from './sleep';
-import type { BatchHandler, Delivery, MessageHandler } from './types';
-
-export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => MessageHandler<T>;
-export type BatchMiddleware<T = unknown> = (next: BatchHandler<T>) => BatchHandler<T>;
+import type { BatchHandler, Delivery, MessageHandler, MessageMiddleware } from './types';
 
 /** `compose(a, b)(h)` = `a(b(h))`: the first middleware is the outermost. */
 export function compose<H>(...middleware: Array<(next: H) => H>): (handler: H) => H {

@@ -6,7 +6,6 @@ import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
 import type { Registry } from 'prom-client';
 import type { IdempotencyStore } from './idempotency';
 import type { InMemoryStreams } from './inmem-transport';
-import type { BatchMiddleware, MessageMiddleware } from './middleware';
 
 /** pino-compatible subset used for warnings the bus cannot throw (reader loop errors). */
 export interface PulseLogger {
@@ -136,6 +135,11 @@ export type MessageHandler<T = unknown> = (
 
 /** Batch handler with manual ack/fail on each delivery. */
 export type BatchHandler<T = unknown> = (batch: Delivery<T>[]) => Promise<void> | void;
+
+/** Wraps a per-message handler (retry, timeout, ...); see `middleware.ts`. */
+export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => MessageHandler<T>;
+/** Wraps a batch handler. */
+export type BatchMiddleware<T = unknown> = (next: BatchHandler<T>) => BatchHandler<T>;
 
 export interface Subscription {
   /** Stops reading, lets in-flight handlers finish, acks what finished, leaves the rest pending. */
