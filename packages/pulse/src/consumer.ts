@@ -279,15 +279,31 @@ export class Consumer implements Subscription {
     });
   }
 
-  /** Sends pending dead-letter moves and acks (after idempotency marks are durable). Serialised. */
+  /**
+   * The outbox, drained in one order whoever drains it: take the acks queued so far, make their
+   * idempotency marks durable (an ack must never land before the mark that keeps a redelivery from
+   * being handled twice), count the outcomes, move the dead letters. The caller then sends the acks,
+   * alone (`flush`) or in the round trip of the next read (`sendRead`); on failure they go back.
+   */
+  private async drainOutbox(): Promise<AckMap> {
+    const acks = this.takeAcks();
+    try {
+      await this.cfg.idempotency?.flush();
+      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
+      await this.flushDeadLetters();
+    } catch (err) {
+      this.requeueAcks(acks);
+      throw err;
+    }
+    return acks;
+  }
+
+  /** Drains the outbox and sends its acks. Serialised. */
   flush(): Promise<void> {
     const run = async () => {
       if (this.abandoned) return;
-      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
-      await this.flushDeadLetters();
-      if (!this.acks.size) return;
-      await this.cfg.idempotency?.flush();
-      const acks = this.takeAcks();
+      const acks = await this.drainOutbox();
+      if (!acks.size) return;
       try {
         await this.deps.transport.ack(this.cfg.group, acks);
       } catch (err) {
@@ -428,15 +444,7 @@ export class Consumer implements Subscription {
   }
 
   private async sendRead(count: number): Promise<{ batches: Promise<StreamBatch[]> }> {
-    const acks = this.takeAcks();
-    try {
-      await this.cfg.idempotency?.flush();
-      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
-      await this.flushDeadLetters();
-    } catch (err) {
-      this.requeueAcks(acks);
-      throw err;
-    }
+    const acks = await this.drainOutbox();
     const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
     const batches = this.reader
       .readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks)
