@@ -28,6 +28,7 @@ export const SHARED_ENV_MEANING: Record<keyof typeof sharedEnvShape, string> = {
   SCHEMA_TRACK: '`v1` or `v2`: what this service publishes; it reads both',
   PULSE_WIRE: "`mdp` or `core`: entry layout of the feedback and rate adjustment streams (`core`: the Python market-data-core's)",
   PUBLISHER_TOKEN: 'when set, envelopes are HMAC-signed and checked',
+  PULSE_MAX_ENTRY_BYTES: 'largest stream entry a consumer parses (bytes, default 1 MiB); larger ones go to `<stream>.dlq` as `too large`',
   DATABASE_URL: 'PostgreSQL; unset means embedded PGlite (refused with `NODE_ENV=production`)',
   HEARTBEAT_INTERVAL_MS: 'how often each service publishes its `HealthStatus` on `<ns>.telemetry.health`',
   LOG_LEVEL: 'pino level',

@@ -24,7 +24,7 @@ import type {
   Subscription,
   WireLayout,
 } from './types';
-import { DLQ_FIELD, encodeCoreEntry, encodeEntry, fieldsToObject, objectToFields, type Fields } from './wire';
+import { DLQ_FIELD, encodeCoreEntry, encodeEntry, FIELD, fieldsToObject, objectToFields, type Fields } from './wire';
 
 export const DEFAULTS = {
   namespace: 'mdp',
@@ -36,6 +36,7 @@ export const DEFAULTS = {
   idempotencyCacheSize: 10_000,
   readAhead: 2,
   idempotencyTtlSec: 7 * 24 * 3600,
+  maxEntryBytes: 1024 * 1024,
 };
 
 /** One dead-letter entry, as read back by `readDeadLetters`. */
@@ -99,6 +100,7 @@ class Bus implements PulseBus {
   readonly metrics: PulseMetrics;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
+  private readonly maxEntryBytes: number;
 
   constructor(
     readonly backend: BusBackend,
@@ -109,6 +111,7 @@ class Bus implements PulseBus {
     this.track = opts.track ?? DEFAULTS.track;
     this.wire = opts.wire ?? 'mdp';
     this.metrics = new PulseMetrics(opts.registry);
+    this.maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
   }
 
   streamName(stream: string): string {
@@ -210,6 +213,7 @@ class Bus implements PulseBus {
         minIdleMs,
         reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
         readAhead,
+        maxEntryBytes: this.maxEntryBytes,
         startFrom: opts.startFrom ?? '0',
         token: this.opts.publisherToken,
         schemaIds: opts.schemaIds ? new Set(opts.schemaIds) : undefined,
@@ -322,6 +326,9 @@ function toDeadLetter(dlq: string, id: string, fields: Fields): DeadLetter {
   } catch {
     original = {};
   }
+  // The envelope is stored once, in its own field (older dead letters also have it inside `raw`).
+  if (f[DLQ_FIELD.envelope] !== undefined && original[FIELD.envelope] === undefined)
+    original[FIELD.envelope] = f[DLQ_FIELD.envelope];
   return {
     dlqStream: dlq,
     dlqEntryId: id,
@@ -342,7 +349,8 @@ export function createEventBus(opts: EventBusOptions): PulseBus {
   if (opts.backend === 'inmem') return new Bus('inmem', new InMemoryTransport(opts.inmem), opts);
   if (opts.backend === 'redis') {
     if (!opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl');
-    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName }), opts);
+    const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
+    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes }), opts);
   }
   throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
 }

@@ -1,8 +1,13 @@
 /**
  * The consumer core shared by both backends. One loop per subscription:
  *
- *   reclaim (XAUTOCLAIM, cursor carried) -> read (XREADGROUP COUNT/BLOCK, pending acks in the same
- *   round trip) -> decode + validate in a tight loop (poison -> DLQ) -> idempotency -> handler
+ *   reclaim (XPENDING IDLE + XCLAIM, cursor carried) -> read (XREADGROUP COUNT/BLOCK, pending acks
+ *   in the same round trip) -> decode + validate in a tight loop (poison -> DLQ) -> idempotency -> handler
+ *
+ * What this consumer holds (handed to the handler, unsettled) or has settled without the ack or
+ * dead-letter move having landed is never claimed again, and a heartbeat (XCLAIM JUSTID every
+ * `reclaimIntervalMs`) keeps it from looking idle to other consumers: a delivery count only grows
+ * when an entry is handed to a handler again.
  *
  * Acks are coalesced into one XACK per stream per batch; dead-letter moves into one MULTI. The
  * number of unsettled deliveries is capped by `maxInFlight`: at the cap the loop stops reading.
@@ -41,6 +46,8 @@ export interface ConsumerConfig {
   reclaimIntervalMs: number;
   /** XREADGROUP calls kept in flight on the reader connection while entries flow. */
   readAhead: number;
+  /** Field values over this many bytes: the entry is dead-lettered as too large, unparsed. */
+  maxEntryBytes: number;
   startFrom: '0' | '$';
   wire: WireLayout;
   token?: string;
@@ -110,6 +117,12 @@ export class Consumer implements Subscription {
   private readonly tally = new OutcomeTally();
   private acks: AckMap = new Map();
   private dlq: PendingDeadLetter[] = [];
+  /** Acks and dead-letter moves on their way to Redis (settled, not yet confirmed). */
+  private readonly sendingAcks = new Set<AckMap>();
+  private readonly sendingDlq = new Set<PendingDeadLetter[]>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private touching = false;
+  private lateFlush?: NodeJS.Timeout;
   private inFlight = 0;
   /**
    * Batches with unsettled deliveries: a reclaim must not hand those entries out twice. Kept per
@@ -121,6 +134,10 @@ export class Consumer implements Subscription {
   private flushScheduled = false;
   private flushChain: Promise<void> = Promise.resolve();
   private closing = false;
+  /** stopReading(): no more reads or claims; the loop finishes what is on its way and idles. */
+  private readingStopped = false;
+  private readsDone?: Promise<void>;
+  private markReadsDone?: () => void;
   private abandoned = false;
   private groupsReady = false;
   private recovered = false;
@@ -137,6 +154,8 @@ export class Consumer implements Subscription {
     private readonly onClosed: (c: Consumer) => void,
   ) {
     this.reader = deps.transport.reader(cfg.readerName);
+    this.heartbeat = setInterval(() => this.touchHeld(), cfg.reclaimIntervalMs);
+    this.heartbeat.unref();
     this.loop = this.run();
   }
 
@@ -181,14 +200,39 @@ export class Consumer implements Subscription {
     if (held && --held.open === 0) this.held.delete(held);
   }
 
-  /** Entry ids of `physical` handed to the handler and not yet settled. */
-  private heldIds(physical: string): Set<string> {
+  /**
+   * Entry ids of `physical` this consumer must keep: handed to the handler and not yet settled, or
+   * settled with the ack or dead-letter move not yet confirmed by Redis. Built only when a reclaim or
+   * heartbeat needs it, so the hot path only counts.
+   */
+  private keptIds(physical: string): Set<string> {
     const ids = new Set<string>();
     for (const b of this.held) {
       if (b.physical !== physical) continue;
       for (const d of b.deliveries) if (!d.settled) ids.add(d.entryId);
     }
+    for (const acks of [this.acks, ...this.sendingAcks]) for (const id of acks.get(physical) ?? []) ids.add(id);
+    for (const moves of [this.dlq, ...this.sendingDlq])
+      for (const m of moves) if (m.physical === physical) ids.add(m.entryId);
     return ids;
+  }
+
+  /** The heartbeat: what this consumer keeps is marked as just delivered, without counting a delivery. */
+  private touchHeld(): void {
+    if (this.touching || this.closing || (!this.held.size && !this.inFlight)) return;
+    this.touching = true;
+    const touches = this.cfg.physical.map((stream) => {
+      const ids = [...this.keptIds(stream)];
+      return ids.length ? this.deps.transport.touch(stream, this.cfg.group, this.cfg.consumer, ids) : undefined;
+    });
+    Promise.all(touches)
+      .catch((err) =>
+        this.deps.logger?.warn(
+          { err: errorMessage(err), stream: this.cfg.metricStream, consumer: this.cfg.consumer },
+          'pulse: heartbeat over held entries failed; will retry',
+        ),
+      )
+      .finally(() => (this.touching = false));
   }
 
   private afterSettle(): void {
@@ -198,6 +242,12 @@ export class Consumer implements Subscription {
       wake();
     }
     if (!this.dispatching) this.scheduleFlush();
+    // While a handler is still busy (e.g. waiting for room downstream) the loop sends no read to
+    // carry the acks: flush shortly unless a read has taken them by then.
+    else this.lateFlush ??= setTimeout(() => {
+      this.lateFlush = undefined;
+      if (this.acks.size || this.dlq.length) this.scheduleFlush();
+    }, LATE_FLUSH_MS);
   }
 
   private pushAck(stream: string, id: string): void {
@@ -287,11 +337,14 @@ export class Consumer implements Subscription {
    */
   private async drainOutbox(): Promise<AckMap> {
     const acks = this.takeAcks();
+    // Still this consumer's while they travel: a reclaim must not take them (see heldIds).
+    if (acks.size) this.sendingAcks.add(acks);
     try {
       await this.cfg.idempotency?.flush();
       this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
       await this.flushDeadLetters();
     } catch (err) {
+      this.sendingAcks.delete(acks);
       this.requeueAcks(acks);
       throw err;
     }
@@ -309,6 +362,8 @@ export class Consumer implements Subscription {
       } catch (err) {
         this.requeueAcks(acks);
         throw err;
+      } finally {
+        this.sendingAcks.delete(acks);
       }
     };
     this.flushChain = this.flushChain.catch(() => undefined).then(run);
@@ -319,11 +374,14 @@ export class Consumer implements Subscription {
     if (!this.dlq.length) return;
     const pending = this.dlq;
     this.dlq = [];
+    this.sendingDlq.add(pending);
     try {
       await this.deps.transport.deadLetter(this.cfg.group, await this.deadLetterMoves(pending));
     } catch (err) {
       this.dlq.unshift(...pending);
       throw err;
+    } finally {
+      this.sendingDlq.delete(pending);
     }
   }
 
@@ -333,6 +391,12 @@ export class Consumer implements Subscription {
     let backoff = 50;
     while (!this.closing) {
       try {
+        if (this.readingStopped) {
+          while (this.ahead.length) await this.processAll(await this.takeRead());
+          this.markReadsDone?.();
+          await this.pause(60_000); // until close() wakes it
+          continue;
+        }
         if (!this.groupsReady) {
           for (const s of this.cfg.physical)
             await this.deps.transport.ensureGroup(s, this.cfg.group, this.cfg.startFrom);
@@ -344,9 +408,9 @@ export class Consumer implements Subscription {
         }
         if (Date.now() >= this.nextReclaimAt) {
           // Finish the reads ahead first: their entries are not held yet, and with a short minIdleMs
-          // XAUTOCLAIM would hand them to this consumer a second time.
+          // a claim would hand them to this consumer a second time.
           while (this.ahead.length) await this.processAll(await this.takeRead());
-          // Acks still queued would otherwise look idle to XAUTOCLAIM and come back as duplicates.
+          // Settled entries are excluded from claims anyway; flushing first keeps that set small.
           await this.flush();
           await this.reclaim();
           this.nextReclaimAt = Date.now() + this.cfg.reclaimIntervalMs;
@@ -365,7 +429,12 @@ export class Consumer implements Subscription {
         }
         const batches = await this.takeRead();
         let got = 0;
-        for (const b of batches) got += b.entries.length;
+        let bytes = 0;
+        for (const b of batches) {
+          got += b.entries.length;
+          for (const e of b.entries) bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
+        }
+        if (got > 0) this.entryBytes = this.entryBytes * 0.5 + (bytes / got) * 0.5;
         // While entries flow, keep reads ahead so Redis and the network work while we decode.
         if (got > 0) this.readAhead(this.cfg.readAhead, got);
         await this.processAll(batches);
@@ -399,13 +468,17 @@ export class Consumer implements Subscription {
   private readonly ahead: Array<{ batches: Promise<StreamBatch[]>; count: number }> = [];
   /** Entries the reads ahead may bring: counted against `maxInFlight` before they arrive. */
   private reserved = 0;
+  /** Recent average entry size (envelope bytes), for the byte bound on reads. */
+  private entryBytes = 0;
 
   /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
   private readAhead(depth: number, unprocessed = 0): void {
-    while (this.ahead.length < depth && !this.closing && Date.now() < this.nextReclaimAt) {
+    while (this.ahead.length < depth && !this.closing && !this.readingStopped && Date.now() < this.nextReclaimAt) {
       const count = Math.min(
         this.cfg.batchSize,
         this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
+        // Reads are bounded in bytes too: big entries come a few at a time.
+        Math.max(1, Math.floor(MAX_READ_BYTES / Math.max(1, this.entryBytes))),
       );
       if (count <= 0) return;
       const batches = this.read(count);
@@ -451,7 +524,8 @@ export class Consumer implements Subscription {
       .catch((err: unknown) => {
         this.requeueAcks(acks);
         throw err;
-      });
+      })
+      .finally(() => this.sendingAcks.delete(acks));
     batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
     return { batches };
   }
@@ -484,7 +558,7 @@ export class Consumer implements Subscription {
   private async recoverOwnPending(): Promise<void> {
     for (const stream of this.cfg.physical) {
       let after = '0-0';
-      while (!this.closing && this.inFlight < this.cfg.maxInFlight) {
+      while (!this.closing && !this.readingStopped && this.inFlight < this.cfg.maxInFlight) {
         const entries = await this.reader.readOwnPending(
           stream,
           this.cfg.group,
@@ -499,20 +573,21 @@ export class Consumer implements Subscription {
     }
   }
 
-  /** XAUTOCLAIM over each stream, carrying the cursor across calls until the pending list is covered. */
+  /** Claims idle pending entries of each stream, carrying the cursor until the pending list is covered. */
   private async reclaim(): Promise<void> {
     for (const stream of this.cfg.physical) {
       let cursor = this.claimCursor.get(stream) ?? '0-0';
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
-        if (room <= 0 || this.closing) break;
-        const res = await this.reader.autoclaim(
+        if (room <= 0 || this.closing || this.readingStopped) break;
+        const res = await this.reader.claimIdle(
           stream,
           this.cfg.group,
           this.cfg.consumer,
           this.cfg.minIdleMs,
           cursor,
           Math.min(this.cfg.batchSize, room),
+          this.keptIds(stream),
         );
         cursor = res.cursor;
         // Trimmed while pending: nothing left to deliver, so ack the ids.
@@ -525,7 +600,7 @@ export class Consumer implements Subscription {
 
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
     const fresh: RawEntry[] = [];
-    const holding = this.heldIds(stream);
+    const holding = this.keptIds(stream);
     for (const e of entries) {
       if (holding.has(e.id)) continue;
       if (e.fields === null) {
@@ -554,6 +629,11 @@ export class Consumer implements Subscription {
       const e = entries[i];
       if (e.fields === null) {
         this.pushAck(physical, e.id);
+        continue;
+      }
+      const tooLarge = e.tooLarge ?? this.oversized(e.fields);
+      if (tooLarge) {
+        this.deadLetterTooLarge(physical, e, tooLarge);
         continue;
       }
       const decoded =
@@ -601,6 +681,34 @@ export class Consumer implements Subscription {
     }
   }
 
+  /** The first field value over `maxEntryBytes` (entries read through ioredis or in memory). */
+  private oversized(fields: Fields): RawEntry['tooLarge'] {
+    const max = this.cfg.maxEntryBytes;
+    for (let i = 1; i < fields.length; i += 2) {
+      const v = fields[i];
+      // UTF-8 takes 1-3 bytes per UTF-16 unit here: count bytes only when the length is ambiguous.
+      if (v.length > max || (v.length * 3 > max && Buffer.byteLength(v) > max))
+        return { field: fields[i - 1], bytes: Buffer.byteLength(v) };
+    }
+    return undefined;
+  }
+
+  /** Dead-letters an entry with an oversized field, keeping its small fields only (never the big one). */
+  private deadLetterTooLarge(physical: string, e: RawEntry, big: NonNullable<RawEntry['tooLarge']>): void {
+    const small: Fields = [];
+    const fields = e.fields ?? [];
+    for (let i = 0; i + 1 < fields.length; i += 2)
+      if (fields[i] !== big.field) small.push(fields[i], fields[i + 1]);
+    this.toDeadLetter(
+      physical,
+      e.id,
+      small,
+      `too large: field ${big.field} is ${big.bytes} bytes (max ${this.cfg.maxEntryBytes}); not parsed, not copied (the entry stays in the source stream until trimmed)`,
+      e.deliveryCount,
+    );
+    this.tally.add(trackOf(small), 'dead_letter');
+  }
+
   private async dropDuplicates(
     deliveries: PulseDelivery<unknown>[],
   ): Promise<PulseDelivery<unknown>[]> {
@@ -636,6 +744,16 @@ export class Consumer implements Subscription {
 
   // ---- shutdown ----
 
+  stopReading(): Promise<void> {
+    if (!this.readsDone) {
+      this.readingStopped = true;
+      this.readsDone = new Promise((resolve) => (this.markReadsDone = resolve));
+      this.wakePause?.();
+      this.capacityWaiter?.();
+    }
+    return this.readsDone;
+  }
+
   close(): Promise<void> {
     if (!this.closed) this.closed = this.shutdown();
     return this.closed;
@@ -645,6 +763,7 @@ export class Consumer implements Subscription {
   abandon(): void {
     this.abandoned = true;
     this.closing = true;
+    this.stopTimers();
     this.dlq = [];
     this.acks = new Map();
     this.capacityWaiter?.();
@@ -653,8 +772,16 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 
+  private stopTimers(): void {
+    clearInterval(this.heartbeat);
+    if (this.lateFlush) clearTimeout(this.lateFlush);
+    this.lateFlush = undefined;
+  }
+
   private async shutdown(): Promise<void> {
     this.closing = true;
+    this.markReadsDone?.();
+    this.stopTimers();
     this.capacityWaiter?.();
     this.wakePause?.();
     // Interrupts a blocked read; whatever it was being handed stays pending for another consumer.
@@ -672,6 +799,12 @@ export class Consumer implements Subscription {
     this.onClosed(this);
   }
 }
+
+/** Roughly the most entry bytes one read asks for (COUNT shrinks when entries are large). */
+const MAX_READ_BYTES = 8 * 1024 * 1024;
+
+/** How long settled acks may wait for a read to carry them while the handler is busy. */
+const LATE_FLUSH_MS = 20;
 
 /** How long `close()` waits for the loop and the final flush. */
 const CLOSE_GRACE_MS = 5000;

@@ -1,6 +1,6 @@
 /**
  * An in-process emulation of Redis Streams consumer groups (entry ids, last-delivered id, pending
- * entries list with owner/idle/delivery count, XAUTOCLAIM, trimming), so the in-memory backend
+ * entries list with owner/idle/delivery count, claiming idle entries, trimming), so the in-memory backend
  * behaves like the real one. Several buses can share one `InMemoryStreams` to act as separate
  * processes in tests.
  */
@@ -182,25 +182,32 @@ class InMemoryReader implements TransportReader {
     });
   }
 
-  async autoclaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<ClaimResult> {
+  async claimIdle(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    cursor: string,
+    count: number,
+    exclude: ReadonlySet<string>,
+  ): Promise<ClaimResult> {
     const s = this.transport.world.stream(stream, false);
     const g = s?.groups.get(group);
     if (!s || !g) throw nogroup(stream, group);
     const now = Date.now();
-    const start = cursor === '0-0' || cursor === '0' ? '0-0' : cursor;
-    const ids = [...g.pel.keys()].filter((id) => compareIds(id, start) >= 0).sort(compareIds);
+    const after = cursor === '0' ? '0-0' : cursor;
+    const ids = [...g.pel.keys()].filter((id) => compareIds(id, after) > 0).sort(compareIds);
+    const page = Math.max(count, 100);
     const entries: RawEntry[] = [];
     const deleted: string[] = [];
     let scanned = 0;
     let next = '0-0';
     for (const id of ids) {
-      if (scanned >= count * 10 || entries.length >= count) {
-        next = id;
-        break;
-      }
+      if (scanned >= page || entries.length >= count) break;
       scanned++;
+      next = id;
       const p = g.pel.get(id)!;
-      if (now - p.deliveredAt < minIdleMs) continue;
+      if (now - p.deliveredAt < minIdleMs || exclude.has(id)) continue;
       const entry = s.byId.get(id);
       if (!entry) {
         g.pel.delete(id);
@@ -212,6 +219,7 @@ class InMemoryReader implements TransportReader {
       p.count++;
       entries.push({ id, fields: entry.fields, deliveryCount: p.count });
     }
+    if (scanned === ids.length) next = '0-0';
     return { cursor: next, entries, deleted };
   }
 
@@ -255,6 +263,18 @@ export class InMemoryTransport implements Transport {
       const g = this.world.stream(stream, false)?.groups.get(group);
       if (!g) continue;
       for (const id of ids) g.pel.delete(id);
+    }
+  }
+
+  async touch(stream: string, group: string, consumer: string, ids: string[]): Promise<void> {
+    const g = this.world.stream(stream, false)?.groups.get(group);
+    if (!g) return;
+    const now = Date.now();
+    for (const id of ids) {
+      const p = g.pel.get(id);
+      if (!p) continue;
+      p.consumer = consumer;
+      p.deliveredAt = now;
     }
   }
 

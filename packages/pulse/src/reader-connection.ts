@@ -29,6 +29,11 @@ export interface ReaderConnectionOptions {
    * and dropped (a peer that vanished without a reset would otherwise hold the read forever).
    */
   replyTimeoutMs?: number;
+  /**
+   * Field values longer than this are never buffered: their bytes are dropped as they arrive and the
+   * entry comes back with `tooLarge` (default: no limit).
+   */
+  maxEntryBytes?: number;
 }
 
 interface Endpoint {
@@ -74,7 +79,7 @@ export class ReaderConnection {
   private ready?: Promise<void>;
   private closed = false;
   private readonly pending: Pending[] = [];
-  private readonly scanner = new ReplyScanner();
+  private readonly scanner: ReplyScanner;
   private readonly streams = new StreamReplyDecoder();
   /** Bytes received and not yet consumed: `acc[head, len)`. */
   private acc = Buffer.allocUnsafe(INITIAL_BUFFER);
@@ -83,6 +88,7 @@ export class ReaderConnection {
 
   constructor(private readonly opts: ReaderConnectionOptions) {
     this.endpoint = parseRedisUrl(opts.url);
+    this.scanner = new ReplyScanner(opts.maxEntryBytes ?? Infinity);
   }
 
   /**
@@ -183,16 +189,18 @@ export class ReaderConnection {
   }
 
   private receive(chunk: Buffer): void {
-    this.append(chunk);
+    this.append(this.scanner.consumeSkipped(chunk));
     while (this.pending.length && this.head < this.len) {
-      let end: number;
+      let scanned: { end: number; len: number };
       try {
-        end = this.scanner.scan(this.acc, this.head, this.len);
+        scanned = this.scanner.scanAndSkip(this.acc, this.head, this.len);
       } catch (err) {
         // Not RESP2: nothing after this point can be framed, so every call in flight fails loudly.
         this.drop(err as Error);
         return;
       }
+      this.len = scanned.len;
+      const end = scanned.end;
       if (end < 0) return;
       const next = this.pending.shift()!;
       try {

@@ -121,32 +121,57 @@ class RedisReader implements TransportReader {
     return withDeliveryCounts(this.commands, stream, group, consumer, entries);
   }
 
-  async autoclaim(
+  async claimIdle(
     stream: string,
     group: string,
     consumer: string,
     minIdleMs: number,
     cursor: string,
     count: number,
+    exclude: ReadonlySet<string>,
   ): Promise<ClaimResult> {
     await this.ready();
-    const [next, entries, deleted] = (await this.commands.xautoclaim(
+    const minIdle = Math.max(0, Math.round(minIdleMs));
+    // XPENDING first, XCLAIM only the chosen ids: XAUTOCLAIM would also take (and count one more
+    // delivery for) entries this consumer holds or has settled but not yet acked.
+    const page = Math.max(count, 100);
+    const rows = (await this.commands.xpending(
+      stream,
+      group,
+      'IDLE',
+      minIdle,
+      cursor === '0-0' || cursor === '0' ? '-' : `(${cursor}`,
+      '+',
+      page,
+    )) as Array<[string, string, number, number]>;
+    let next = rows.length === page ? rows[rows.length - 1][0] : '0-0';
+    const chosen: Array<[string, string, number, number]> = [];
+    for (const row of rows) {
+      if (exclude.has(row[0])) continue;
+      chosen.push(row);
+      if (chosen.length === count) {
+        if (row !== rows[rows.length - 1]) next = row[0];
+        break;
+      }
+    }
+    if (!chosen.length) return { cursor: next, entries: [], deleted: [] };
+    const claimed = (await this.commands.xclaim(
       stream,
       group,
       consumer,
-      Math.max(0, Math.round(minIdleMs)),
-      cursor,
-      'COUNT',
-      count,
-    )) as [string, XEntry[], string[] | undefined];
-    // Entries deleted since delivery come back as [id, null] on some versions; Redis 7 lists them in the 3rd element.
-    const live = entries.filter((e) => e[1] !== null);
-    const gone = [...(deleted ?? []), ...entries.filter((e) => e[1] === null).map((e) => e[0])];
-    return {
-      cursor: next,
-      entries: await withDeliveryCounts(this.commands, stream, group, consumer, live),
-      deleted: gone,
-    };
+      minIdle,
+      ...chosen.map((r) => r[0]),
+    )) as XEntry[];
+    const counts = new Map(chosen.map((r) => [r[0], Number(r[3]) + 1]));
+    const entries: RawEntry[] = [];
+    const deleted: string[] = [];
+    // Entries deleted since delivery: Redis 7 drops them from the pending list and leaves them out;
+    // older versions return [id, null]. An id missing otherwise was claimed by someone else meanwhile.
+    for (const [id, fields] of claimed) {
+      if (!fields || !fields.length) deleted.push(id);
+      else entries.push({ id, fields, deliveryCount: counts.get(id) ?? 1 });
+    }
+    return { cursor: next, entries, deleted };
   }
 
   close(): void {
@@ -159,6 +184,8 @@ export interface RedisTransportOptions {
   url: string;
   /** CLIENT SETNAME prefix for this bus's connections. */
   clientName?: string;
+  /** Field values over this are dropped unread by the reader connections. */
+  maxEntryBytes?: number;
 }
 
 export class RedisTransport implements Transport {
@@ -218,7 +245,7 @@ export class RedisTransport implements Transport {
   }
 
   reader(name: string): TransportReader {
-    const conn = new ReaderConnection({ url: this.opts.url, name });
+    const conn = new ReaderConnection({ url: this.opts.url, name, maxEntryBytes: this.opts.maxEntryBytes });
     this.readers.add(conn);
     return new RedisReader(conn, this.redis, () => this.ready(), () => this.readers.delete(conn));
   }
@@ -228,6 +255,15 @@ export class RedisTransport implements Transport {
     const pipe = this.redis.pipeline();
     appendAcks(pipe, group, acks);
     if (pipe.length) check((await pipe.exec()) as PipelineResult);
+  }
+
+  async touch(stream: string, group: string, consumer: string, ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.ready();
+    const pipe = this.redis.pipeline();
+    for (let i = 0; i < ids.length; i += 1000)
+      pipe.xclaim(stream, group, consumer, 0, ...ids.slice(i, i + 1000), 'JUSTID');
+    check((await pipe.exec()) as PipelineResult);
   }
 
   async deadLetter(group: string, moves: DeadLetterMove[]): Promise<void> {

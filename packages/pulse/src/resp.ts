@@ -8,6 +8,7 @@ import type { RawEntry, StreamBatch } from './transport';
 import { FIELD, type Fields } from './wire';
 
 const CR = 13;
+const BANG = 33;
 const DOLLAR = 36;
 const STAR = 42;
 const MINUS = 45;
@@ -80,22 +81,86 @@ export class ReplyScanner {
   /** Elements still to come at the current nesting level, and those of the enclosing levels. */
   private remaining = 0;
   private readonly outer: number[] = [];
+  /** Bytes of an oversized bulk string (and its CRLF) still to be dropped as they arrive. */
+  private skipLeft = 0;
+
+  /**
+   * @param maxBulkBytes bulk strings longer than this are never buffered: `scanAndSkip` marks their
+   *   header (`$` becomes `!`, same length, so the decoder sees the size) and drops their bytes.
+   */
+  constructor(private readonly maxBulkBytes = Infinity) {}
+
+  /** The part of `chunk` left once the rest of an oversized bulk string being skipped is dropped. */
+  consumeSkipped(chunk: Buffer): Buffer {
+    if (this.skipLeft === 0) return chunk;
+    const drop = Math.min(this.skipLeft, chunk.length);
+    this.skipLeft -= drop;
+    return drop === chunk.length ? chunk.subarray(0, 0) : chunk.subarray(drop);
+  }
+
+  /**
+   * `scan`, dropping the bytes of oversized bulk strings from `buf` (compacting it in place): `end`
+   * as `scan` returns it, `len` the buffer's new length.
+   */
+  scanAndSkip(buf: Buffer, start: number, len: number): { end: number; len: number } {
+    this.len = len;
+    const end = this.scanWith(buf, start, true);
+    return { end, len: this.len };
+  }
+
+  private len = 0;
 
   /** End offset of the reply starting at `start`, or -1 when `buf[0, len)` does not hold all of it. */
   scan(buf: Uint8Array, start: number, len: number): number {
+    this.len = len;
+    return this.scanWith(buf, start, false);
+  }
+
+  private scanWith(buf: Uint8Array, start: number, skip: boolean): number {
+    let len = this.len;
     if (this.pos < 0) {
       this.pos = start;
       this.remaining = 1;
       this.outer.length = 0;
     }
     let pos = this.pos;
+    if (this.skipLeft > 0) return -1;
+    // Resuming right after a skipped bulk that ended its array(s).
+    while (this.remaining === 0) {
+      if (!this.outer.length) {
+        this.pos = -1;
+        return pos;
+      }
+      this.remaining = this.outer.pop()!;
+    }
     for (;;) {
       const end = lineEnd(buf, pos, len);
       if (end < 0) break;
       const type = buf[pos];
       let next = end + 2;
-      if (type === DOLLAR) {
+      if (type === BANG) {
+        this.remaining--; // a bulk already skipped (marked on an earlier pass)
+      } else if (type === DOLLAR) {
         const n = int(buf, pos + 1, end);
+        if (skip && n > this.maxBulkBytes) {
+          buf[pos] = BANG;
+          const drop = Math.min(n + 2, len - next);
+          (buf as Buffer).copyWithin(next, next + drop, len);
+          len -= drop;
+          this.len = len;
+          this.skipLeft = n + 2 - drop;
+          this.remaining--;
+          pos = next;
+          if (this.skipLeft > 0) break;
+          while (this.remaining === 0) {
+            if (!this.outer.length) {
+              this.pos = -1;
+              return pos;
+            }
+            this.remaining = this.outer.pop()!;
+          }
+          continue;
+        }
         if (n >= 0) next += n + 2;
         if (next > len) break;
         this.remaining--;
@@ -131,6 +196,7 @@ export class ReplyScanner {
 
   reset(): void {
     this.pos = -1;
+    this.skipLeft = 0;
   }
 }
 
@@ -255,12 +321,21 @@ export class StreamReplyDecoder {
         const nf = int(buf, pos + 1, end);
         pos = end + 2;
         let fields: Fields | null = null;
+        let tooLarge: RawEntry['tooLarge'];
         if (nf > 0) {
           fields = new Array<string>(nf);
           for (let f = 0; f < nf; f++) {
-            expectType(buf, pos, DOLLAR);
+            // `!`: a bulk string the scanner skipped (its header marked), see ReplyScanner.
+            if (buf[pos] !== BANG) expectType(buf, pos, DOLLAR);
             end = lineEnd(buf, pos, buf.length);
             n = int(buf, pos + 1, end);
+            if (buf[pos] === BANG) {
+              // Skipped by the scanner: too large to buffer. The value is left empty.
+              pos = end + 2;
+              fields[f] = '';
+              tooLarge = { field: f % 2 === 1 ? fields[f - 1] : '(field name)', bytes: n };
+              continue;
+            }
             pos = end + 2;
             if (n < 0) {
               fields[f] = '';
@@ -279,7 +354,7 @@ export class StreamReplyDecoder {
             pos += n + 2;
           }
         }
-        entries[k] = { id, fields, deliveryCount: 1 };
+        entries[k] = tooLarge ? { id, fields, deliveryCount: 1, tooLarge } : { id, fields, deliveryCount: 1 };
       }
       out.push({ stream, entries });
     }

@@ -12,6 +12,8 @@ export interface RawEntry {
   fields: Fields | null;
   /** 1 on first delivery; grows with every redelivery or claim. */
   deliveryCount: number;
+  /** A field value over the size cap, left out (empty in `fields`) without being read into memory. */
+  tooLarge?: { field: string; bytes: number };
 }
 
 export interface StreamBatch {
@@ -44,7 +46,7 @@ export interface ReplayMove {
 export interface ClaimResult {
   cursor: string;
   entries: RawEntry[];
-  /** Pending ids whose entries no longer exist (trimmed). */
+  /** Pending ids whose entries no longer exist (trimmed): ack them. */
   deleted: string[];
 }
 
@@ -60,8 +62,13 @@ export interface TransportReader {
   readNew(streams: string[], group: string, consumer: string, count: number, blockMs: number, acks: AckMap): Promise<StreamBatch[]>;
   /** This consumer's own pending entries (XREADGROUP with an id), after `afterId`. */
   readOwnPending(stream: string, group: string, consumer: string, afterId: string, count: number): Promise<RawEntry[]>;
-  /** XAUTOCLAIM from `cursor`. */
-  autoclaim(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number): Promise<ClaimResult>;
+  /**
+   * Claims up to `count` pending entries idle at least `minIdleMs`, scanning the pending list from
+   * `cursor` ('0-0': the start) and skipping `exclude` (what this consumer holds or has settled: those
+   * must be neither handed out again nor have their delivery count raised). Each entry claimed counts
+   * one more delivery. The cursor returned is '0-0' once the list is covered.
+   */
+  claimIdle(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number, exclude: ReadonlySet<string>): Promise<ClaimResult>;
   /** Interrupts a blocked read and releases the connection. */
   close(): void;
 }
@@ -71,6 +78,11 @@ export interface Transport {
   ensureGroup(stream: string, group: string, startFrom: '0' | '$'): Promise<void>;
   reader(name: string): TransportReader;
   ack(group: string, acks: AckMap): Promise<void>;
+  /**
+   * Marks pending entries as just delivered to `consumer` without counting a delivery (XCLAIM JUSTID):
+   * a live consumer's heartbeat over what it holds, so no consumer takes those over as idle.
+   */
+  touch(stream: string, group: string, consumer: string, ids: string[]): Promise<void>;
   /** Atomically appends each entry to its DLQ stream and acks it on the source. */
   deadLetter(group: string, moves: DeadLetterMove[]): Promise<void>;
   groupStats(stream: string, group: string): Promise<GroupStats>;

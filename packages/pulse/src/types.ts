@@ -44,6 +44,11 @@ export interface EventBusOptions {
   /** `redis` only: CLIENT SETNAME prefix for this bus's connections; default `pulse`. */
   clientName?: string;
   logger?: PulseLogger;
+  /**
+   * Largest field value a consumer reads (default 1 MiB): a larger entry is dead-lettered with reason
+   * `too large` without being parsed, and on Redis its bytes are dropped as they arrive, never buffered.
+   */
+  maxEntryBytes?: number;
 }
 
 export interface PublishOptions {
@@ -142,6 +147,12 @@ export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => Messag
 export type BatchMiddleware<T = unknown> = (next: BatchHandler<T>) => BatchHandler<T>;
 
 export interface Subscription {
+  /**
+   * Stops reading (no new reads, no reclaims); reads already on their way are handed to the handler
+   * first. Resolves once nothing more will be handed out. Settling and acking go on: the first step of
+   * a graceful shutdown, before draining what was handed out and `close()`.
+   */
+  stopReading(): Promise<void>;
   /** Stops reading, lets in-flight handlers finish, acks what finished, leaves the rest pending. */
   close(): Promise<void>;
 }

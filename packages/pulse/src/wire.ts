@@ -247,7 +247,10 @@ export interface DeadLetterInfo {
   failedAt?: number;
 }
 
-/** Dead-letter entry: who/why/how often, the original envelope field verbatim and all original fields. */
+/**
+ * Dead-letter entry: who/why/how often, the original envelope field verbatim and the other original
+ * fields as JSON in `raw` (`readDeadLetters` puts them back together).
+ */
 export function dlqFields(info: DeadLetterInfo): Fields {
   const out: Fields = [
     DLQ_FIELD.sourceStream,
@@ -269,6 +272,9 @@ export function dlqFields(info: DeadLetterInfo): Fields {
   if (id !== undefined) out.push(DLQ_FIELD.id, id);
   const envelope = fieldOf(info.fields, FIELD.envelope);
   if (envelope !== undefined) out.push(DLQ_FIELD.envelope, envelope);
-  out.push(DLQ_FIELD.raw, JSON.stringify(fieldsToObject(info.fields)));
+  // `raw` holds the other original fields: the envelope is stored once, in its own field.
+  const raw = fieldsToObject(info.fields);
+  delete raw[FIELD.envelope];
+  out.push(DLQ_FIELD.raw, JSON.stringify(raw));
   return out;
 }

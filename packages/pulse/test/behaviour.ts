@@ -157,6 +157,83 @@ export function behaviourSuite(
       expect(seen).toHaveLength(3);
     });
 
+    it('holding entries through many reclaim rounds does not raise their delivery count', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      const sub = bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c1', blockMs: 5, minIdleMs: 5, reclaimIntervalMs: 5 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2)]);
+      await waitFor(() => held.length === 2, 'delivered');
+      await new Promise((r) => setTimeout(r, 200)); // dozens of reclaim rounds, entries idle all along
+      await sub.close(); // never settled: stays pending, as after a crash
+      const again: Delivery[] = [];
+      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c2', blockMs: 5, minIdleMs: 10 }, (batch) => {
+        for (const d of batch) {
+          again.push(d);
+          d.ack();
+        }
+      });
+      await waitFor(() => again.length === 2, 'reclaimed by c2');
+      // One delivery to c1's handler, one to c2's: the count means deliveries to handlers.
+      expect(again.map((d) => d.deliveryCount)).toEqual([2, 2]);
+    });
+
+    it('acks what it settled while its handler is still busy with a later batch, so nobody takes it again', async () => {
+      const bus = h.bus();
+      const handled = new Map<string, number>();
+      const count = (batch: Delivery[]) => {
+        for (const d of batch) handled.set(d.envelope.id, (handled.get(d.envelope.id) ?? 0) + 1);
+      };
+      const first: Delivery[] = [];
+      let release!: () => void;
+      const busy = new Promise<void>((r) => (release = r));
+      let batches = 0;
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'busy', batchSize: 10, readAhead: 1, blockMs: 5, minIdleMs: 50, reclaimIntervalMs: 10 },
+        async (batch) => {
+          count(batch);
+          if (batches++ === 0) first.push(...batch);
+          else {
+            await busy; // e.g. the store's queue is full: the handler waits for room
+            batch.forEach((d) => d.ack());
+          }
+        },
+      );
+      await bus.publishBatch('md.bars', Array.from({ length: 20 }, (_, i) => barEnvelope(i)));
+      await waitFor(() => handled.size === 20, 'both batches handed out');
+      first.forEach((d) => d.ack()); // settled while the handler still waits on the second batch
+      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'other', blockMs: 5, minIdleMs: 50, reclaimIntervalMs: 10 }, (batch) => {
+        count(batch);
+        batch.forEach((d) => d.ack());
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
+      const twice = [...handled.values()].filter((n) => n > 1).length;
+      expect({ handled: handled.size, twice }).toEqual({ handled: 20, twice: 0 });
+    });
+
+    it('another consumer does not take over what a live consumer holds', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'holder', blockMs: 5, minIdleMs: 80, reclaimIntervalMs: 20 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2), barEnvelope(3)]);
+      await waitFor(() => held.length === 3, 'delivered to the holder');
+      const stolen: Delivery[] = [];
+      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'other', blockMs: 5, minIdleMs: 80, reclaimIntervalMs: 10 }, (batch) => {
+        stolen.push(...batch);
+      });
+      await new Promise((r) => setTimeout(r, 400)); // five times minIdleMs
+      expect(stolen.map((d) => d.envelope.id)).toEqual([]);
+      held.forEach((d) => d.ack());
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
+    });
+
     it('redelivers a failed message and counts the outcome', async () => {
       const registry = new Registry();
       const bus = h.bus({ registry });
@@ -417,6 +494,48 @@ export function behaviourSuite(
       expect(again[0].envelope.id).toBe(held[1].envelope.id);
       expect(again[0].deliveryCount).toBe(2);
       await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'acked');
+    });
+
+    it('stopReading() stops reading first: what was read is handed to the handler and can still be acked', async () => {
+      const bus = h.bus();
+      const held: Delivery[] = [];
+      const sub = bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 20, blockMs: 20, minIdleMs: 60_000 },
+        (batch) => void held.push(...batch),
+      );
+      await bus.publishBatch('md.bars', Array.from({ length: 100 }, (_, i) => barEnvelope(i)));
+      await waitFor(() => held.length > 0, 'first deliveries');
+      await sub.stopReading();
+      const handed = held.length;
+      await bus.publishBatch('md.bars', Array.from({ length: 50 }, (_, i) => barEnvelope(1000 + i)));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(held.length).toBe(handed); // nothing read after stopReading resolved
+      const stats = await bus.groupStats('md.bars', 'g');
+      expect(stats.pending).toBe(handed); // everything read was handed out, nothing more
+      held.forEach((d) => d.ack());
+      await sub.close();
+      expect((await bus.groupStats('md.bars', 'g')).pending).toBe(0);
+    });
+
+    it('dead-letters entries over maxEntryBytes as "too large" without parsing them, and keeps consuming', async () => {
+      const bus = h.bus({ maxEntryBytes: 64 * 1024 });
+      const physical = bus.streamName('md.bars');
+      const big = barEnvelope(1);
+      const bigJson = JSON.stringify({ ...big, meta: { ...big.meta, headers: { pad: 'x'.repeat(200_000) } } });
+      await bus.publish('md.bars', barEnvelope(0));
+      const bigId = await h.addRaw(physical, ['id', big.id, 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', bigJson]);
+      await bus.publish('md.bars', barEnvelope(2));
+      const got: string[] = [];
+      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(String((e.payload as Bar).ts)));
+      await waitFor(() => got.length === 2, 'the two small entries');
+      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 1, 'dead-lettered');
+      const [dl] = await bus.readDeadLetters('md.bars');
+      expect(dl.sourceEntryId).toBe(bigId);
+      expect(dl.reason).toMatch(/^too large: .*envelope.*2\d{5} bytes.*max 65536/);
+      expect(dl.envelopeId).toBe(big.id);
+      expect(dl.envelope).toBeUndefined(); // not copied: the entry stays in the source stream until trimmed
+      expect(JSON.stringify(dl.original).length).toBeLessThan(1000);
+      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all settled');
     });
 
     it('caps in-flight deliveries (backpressure) until they are acked', async () => {

@@ -196,7 +196,7 @@ describeWithRedis('pulse on real Redis', () => {
     expect(warnings[0]).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
   });
 
-  it('reclaims a long pending list with XAUTOCLAIM, carrying the cursor, and acks entries trimmed away', async () => {
+  it('reclaims a long pending list (XPENDING IDLE + XCLAIM), carrying the cursor, and drops entries trimmed away', async () => {
     const stream = `${ns}.md.bars`;
     const producer = bus();
     const sent = Array.from({ length: 2500 }, (_, i) => barEnvelope(i));

@@ -180,3 +180,26 @@ describe('an unknown RESP type fails loudly', () => {
     expect(() => decoder.decode(Buffer.from(intField), 0)).toThrow(/unknown RESP type ':'/);
   });
 });
+
+describe('ReplyScanner with a bulk size cap', () => {
+  it('drops the bytes of an oversized bulk string as they arrive and marks it, never buffering it', () => {
+    const big = 'x'.repeat(300_000);
+    const reply = Buffer.from(`*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*4\r\n$2\r\nid\r\n$1\r\nA\r\n$8\r\nenvelope\r\n$${big.length}\r\n${big}\r\n`);
+    const scanner = new ReplyScanner(1024);
+    let buf = Buffer.alloc(0);
+    let end = -1;
+    let peak = 0;
+    for (let i = 0; i < reply.length && end < 0; i += 16 * 1024) {
+      const chunk = scanner.consumeSkipped(reply.subarray(i, i + 16 * 1024));
+      buf = Buffer.concat([buf, chunk]);
+      const r = scanner.scanAndSkip(buf, 0, buf.length);
+      buf = buf.subarray(0, r.len);
+      end = r.end;
+      peak = Math.max(peak, buf.length);
+    }
+    expect(end).toBe(buf.length);
+    expect(peak).toBeLessThan(20 * 1024);
+    const [batch] = new StreamReplyDecoder().decode(buf, 0);
+    expect(batch.entries[0]).toMatchObject({ id: '1-0', fields: ['id', 'A', 'envelope', ''], tooLarge: { field: 'envelope', bytes: 300_000 } });
+  });
+});

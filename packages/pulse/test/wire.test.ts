@@ -1,6 +1,6 @@
 import { decodeEnvelope } from '@mdp/contracts';
 import { createEnvelope } from '../src';
-import { decodeEntry, encodeEntry, quickEnvelope } from '../src/wire';
+import { decodeEntry, dlqFields, encodeEntry, fieldsToObject, quickEnvelope } from '../src/wire';
 
 const bar = {
   provider: 'ibkr',
@@ -103,5 +103,17 @@ describe('envelope decoding fast path', () => {
       reason: 'no envelope: the envelope field is not a JSON object',
       envelopeId: 'x2',
     });
+  });
+});
+
+describe('dead-letter fields', () => {
+  it('store the envelope once: verbatim in `envelope`, and `raw` holds the other original fields', () => {
+    const env = createEnvelope('md.Bar', bar);
+    const fields = encodeEntry(env);
+    const dl = fieldsToObject(dlqFields({ sourceStream: 's', sourceEntryId: '1-0', group: 'g', consumer: 'c', reason: 'r', attempts: 1, fields, failedAt: 0 }));
+    expect(dl.envelope).toBe(fields[7]);
+    const raw = JSON.parse(dl.raw);
+    expect(raw).toEqual({ id: env.id, schema_id: 'md.Bar', track: 'v1' });
+    expect(JSON.stringify(dl).split(env.id).length - 1).toBeLessThanOrEqual(3); // id, raw.id, inside envelope once
   });
 });

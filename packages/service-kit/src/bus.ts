@@ -31,13 +31,20 @@ export interface ConnectBusOptions {
   pingTimeoutMs?: number;
 }
 
-type BusEnv = Pick<SharedEnv, 'PULSE_ENABLED' | 'EVENT_BUS_BACKEND' | 'REDIS_URL' | 'MD_NAMESPACE' | 'SCHEMA_TRACK' | 'PUBLISHER_TOKEN'>;
+type BusEnv = Pick<SharedEnv, 'PULSE_ENABLED' | 'EVENT_BUS_BACKEND' | 'REDIS_URL' | 'MD_NAMESPACE' | 'SCHEMA_TRACK' | 'PUBLISHER_TOKEN'> &
+  Partial<Pick<SharedEnv, 'PULSE_MAX_ENTRY_BYTES'>>;
 
 export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Promise<BusConnection> {
   const requested = !env.PULSE_ENABLED ? 'disabled' : env.EVENT_BUS_BACKEND;
   if (opts.bus) return { bus: opts.bus, mode: opts.bus.backend, requested, owned: false };
 
-  const common = { namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK, publisherToken: env.PUBLISHER_TOKEN, registry: opts.registry };
+  const common = {
+    namespace: env.MD_NAMESPACE,
+    track: env.SCHEMA_TRACK,
+    publisherToken: env.PUBLISHER_TOKEN,
+    registry: opts.registry,
+    maxEntryBytes: env.PULSE_MAX_ENTRY_BYTES,
+  };
   const inmem = (degradedReason?: string): BusConnection => ({
     bus: createEventBus({ backend: 'inmem', ...common }),
     mode: 'inmem',

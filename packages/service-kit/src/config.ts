@@ -80,6 +80,8 @@ export const sharedEnvShape = {
    */
   PULSE_WIRE: envString('mdp').pipe(z.enum(['mdp', 'core'], { error: 'must be mdp or core' })),
   PUBLISHER_TOKEN: envOptionalString(),
+  /** Largest stream entry field a consumer reads; larger entries are dead-lettered as too large. */
+  PULSE_MAX_ENTRY_BYTES: envInt(1024 * 1024).pipe(z.number().int().min(1024, { error: 'must be >= 1024' })),
   DATABASE_URL: envOptionalString(),
   /** How often each service publishes its HealthStatus on `<ns>.telemetry.health`. */
   HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' })),

@@ -11,6 +11,7 @@ describe('parseEnv', () => {
       SCHEMA_TRACK: 'v1',
       PULSE_WIRE: 'mdp',
       PUBLISHER_TOKEN: undefined,
+      PULSE_MAX_ENTRY_BYTES: 1048576,
       DATABASE_URL: undefined,
       HEARTBEAT_INTERVAL_MS: 5000,
       LOG_LEVEL: 'info',

@@ -8,7 +8,7 @@ describe('ManagedSubscription', () => {
     let opened = 0;
     const reading = new ManagedSubscription(() => {
       opened++;
-      return ['a', 'b'].map((name) => ({ close: async () => void closed.push(name) }));
+      return ['a', 'b'].map((name) => ({ stopReading: async () => undefined, close: async () => void closed.push(name) }));
     });
     expect(reading.running).toBe(false);
     reading.start();

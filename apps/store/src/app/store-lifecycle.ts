@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
+import { sleep } from '@mdp/pulse';
 import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import { StreamIngest } from '../ingest/stream-ingest';
 import type { StoreItem } from '../sinks/store-sink';
@@ -12,7 +13,8 @@ import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /**
  * Orders start and stop. Start: migrations (retried in the background so /health answers meanwhile),
- * then workers, then stream reading. Stop (SIGTERM): stop reading, drain the queue within
+ * then workers, then stream reading. Stop (SIGTERM): stop reading (what is already read still reaches
+ * the queue, so nothing read is left pending), drain the queue within
  * MDS_COORDINATOR_DRAIN_TIMEOUT, then close the subscriptions leaving the rest pending on the streams.
  */
 @Injectable()
@@ -43,8 +45,11 @@ export class StoreLifecycle implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     this.abort.abort();
-    this.ingest.pause();
-    const result = await this.coordinator.stop(this.env.MDS_COORDINATOR_DRAIN_TIMEOUT * 1000);
+    const drainMs = this.env.MDS_COORDINATOR_DRAIN_TIMEOUT * 1000;
+    // Reads on their way are handed over while the queue has room; with the queue full and the
+    // database down that never comes, so the wait is bounded like the drain.
+    await Promise.race([this.ingest.stopReading(), sleep(drainMs)]);
+    const result = await this.coordinator.stop(drainMs);
     await this.ingest.close();
     this.log.info({ ...result }, result.drained ? 'queue drained' : 'drain timed out; unwritten messages stay pending on the streams');
   }

@@ -117,8 +117,12 @@ export class StreamIngest {
     );
   }
 
-  /** Stops handing new deliveries to the coordinator; subscriptions stay open so acks still land. */
-  pause(): void {
+  /**
+   * Stops reading: reads already on their way are still handed to the coordinator (so nothing read is
+   * left pending), then no more. Subscriptions stay open so acks still land while the queue drains.
+   */
+  async stopReading(): Promise<void> {
+    await Promise.all(this.subscriptions.map((s) => s.stopReading()));
     this.accepting = false;
   }
 

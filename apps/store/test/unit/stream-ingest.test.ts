@@ -1,7 +1,8 @@
 import type { BatchHandler, Delivery, EventBus, SubscribeOptions } from '@mdp/pulse';
-import { createEnvelope } from '@mdp/pulse';
+import { createEnvelope, createEventBus } from '@mdp/pulse';
+import { uniqueId } from '@mdp/testing';
 import { WriteCoordinator } from '../../src/coordinator/write-coordinator';
-import { StreamIngest } from '../../src/ingest/stream-ingest';
+import { STORE_GROUP, StreamIngest } from '../../src/ingest/stream-ingest';
 import type { StoreItem } from '../../src/sinks/store-sink';
 import type { Row } from '../../src/sinks/tables';
 import { makeBars, until } from '../helpers/bars';
@@ -13,7 +14,7 @@ function fakeBus() {
     subscribeBatch: (opts: SubscribeOptions, handler: BatchHandler<Row>) => {
       const sub = { opts, handler, closed: false };
       subs.push(sub);
-      return { close: async () => void (sub.closed = true) };
+      return { stopReading: async () => undefined, close: async () => void (sub.closed = true) };
     },
   } as unknown as EventBus;
   return { bus, subs };
@@ -123,16 +124,22 @@ describe('StreamIngest', () => {
     await coord.stop(1000);
   });
 
-  it('after pause, new deliveries are left pending (neither acked nor failed)', async () => {
-    const { bus, subs } = fakeBus();
-    const coord = coordinator({ capacity: 10 });
-    const ingest = new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] });
+  it('on shutdown stops reading first, then drains: nothing it read is left pending', async () => {
+    const bus = createEventBus({ backend: 'inmem', namespace: uniqueId('ingest') });
+    const coord = coordinator({ capacity: 500, write: () => new Promise((r) => setTimeout(r, 2)) });
+    coord.start();
+    const ingest = new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'], batchSize: 100, blockMs: 20, maxInFlight: 1000 });
     ingest.start();
-    ingest.pause();
-    const { batch, outcome } = deliveries(2);
-    await subs[0].handler(batch);
-    expect(outcome).toEqual(['pending', 'pending']);
-    expect(coord.size).toBe(0);
+    await bus.publishBatch('md.bars', makeBars(3000).map((b) => createEnvelope('md.Bar', b as Row)));
+    await until(() => ingest.received > 0);
+    // What StoreLifecycle does on SIGTERM.
+    await ingest.stopReading();
+    const stop = await coord.stop(10_000);
+    await ingest.close();
+    expect(stop).toEqual({ drained: true, pending: 0 });
+    const stats = await bus.groupStats('md.bars', STORE_GROUP);
+    expect({ received: ingest.received > 0, pending: stats.pending }).toEqual({ received: true, pending: 0 });
+    await bus.close();
   });
 
   it('an operator pause closes the subscriptions and keeps ingest stopped until resume', async () => {
