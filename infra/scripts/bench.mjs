@@ -20,16 +20,24 @@ const BENCHES = {
 const asked = process.argv.slice(2).filter((a) => a !== '--');
 const unknown = asked.filter((n) => !(n in BENCHES));
 if (unknown.length) {
-  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
+  console.error(
+    `unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`,
+  );
   process.exit(2);
 }
-const names = asked.length ? asked : Object.keys(BENCHES).filter((n) => existsSync(join(root, BENCHES[n])));
+const names = asked.length
+  ? asked
+  : Object.keys(BENCHES).filter((n) => existsSync(join(root, BENCHES[n])));
 
 // Benchmarks run with the Node flags the services run with (infra/Dockerfile, apps' start scripts).
-const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim() };
+const env = {
+  ...process.env,
+  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim(),
+};
 const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env }).status ?? 1;
 
-if (run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']) !== 0) process.exit(1);
+if (run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']) !== 0)
+  process.exit(1);
 let failed = 0;
 for (const name of names) {
   const file = BENCHES[name];

@@ -45,9 +45,17 @@ function fail(message) {
 }
 
 const ports = Object.fromEntries(SERVICES.map((s) => [s.app, portOf(s)]));
-if (env.PORT) console.error(`[start] PORT=${env.PORT} is ignored: set STORE_PORT, PIPELINE_PORT and ORCH_PORT instead`);
-const taken = Object.entries(ports).filter(([, p], i, all) => p !== 0 && all.findIndex(([, q]) => q === p) !== i);
-if (taken.length) fail(`two services would listen on port ${taken[0][1]}: give STORE_PORT, PIPELINE_PORT and ORCH_PORT distinct values`);
+if (env.PORT)
+  console.error(
+    `[start] PORT=${env.PORT} is ignored: set STORE_PORT, PIPELINE_PORT and ORCH_PORT instead`,
+  );
+const taken = Object.entries(ports).filter(
+  ([, p], i, all) => p !== 0 && all.findIndex(([, q]) => q === p) !== i,
+);
+if (taken.length)
+  fail(
+    `two services would listen on port ${taken[0][1]}: give STORE_PORT, PIPELINE_PORT and ORCH_PORT distinct values`,
+  );
 
 const running = multiProcess ? startProcesses() : await startInProcess();
 await printBanner(await running.ports());
@@ -57,15 +65,21 @@ function startProcesses() {
   let stopping = false;
   let failed = false;
   const children = SERVICES.map(({ app, nodeFlags = NODE_FLAGS }) => {
-    const child = spawn(process.execPath, [...nodeFlags, join(root, 'apps', app, 'dist', 'main.js')], {
-      stdio: 'inherit',
-      env: { ...env, PORT: String(ports[app]) },
-    });
+    const child = spawn(
+      process.execPath,
+      [...nodeFlags, join(root, 'apps', app, 'dist', 'main.js')],
+      {
+        stdio: 'inherit',
+        env: { ...env, PORT: String(ports[app]) },
+      },
+    );
     child.on('exit', (code, signal) => {
       if (!stopping || code !== 0) failed = true;
-      if (!stopping) console.error(`[start] ${app} exited (${signal ?? code}); stopping the others`);
+      if (!stopping)
+        console.error(`[start] ${app} exited (${signal ?? code}); stopping the others`);
       shutdown();
-      if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(failed ? 1 : 0);
+      if (children.every((c) => c.exitCode !== null || c.signalCode !== null))
+        process.exit(failed ? 1 : 0);
     });
     return child;
   });
@@ -118,7 +132,10 @@ async function startInProcess() {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   return {
-    ports: async () => Object.fromEntries(SERVICES.map(({ app }, i) => [app, handles[i].app.getHttpServer().address().port])),
+    ports: async () =>
+      Object.fromEntries(
+        SERVICES.map(({ app }, i) => [app, handles[i].app.getHttpServer().address().port]),
+      ),
   };
 }
 
@@ -130,7 +147,8 @@ async function waitForHealth(port, timeoutMs = 60_000) {
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) fail(`nothing answers on http://127.0.0.1:${port}/health after ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      fail(`nothing answers on http://127.0.0.1:${port}/health after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -149,17 +167,25 @@ async function printBanner(bound) {
   const mode = multiProcess
     ? `three processes on Redis (${env.REDIS_URL ?? 'redis://localhost:6379/0'}, namespace ${ns})`
     : 'one process on the in-memory bus';
-  const database = env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'embedded PGlite (.data/store/pglite)';
+  const database = env.DATABASE_URL
+    ? 'PostgreSQL (DATABASE_URL)'
+    : 'embedded PGlite (.data/store/pglite)';
   const lines = [
     '',
     `mdp is running: ${mode}; the store writes to ${database}`,
     '',
-    ...((await answers(url('orchestrator', '/'))) ? [`  cockpit        ${url('orchestrator', '/')}`] : []),
-    ...SERVICES.map(({ app }) => `  ${app.padEnd(13)}  ${url(app, '/health')}   ${url(app, '/metrics')}`),
+    ...((await answers(url('orchestrator', '/')))
+      ? [`  cockpit        ${url('orchestrator', '/')}`]
+      : []),
+    ...SERVICES.map(
+      ({ app }) => `  ${app.padEnd(13)}  ${url(app, '/health')}   ${url(app, '/metrics')}`,
+    ),
     '',
     '  bars being written:',
     `    curl -s ${url('store', '/metrics')} | grep ^mds_coord_items_written_total`,
-    ...(multiProcess ? [`    pnpm mdp tail md.bars        (decoded envelopes on ${ns}.md.bars, live)`] : []),
+    ...(multiProcess
+      ? [`    pnpm mdp tail md.bars        (decoded envelopes on ${ns}.md.bars, live)`]
+      : []),
     '',
     '  Ctrl-C stops every service (they drain first).',
     '',

@@ -14,9 +14,21 @@ import { STORE_DEFAULT_PORT } from '@mdp/store/dist/config/store-config';
 export const SYSTEM_DOC = join(__dirname, '..', '..', 'docs', 'system.md');
 
 export const SERVICE_INFO: Record<ServiceName, { port: number; portVar: string; role: string }> = {
-  orchestrator: { port: ORCHESTRATOR_PORT, portVar: 'ORCH_PORT', role: 'stream observer, audit trail, health and topology, control API' },
-  store: { port: STORE_DEFAULT_PORT, portVar: 'STORE_PORT', role: 'bounded write coordinator into PostgreSQL; backpressure feedback' },
-  pipeline: { port: PIPELINE_PORT, portVar: 'PIPELINE_PORT', role: 'providers, token-bucket rates that follow the store feedback' },
+  orchestrator: {
+    port: ORCHESTRATOR_PORT,
+    portVar: 'ORCH_PORT',
+    role: 'stream observer, audit trail, health and topology, control API',
+  },
+  store: {
+    port: STORE_DEFAULT_PORT,
+    portVar: 'STORE_PORT',
+    role: 'bounded write coordinator into PostgreSQL; backpressure feedback',
+  },
+  pipeline: {
+    port: PIPELINE_PORT,
+    portVar: 'PIPELINE_PORT',
+    role: 'providers, token-bucket rates that follow the store feedback',
+  },
 };
 
 /** What each shared variable means; a variable of `sharedEnvShape` without a line here fails the drift test. */
@@ -26,11 +38,14 @@ export const SHARED_ENV_MEANING: Record<keyof typeof sharedEnvShape, string> = {
   REDIS_URL: 'Redis for the bus',
   MD_NAMESPACE: 'stream name prefix',
   SCHEMA_TRACK: '`v1` or `v2`: what this service publishes; it reads both',
-  PULSE_WIRE: "`mdp` or `core`: entry layout of the feedback and rate adjustment streams (`core`: the Python market-data-core's)",
+  PULSE_WIRE:
+    "`mdp` or `core`: entry layout of the feedback and rate adjustment streams (`core`: the Python market-data-core's)",
   PUBLISHER_TOKEN: 'when set, envelopes are HMAC-signed and checked',
-  PULSE_MAX_ENTRY_BYTES: 'largest stream entry a consumer parses (bytes, default 1 MiB); larger ones go to `<stream>.dlq` as `too large`',
+  PULSE_MAX_ENTRY_BYTES:
+    'largest stream entry a consumer parses (bytes, default 1 MiB); larger ones go to `<stream>.dlq` as `too large`',
   DATABASE_URL: 'PostgreSQL; unset means embedded PGlite (refused with `NODE_ENV=production`)',
-  HEARTBEAT_INTERVAL_MS: 'how often each service publishes its `HealthStatus` on `<ns>.telemetry.health`',
+  HEARTBEAT_INTERVAL_MS:
+    'how often each service publishes its `HealthStatus` on `<ns>.telemetry.health`',
   LOG_LEVEL: 'pino level',
   LOG_FORMAT: '`pretty`, `json`, or `auto` (pretty on a terminal, JSON otherwise)',
 };
@@ -38,8 +53,16 @@ export const SHARED_ENV_MEANING: Record<keyof typeof sharedEnvShape, string> = {
 /** Variables outside the shared schema that more than one place reads. */
 const OTHER_ENV: Array<[string, string, string]> = [
   ['PORT', 'per service', 'HTTP port of one service process'],
-  ['STORE_PORT / PIPELINE_PORT / ORCH_PORT', '8081 / 8082 / 8080', '`pnpm start`: the port of each service (it ignores `PORT`)'],
-  ['ORCH_ADMIN_TOKEN', 'unset', "bearer token for the orchestrator's control API; unset disables control"],
+  [
+    'STORE_PORT / PIPELINE_PORT / ORCH_PORT',
+    '8081 / 8082 / 8080',
+    '`pnpm start`: the port of each service (it ignores `PORT`)',
+  ],
+  [
+    'ORCH_ADMIN_TOKEN',
+    'unset',
+    "bearer token for the orchestrator's control API; unset disables control",
+  ],
   ['NODE_ENV', 'unset', '`production` makes the store refuse to start without `DATABASE_URL`'],
 ];
 
@@ -59,7 +82,7 @@ export function renderSystemDoc(): string {
     '# mdp system map',
     '',
     'What every service agrees on: ports, streams, consumer groups, shared environment. Generated from the stream',
-    'catalogue (`packages/contracts/src/catalogue.ts`), the services\' configuration and `@mdp/service-kit`\'s shared',
+    "catalogue (`packages/contracts/src/catalogue.ts`), the services' configuration and `@mdp/service-kit`'s shared",
     'environment schema; `infra/test/system-doc.test.ts` fails when this file and the code disagree.',
     '',
     '## Services',
@@ -69,10 +92,18 @@ export function renderSystemDoc(): string {
   ];
   for (const service of SERVICES) {
     const info = SERVICE_INFO[service];
-    const owned = STREAM_CATALOGUE.flatMap((s) => s.groups.filter((g) => g.service === service).map((g) => g.name));
-    const publishes = STREAM_CATALOGUE.filter((s) => s.publishers.includes(service)).map((s) => code(`<ns>.${s.name}`));
-    const reads = STREAM_CATALOGUE.filter((s) => s.groups.some((g) => g.service === service)).map((s) => code(`<ns>.${s.name}`));
-    lines.push(`| \`apps/${service}\` | ${info.port} | ${code(info.portVar)} | ${list([...new Set(owned)].map(code))} | ${list(publishes)} | ${list(reads)} | ${info.role} |`);
+    const owned = STREAM_CATALOGUE.flatMap((s) =>
+      s.groups.filter((g) => g.service === service).map((g) => g.name),
+    );
+    const publishes = STREAM_CATALOGUE.filter((s) => s.publishers.includes(service)).map((s) =>
+      code(`<ns>.${s.name}`),
+    );
+    const reads = STREAM_CATALOGUE.filter((s) => s.groups.some((g) => g.service === service)).map(
+      (s) => code(`<ns>.${s.name}`),
+    );
+    lines.push(
+      `| \`apps/${service}\` | ${info.port} | ${code(info.portVar)} | ${list([...new Set(owned)].map(code))} | ${list(publishes)} | ${list(reads)} | ${info.role} |`,
+    );
   }
   lines.push(
     '',
@@ -82,7 +113,7 @@ export function renderSystemDoc(): string {
     '## Streams',
     '',
     'Physical name `<MD_NAMESPACE>.<stream>` (namespace default `mdp`); dead letters go to `<MD_NAMESPACE>.<stream>.dlq`.',
-    'Every entry carries one `EventEnvelope` whose `meta.schema_id` is one of the stream\'s schema ids; the XADD field',
+    "Every entry carries one `EventEnvelope` whose `meta.schema_id` is one of the stream's schema ids; the XADD field",
     'layout is documented in `packages/pulse/README.md`.',
     '',
     '| stream | schema ids | publishers | consumer groups (service: purpose) | retention | what |',
@@ -90,16 +121,33 @@ export function renderSystemDoc(): string {
   );
   for (const s of STREAM_CATALOGUE) {
     const groups = s.groups.map((g) => `${code(g.name)} (${g.service}: ${g.purpose})`);
-    lines.push(`| ${code(s.name)} | ${s.schemaIds.map(code).join(', ')} | ${list(s.publishers)} | ${list(groups)} | ${retention(s.retention)} | ${s.description} |`);
+    lines.push(
+      `| ${code(s.name)} | ${s.schemaIds.map(code).join(', ')} | ${list(s.publishers)} | ${list(groups)} | ${retention(s.retention)} | ${s.description} |`,
+    );
   }
-  lines.push('', '## Shared environment', '', 'Read by every service (`sharedEnvShape` in `packages/service-kit/src/config.ts`):', '', '| variable | default | meaning |', '|---|---|---|');
+  lines.push(
+    '',
+    '## Shared environment',
+    '',
+    'Read by every service (`sharedEnvShape` in `packages/service-kit/src/config.ts`):',
+    '',
+    '| variable | default | meaning |',
+    '|---|---|---|',
+  );
   for (const name of Object.keys(sharedEnvShape) as Array<keyof typeof sharedEnvShape>) {
     const value = defaults[name];
-    lines.push(`| ${code(name)} | ${value === undefined ? 'unset' : code(String(value))} | ${SHARED_ENV_MEANING[name]} |`);
+    lines.push(
+      `| ${code(name)} | ${value === undefined ? 'unset' : code(String(value))} | ${SHARED_ENV_MEANING[name]} |`,
+    );
   }
   lines.push('', 'Other variables:', '', '| variable | default | meaning |', '|---|---|---|');
-  for (const [name, value, meaning] of OTHER_ENV) lines.push(`| ${name.split(' / ').map(code).join(' / ')} | ${value} | ${meaning} |`);
-  lines.push('', 'Store-only (`MDS_*`, `MDS_FB_*`) and pipeline-only (`PIPELINE_*`) settings are listed in each app\'s README.', '');
+  for (const [name, value, meaning] of OTHER_ENV)
+    lines.push(`| ${name.split(' / ').map(code).join(' / ')} | ${value} | ${meaning} |`);
+  lines.push(
+    '',
+    "Store-only (`MDS_*`, `MDS_FB_*`) and pipeline-only (`PIPELINE_*`) settings are listed in each app's README.",
+    '',
+  );
   return lines.join('\n');
 }
 

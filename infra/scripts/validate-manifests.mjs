@@ -22,10 +22,18 @@ const require = createRequire(import.meta.url);
 export function validateCompose(file) {
   // The package exports no path to its bin; its package.json is exported.
   const bin = join(dirname(require.resolve('dclint/package.json')), 'bin', 'dclint.cjs');
-  const run = spawnSync(process.execPath, [bin, '--config', join(INFRA, 'dclint.config.json'), '--no-color', file], { encoding: 'utf8' });
+  const run = spawnSync(
+    process.execPath,
+    [bin, '--config', join(INFRA, 'dclint.config.json'), '--no-color', file],
+    { encoding: 'utf8' },
+  );
   if (run.status === 0) return [];
-  const lines = (run.stdout + run.stderr).split('\n').filter((l) => l.trim() && !l.includes(file) && !/problems? \(/.test(l));
-  return (lines.length ? lines : [`dclint exited ${run.status}`]).map((l) => `${relative(INFRA, file)}: ${l.trim()}`);
+  const lines = (run.stdout + run.stderr)
+    .split('\n')
+    .filter((l) => l.trim() && !l.includes(file) && !/problems? \(/.test(l));
+  return (lines.length ? lines : [`dclint exited ${run.status}`]).map(
+    (l) => `${relative(INFRA, file)}: ${l.trim()}`,
+  );
 }
 
 /** The model class that validates an object of this apiVersion and kind, or undefined. */
@@ -39,7 +47,11 @@ async function modelOf(apiVersion, kind) {
 
 function yamlFiles(path) {
   if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path).flatMap((name) => (statSync(join(path, name)).isDirectory() || /\.ya?ml$/.test(name) ? yamlFiles(join(path, name)) : []));
+  return readdirSync(path).flatMap((name) =>
+    statSync(join(path, name)).isDirectory() || /\.ya?ml$/.test(name)
+      ? yamlFiles(join(path, name))
+      : [],
+  );
 }
 
 /** Every Kubernetes object in the files, validated; one line per problem. */
@@ -49,12 +61,15 @@ export async function validateKubernetes(paths) {
   for (const file of paths.flatMap(yamlFiles)) {
     const where = relative(INFRA, file);
     for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      if (doc.errors.length) problems.push(`${where}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      if (doc.errors.length)
+        problems.push(`${where}: ${doc.errors.map((e) => e.message).join('; ')}`);
       const manifest = doc.toJS();
       if (!manifest) continue;
       const { apiVersion, kind } = manifest;
       if (kind === 'Kustomization') {
-        for (const r of manifest.resources ?? []) if (!existsSync(join(dirname(file), r))) problems.push(`${where}: resource ${r} does not exist`);
+        for (const r of manifest.resources ?? [])
+          if (!existsSync(join(dirname(file), r)))
+            problems.push(`${where}: resource ${r} does not exist`);
         continue;
       }
       objects++;
@@ -80,17 +95,25 @@ export async function validateKubernetes(paths) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
-  const valuesOf = (flag) => args.flatMap((a, i) => (a === flag && args[i + 1] ? [resolve(args[i + 1])] : []));
+  const valuesOf = (flag) =>
+    args.flatMap((a, i) => (a === flag && args[i + 1] ? [resolve(args[i + 1])] : []));
   const explicit = valuesOf('--compose').length + valuesOf('--k8s').length > 0;
   const composeFiles = explicit ? valuesOf('--compose') : [join(INFRA, 'compose.yaml')];
   const k8sPaths = explicit ? valuesOf('--k8s') : [join(INFRA, 'k8s')];
   const compose = composeFiles.flatMap(validateCompose);
   const k8s = await validateKubernetes(k8sPaths);
   const problems = [...compose, ...k8s.problems];
-  if (json) console.log(JSON.stringify({ problems, composeFiles: composeFiles.length, k8sObjects: k8s.objects }));
+  if (json)
+    console.log(
+      JSON.stringify({ problems, composeFiles: composeFiles.length, k8sObjects: k8s.objects }),
+    );
   else {
     for (const p of problems) console.error(p);
-    console.log(problems.length ? `${problems.length} problem(s)` : `${composeFiles.length} compose file(s) and ${k8s.objects} Kubernetes objects are valid`);
+    console.log(
+      problems.length
+        ? `${problems.length} problem(s)`
+        : `${composeFiles.length} compose file(s) and ${k8s.objects} Kubernetes objects are valid`,
+    );
   }
   process.exit(problems.length ? 1 : 0);
 }

@@ -19,8 +19,15 @@ export interface RunningLauncher {
 }
 
 /** Starts the launcher on free ports and resolves once it printed its banner. */
-export async function startLauncher(env: Record<string, string>, timeoutMs = 90_000): Promise<RunningLauncher> {
-  const ports: Ports = { store: await freePort(), pipeline: await freePort(), orchestrator: await freePort() };
+export async function startLauncher(
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+): Promise<RunningLauncher> {
+  const ports: Ports = {
+    store: await freePort(),
+    pipeline: await freePort(),
+    orchestrator: await freePort(),
+  };
   const namespace = uniqueId('start_');
   const child = spawn(process.execPath, [LAUNCHER], {
     env: {

@@ -9,7 +9,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { parse } from 'yaml';
-import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TestSchema } from '@mdp/testing';
+import {
+  createTestSchema,
+  deleteRedisPrefix,
+  describeWithServices,
+  redisUrl,
+  TestSchema,
+} from '@mdp/testing';
 import { exposedNames, metricNames } from './promql';
 import { RunningLauncher, startLauncher } from './launcher';
 
@@ -29,28 +35,58 @@ function dashboardQueries(): Query[] {
     .flatMap((file) => {
       const dash: Json = JSON.parse(readFileSync(join(dir, file), 'utf8'));
       const panels: Json[] = dash.panels.flatMap((p: Json) => [p, ...(p.panels ?? [])]);
-      return panels.flatMap((p) => (p.targets ?? []).map((t: Json) => ({ where: `${file}: ${p.title}`, expr: t.expr as string })));
+      return panels.flatMap((p) =>
+        (p.targets ?? []).map((t: Json) => ({
+          where: `${file}: ${p.title}`,
+          expr: t.expr as string,
+        })),
+      );
     });
 }
 
 function ruleQueries(): Query[] {
   const rules: Json = parse(readFileSync(join(infra, 'prometheus', 'alerts.yml'), 'utf8'));
-  return rules.groups.flatMap((g: Json) => g.rules.map((r: Json) => ({ where: `alerts.yml: ${r.alert ?? r.record}`, expr: r.expr as string })));
+  return rules.groups.flatMap((g: Json) =>
+    g.rules.map((r: Json) => ({
+      where: `alerts.yml: ${r.alert ?? r.record}`,
+      expr: r.expr as string,
+    })),
+  );
 }
 
 describe('PromQL metric names', () => {
   it('are read from expressions, leaving out functions, labels, grouping and ranges', () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (le, stream) (rate(x_seconds_bucket{a="b(c)"}[5m])))').sort()).toEqual(['x_seconds_bucket']);
-    expect(metricNames('absent(up{job="mdp"}) or max by (coord_id) (a_depth) / on (coord_id) b_capacity > 0.8').sort()).toEqual(['a_depth', 'b_capacity', 'up']);
-    expect(metricNames('sum(increase(c_total[$__rate_interval])) > bool 2').sort()).toEqual(['c_total']);
+    expect(
+      metricNames(
+        'histogram_quantile(0.99, sum by (le, stream) (rate(x_seconds_bucket{a="b(c)"}[5m])))',
+      ).sort(),
+    ).toEqual(['x_seconds_bucket']);
+    expect(
+      metricNames(
+        'absent(up{job="mdp"}) or max by (coord_id) (a_depth) / on (coord_id) b_capacity > 0.8',
+      ).sort(),
+    ).toEqual(['a_depth', 'b_capacity', 'up']);
+    expect(metricNames('sum(increase(c_total[$__rate_interval])) > bool 2').sort()).toEqual([
+      'c_total',
+    ]);
   });
 
   it('every dashboard panel and alert rule has a query', () => {
     expect(dashboardQueries().length).toBeGreaterThan(10);
     expect(ruleQueries().map((q) => q.where)).toEqual(
-      expect.arrayContaining(['alerts.yml: MdpStoreCircuitOpen', 'alerts.yml: MdpBackpressureHardSustained', 'alerts.yml: MdpDeadLettersGrowing', 'alerts.yml: MdpConsumerLag', 'alerts.yml: MdpServiceSilent']),
+      expect.arrayContaining([
+        'alerts.yml: MdpStoreCircuitOpen',
+        'alerts.yml: MdpBackpressureHardSustained',
+        'alerts.yml: MdpDeadLettersGrowing',
+        'alerts.yml: MdpConsumerLag',
+        'alerts.yml: MdpServiceSilent',
+      ]),
     );
-    for (const q of [...dashboardQueries(), ...ruleQueries()]) expect({ where: q.where, names: metricNames(q.expr).length > 0 }).toEqual({ where: q.where, names: true });
+    for (const q of [...dashboardQueries(), ...ruleQueries()])
+      expect({ where: q.where, names: metricNames(q.expr).length > 0 }).toEqual({
+        where: q.where,
+        names: true,
+      });
   });
 });
 
@@ -65,7 +101,10 @@ describeWithServices('dashboards and alert rules query exported metrics', () => 
     launcher = await startLauncher({ EVENT_BUS_BACKEND: 'redis', DATABASE_URL: schema.url });
     exported = new Set(PROMETHEUS_OWN);
     for (const port of Object.values(launcher.ports)) {
-      for (const name of exposedNames(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())) exported.add(name);
+      for (const name of exposedNames(
+        await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+      ))
+        exported.add(name);
     }
   }, 120_000);
 
@@ -79,7 +118,14 @@ describeWithServices('dashboards and alert rules query exported metrics', () => 
   });
 
   it('the services export the families the panels are built on', () => {
-    for (const name of ['mds_coord_queue_depth', 'mds_coord_queue_capacity', 'pipeline_rate_scale', 'pulse_group_lag', 'pulse_lag_seconds', 'mds_worker_write_latency_seconds_bucket']) {
+    for (const name of [
+      'mds_coord_queue_depth',
+      'mds_coord_queue_capacity',
+      'pipeline_rate_scale',
+      'pulse_group_lag',
+      'pulse_lag_seconds',
+      'mds_worker_write_latency_seconds_bucket',
+    ]) {
       expect(exported).toContain(name);
     }
     // Base units: no histogram or gauge in milliseconds.
@@ -87,7 +133,11 @@ describeWithServices('dashboards and alert rules query exported metrics', () => 
   });
 
   it('every metric a dashboard panel or an alert rule queries is exported by some service', () => {
-    const missing = [...dashboardQueries(), ...ruleQueries()].flatMap((q) => metricNames(q.expr).filter((n) => !exported.has(n)).map((n) => `${q.where}: ${n}`));
+    const missing = [...dashboardQueries(), ...ruleQueries()].flatMap((q) =>
+      metricNames(q.expr)
+        .filter((n) => !exported.has(n))
+        .map((n) => `${q.where}: ${n}`),
+    );
     expect(missing).toEqual([]);
   });
 });
@@ -99,11 +149,21 @@ describe('promtool', () => {
   const check = available || process.env.CI === 'true' ? it : it.skip;
 
   check('accepts prometheus.yml and its alert rules', () => {
-    expect(available ? 'promtool on PATH' : 'promtool missing: install the Debian package prometheus').toBe('promtool on PATH');
-    const config = spawnSync('promtool', ['check', 'config', join(infra, 'prometheus', 'prometheus.yml')], { encoding: 'utf8' });
+    expect(
+      available ? 'promtool on PATH' : 'promtool missing: install the Debian package prometheus',
+    ).toBe('promtool on PATH');
+    const config = spawnSync(
+      'promtool',
+      ['check', 'config', join(infra, 'prometheus', 'prometheus.yml')],
+      { encoding: 'utf8' },
+    );
     expect(config.stdout + config.stderr).toContain('SUCCESS');
     expect(config.status).toBe(0);
-    const rules = spawnSync('promtool', ['check', 'rules', join(infra, 'prometheus', 'alerts.yml')], { encoding: 'utf8' });
+    const rules = spawnSync(
+      'promtool',
+      ['check', 'rules', join(infra, 'prometheus', 'alerts.yml')],
+      { encoding: 'utf8' },
+    );
     expect(rules.status).toBe(0);
   });
 });

@@ -3,7 +3,22 @@
  * ranges and Grafana variables are removed, then every identifier that is not a function call or a
  * keyword is a metric name. Enough for the queries in this repository's dashboards and rules.
  */
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'le']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+  'le',
+]);
 
 export function metricNames(expr: string): string[] {
   const stripped = expr

@@ -11,7 +11,10 @@ function whereIs(): Map<string, string[]> {
   for (const line of section.split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
     if (cells.length < 4 || cells[1] === 'behaviour' || cells[1].startsWith('---')) continue;
-    rows.set(cells[1], [...cells[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]));
+    rows.set(
+      cells[1],
+      [...cells[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]),
+    );
   }
   return rows;
 }
@@ -21,7 +24,18 @@ describe('README "Where is"', () => {
 
   it('names a file for each behaviour people look for', () => {
     const behaviours = [...rows.keys()].join('\n');
-    for (const wanted of ['reclaim', 'dead-letter', 'dedup', 'watermarks', 'circuit breaker', 'COPY', 'token bucket', 'feedback policy', 'control handling', 'audit'])
+    for (const wanted of [
+      'reclaim',
+      'dead-letter',
+      'dedup',
+      'watermarks',
+      'circuit breaker',
+      'COPY',
+      'token bucket',
+      'feedback policy',
+      'control handling',
+      'audit',
+    ])
       expect(behaviours).toContain(wanted);
   });
 

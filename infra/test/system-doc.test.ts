@@ -10,7 +10,12 @@ import { OBSERVED_STREAMS, OBSERVER_GROUP } from '@mdp/orchestrator/dist/observe
 // The modules that name the groups, not the packages' entry points (which start or load a whole service).
 import { FEEDBACK_GROUP } from '@mdp/pipeline/dist/feedback/feedback-consumer';
 import { MD_STREAMS, STORE_GROUP } from '@mdp/store/dist/ingest/stream-ingest';
-import { renderSystemDoc, SERVICE_INFO, SHARED_ENV_MEANING, SYSTEM_DOC } from '../scripts/system-doc';
+import {
+  renderSystemDoc,
+  SERVICE_INFO,
+  SHARED_ENV_MEANING,
+  SYSTEM_DOC,
+} from '../scripts/system-doc';
 
 describe('docs/system.md', () => {
   it('is what infra/scripts/system-doc.ts generates from the code (run `pnpm docs:system` after a change)', () => {
@@ -24,16 +29,22 @@ describe('docs/system.md', () => {
 
   it('names the port variables the launcher reads', () => {
     const launcher = readFileSync(join(__dirname, '..', 'scripts', 'start.mjs'), 'utf8');
-    for (const { portVar, port } of Object.values(SERVICE_INFO)) expect(launcher).toContain(`portVar: '${portVar}', defaultPort: ${port}`);
+    for (const { portVar, port } of Object.values(SERVICE_INFO))
+      expect(launcher).toContain(`portVar: '${portVar}', defaultPort: ${port}`);
   });
 });
 
 describe('the stream catalogue agrees with the services', () => {
-  const groupsOf = (stream: string) => catalogueEntry(stream)?.groups.map((g) => `${g.service}:${g.name}`) ?? [];
+  const groupsOf = (stream: string) =>
+    catalogueEntry(stream)?.groups.map((g) => `${g.service}:${g.name}`) ?? [];
 
   it('store: ingests every md stream in its group and publishes feedback', () => {
-    for (const stream of Object.values(MD_STREAMS)) expect(groupsOf(stream)).toContain(`store:${STORE_GROUP}`);
-    expect(catalogueEntry(STREAMS.feedback)).toMatchObject({ schemaIds: ['telemetry.FeedbackEvent'], publishers: expect.arrayContaining(['store']) });
+    for (const stream of Object.values(MD_STREAMS))
+      expect(groupsOf(stream)).toContain(`store:${STORE_GROUP}`);
+    expect(catalogueEntry(STREAMS.feedback)).toMatchObject({
+      schemaIds: ['telemetry.FeedbackEvent'],
+      publishers: expect.arrayContaining(['store']),
+    });
   });
 
   it('pipeline: reads feedback and control in its groups, publishes rate adjustments and audit entries', () => {
@@ -51,11 +62,15 @@ describe('the stream catalogue agrees with the services', () => {
   });
 
   it('heartbeats: every service publishes them', () => {
-    expect(catalogueEntry(STREAMS.health)?.publishers).toEqual(expect.arrayContaining([...SERVICES]));
+    expect(catalogueEntry(STREAMS.health)?.publishers).toEqual(
+      expect.arrayContaining([...SERVICES]),
+    );
   });
 
   it('control: every group the orchestrator inspects on control.actions is in the catalogue', () => {
-    expect(groupsOf(STREAMS.control)).toEqual(expect.arrayContaining(['pipeline:pipeline', 'store:store']));
+    expect(groupsOf(STREAMS.control)).toEqual(
+      expect.arrayContaining(['pipeline:pipeline', 'store:store']),
+    );
   });
 
   it('lists each stream once, and every named stream', () => {

@@ -44,7 +44,12 @@ export function loadEnv(env: Env): CliEnv {
 
 /** One connection, no retries: an unreachable Redis is an error naming the URL, not a hang. */
 export async function connectRedis(env: CliEnv, timeoutMs = 3000): Promise<Redis> {
-  const redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: timeoutMs });
+  const redis = new Redis(env.REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
   // The socket error (ECONNREFUSED, ENOTFOUND...) says more than the rejection ("Connection is closed").
   let socketError: Error | undefined;
   redis.on('error', (err: Error) => (socketError ??= err));
@@ -63,7 +68,13 @@ export async function connectRedis(env: CliEnv, timeoutMs = 3000): Promise<Redis
 /** The bus on Redis, after checking Redis answers (so the error names the URL). */
 export async function openBus(env: CliEnv): Promise<PulseBus> {
   (await connectRedis(env)).disconnect();
-  return createEventBus({ backend: 'redis', redisUrl: env.REDIS_URL, namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK, publisherToken: env.PUBLISHER_TOKEN }) as PulseBus;
+  return createEventBus({
+    backend: 'redis',
+    redisUrl: env.REDIS_URL,
+    namespace: env.MD_NAMESPACE,
+    track: env.SCHEMA_TRACK,
+    publisherToken: env.PUBLISHER_TOKEN,
+  }) as PulseBus;
 }
 
 /** `.dlq`: the suffix Pulse gives a stream's dead-letter stream. */
@@ -75,7 +86,15 @@ export async function existingStreams(redis: Redis, namespace: string): Promise<
   const found = new Set<string>();
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000, 'TYPE', 'stream');
+    const [next, keys] = await redis.scan(
+      cursor,
+      'MATCH',
+      `${prefix}*`,
+      'COUNT',
+      1000,
+      'TYPE',
+      'stream',
+    );
     cursor = next;
     for (const key of keys) if (!key.endsWith(DLQ_SUFFIX)) found.add(key.slice(prefix.length));
   } while (cursor !== '0');
@@ -85,16 +104,25 @@ export async function existingStreams(redis: Redis, namespace: string): Promise<
 /** Catalogue streams first, then any other stream found in Redis. */
 export async function knownStreams(redis: Redis, namespace: string): Promise<string[]> {
   const catalogue: string[] = STREAM_CATALOGUE.map((s) => s.name);
-  return [...catalogue, ...(await existingStreams(redis, namespace)).filter((s) => !catalogue.includes(s))];
+  return [
+    ...catalogue,
+    ...(await existingStreams(redis, namespace)).filter((s) => !catalogue.includes(s)),
+  ];
 }
 
 /**
  * The logical stream a user means: `md.bars`, or its physical name `mdp.md.bars`. Anything else is an
  * error that lists the streams there are.
  */
-export async function resolveStream(redis: Redis, namespace: string, input: string): Promise<string> {
+export async function resolveStream(
+  redis: Redis,
+  namespace: string,
+  input: string,
+): Promise<string> {
   const known = await knownStreams(redis, namespace);
   const logical = input.startsWith(`${namespace}.`) ? input.slice(namespace.length + 1) : input;
   if (known.includes(logical)) return logical;
-  throw new CliError(`unknown stream "${input}" in namespace "${namespace}"; known streams: ${known.join(', ')}`);
+  throw new CliError(
+    `unknown stream "${input}" in namespace "${namespace}"; known streams: ${known.join(', ')}`,
+  );
 }

@@ -14,7 +14,8 @@ import { tailCommand } from './commands/tail';
 
 const int = (name: string) => (raw: string) => {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`${name} must be a non-negative integer`);
   return n;
 };
 
@@ -33,7 +34,14 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<num
   const err = options.err ?? ((t: string) => void process.stderr.write(t));
   const rawEnv = options.env ?? process.env;
   let context: CliContext | undefined;
-  const ctx = (): CliContext => (context ??= { env: loadEnv(rawEnv), rawEnv, out, err, interactive: options.interactive ?? Boolean(process.stderr.isTTY) });
+  const ctx = (): CliContext =>
+    (context ??= {
+      env: loadEnv(rawEnv),
+      rawEnv,
+      out,
+      err,
+      interactive: options.interactive ?? Boolean(process.stderr.isTTY),
+    });
 
   const program = new Command('mdp')
     .description('mdp operator CLI: streams, live tail, dead letters, control, CSV publish')
@@ -43,7 +51,9 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<num
 
   program
     .command('streams')
-    .description('streams with length, consumer groups (consumers, pending, lag) and dead-letter counts')
+    .description(
+      'streams with length, consumer groups (consumers, pending, lag) and dead-letter counts',
+    )
     .option('--json', 'machine-readable output')
     .action((o) => streamsCommand(ctx(), o));
 
@@ -52,13 +62,23 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<num
     .description('decoded envelopes of a stream as they arrive (md.bars or mdp.md.bars)')
     .option('--from-start', 'begin with the oldest entry instead of new ones')
     .option('-n, --count <n>', 'stop after n entries', int('--count'))
-    .action((stream, o) => tailCommand(ctx(), stream, { ...o, signal: options.signal }).then(() => undefined));
+    .action((stream, o) =>
+      tailCommand(ctx(), stream, { ...o, signal: options.signal }).then(() => undefined),
+    );
 
-  const dlq = program.command('dlq').description("dead letters: Pulse's <stream>.dlq, or the store's file DLQ with --sink");
-  const sink = () => new Option('--sink <kind>', "the store's file DLQ of this sink (bars, options, news, fundamentals) instead of a stream");
+  const dlq = program
+    .command('dlq')
+    .description("dead letters: Pulse's <stream>.dlq, or the store's file DLQ with --sink");
+  const sink = () =>
+    new Option(
+      '--sink <kind>',
+      "the store's file DLQ of this sink (bars, options, news, fundamentals) instead of a stream",
+    );
   dlq
     .command('list [stream]')
-    .description('dead letters of a stream (all dead-letter streams and file DLQ counts without one)')
+    .description(
+      'dead letters of a stream (all dead-letter streams and file DLQ counts without one)',
+    )
     .addOption(sink())
     .option('--limit <n>', 'at most n entries', int('--limit'))
     .option('--after <id>', 'page: entries after this dlq entry id (with --sink: an offset)')
@@ -71,19 +91,29 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<num
     .action((stream, id, o) => dlqShow(ctx(), stream, id, o));
   dlq
     .command('replay [stream] [ids...]')
-    .description('put dead letters back on their stream (by id, or --all); with --sink: rewrite the file DLQ rows into the database')
+    .description(
+      'put dead letters back on their stream (by id, or --all); with --sink: rewrite the file DLQ rows into the database',
+    )
     .addOption(sink())
     .option('--all', 'every dead letter of the stream')
     .action((stream, ids, o) => dlqReplay(ctx(), stream, ids, o));
 
-  const control = program.command('control').description("control actions through the orchestrator's API (ORCH_URL, ORCH_ADMIN_TOKEN)");
+  const control = program
+    .command('control')
+    .description("control actions through the orchestrator's API (ORCH_URL, ORCH_ADMIN_TOKEN)");
   for (const verb of ['pause', 'resume'] as const) {
     control
       .command(`${verb} [provider]`)
       .description(`${verb} every provider of the pipeline, the one named, or --target`)
-      .option('--target <target>', 'who acts: pipeline, store, a consumer name, provider:<name> or stream:<name>')
+      .option(
+        '--target <target>',
+        'who acts: pipeline, store, a consumer name, provider:<name> or stream:<name>',
+      )
       .option('--reason <text>', 'recorded in the audit trail')
-      .option('--actor <name>', 'who is asking, recorded in the audit trail (default <user>@mdp-cli)')
+      .option(
+        '--actor <name>',
+        'who is asking, recorded in the audit trail (default <user>@mdp-cli)',
+      )
       .action((provider, o) => controlCommand(ctx(), verb, { ...o, provider }));
   }
   control
@@ -91,13 +121,21 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<num
     .description("scale a provider's rate budget (0..1)")
     .option('--reason <text>', 'recorded in the audit trail')
     .option('--actor <name>', 'who is asking, recorded in the audit trail (default <user>@mdp-cli)')
-    .action((provider, scale, o) => controlCommand(ctx(), 'set-scale', { ...o, provider, scale: Number(scale) }));
+    .action((provider, scale, o) =>
+      controlCommand(ctx(), 'set-scale', { ...o, provider, scale: Number(scale) }),
+    );
 
   program
     .command('publish')
-    .description('replay a CSV or NDJSON file (optionally .gz) onto the market-data streams, with a progress bar')
+    .description(
+      'replay a CSV or NDJSON file (optionally .gz) onto the market-data streams, with a progress bar',
+    )
     .requiredOption('--file <path>', 'the file to publish')
-    .addOption(new Option('--kind <kind>', 'what the file holds').choices(['bar', 'option', 'news', 'fundamentals']).default('bar'))
+    .addOption(
+      new Option('--kind <kind>', 'what the file holds')
+        .choices(['bar', 'option', 'news', 'fundamentals'])
+        .default('bar'),
+    )
     .option('--provider <name>', 'provider name for rows without a provider column', 'replay')
     .action((o) => publishCommand(ctx(), o).then(() => undefined));
 

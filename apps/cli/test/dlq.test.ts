@@ -10,9 +10,17 @@ describeWithRedis('mdp dlq (real Redis, and the store file DLQ)', () => {
   let dlqIds: string[] = [];
 
   beforeAll(async () => {
-    for (let i = 0; i < 2; i++) await t.bus.publish('md.news', { ...barEnvelope('MSFT', 1_700_000_000 + i), meta: { schema_id: 'md.News', track: 'v1', headers: {} }, payload: { bad: i } });
+    for (let i = 0; i < 2; i++)
+      await t.bus.publish('md.news', {
+        ...barEnvelope('MSFT', 1_700_000_000 + i),
+        meta: { schema_id: 'md.News', track: 'v1', headers: {} },
+        payload: { bad: i },
+      });
     // Entries that fail their contract are dead-lettered by the bus itself.
-    const sub = t.bus.subscribeBatch({ stream: 'md.news', group: 'store', consumer: 'c1', blockMs: 100 }, (batch) => batch.forEach((d) => d.ack()));
+    const sub = t.bus.subscribeBatch(
+      { stream: 'md.news', group: 'store', consumer: 'c1', blockMs: 100 },
+      (batch) => batch.forEach((d) => d.ack()),
+    );
     await until(async () => (await t.redis.xlen(`${t.ns}.md.news.dlq`)) === 2);
     await sub.close();
     dlqIds = (await t.redis.xrange(`${t.ns}.md.news.dlq`, '-', '+')).map(([id]) => id);
@@ -31,7 +39,7 @@ describeWithRedis('mdp dlq (real Redis, and the store file DLQ)', () => {
     }
   });
 
-  it('list and show a stream\'s dead letters with the reason', async () => {
+  it("list and show a stream's dead letters with the reason", async () => {
     const list = await mdp(['dlq', 'list', 'md.news', '--json'], t.env);
     expect(list.code).toBe(0);
     const letters = JSON.parse(list.out);
@@ -39,7 +47,10 @@ describeWithRedis('mdp dlq (real Redis, and the store file DLQ)', () => {
     expect(letters[0].reason).toContain('schema');
     const show = await mdp(['dlq', 'show', 'md.news', dlqIds[1]], t.env);
     expect(show.code).toBe(0);
-    expect(JSON.parse(show.out)).toMatchObject({ dlq_entry_id: dlqIds[1], envelope: { payload: { bad: 1 } } });
+    expect(JSON.parse(show.out)).toMatchObject({
+      dlq_entry_id: dlqIds[1],
+      envelope: { payload: { bad: 1 } },
+    });
     const missing = await mdp(['dlq', 'show', 'md.news', '0-1'], t.env);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('no dead letter 0-1');
@@ -60,14 +71,24 @@ describeWithRedis('mdp dlq (real Redis, and the store file DLQ)', () => {
   it("--sink reads the store's file DLQ through the store's dlq CLI", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mdp-dlq-'));
     try {
-      await new RejectFiles(dir).record('bars', [bar('AAPL', 1), bar('IBM', 2)] as never[], 'value out of range', 3);
+      await new RejectFiles(dir).record(
+        'bars',
+        [bar('AAPL', 1), bar('IBM', 2)] as never[],
+        'value out of range',
+        3,
+      );
       const list = await mdp(['dlq', 'list', '--sink', 'bars'], { ...t.env, MDS_DLQ_DIR: dir });
       expect(list.code).toBe(0);
       expect(JSON.parse(list.out)).toMatchObject({ sink: 'bars', total: 2 });
-      const show = await mdp(['dlq', 'show', '--sink', 'bars', '1'], { ...t.env, MDS_DLQ_DIR: dir });
+      const show = await mdp(['dlq', 'show', '--sink', 'bars', '1'], {
+        ...t.env,
+        MDS_DLQ_DIR: dir,
+      });
       expect(JSON.parse(show.out).records).toHaveLength(1);
       expect(show.out).toContain('IBM');
-      expect((await mdp(['dlq', 'list', '--sink', 'nope'], { ...t.env, MDS_DLQ_DIR: dir })).err).toContain('unknown sink "nope"');
+      expect(
+        (await mdp(['dlq', 'list', '--sink', 'nope'], { ...t.env, MDS_DLQ_DIR: dir })).err,
+      ).toContain('unknown sink "nope"');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

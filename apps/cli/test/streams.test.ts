@@ -20,23 +20,33 @@ describeWithRedis('mdp streams, tail and errors (real Redis)', () => {
   });
 
   it('streams: length, groups with pending and lag, dead letters', async () => {
-    for (let i = 0; i < 3; i++) await t.bus.publish('md.bars', barEnvelope('AAPL', 1_700_000_000 + i * 60));
+    for (let i = 0; i < 3; i++)
+      await t.bus.publish('md.bars', barEnvelope('AAPL', 1_700_000_000 + i * 60));
     const seen: string[] = [];
     // Holds the first delivery unacked (pending), dead-letters the second, acks the rest.
-    const sub = t.bus.subscribeBatch({ stream: 'md.bars', group: 'store', consumer: 'c1', maxDeliveries: 1, blockMs: 100 }, (batch) => {
-      for (const d of batch) {
-        seen.push(d.entryId);
-        if (seen.length === 1) continue;
-        if (seen.length === 2) d.fail('test: refused');
-        else d.ack();
-      }
-    });
+    const sub = t.bus.subscribeBatch(
+      { stream: 'md.bars', group: 'store', consumer: 'c1', maxDeliveries: 1, blockMs: 100 },
+      (batch) => {
+        for (const d of batch) {
+          seen.push(d.entryId);
+          if (seen.length === 1) continue;
+          if (seen.length === 2) d.fail('test: refused');
+          else d.ack();
+        }
+      },
+    );
     await until(async () => seen.length === 3 && (await t.redis.xlen(`${t.ns}.md.bars.dlq`)) === 1);
     await sub.close();
     const r = await mdp(['streams', '--json'], t.env);
     expect(r.code).toBe(0);
     const bars = JSON.parse(r.out).find((s: { stream: string }) => s.stream === 'md.bars');
-    expect(bars).toMatchObject({ physical: `${t.ns}.md.bars`, exists: true, length: 3, dlq: 1, schemaIds: ['md.Bar'] });
+    expect(bars).toMatchObject({
+      physical: `${t.ns}.md.bars`,
+      exists: true,
+      length: 3,
+      dlq: 1,
+      schemaIds: ['md.Bar'],
+    });
     expect(bars.groups).toEqual([{ name: 'store', consumers: 1, pending: 1, lag: 0 }]);
     const text = await mdp(['streams'], t.env);
     expect(text.out).toMatch(new RegExp(`${t.ns}\\.md\\.bars\\s+3\\s+1\\s+store\\s+1\\s+1\\s+0`));
@@ -45,16 +55,38 @@ describeWithRedis('mdp streams, tail and errors (real Redis)', () => {
 
   it('tail prints decoded envelopes as they arrive, without joining a group', async () => {
     const stop = new AbortController();
-    const tail = mdp(['tail', `${t.ns}.telemetry.feedback`, '--count', '2'], t.env, { signal: stop.signal });
+    const tail = mdp(['tail', `${t.ns}.telemetry.feedback`, '--count', '2'], t.env, {
+      signal: stop.signal,
+    });
     await new Promise((r) => setTimeout(r, 300)); // tail reads new entries only
-    const feedback = { coordinator_id: 'store', queue_size: 5, capacity: 10, level: 'soft', source: 'store', ts: 1_700_000_000 };
-    await t.bus.publish('telemetry.feedback', { id: 'fb-1', key: 'store', ts: 1_700_000_000, meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} }, payload: feedback });
+    const feedback = {
+      coordinator_id: 'store',
+      queue_size: 5,
+      capacity: 10,
+      level: 'soft',
+      source: 'store',
+      ts: 1_700_000_000,
+    };
+    await t.bus.publish('telemetry.feedback', {
+      id: 'fb-1',
+      key: 'store',
+      ts: 1_700_000_000,
+      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v1', headers: {} },
+      payload: feedback,
+    });
     await t.redis.xadd(`${t.ns}.telemetry.feedback`, '*', 'envelope', '{not json');
     const r = await tail;
     expect(r.code).toBe(0);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ id: 'fb-1', meta: { schema_id: 'telemetry.FeedbackEvent' }, payload: { level: 'soft', queue_size: 5 } });
+    expect(lines[0]).toMatchObject({
+      id: 'fb-1',
+      meta: { schema_id: 'telemetry.FeedbackEvent' },
+      payload: { level: 'soft', queue_size: 5 },
+    });
     expect(lines[1].invalid).toContain('not valid JSON');
     expect(await t.redis.xinfo('GROUPS', `${t.ns}.telemetry.feedback`)).toEqual([]);
   });

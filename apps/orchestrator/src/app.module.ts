@@ -14,7 +14,9 @@ export interface OrchestratorModulesOptions {
 }
 
 /** The orchestrator's own modules; service-kit's ServiceModule provides config, logger, health, metrics, bus. */
-export function orchestratorModules(options: OrchestratorModulesOptions): NonNullable<ModuleMetadata['imports']> {
+export function orchestratorModules(
+  options: OrchestratorModulesOptions,
+): NonNullable<ModuleMetadata['imports']> {
   return [
     ObserverModule.forRoot(options.observer),
     AuditModule.forRoot(options.audit),

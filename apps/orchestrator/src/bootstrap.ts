@@ -28,7 +28,12 @@ export function bootstrap(options: BootstrapOptions = {}): Promise<OrchestratorH
       modules: ({ env }) =>
         orchestratorModules({
           observer: { consumer: `orch-observer-${hostname()}`, ...options.observer },
-          audit: { databaseUrl: env.DATABASE_URL, pgliteDir: env.ORCH_PGLITE_DIR, client: options.auditDb, coalesceMs: env.ORCH_AUDIT_COALESCE_MS },
+          audit: {
+            databaseUrl: env.DATABASE_URL,
+            pgliteDir: env.ORCH_PGLITE_DIR,
+            client: options.auditDb,
+            coalesceMs: env.ORCH_AUDIT_COALESCE_MS,
+          },
           cluster: {
             redisUrl: env.REDIS_URL,
             clusterId: env.ORCH_CLUSTER_ID ?? env.MD_NAMESPACE,

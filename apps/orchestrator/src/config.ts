@@ -1,9 +1,17 @@
 import { z } from 'zod';
-import { envInt, envOptionalString, envString, parseEnv, portShape, sharedEnvShape } from '@mdp/service-kit';
+import {
+  envInt,
+  envOptionalString,
+  envString,
+  parseEnv,
+  portShape,
+  sharedEnvShape,
+} from '@mdp/service-kit';
 
 export const ORCHESTRATOR_PORT = 8080;
 
-const positiveMs = (fallback: number) => envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1 (milliseconds)' }));
+const positiveMs = (fallback: number) =>
+  envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1 (milliseconds)' }));
 
 /** Shared variables (SYSTEM.md) plus the orchestrator's own; parsed once at start-up. */
 export const OrchestratorEnv = z.object({
@@ -24,6 +32,8 @@ export const OrchestratorEnv = z.object({
 });
 export type OrchestratorEnv = z.infer<typeof OrchestratorEnv>;
 
-export function loadOrchestratorEnv(env: Record<string, string | undefined> = process.env): OrchestratorEnv {
+export function loadOrchestratorEnv(
+  env: Record<string, string | undefined> = process.env,
+): OrchestratorEnv {
   return parseEnv(OrchestratorEnv, env);
 }

@@ -14,10 +14,16 @@ export async function statusWhen(
     if (done(last)) return last;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`condition not met within ${timeoutMs} ms; last /status: ${JSON.stringify(last)}`);
+  throw new Error(
+    `condition not met within ${timeoutMs} ms; last /status: ${JSON.stringify(last)}`,
+  );
 }
 
-export async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe();

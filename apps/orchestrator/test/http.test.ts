@@ -8,7 +8,11 @@ describe('orchestrator HTTP surface', () => {
 
   beforeAll(async () => {
     orch = await bootstrap({ port: 0, handleSignals: false, env: quietEnv(uniqueId('orch_http')) });
-    await until(async () => ((await request(orch.app.getHttpServer()).get('/ready')).status === 200 ? true : undefined), 'ready (audit_log created)');
+    await until(
+      async () =>
+        (await request(orch.app.getHttpServer()).get('/ready')).status === 200 ? true : undefined,
+      'ready (audit_log created)',
+    );
   });
   afterAll(() => orch?.close());
 
@@ -18,16 +22,24 @@ describe('orchestrator HTTP surface', () => {
 
   it('GET /health: 200 HealthStatus for the orchestrator with bus and observer components', async () => {
     const res = await request(orch.app.getHttpServer()).get('/health').expect(200);
-    expect(res.body).toMatchObject({ service: 'orchestrator', state: 'healthy', version: expect.any(String) });
+    expect(res.body).toMatchObject({
+      service: 'orchestrator',
+      state: 'healthy',
+      version: expect.any(String),
+    });
     expect(typeof res.body.ts).toBe('number');
     const names = res.body.components.map((c: { name: string }) => c.name);
     expect(names).toEqual(expect.arrayContaining(['bus', 'observer']));
-    expect(res.body.components.find((c: { name: string }) => c.name === 'bus').details).toMatchObject({ backend: 'inmem', requested: 'inmem' });
+    expect(
+      res.body.components.find((c: { name: string }) => c.name === 'bus').details,
+    ).toMatchObject({ backend: 'inmem', requested: 'inmem' });
   });
 
   it('GET /ready: 200 once the observer is subscribed', async () => {
     const res = await request(orch.app.getHttpServer()).get('/ready').expect(200);
-    expect(res.body.components.find((c: { name: string }) => c.name === 'observer')).toMatchObject({ state: 'healthy' });
+    expect(res.body.components.find((c: { name: string }) => c.name === 'observer')).toMatchObject({
+      state: 'healthy',
+    });
   });
 
   it('GET /metrics: Prometheus text with the observer, bus and Node default series', async () => {
@@ -51,8 +63,19 @@ describe('orchestrator HTTP surface', () => {
   it('GET /status: the observer, its group and the four telemetry streams it reads', async () => {
     const res = await request(orch.app.getHttpServer()).get('/status').expect(200);
     const { observer } = res.body;
-    expect(observer).toMatchObject({ enabled: true, running: true, backend: 'inmem', group: 'orchestrator', track: 'v1' });
-    expect(Object.keys(observer.streams).sort()).toEqual(['telemetry.audit', 'telemetry.feedback', 'telemetry.health', 'telemetry.rate_adjustment']);
+    expect(observer).toMatchObject({
+      enabled: true,
+      running: true,
+      backend: 'inmem',
+      group: 'orchestrator',
+      track: 'v1',
+    });
+    expect(Object.keys(observer.streams).sort()).toEqual([
+      'telemetry.audit',
+      'telemetry.feedback',
+      'telemetry.health',
+      'telemetry.rate_adjustment',
+    ]);
     expect(observer.streams['telemetry.feedback']).toMatchObject({
       physical_stream: `${observer.namespace}.telemetry.feedback`,
       schema_id: 'telemetry.FeedbackEvent',
@@ -66,13 +89,32 @@ describe('orchestrator HTTP surface', () => {
   });
 
   it('POST /control with ORCH_ADMIN_TOKEN unset: 403 "control disabled", even with a token, and audited', async () => {
-    const res = await request(orch.app.getHttpServer()).post('/control').set('Authorization', 'Bearer anything').send({ action: 'pause', target: 'pipeline' }).expect(403);
-    expect(res.body).toMatchObject({ error: 'control disabled', detail: expect.stringMatching(/ORCH_ADMIN_TOKEN is not set/) });
+    const res = await request(orch.app.getHttpServer())
+      .post('/control')
+      .set('Authorization', 'Bearer anything')
+      .send({ action: 'pause', target: 'pipeline' })
+      .expect(403);
+    expect(res.body).toMatchObject({
+      error: 'control disabled',
+      detail: expect.stringMatching(/ORCH_ADMIN_TOKEN is not set/),
+    });
     const page = await until(async () => {
-      const body = (await request(orch.app.getHttpServer()).get(`/audit?correlation_id=${res.body.correlation_id}`).expect(200)).body;
+      const body = (
+        await request(orch.app.getHttpServer())
+          .get(`/audit?correlation_id=${res.body.correlation_id}`)
+          .expect(200)
+      ).body;
       return body.entries.length ? body : undefined;
     }, 'the refusal audited');
-    expect(page.entries).toEqual([expect.objectContaining({ kind: 'control_request', action: 'pause', status: 'error', outcome: 'rejected', attributes: expect.objectContaining({ refused: 'forbidden' }) })]);
+    expect(page.entries).toEqual([
+      expect.objectContaining({
+        kind: 'control_request',
+        action: 'pause',
+        status: 'error',
+        outcome: 'rejected',
+        attributes: expect.objectContaining({ refused: 'forbidden' }),
+      }),
+    ]);
   });
 
   it('GET /: the cockpit page, its script and the vendored chart library', async () => {
@@ -81,10 +123,19 @@ describe('orchestrator HTTP surface', () => {
     expect(page.text).toContain('<title>mdp cockpit</title>');
     const chart = await request(orch.app.getHttpServer()).get('/cockpit/uplot.js').expect(200);
     expect(chart.text).toContain('uPlot');
-    await request(orch.app.getHttpServer()).get('/cockpit/app.js').expect(200).expect('Content-Type', /javascript/);
+    await request(orch.app.getHttpServer())
+      .get('/cockpit/app.js')
+      .expect(200)
+      .expect('Content-Type', /javascript/);
     await request(orch.app.getHttpServer()).get('/cockpit/..%2Fpackage.json').expect(404);
-    const snap = (await request(orch.app.getHttpServer()).get('/cockpit/snapshot').expect(200)).body;
-    expect(snap).toMatchObject({ control_enabled: false, cluster: { service: 'cluster' }, streams: expect.any(Array), audit: expect.any(Array) });
+    const snap = (await request(orch.app.getHttpServer()).get('/cockpit/snapshot').expect(200))
+      .body;
+    expect(snap).toMatchObject({
+      control_enabled: false,
+      cluster: { service: 'cluster' },
+      streams: expect.any(Array),
+      audit: expect.any(Array),
+    });
   });
 
   it('GET /topology on the in-memory bus: the known streams and groups, and this orchestrator from its heartbeat', async () => {
@@ -92,7 +143,13 @@ describe('orchestrator HTTP surface', () => {
       const body = (await request(orch.app.getHttpServer()).get('/topology').expect(200)).body;
       return body.nodes.length ? body : undefined;
     }, 'a node in the topology');
-    expect(topo.nodes[0]).toMatchObject({ role: 'orchestrator', health: expect.any(String), silent: false });
-    expect(topo.streams.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['md.bars', 'control.actions', 'telemetry.audit']));
+    expect(topo.nodes[0]).toMatchObject({
+      role: 'orchestrator',
+      health: expect.any(String),
+      silent: false,
+    });
+    expect(topo.streams.map((s: { name: string }) => s.name)).toEqual(
+      expect.arrayContaining(['md.bars', 'control.actions', 'telemetry.audit']),
+    );
   });
 });

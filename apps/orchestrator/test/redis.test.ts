@@ -15,7 +15,13 @@ describeWithRedis('observer on the Redis Streams bus', () => {
     orch = await bootstrap({
       port: 0,
       handleSignals: false,
-      env: { EVENT_BUS_BACKEND: 'redis', REDIS_URL: redisUrl(), MD_NAMESPACE: namespace, LOG_LEVEL: 'silent', ORCH_PGLITE_DIR: 'memory://' },
+      env: {
+        EVENT_BUS_BACKEND: 'redis',
+        REDIS_URL: redisUrl(),
+        MD_NAMESPACE: namespace,
+        LOG_LEVEL: 'silent',
+        ORCH_PGLITE_DIR: 'memory://',
+      },
     });
   });
 
@@ -28,14 +34,38 @@ describeWithRedis('observer on the Redis Streams bus', () => {
   });
 
   it('runs on Redis (not degraded) and observes feedback published by another process-side bus', async () => {
-    const event = { coordinator_id: 'bars', queue_size: 10, capacity: 100, level: 'ok', source: 'store', ts: Date.now() / 1000, utilization: 0.1 };
-    await publisher.publish('telemetry.feedback', createEnvelope('telemetry.FeedbackEvent', event, { key: 'bars', track: 'v2' }));
-    const status = await statusWhen(orch.app, (s) => s.observer.streams['telemetry.feedback'].events.ok === 1);
-    expect(status.observer).toMatchObject({ backend: 'redis', requested: 'redis', degraded_reason: null, namespace });
-    expect(status.observer.streams['telemetry.feedback'].last_event).toMatchObject({ track: 'v2', key: 'bars' });
+    const event = {
+      coordinator_id: 'bars',
+      queue_size: 10,
+      capacity: 100,
+      level: 'ok',
+      source: 'store',
+      ts: Date.now() / 1000,
+      utilization: 0.1,
+    };
+    await publisher.publish(
+      'telemetry.feedback',
+      createEnvelope('telemetry.FeedbackEvent', event, { key: 'bars', track: 'v2' }),
+    );
+    const status = await statusWhen(
+      orch.app,
+      (s) => s.observer.streams['telemetry.feedback'].events.ok === 1,
+    );
+    expect(status.observer).toMatchObject({
+      backend: 'redis',
+      requested: 'redis',
+      degraded_reason: null,
+      namespace,
+    });
+    expect(status.observer.streams['telemetry.feedback'].last_event).toMatchObject({
+      track: 'v2',
+      key: 'bars',
+    });
     // The bus this service created reports into the service's registry.
     const metrics = (await request(orch.app.getHttpServer()).get('/metrics').expect(200)).text;
     expect(metrics).toMatch(/pulse_consume_total\{[^}]*outcome="success"[^}]*\} 1/);
-    expect(metrics).toContain('orchestrator_observed_events_total{stream="telemetry.feedback",track="v2",outcome="ok"} 1');
+    expect(metrics).toContain(
+      'orchestrator_observed_events_total{stream="telemetry.feedback",track="v2",outcome="ok"} 1',
+    );
   });
 });

@@ -8,7 +8,15 @@ describe('process lifecycle (src/main.ts in a child process)', () => {
   it('serves /ready, then on SIGTERM stops cleanly with exit code 0', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['-r', REGISTER_TS, join(__dirname, '../src/main.ts')], {
-      env: { ...process.env, PORT: String(port), EVENT_BUS_BACKEND: 'inmem', MD_NAMESPACE: uniqueId('orch_sig'), LOG_LEVEL: 'info', DATABASE_URL: '', ORCH_PGLITE_DIR: 'memory://' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        EVENT_BUS_BACKEND: 'inmem',
+        MD_NAMESPACE: uniqueId('orch_sig'),
+        LOG_LEVEL: 'info',
+        DATABASE_URL: '',
+        ORCH_PGLITE_DIR: 'memory://',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -18,7 +26,8 @@ describe('process lifecycle (src/main.ts in a child process)', () => {
     try {
       await until(
         async () => {
-          if (child.exitCode !== null) throw new Error(`orchestrator exited early (${child.exitCode}):\n${output}`);
+          if (child.exitCode !== null)
+            throw new Error(`orchestrator exited early (${child.exitCode}):\n${output}`);
           const res = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
           return res?.ok ? true : undefined;
         },

@@ -9,10 +9,21 @@ describe('checkBearer', () => {
     expect(checkBearer('', undefined)).toMatchObject({ ok: false, status: 403 });
   });
   it('missing, malformed or wrong: 401; the right one passes', () => {
-    expect(checkBearer('s3cret', undefined)).toMatchObject({ ok: false, status: 401, reason: expect.stringMatching(/missing/) });
+    expect(checkBearer('s3cret', undefined)).toMatchObject({
+      ok: false,
+      status: 401,
+      reason: expect.stringMatching(/missing/),
+    });
     expect(checkBearer('s3cret', 'Basic s3cret')).toMatchObject({ ok: false, status: 401 });
-    expect(checkBearer('s3cret', 'Bearer s3cre')).toMatchObject({ ok: false, status: 401, reason: 'wrong bearer token' });
-    expect(checkBearer('s3cret', 'Bearer s3cret-and-more')).toMatchObject({ ok: false, status: 401 });
+    expect(checkBearer('s3cret', 'Bearer s3cre')).toMatchObject({
+      ok: false,
+      status: 401,
+      reason: 'wrong bearer token',
+    });
+    expect(checkBearer('s3cret', 'Bearer s3cret-and-more')).toMatchObject({
+      ok: false,
+      status: 401,
+    });
     expect(checkBearer('s3cret', 'bearer s3cret')).toEqual({ ok: true });
   });
 });
@@ -23,14 +34,29 @@ describe('ControlRequest', () => {
     return r.success ? [] : issuesOf(r.error);
   };
   it('needs a target for pause / resume / reload; derives it for set_scale and replay_dlq', () => {
-    expect(issues({ action: 'pause' })).toEqual([{ path: 'target', message: expect.stringMatching(/^is required/) }]);
-    expect(ControlRequest.parse({ action: 'set_scale', provider: 'ibkr', scale: 0.5 }).target).toBe('provider:ibkr');
-    expect(ControlRequest.parse({ action: 'replay_dlq', stream: 'md.bars' }).target).toBe('stream:md.bars');
+    expect(issues({ action: 'pause' })).toEqual([
+      { path: 'target', message: expect.stringMatching(/^is required/) },
+    ]);
+    expect(ControlRequest.parse({ action: 'set_scale', provider: 'ibkr', scale: 0.5 }).target).toBe(
+      'provider:ibkr',
+    );
+    expect(ControlRequest.parse({ action: 'replay_dlq', stream: 'md.bars' }).target).toBe(
+      'stream:md.bars',
+    );
   });
   it('names each bad field by its path', () => {
-    expect(issues({ action: 'explode', target: 'x' })).toEqual([{ path: 'action', message: 'must be one of pause | resume | reload | set_scale | replay_dlq' }]);
-    expect(issues({ action: 'set_scale', provider: 'ibkr' })).toEqual([{ path: 'scale', message: 'is required when action is set_scale' }]);
-    expect(issues({ action: 'replay_dlq' })).toEqual([{ path: 'stream', message: 'is required when action is replay_dlq' }]);
+    expect(issues({ action: 'explode', target: 'x' })).toEqual([
+      {
+        path: 'action',
+        message: 'must be one of pause | resume | reload | set_scale | replay_dlq',
+      },
+    ]);
+    expect(issues({ action: 'set_scale', provider: 'ibkr' })).toEqual([
+      { path: 'scale', message: 'is required when action is set_scale' },
+    ]);
+    expect(issues({ action: 'replay_dlq' })).toEqual([
+      { path: 'stream', message: 'is required when action is replay_dlq' },
+    ]);
     expect(issues([1])).toEqual([{ path: '(body)', message: 'must be a JSON object' }]);
   });
 });
@@ -57,7 +83,10 @@ describe('ChangeCoalescer', () => {
 
 describe('audit cursors', () => {
   it('round-trip, and junk is not a cursor', () => {
-    expect(decodeCursor(encodeCursor({ ts: 1795425171.25, seq: 42 }))).toEqual({ ts: 1795425171.25, seq: 42 });
+    expect(decodeCursor(encodeCursor({ ts: 1795425171.25, seq: 42 }))).toEqual({
+      ts: 1795425171.25,
+      seq: 42,
+    });
     expect(decodeCursor('nonsense')).toBeUndefined();
   });
 });

@@ -35,7 +35,8 @@ export async function bootstrap(options: StoreBootstrapOptions = {}): Promise<St
       service: 'store',
       packageDir: join(__dirname, '..'),
       loadEnv: loadStoreEnv,
-      modules: (ctx) => storeModules(ctx, { databaseUrl: options.databaseUrl, sqlClient: options.sqlClient }),
+      modules: (ctx) =>
+        storeModules(ctx, { databaseUrl: options.databaseUrl, sqlClient: options.sqlClient }),
     },
     options,
   );

@@ -22,11 +22,20 @@ import { StoreWriter } from './store-writer';
 
 const USAGE = `usage: cli dlq list|count|replay [--sink ${SINK_KINDS.join('|')}] [--offset N] [--limit N]`;
 
-export async function runCli(argv: string[], env: Record<string, string | undefined> = process.env, out: (line: string) => void = console.log): Promise<number> {
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  out: (line: string) => void = console.log,
+): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { sink: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      sink: { type: 'string' },
+      offset: { type: 'string' },
+      limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [group, command] = positionals;
   if (values.help || group !== 'dlq' || !['list', 'count', 'replay'].includes(command ?? '')) {
@@ -36,7 +45,8 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   const settings = loadStoreEnv(env);
   const dlq = new RejectFiles(settings.MDS_DLQ_DIR);
   const sink = values.sink;
-  if (sink !== undefined && !(SINK_KINDS as readonly string[]).includes(sink)) throw new Error(`unknown sink "${sink}"; one of ${SINK_KINDS.join(', ')}`);
+  if (sink !== undefined && !(SINK_KINDS as readonly string[]).includes(sink))
+    throw new Error(`unknown sink "${sink}"; one of ${SINK_KINDS.join(', ')}`);
 
   if (command === 'count') {
     const kinds = sink ? [sink as SinkKind] : SINK_KINDS;
@@ -48,14 +58,22 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   if (!sink) throw new Error(`--sink is required for "dlq ${command}"`);
   const kind = sink as SinkKind;
   if (command === 'list') {
-    const page = await dlq.file(kind).list({ offset: Number(values.offset ?? 0), limit: Number(values.limit ?? 100) });
+    const page = await dlq
+      .file(kind)
+      .list({ offset: Number(values.offset ?? 0), limit: Number(values.limit ?? 100) });
     out(JSON.stringify({ sink: kind, ...page }, null, 2));
     return 0;
   }
   const db = await openDatabase(settings);
   try {
     await runMigrations(db);
-    const coordinator = createStoreCoordinator(settings, db, dlq, new FeedbackEmitter(), new Registry());
+    const coordinator = createStoreCoordinator(
+      settings,
+      db,
+      dlq,
+      new FeedbackEmitter(),
+      new Registry(),
+    );
     coordinator.start();
     try {
       out(JSON.stringify(await replayDeadLetters(dlq, new StoreWriter(coordinator, dlq), kind)));
@@ -69,7 +87,11 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 }
 
 async function openDatabase(env: StoreEnv): Promise<SqlClient> {
-  if (env.DATABASE_URL) return new PgSqlClient({ connectionString: env.DATABASE_URL, maxConnections: env.MDS_COORDINATOR_WORKERS + 1 });
+  if (env.DATABASE_URL)
+    return new PgSqlClient({
+      connectionString: env.DATABASE_URL,
+      maxConnections: env.MDS_COORDINATOR_WORKERS + 1,
+    });
   return PgliteSqlClient.open(env.MDS_PGLITE_DIR);
 }
 

@@ -34,7 +34,14 @@ export class StoreWriter {
 
   /** Resolves once every row is written, dead-lettered or dropped. */
   async write(kind: SinkKind, rows: readonly unknown[]): Promise<WriteReport> {
-    const report: WriteReport = { submitted: rows.length, written: 0, dead_lettered: 0, dropped: 0, invalid: 0, failed: 0 };
+    const report: WriteReport = {
+      submitted: rows.length,
+      written: 0,
+      dead_lettered: 0,
+      dropped: 0,
+      invalid: 0,
+      failed: 0,
+    };
     const valid: Row[] = [];
     for (const row of rows) {
       // v2 readers accept v1 rows, so validating against v2 covers both tracks.
@@ -43,7 +50,12 @@ export class StoreWriter {
       else {
         report.invalid++;
         report.dead_lettered++;
-        await this.dlq.record(kind, [row as Row], `invalid ${SCHEMA_BY_KIND[kind]}: ${decoded.error.message}`, 0);
+        await this.dlq.record(
+          kind,
+          [row as Row],
+          `invalid ${SCHEMA_BY_KIND[kind]}: ${decoded.error.message}`,
+          0,
+        );
       }
     }
     if (valid.length === 0) return report;

@@ -54,7 +54,11 @@ export const STREAMS = {
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
 const UNTRIMMED: StreamRetention = { kind: 'untrimmed' };
-const storeIngest = (what: string): ConsumerGroup => ({ name: 'store', service: 'store', purpose: `writes ${what} to PostgreSQL` });
+const storeIngest = (what: string): ConsumerGroup => ({
+  name: 'store',
+  service: 'store',
+  purpose: `writes ${what} to PostgreSQL`,
+});
 
 export const STREAM_CATALOGUE: readonly StreamEntry[] = [
   {
@@ -94,7 +98,11 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     schemaIds: ['telemetry.FeedbackEvent'],
     publishers: ['store'],
     groups: [
-      { name: 'pipeline', service: 'pipeline', purpose: 'scales provider rates by backpressure level' },
+      {
+        name: 'pipeline',
+        service: 'pipeline',
+        purpose: 'scales provider rates by backpressure level',
+      },
       { name: 'orchestrator', service: 'orchestrator', purpose: 'observes backpressure levels' },
     ],
     retention: UNTRIMMED,
@@ -104,7 +112,13 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     name: STREAMS.rateAdjustment,
     schemaIds: ['telemetry.RateAdjustment'],
     publishers: ['pipeline'],
-    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'observes rate scales per provider' }],
+    groups: [
+      {
+        name: 'orchestrator',
+        service: 'orchestrator',
+        purpose: 'observes rate scales per provider',
+      },
+    ],
     retention: UNTRIMMED,
     description: 'rate scale the pipeline applied per provider',
   },
@@ -112,7 +126,9 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     name: STREAMS.audit,
     schemaIds: ['telemetry.AuditEnvelope'],
     publishers: ['store', 'pipeline', 'orchestrator'],
-    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'stores every entry in audit_log' }],
+    groups: [
+      { name: 'orchestrator', service: 'orchestrator', purpose: 'stores every entry in audit_log' },
+    ],
     retention: UNTRIMMED,
     description: 'audit trail: control requests and their results',
   },
@@ -120,7 +136,13 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     name: STREAMS.health,
     schemaIds: ['telemetry.HealthStatus'],
     publishers: ['store', 'pipeline', 'orchestrator'],
-    groups: [{ name: 'orchestrator', service: 'orchestrator', purpose: 'tracks services appearing and going silent' }],
+    groups: [
+      {
+        name: 'orchestrator',
+        service: 'orchestrator',
+        purpose: 'tracks services appearing and going silent',
+      },
+    ],
     retention: { kind: 'max_len', maxLen: 10_000 },
     description: 'service heartbeats',
   },
@@ -130,7 +152,11 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     publishers: ['orchestrator'],
     groups: [
       { name: 'pipeline', service: 'pipeline', purpose: 'pauses, resumes and scales providers' },
-      { name: 'store', service: 'store', purpose: 'pauses and resumes ingest, replays the file DLQ' },
+      {
+        name: 'store',
+        service: 'store',
+        purpose: 'pauses and resumes ingest, replays the file DLQ',
+      },
     ],
     retention: UNTRIMMED,
     description: 'operator control actions',
@@ -141,7 +167,6 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
 export function catalogueEntry(name: string): StreamEntry | undefined {
   return STREAM_CATALOGUE.find((s) => s.name === name);
 }
-
 
 /** The catalogue entry of a logical stream; throws for a stream the catalogue does not know. */
 export function streamEntry(name: StreamName): StreamEntry {
@@ -158,6 +183,7 @@ export function streamSchemaIds(name: StreamName): readonly SchemaId[] {
 /** The one schema id of a single-schema stream (the id its publishers put in `meta.schema_id`). */
 export function streamSchemaId(name: StreamName): SchemaId {
   const ids = streamSchemaIds(name);
-  if (ids.length !== 1) throw new Error(`stream ${name} carries ${ids.length} schemas; name the one to publish`);
+  if (ids.length !== 1)
+    throw new Error(`stream ${name} carries ${ids.length} schemas; name the one to publish`);
   return ids[0];
 }

@@ -70,7 +70,10 @@ export function fromCoreBody(body: Record<string, unknown>, id: string): DecodeR
   let inner = body;
   if (isObject(inner.meta) && inner.meta.schema_id === CORE_ENVELOPE_SCHEMA_ID) {
     if (!isObject(inner.payload)) {
-      const issue = { path: 'payload', message: `${CORE_ENVELOPE_SCHEMA_ID} must carry an envelope` };
+      const issue = {
+        path: 'payload',
+        message: `${CORE_ENVELOPE_SCHEMA_ID} must carry an envelope`,
+      };
       return { ok: false, error: new ContractError('invalid', [issue], CORE_ENVELOPE_SCHEMA_ID) };
     }
     inner = inner.payload;

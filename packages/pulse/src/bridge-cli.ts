@@ -38,11 +38,9 @@ export const BridgeEnv = z.object({
   BRIDGE_STREAMS: list('telemetry.feedback,telemetry.rate_adjustment').pipe(
     z
       .array(
-        z
-          .string()
-          .regex(/^[a-z0-9_.]+$/, {
-            error: 'must be logical stream names such as telemetry.feedback',
-          }),
+        z.string().regex(/^[a-z0-9_.]+$/, {
+          error: 'must be logical stream names such as telemetry.feedback',
+        }),
       )
       .min(1),
   ),

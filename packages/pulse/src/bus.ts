@@ -5,7 +5,11 @@
 import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
 import { Consumer } from './consumer';
 import { createEnvelope, type CreateEnvelopeOptions } from './envelope';
-import { MemoryIdempotencyStore, SharedIdempotencyStore, type IdempotencyStore } from './idempotency';
+import {
+  MemoryIdempotencyStore,
+  SharedIdempotencyStore,
+  type IdempotencyStore,
+} from './idempotency';
 import { InMemoryTransport } from './inmem-transport';
 import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
@@ -24,7 +28,15 @@ import type {
   Subscription,
   WireLayout,
 } from './types';
-import { DLQ_FIELD, encodeCoreEntry, encodeEntry, FIELD, fieldsToObject, objectToFields, type Fields } from './wire';
+import {
+  DLQ_FIELD,
+  encodeCoreEntry,
+  encodeEntry,
+  FIELD,
+  fieldsToObject,
+  objectToFields,
+  type Fields,
+} from './wire';
 
 export const DEFAULTS = {
   namespace: 'mdp',
@@ -83,7 +95,11 @@ export interface PulseBus extends EventBus {
    * Appends the selected dead letters' original entries to their source stream again and removes
    * them from the DLQ (one MULTI). Returns how many were replayed.
    */
-  replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number>;
+  replayDeadLetters(
+    stream: string,
+    select: string[] | ((dl: DeadLetter) => boolean),
+    wire?: WireLayout,
+  ): Promise<number>;
   /** Pending / undelivered counts of a group, summed over partitions. */
   groupStats(stream: string, group: string): Promise<GroupStats>;
   /**
@@ -131,22 +147,34 @@ class Bus implements PulseBus {
     return createEnvelope(schemaId, payload, { track: this.track, ...opts });
   }
 
-  async publish<T>(stream: string, envelope: EventEnvelope<T>, opts?: PublishOptions): Promise<string> {
+  async publish<T>(
+    stream: string,
+    envelope: EventEnvelope<T>,
+    opts?: PublishOptions,
+  ): Promise<string> {
     return (await this.publishBatch(stream, [envelope], opts))[0];
   }
 
-  async publishBatch<T>(stream: string, envelopes: EventEnvelope<T>[], opts: PublishOptions = {}): Promise<string[]> {
+  async publishBatch<T>(
+    stream: string,
+    envelopes: EventEnvelope<T>[],
+    opts: PublishOptions = {},
+  ): Promise<string[]> {
     this.assertOpen();
     if (!envelopes.length) return [];
     const token = this.opts.publisherToken;
     const tally = new OutcomeTally();
     const wire = opts.wire ?? this.wire;
-    const metricStream = wire === 'core' ? coreStream(this.namespace, stream) : this.streamName(stream);
+    const metricStream =
+      wire === 'core' ? coreStream(this.namespace, stream) : this.streamName(stream);
     const encoded: Fields[] = new Array(envelopes.length);
     for (let i = 0; i < envelopes.length; i++) {
       const env = envelopes[i];
       assertEnvelope(env, stream);
-      encoded[i] = wire === 'core' ? encodeCoreEntry(env, token) : encodeEntry(token ? signEnvelope(env, token) : env);
+      encoded[i] =
+        wire === 'core'
+          ? encodeCoreEntry(env, token)
+          : encodeEntry(token ? signEnvelope(env, token) : env);
       tally.add(env.meta.track, 'success');
     }
     const trim = opts.maxLen !== undefined || opts.retentionMs !== undefined ? opts : undefined;
@@ -164,7 +192,11 @@ class Bus implements PulseBus {
       await Promise.all(
         byPartition.map(async (indexes, p) => {
           if (!indexes.length) return;
-          const got = await this.transport.add(streams[p], indexes.map((i) => encoded[i]), trim);
+          const got = await this.transport.add(
+            streams[p],
+            indexes.map((i) => encoded[i]),
+            trim,
+          );
           indexes.forEach((i, k) => (ids[i] = got[k]));
         }),
       );
@@ -179,24 +211,35 @@ class Bus implements PulseBus {
   }
 
   subscribe<T>(opts: SubscribeOptions, handler: MessageHandler<T>): Subscription {
-    const wrapped = compose<MessageHandler<T>>(...((opts.middleware ?? []) as Array<(h: MessageHandler<T>) => MessageHandler<T>>))(handler);
+    const wrapped = compose<MessageHandler<T>>(
+      ...((opts.middleware ?? []) as Array<(h: MessageHandler<T>) => MessageHandler<T>>),
+    )(handler);
     return this.subscribeBatch(opts, perMessage(wrapped));
   }
 
   subscribeBatch<T>(opts: SubscribeOptions, handler: BatchHandler<T>): Subscription {
     this.assertOpen();
-    if (!opts.stream || !opts.group || !opts.consumer) throw new Error('subscribe needs stream, group and consumer');
-    const wrapped = compose<BatchHandler<T>>(...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>))(handler);
+    if (!opts.stream || !opts.group || !opts.consumer)
+      throw new Error('subscribe needs stream, group and consumer');
+    const wrapped = compose<BatchHandler<T>>(
+      ...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>),
+    )(handler);
     const batchSize = Math.max(1, opts.batchSize ?? DEFAULTS.batchSize);
     const minIdleMs = Math.max(0, opts.minIdleMs ?? DEFAULTS.minIdleMs);
     const readAhead = Math.max(1, Math.floor(opts.readAhead ?? DEFAULTS.readAhead));
     const wire = opts.wire ?? this.wire;
-    if (wire === 'core' && opts.partitions) throw new Error(`stream ${opts.stream}: the core layout has no partitions`);
+    if (wire === 'core' && opts.partitions)
+      throw new Error(`stream ${opts.stream}: the core layout has no partitions`);
     const all = this.physicalStreams(opts.stream, wire);
-    const physical = opts.partitions ? opts.partitions.map((p) => {
-      if (!all[p]) throw new Error(`stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`);
-      return all[p];
-    }) : all;
+    const physical = opts.partitions
+      ? opts.partitions.map((p) => {
+          if (!all[p])
+            throw new Error(
+              `stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`,
+            );
+          return all[p];
+        })
+      : all;
     const clientName = (this.opts.clientName ?? 'pulse').replace(/\s/g, '_');
     const consumer = new Consumer(
       {
@@ -218,7 +261,10 @@ class Bus implements PulseBus {
         token: this.opts.publisherToken,
         schemaIds: opts.schemaIds ? new Set(opts.schemaIds) : undefined,
         idempotency: this.idempotencyFor(opts),
-        readerName: `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(/\s/g, '_'),
+        readerName: `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(
+          /\s/g,
+          '_',
+        ),
       },
       { transport: this.transport, metrics: this.metrics, logger: this.opts.logger },
       wrapped as BatchHandler<unknown>,
@@ -231,9 +277,14 @@ class Bus implements PulseBus {
   private idempotencyFor(opts: SubscribeOptions): IdempotencyStore | undefined {
     const mode = opts.idempotency ?? 'memory';
     if (mode === false) return undefined;
-    if (mode === 'memory') return new MemoryIdempotencyStore(opts.idempotencyCacheSize ?? DEFAULTS.idempotencyCacheSize);
+    if (mode === 'memory')
+      return new MemoryIdempotencyStore(opts.idempotencyCacheSize ?? DEFAULTS.idempotencyCacheSize);
     if (mode === 'shared') {
-      return new SharedIdempotencyStore(this.transport, `${this.namespace}.idem.${opts.group}.`, opts.idempotencyTtlSec ?? DEFAULTS.idempotencyTtlSec);
+      return new SharedIdempotencyStore(
+        this.transport,
+        `${this.namespace}.idem.${opts.group}.`,
+        opts.idempotencyTtlSec ?? DEFAULTS.idempotencyTtlSec,
+      );
     }
     return mode;
   }
@@ -250,7 +301,11 @@ class Bus implements PulseBus {
     return out;
   }
 
-  async replayDeadLetters(stream: string, select: string[] | ((dl: DeadLetter) => boolean), wire?: WireLayout): Promise<number> {
+  async replayDeadLetters(
+    stream: string,
+    select: string[] | ((dl: DeadLetter) => boolean),
+    wire?: WireLayout,
+  ): Promise<number> {
     const wanted = Array.isArray(select) ? new Set(select) : undefined;
     let replayed = 0;
     for (const physical of this.physicalStreams(stream, wire)) {
@@ -266,12 +321,18 @@ class Bus implements PulseBus {
         for (const e of page) {
           if (!e.fields) continue;
           const dl = toDeadLetter(dlq, e.id, e.fields);
-          if (wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl)) chosen.push(dl);
+          if (wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl))
+            chosen.push(dl);
         }
       }
       for (let i = 0; i < chosen.length; i += 500) {
         await this.transport.replay(
-          chosen.slice(i, i + 500).map((dl) => ({ dlqStream: dl.dlqStream, dlqEntryId: dl.dlqEntryId, stream: dl.sourceStream, fields: objectToFields(dl.original) })),
+          chosen.slice(i, i + 500).map((dl) => ({
+            dlqStream: dl.dlqStream,
+            dlqEntryId: dl.dlqEntryId,
+            stream: dl.sourceStream,
+            fields: objectToFields(dl.original),
+          })),
         );
       }
       replayed += chosen.length;
@@ -313,8 +374,17 @@ class Bus implements PulseBus {
 }
 
 function assertEnvelope(env: EventEnvelope<unknown>, stream: string): void {
-  if (!env || typeof env.id !== 'string' || !env.id || !env.meta || typeof env.meta.schema_id !== 'string' || typeof env.meta.track !== 'string') {
-    throw new TypeError(`publish to ${stream}: not an envelope (needs id, meta.schema_id, meta.track); build one with createEnvelope()`);
+  if (
+    !env ||
+    typeof env.id !== 'string' ||
+    !env.id ||
+    !env.meta ||
+    typeof env.meta.schema_id !== 'string' ||
+    typeof env.meta.track !== 'string'
+  ) {
+    throw new TypeError(
+      `publish to ${stream}: not an envelope (needs id, meta.schema_id, meta.track); build one with createEnvelope()`,
+    );
   }
 }
 
@@ -350,7 +420,13 @@ export function createEventBus(opts: EventBusOptions): PulseBus {
   if (opts.backend === 'redis') {
     if (!opts.redisUrl) throw new Error('createEventBus: backend "redis" needs redisUrl');
     const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
-    return new Bus('redis', new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes }), opts);
+    return new Bus(
+      'redis',
+      new RedisTransport({ url: opts.redisUrl, clientName: opts.clientName, maxEntryBytes }),
+      opts,
+    );
   }
-  throw new Error(`createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`);
+  throw new Error(
+    `createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`,
+  );
 }

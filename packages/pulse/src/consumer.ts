@@ -211,7 +211,8 @@ export class Consumer implements Subscription {
       if (b.physical !== physical) continue;
       for (const d of b.deliveries) if (!d.settled) ids.add(d.entryId);
     }
-    for (const acks of [this.acks, ...this.sendingAcks]) for (const id of acks.get(physical) ?? []) ids.add(id);
+    for (const acks of [this.acks, ...this.sendingAcks])
+      for (const id of acks.get(physical) ?? []) ids.add(id);
     for (const moves of [this.dlq, ...this.sendingDlq])
       for (const m of moves) if (m.physical === physical) ids.add(m.entryId);
     return ids;
@@ -223,7 +224,9 @@ export class Consumer implements Subscription {
     this.touching = true;
     const touches = this.cfg.physical.map((stream) => {
       const ids = [...this.keptIds(stream)];
-      return ids.length ? this.deps.transport.touch(stream, this.cfg.group, this.cfg.consumer, ids) : undefined;
+      return ids.length
+        ? this.deps.transport.touch(stream, this.cfg.group, this.cfg.consumer, ids)
+        : undefined;
     });
     Promise.all(touches)
       .catch((err) =>
@@ -244,10 +247,11 @@ export class Consumer implements Subscription {
     if (!this.dispatching) this.scheduleFlush();
     // While a handler is still busy (e.g. waiting for room downstream) the loop sends no read to
     // carry the acks: flush shortly unless a read has taken them by then.
-    else this.lateFlush ??= setTimeout(() => {
-      this.lateFlush = undefined;
-      if (this.acks.size || this.dlq.length) this.scheduleFlush();
-    }, LATE_FLUSH_MS);
+    else
+      this.lateFlush ??= setTimeout(() => {
+        this.lateFlush = undefined;
+        if (this.acks.size || this.dlq.length) this.scheduleFlush();
+      }, LATE_FLUSH_MS);
   }
 
   private pushAck(stream: string, id: string): void {
@@ -432,7 +436,8 @@ export class Consumer implements Subscription {
         let bytes = 0;
         for (const b of batches) {
           got += b.entries.length;
-          for (const e of b.entries) bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
+          for (const e of b.entries)
+            bytes += e.tooLarge?.bytes ?? (e.fields ? e.fields[e.fields.length - 1].length : 0);
         }
         if (got > 0) this.entryBytes = this.entryBytes * 0.5 + (bytes / got) * 0.5;
         // While entries flow, keep reads ahead so Redis and the network work while we decode.
@@ -473,7 +478,12 @@ export class Consumer implements Subscription {
 
   /** Sends reads until `depth` are ahead or `maxInFlight` (minus `unprocessed` in hand) is reserved. */
   private readAhead(depth: number, unprocessed = 0): void {
-    while (this.ahead.length < depth && !this.closing && !this.readingStopped && Date.now() < this.nextReclaimAt) {
+    while (
+      this.ahead.length < depth &&
+      !this.closing &&
+      !this.readingStopped &&
+      Date.now() < this.nextReclaimAt
+    ) {
       const count = Math.min(
         this.cfg.batchSize,
         this.cfg.maxInFlight - this.inFlight - this.reserved - unprocessed,
@@ -648,7 +658,13 @@ export class Consumer implements Subscription {
       const schemaId = decoded.envelope.meta.schema_id;
       if (this.cfg.schemaIds && !this.cfg.schemaIds.has(schemaId)) {
         const expected = [...this.cfg.schemaIds].join(' | ');
-        this.toDeadLetter(physical, e.id, e.fields, `poison: unexpected schema "${schemaId}" on ${stream} (expected ${expected})`, e.deliveryCount);
+        this.toDeadLetter(
+          physical,
+          e.id,
+          e.fields,
+          `poison: unexpected schema "${schemaId}" on ${stream} (expected ${expected})`,
+          e.deliveryCount,
+        );
         this.tally.add(decoded.envelope.meta.track, 'dead_letter');
         continue;
       }
@@ -694,7 +710,11 @@ export class Consumer implements Subscription {
   }
 
   /** Dead-letters an entry with an oversized field, keeping its small fields only (never the big one). */
-  private deadLetterTooLarge(physical: string, e: RawEntry, big: NonNullable<RawEntry['tooLarge']>): void {
+  private deadLetterTooLarge(
+    physical: string,
+    e: RawEntry,
+    big: NonNullable<RawEntry['tooLarge']>,
+  ): void {
     const small: Fields = [];
     const fields = e.fields ?? [];
     for (let i = 0; i + 1 < fields.length; i += 2)
@@ -812,7 +832,10 @@ const CLOSE_GRACE_MS = 5000;
 function withinGrace<T>(work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not done within ${CLOSE_GRACE_MS} ms`)), CLOSE_GRACE_MS);
+    timer = setTimeout(
+      () => reject(new Error(`not done within ${CLOSE_GRACE_MS} ms`)),
+      CLOSE_GRACE_MS,
+    );
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

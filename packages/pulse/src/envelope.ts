@@ -14,7 +14,11 @@ export interface CreateEnvelopeOptions {
 }
 
 /** Builds an envelope with a fresh UUID id and `ts` in epoch seconds; the payload goes out as given. */
-export function createEnvelope<T>(schemaId: string, payload: T, opts: CreateEnvelopeOptions = {}): EventEnvelope<T> {
+export function createEnvelope<T>(
+  schemaId: string,
+  payload: T,
+  opts: CreateEnvelopeOptions = {},
+): EventEnvelope<T> {
   return {
     id: opts.id ?? randomUUID(),
     key: opts.key ?? '',
@@ -34,7 +38,11 @@ export function envelopeFor<T extends object>(
   payload: T,
   opts: CreateEnvelopeOptions & { track: SchemaTrack },
 ): EventEnvelope<T> {
-  return createEnvelope(schemaId, (opts.track === 'v1' ? payloadForV1(schemaId, payload) : payload) as T, opts);
+  return createEnvelope(
+    schemaId,
+    (opts.track === 'v1' ? payloadForV1(schemaId, payload) : payload) as T,
+    opts,
+  );
 }
 
 const v1KeysCache = new Map<string, readonly string[] | null>();
@@ -71,7 +79,9 @@ function v1KeysOf(schemaId: string): readonly string[] | null {
   let keys = v1KeysCache.get(schemaId);
   if (keys === undefined) {
     const schema = lookupSchema(schemaId, 'v1');
-    const shape = schema.ok ? (schema.value as { shape?: Record<string, unknown> }).shape : undefined;
+    const shape = schema.ok
+      ? (schema.value as { shape?: Record<string, unknown> }).shape
+      : undefined;
     keys = shape ? Object.keys(shape) : null;
     v1KeysCache.set(schemaId, keys);
   }

@@ -10,9 +10,25 @@ export { PulseMetrics } from './metrics';
 export type { ConsumeOutcome, PublishOutcome } from './metrics';
 export { compose, perMessage, retry, timeout } from './middleware';
 export type { RetryOptions } from './middleware';
-export { assignPartitions, coreStream, dlqStream, partitionOf, partitionStream, physicalStream, physicalStreams } from './names';
+export {
+  assignPartitions,
+  coreStream,
+  dlqStream,
+  partitionOf,
+  partitionStream,
+  physicalStream,
+  physicalStreams,
+} from './names';
 export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './signing';
 export type { GroupStats } from './transport';
-export { CORE_FIELD, DLQ_FIELD, FIELD, decodeCoreEntry, decodeEntry, encodeCoreEntry, encodeEntry } from './wire';
+export {
+  CORE_FIELD,
+  DLQ_FIELD,
+  FIELD,
+  decodeCoreEntry,
+  decodeEntry,
+  encodeCoreEntry,
+  encodeEntry,
+} from './wire';
 export type { DecodedEntry, Fields } from './wire';
 export { sleep } from './sleep';

@@ -4,7 +4,18 @@
  * behaves like the real one. Several buses can share one `InMemoryStreams` to act as separate
  * processes in tests.
  */
-import type { AckMap, ClaimResult, DeadLetterMove, GroupStats, RawEntry, ReplayMove, StreamBatch, TrimSpec, Transport, TransportReader } from './transport';
+import type {
+  AckMap,
+  ClaimResult,
+  DeadLetterMove,
+  GroupStats,
+  RawEntry,
+  ReplayMove,
+  StreamBatch,
+  TrimSpec,
+  Transport,
+  TransportReader,
+} from './transport';
 import { compareIds } from './transport';
 import type { Fields } from './wire';
 
@@ -43,7 +54,9 @@ class MemStream {
   }
 
   lastId(): string {
-    return this.entries.length ? this.entries[this.entries.length - 1].id : `${this.lastMs}-${this.lastSeq}`;
+    return this.entries.length
+      ? this.entries[this.entries.length - 1].id
+      : `${this.lastMs}-${this.lastSeq}`;
   }
 
   /** Index of the first entry with id > `after`. */
@@ -61,7 +74,8 @@ class MemStream {
   trim(spec: TrimSpec | undefined): void {
     if (!spec) return;
     let drop = 0;
-    if (spec.maxLen !== undefined && this.entries.length > spec.maxLen) drop = this.entries.length - spec.maxLen;
+    if (spec.maxLen !== undefined && this.entries.length > spec.maxLen)
+      drop = this.entries.length - spec.maxLen;
     if (spec.retentionMs !== undefined) {
       const minMs = Date.now() - spec.retentionMs;
       drop = Math.max(drop, this.firstAfter(`${minMs - 1}-${Number.MAX_SAFE_INTEGER}`));
@@ -139,7 +153,14 @@ class InMemoryReader implements TransportReader {
 
   constructor(private readonly transport: InMemoryTransport) {}
 
-  async readNew(streams: string[], group: string, consumer: string, count: number, blockMs: number, acks: AckMap): Promise<StreamBatch[]> {
+  async readNew(
+    streams: string[],
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    acks: AckMap,
+  ): Promise<StreamBatch[]> {
     await this.transport.ack(group, acks);
     const deadline = Date.now() + blockMs;
     for (;;) {
@@ -155,7 +176,10 @@ class InMemoryReader implements TransportReader {
         const now = Date.now();
         g.lastDelivered = slice[slice.length - 1].id;
         for (const e of slice) g.pel.set(e.id, { consumer, deliveredAt: now, count: 1 });
-        out.push({ stream: name, entries: slice.map((e) => ({ id: e.id, fields: e.fields, deliveryCount: 1 })) });
+        out.push({
+          stream: name,
+          entries: slice.map((e) => ({ id: e.id, fields: e.fields, deliveryCount: 1 })),
+        });
       }
       if (out.length) return out;
       const left = deadline - Date.now();
@@ -164,7 +188,13 @@ class InMemoryReader implements TransportReader {
     }
   }
 
-  async readOwnPending(stream: string, group: string, consumer: string, afterId: string, count: number): Promise<RawEntry[]> {
+  async readOwnPending(
+    stream: string,
+    group: string,
+    consumer: string,
+    afterId: string,
+    count: number,
+  ): Promise<RawEntry[]> {
     const s = this.transport.world.stream(stream, false);
     const g = s?.groups.get(group);
     if (!s || !g) throw nogroup(stream, group);
@@ -298,7 +328,11 @@ export class InMemoryTransport implements Transport {
     const exclusive = start.startsWith('(');
     const lo = start === '-' ? '0-0' : exclusive ? start.slice(1) : start;
     return s.entries
-      .filter((e) => compareIds(e.id, lo) > (exclusive ? 0 : -1) && (end === '+' || compareIds(e.id, end) <= 0))
+      .filter(
+        (e) =>
+          compareIds(e.id, lo) > (exclusive ? 0 : -1) &&
+          (end === '+' || compareIds(e.id, end) <= 0),
+      )
       .slice(0, count)
       .map((e) => ({ id: e.id, fields: e.fields, deliveryCount: 0 }));
   }

@@ -44,7 +44,6 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-
 /** Retries the handler with exponential backoff (and jitter) before the delivery counts as failed. */
 export function retry<T = unknown>(opts: RetryOptions = {}): MessageMiddleware<T> {
   const attempts = Math.max(1, opts.attempts ?? 3);

@@ -56,6 +56,7 @@ export function partitionOf(key: string | null, partitions: number): number {
  * partition p with p % count === index, so each partition (and so each key) has one reader.
  */
 export function assignPartitions(index: number, count: number, partitions: number): number[] {
-  if (count < 1 || index < 0 || index >= count) throw new Error(`consumer index ${index} out of range for ${count} consumers`);
+  if (count < 1 || index < 0 || index >= count)
+    throw new Error(`consumer index ${index} out of range for ${count} consumers`);
   return Array.from({ length: partitions }, (_, p) => p).filter((p) => p % count === index);
 }

@@ -49,8 +49,10 @@ export function parseRedisUrl(url: string): Endpoint {
   const u = new URL(url);
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
     throw new Error(`not a redis:// or rediss:// URL: ${url.replace(/\/\/[^@]*@/, '//***@')}`);
-  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : Number(u.searchParams.get('db') ?? 0);
-  if (!Number.isInteger(db) || db < 0) throw new Error(`bad database number in Redis URL: ${u.pathname}`);
+  const db =
+    u.pathname.length > 1 ? Number(u.pathname.slice(1)) : Number(u.searchParams.get('db') ?? 0);
+  if (!Number.isInteger(db) || db < 0)
+    throw new Error(`bad database number in Redis URL: ${u.pathname}`);
   return {
     host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,

@@ -94,7 +94,19 @@ class RedisReader implements TransportReader {
     const block = Math.max(1, Math.round(blockMs));
     return this.conn.read(
       xacks,
-      ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map(() => '>')],
+      [
+        'XREADGROUP',
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        count,
+        'BLOCK',
+        block,
+        'STREAMS',
+        ...streams,
+        ...streams.map(() => '>'),
+      ],
       block,
     );
   }
@@ -197,7 +209,10 @@ export class RedisTransport implements Transport {
     // A command caught by a dropped connection fails after one reconnect attempt instead of twenty:
     // every caller retries on its own (consumer loop, publisher's kept batch), and a consumer being
     // closed must not wait out an outage.
-    this.redis = new Redis(opts.url, { connectionName: opts.clientName ?? 'pulse', maxRetriesPerRequest: 1 });
+    this.redis = new Redis(opts.url, {
+      connectionName: opts.clientName ?? 'pulse',
+      maxRetriesPerRequest: 1,
+    });
     // Errors surface on the commands (the last one names the cause while Redis is away); an
     // unhandled 'error' event would crash the process.
     this.redis.on('error', (err: Error) => (this.lastError = err.message));
@@ -245,9 +260,18 @@ export class RedisTransport implements Transport {
   }
 
   reader(name: string): TransportReader {
-    const conn = new ReaderConnection({ url: this.opts.url, name, maxEntryBytes: this.opts.maxEntryBytes });
+    const conn = new ReaderConnection({
+      url: this.opts.url,
+      name,
+      maxEntryBytes: this.opts.maxEntryBytes,
+    });
     this.readers.add(conn);
-    return new RedisReader(conn, this.redis, () => this.ready(), () => this.readers.delete(conn));
+    return new RedisReader(
+      conn,
+      this.redis,
+      () => this.ready(),
+      () => this.readers.delete(conn),
+    );
   }
 
   async ack(group: string, acks: AckMap): Promise<void> {

@@ -31,13 +31,19 @@ export class RespProtocolError extends Error {
 
 function unknownType(buf: Uint8Array, pos: number, where: string): RespProtocolError {
   const byte = buf[pos];
-  const shown = byte >= 0x20 && byte < 0x7f ? `'${String.fromCharCode(byte)}'` : `0x${byte.toString(16).padStart(2, '0')}`;
-  return new RespProtocolError(`unknown RESP type ${shown} at offset ${pos} ${where} (this reader speaks RESP2: + - : $ *)`);
+  const shown =
+    byte >= 0x20 && byte < 0x7f
+      ? `'${String.fromCharCode(byte)}'`
+      : `0x${byte.toString(16).padStart(2, '0')}`;
+  return new RespProtocolError(
+    `unknown RESP type ${shown} at offset ${pos} ${where} (this reader speaks RESP2: + - : $ *)`,
+  );
 }
 
 /** Throws unless the header at `pos` is of `type` (a `*` or `$` the stream reply layout requires). */
 function expectType(buf: Uint8Array, pos: number, type: number): void {
-  if (buf[pos] !== type) throw unknownType(buf, pos, `(expected '${String.fromCharCode(type)}' in a stream reply)`);
+  if (buf[pos] !== type)
+    throw unknownType(buf, pos, `(expected '${String.fromCharCode(type)}' in a stream reply)`);
 }
 
 /** One command as RESP2 (an array of bulk strings). */
@@ -316,7 +322,8 @@ export class StreamReplyDecoder {
         pos = end + 2;
         const id = buf.toString('latin1', pos, pos + n);
         pos += n + 2;
-        if (buf[pos] !== STAR) throw unknownType(buf, pos, '(expected the fields of a stream entry)');
+        if (buf[pos] !== STAR)
+          throw unknownType(buf, pos, '(expected the fields of a stream entry)');
         end = lineEnd(buf, pos, buf.length);
         const nf = int(buf, pos + 1, end);
         pos = end + 2;
@@ -354,7 +361,9 @@ export class StreamReplyDecoder {
             pos += n + 2;
           }
         }
-        entries[k] = tooLarge ? { id, fields, deliveryCount: 1, tooLarge } : { id, fields, deliveryCount: 1 };
+        entries[k] = tooLarge
+          ? { id, fields, deliveryCount: 1, tooLarge }
+          : { id, fields, deliveryCount: 1 };
       }
       out.push({ stream, entries });
     }

@@ -11,7 +11,8 @@ const PREFIX = 'sha256=';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
   const obj = value as Record<string, unknown>;
   const parts: string[] = [];
   for (const key of Object.keys(obj).sort()) {
@@ -30,24 +31,40 @@ function withoutSignature(envelope: EventEnvelope | Record<string, unknown>): un
   return { ...env, meta: { ...env.meta, headers: rest } };
 }
 
-export function signatureOf(envelope: EventEnvelope | Record<string, unknown>, token: string): string {
-  return PREFIX + createHmac('sha256', token).update(canonicalJson(withoutSignature(envelope))).digest('hex');
+export function signatureOf(
+  envelope: EventEnvelope | Record<string, unknown>,
+  token: string,
+): string {
+  return (
+    PREFIX +
+    createHmac('sha256', token)
+      .update(canonicalJson(withoutSignature(envelope)))
+      .digest('hex')
+  );
 }
 
 /** A copy of the envelope carrying its signature header. */
 export function signEnvelope<T>(envelope: EventEnvelope<T>, token: string): EventEnvelope<T> {
   const sig = signatureOf(envelope, token);
-  return { ...envelope, meta: { ...envelope.meta, headers: { ...envelope.meta.headers, [SIGNATURE_HEADER]: sig } } };
+  return {
+    ...envelope,
+    meta: { ...envelope.meta, headers: { ...envelope.meta.headers, [SIGNATURE_HEADER]: sig } },
+  };
 }
 
 /** Why a (raw, parsed JSON) envelope's signature is unacceptable, or undefined when it is fine. */
-export function signatureProblem(rawEnvelope: Record<string, unknown>, token: string): string | undefined {
+export function signatureProblem(
+  rawEnvelope: Record<string, unknown>,
+  token: string,
+): string | undefined {
   const headers = (rawEnvelope.meta as { headers?: Record<string, unknown> } | undefined)?.headers;
   const given = headers?.[SIGNATURE_HEADER];
-  if (typeof given !== 'string' || given.length === 0) return `missing signature: header ${SIGNATURE_HEADER} is required`;
+  if (typeof given !== 'string' || given.length === 0)
+    return `missing signature: header ${SIGNATURE_HEADER} is required`;
   const expected = signatureOf(rawEnvelope, token);
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) return `bad signature: header ${SIGNATURE_HEADER} does not match the envelope`;
+  if (a.length !== b.length || !timingSafeEqual(a, b))
+    return `bad signature: header ${SIGNATURE_HEADER} does not match the envelope`;
   return undefined;
 }

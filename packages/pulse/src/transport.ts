@@ -59,16 +59,37 @@ export interface GroupStats {
 /** A reader owns its own connection: a blocking read must not stall anyone else. */
 export interface TransportReader {
   /** XREADGROUP `>`; sends `acks` in the same round trip first. */
-  readNew(streams: string[], group: string, consumer: string, count: number, blockMs: number, acks: AckMap): Promise<StreamBatch[]>;
+  readNew(
+    streams: string[],
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    acks: AckMap,
+  ): Promise<StreamBatch[]>;
   /** This consumer's own pending entries (XREADGROUP with an id), after `afterId`. */
-  readOwnPending(stream: string, group: string, consumer: string, afterId: string, count: number): Promise<RawEntry[]>;
+  readOwnPending(
+    stream: string,
+    group: string,
+    consumer: string,
+    afterId: string,
+    count: number,
+  ): Promise<RawEntry[]>;
   /**
    * Claims up to `count` pending entries idle at least `minIdleMs`, scanning the pending list from
    * `cursor` ('0-0': the start) and skipping `exclude` (what this consumer holds or has settled: those
    * must be neither handed out again nor have their delivery count raised). Each entry claimed counts
    * one more delivery. The cursor returned is '0-0' once the list is covered.
    */
-  claimIdle(stream: string, group: string, consumer: string, minIdleMs: number, cursor: string, count: number, exclude: ReadonlySet<string>): Promise<ClaimResult>;
+  claimIdle(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    cursor: string,
+    count: number,
+    exclude: ReadonlySet<string>,
+  ): Promise<ClaimResult>;
   /** Interrupts a blocked read and releases the connection. */
   close(): void;
 }

@@ -161,7 +161,14 @@ export function behaviourSuite(
       const bus = h.bus();
       const held: Delivery[] = [];
       const sub = bus.subscribeBatch(
-        { stream: 'md.bars', group: 'g', consumer: 'c1', blockMs: 5, minIdleMs: 5, reclaimIntervalMs: 5 },
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c1',
+          blockMs: 5,
+          minIdleMs: 5,
+          reclaimIntervalMs: 5,
+        },
         (batch) => void held.push(...batch),
       );
       await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2)]);
@@ -169,12 +176,15 @@ export function behaviourSuite(
       await new Promise((r) => setTimeout(r, 200)); // dozens of reclaim rounds, entries idle all along
       await sub.close(); // never settled: stays pending, as after a crash
       const again: Delivery[] = [];
-      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'c2', blockMs: 5, minIdleMs: 10 }, (batch) => {
-        for (const d of batch) {
-          again.push(d);
-          d.ack();
-        }
-      });
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c2', blockMs: 5, minIdleMs: 10 },
+        (batch) => {
+          for (const d of batch) {
+            again.push(d);
+            d.ack();
+          }
+        },
+      );
       await waitFor(() => again.length === 2, 'reclaimed by c2');
       // One delivery to c1's handler, one to c2's: the count means deliveries to handlers.
       expect(again.map((d) => d.deliveryCount)).toEqual([2, 2]);
@@ -191,7 +201,16 @@ export function behaviourSuite(
       const busy = new Promise<void>((r) => (release = r));
       let batches = 0;
       bus.subscribeBatch(
-        { stream: 'md.bars', group: 'g', consumer: 'busy', batchSize: 10, readAhead: 1, blockMs: 5, minIdleMs: 50, reclaimIntervalMs: 10 },
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'busy',
+          batchSize: 10,
+          readAhead: 1,
+          blockMs: 5,
+          minIdleMs: 50,
+          reclaimIntervalMs: 10,
+        },
         async (batch) => {
           count(batch);
           if (batches++ === 0) first.push(...batch);
@@ -201,13 +220,26 @@ export function behaviourSuite(
           }
         },
       );
-      await bus.publishBatch('md.bars', Array.from({ length: 20 }, (_, i) => barEnvelope(i)));
+      await bus.publishBatch(
+        'md.bars',
+        Array.from({ length: 20 }, (_, i) => barEnvelope(i)),
+      );
       await waitFor(() => handled.size === 20, 'both batches handed out');
       first.forEach((d) => d.ack()); // settled while the handler still waits on the second batch
-      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'other', blockMs: 5, minIdleMs: 50, reclaimIntervalMs: 10 }, (batch) => {
-        count(batch);
-        batch.forEach((d) => d.ack());
-      });
+      bus.subscribeBatch(
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'other',
+          blockMs: 5,
+          minIdleMs: 50,
+          reclaimIntervalMs: 10,
+        },
+        (batch) => {
+          count(batch);
+          batch.forEach((d) => d.ack());
+        },
+      );
       await new Promise((r) => setTimeout(r, 300));
       release();
       await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
@@ -219,15 +251,32 @@ export function behaviourSuite(
       const bus = h.bus();
       const held: Delivery[] = [];
       bus.subscribeBatch(
-        { stream: 'md.bars', group: 'g', consumer: 'holder', blockMs: 5, minIdleMs: 80, reclaimIntervalMs: 20 },
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'holder',
+          blockMs: 5,
+          minIdleMs: 80,
+          reclaimIntervalMs: 20,
+        },
         (batch) => void held.push(...batch),
       );
       await bus.publishBatch('md.bars', [barEnvelope(1), barEnvelope(2), barEnvelope(3)]);
       await waitFor(() => held.length === 3, 'delivered to the holder');
       const stolen: Delivery[] = [];
-      bus.subscribeBatch({ stream: 'md.bars', group: 'g', consumer: 'other', blockMs: 5, minIdleMs: 80, reclaimIntervalMs: 10 }, (batch) => {
-        stolen.push(...batch);
-      });
+      bus.subscribeBatch(
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'other',
+          blockMs: 5,
+          minIdleMs: 80,
+          reclaimIntervalMs: 10,
+        },
+        (batch) => {
+          stolen.push(...batch);
+        },
+      );
       await new Promise((r) => setTimeout(r, 400)); // five times minIdleMs
       expect(stolen.map((d) => d.envelope.id)).toEqual([]);
       held.forEach((d) => d.ack());
@@ -307,13 +356,20 @@ export function behaviourSuite(
       );
     });
 
-    it('dead-letters a delivery at once with the handler\'s reason when it calls deadLetter, acked atomically', async () => {
+    it("dead-letters a delivery at once with the handler's reason when it calls deadLetter, acked atomically", async () => {
       const bus = h.bus();
       let calls = 0;
       const envs = [barEnvelope(1), barEnvelope(2), barEnvelope(3)];
       const refused = new Set([envs[0].id, envs[2].id]);
       bus.subscribeBatch(
-        { stream: 'md.bars', group: 'g', consumer: 'c10', blockMs: 20, minIdleMs: 20, maxDeliveries: 5 },
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c10',
+          blockMs: 20,
+          minIdleMs: 20,
+          maxDeliveries: 5,
+        },
         (batch) => {
           calls += batch.length;
           // Settled after the handler returned, as the store does once the database answered.
@@ -325,8 +381,14 @@ export function behaviourSuite(
         },
       );
       await bus.publishBatch('md.bars', envs);
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 2, 'two dead letters');
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'source acked');
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 2,
+        'two dead letters',
+      );
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'source acked',
+      );
       const dls = await bus.readDeadLetters('md.bars');
       expect(dls.map((d) => [d.envelopeId, d.reason, d.attempts, d.consumer])).toEqual(
         [envs[0], envs[2]].map((e) => [e.id, 'value out of range', 1, 'c10']),
@@ -398,13 +460,19 @@ export function behaviourSuite(
       );
       await waitFor(() => got.length === 1, 'the bar');
       expect(got).toEqual([good.id]);
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 1, 'one dead letter');
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 1,
+        'one dead letter',
+      );
       const [dl] = await bus.readDeadLetters('md.bars');
       expect(dl.reason).toBe(
         'poison: unexpected schema "telemetry.FeedbackEvent" on md.bars (expected md.Bar)',
       );
       expect(dl.envelopeId).toBe(stranger.id);
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'acked on source');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'acked on source',
+      );
     });
 
     it('drops duplicate envelope ids and counts them', async () => {
@@ -500,14 +568,27 @@ export function behaviourSuite(
       const bus = h.bus();
       const held: Delivery[] = [];
       const sub = bus.subscribeBatch(
-        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 20, blockMs: 20, minIdleMs: 60_000 },
+        {
+          stream: 'md.bars',
+          group: 'g',
+          consumer: 'c',
+          batchSize: 20,
+          blockMs: 20,
+          minIdleMs: 60_000,
+        },
         (batch) => void held.push(...batch),
       );
-      await bus.publishBatch('md.bars', Array.from({ length: 100 }, (_, i) => barEnvelope(i)));
+      await bus.publishBatch(
+        'md.bars',
+        Array.from({ length: 100 }, (_, i) => barEnvelope(i)),
+      );
       await waitFor(() => held.length > 0, 'first deliveries');
       await sub.stopReading();
       const handed = held.length;
-      await bus.publishBatch('md.bars', Array.from({ length: 50 }, (_, i) => barEnvelope(1000 + i)));
+      await bus.publishBatch(
+        'md.bars',
+        Array.from({ length: 50 }, (_, i) => barEnvelope(1000 + i)),
+      );
       await new Promise((r) => setTimeout(r, 100));
       expect(held.length).toBe(handed); // nothing read after stopReading resolved
       const stats = await bus.groupStats('md.bars', 'g');
@@ -521,21 +602,42 @@ export function behaviourSuite(
       const bus = h.bus({ maxEntryBytes: 64 * 1024 });
       const physical = bus.streamName('md.bars');
       const big = barEnvelope(1);
-      const bigJson = JSON.stringify({ ...big, meta: { ...big.meta, headers: { pad: 'x'.repeat(200_000) } } });
+      const bigJson = JSON.stringify({
+        ...big,
+        meta: { ...big.meta, headers: { pad: 'x'.repeat(200_000) } },
+      });
       await bus.publish('md.bars', barEnvelope(0));
-      const bigId = await h.addRaw(physical, ['id', big.id, 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', bigJson]);
+      const bigId = await h.addRaw(physical, [
+        'id',
+        big.id,
+        'schema_id',
+        'md.Bar',
+        'track',
+        'v1',
+        'envelope',
+        bigJson,
+      ]);
       await bus.publish('md.bars', barEnvelope(2));
       const got: string[] = [];
-      bus.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', ...fast }, (e) => void got.push(String((e.payload as Bar).ts)));
+      bus.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', ...fast },
+        (e) => void got.push(String((e.payload as Bar).ts)),
+      );
       await waitFor(() => got.length === 2, 'the two small entries');
-      await waitFor(async () => (await bus.readDeadLetters('md.bars')).length === 1, 'dead-lettered');
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 1,
+        'dead-lettered',
+      );
       const [dl] = await bus.readDeadLetters('md.bars');
       expect(dl.sourceEntryId).toBe(bigId);
       expect(dl.reason).toMatch(/^too large: .*envelope.*2\d{5} bytes.*max 65536/);
       expect(dl.envelopeId).toBe(big.id);
       expect(dl.envelope).toBeUndefined(); // not copied: the entry stays in the source stream until trimmed
       expect(JSON.stringify(dl.original).length).toBeLessThan(1000);
-      await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all settled');
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'all settled',
+      );
     });
 
     it('caps in-flight deliveries (backpressure) until they are acked', async () => {

@@ -15,15 +15,33 @@ export interface Bar {
 
 export function bar(i: number, symbol = 'AAPL'): Bar {
   const open = 100 + (i % 50);
-  return { provider: 'ibkr', symbol, interval: '1m', ts: 1_700_000_000 + i * 60, open, high: open + 2, low: open - 1, close: open + 1, volume: 1000 + i };
+  return {
+    provider: 'ibkr',
+    symbol,
+    interval: '1m',
+    ts: 1_700_000_000 + i * 60,
+    open,
+    high: open + 2,
+    low: open - 1,
+    close: open + 1,
+    volume: 1000 + i,
+  };
 }
 
-export function barEnvelope(i: number, symbol = 'AAPL', opts: { track?: 'v1' | 'v2'; id?: string } = {}): EventEnvelope<Bar> {
+export function barEnvelope(
+  i: number,
+  symbol = 'AAPL',
+  opts: { track?: 'v1' | 'v2'; id?: string } = {},
+): EventEnvelope<Bar> {
   return createEnvelope('md.Bar', bar(i, symbol), { key: symbol, ...opts });
 }
 
 /** Polls `cond` until it holds (or fails after `timeoutMs` with `what`). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

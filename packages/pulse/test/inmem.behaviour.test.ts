@@ -18,8 +18,10 @@ behaviourSuite(
         buses.push(bus);
         return bus;
       },
-      addRaw: async (stream, fields) => (await new InMemoryTransport(world).add(stream, [fields]))[0],
-      length: async (stream) => (await new InMemoryTransport(world).range(stream, '-', '+', 1e9)).length,
+      addRaw: async (stream, fields) =>
+        (await new InMemoryTransport(world).add(stream, [fields]))[0],
+      length: async (stream) =>
+        (await new InMemoryTransport(world).range(stream, '-', '+', 1e9)).length,
     };
   },
   async () => {

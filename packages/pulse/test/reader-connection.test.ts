@@ -13,7 +13,9 @@ interface Script {
 }
 
 /** A TCP server speaking just enough RESP to read commands; answers as the script says. */
-async function scriptedServer(script: Script): Promise<{ url: string; commands: string[][]; close: () => Promise<void> }> {
+async function scriptedServer(
+  script: Script,
+): Promise<{ url: string; commands: string[][]; close: () => Promise<void> }> {
   const commands: string[][] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -88,14 +90,20 @@ describe('ReaderConnection', () => {
   it('names itself, pipelines the acks before the read, and decodes a reply that arrives in pieces', async () => {
     const envelope = JSON.stringify({ id: 'e1', text: 'é'.repeat(300) });
     const server = await scriptedServer({
-      reply: (_, args) => (args[0] === 'XACK' ? ':2\r\n' : args[0] === 'XREADGROUP' ? entryReply(envelope) : '+OK\r\n'),
+      reply: (_, args) =>
+        args[0] === 'XACK' ? ':2\r\n' : args[0] === 'XREADGROUP' ? entryReply(envelope) : '+OK\r\n',
       pieces: 7,
     });
     cleanup.push(server.close);
     const conn = new ReaderConnection({ url: `${server.url}/2`, name: 'pulse:ns:g:c 1' });
     cleanup.push(() => conn.close());
-    const batches = await conn.read([['XACK', 's', 'g', '0-1', '0-2']], ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', 's', '>']);
-    expect(batches).toEqual([{ stream: 's', entries: [{ id: '1-0', fields: ['envelope', envelope], deliveryCount: 1 }] }]);
+    const batches = await conn.read(
+      [['XACK', 's', 'g', '0-1', '0-2']],
+      ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', 's', '>'],
+    );
+    expect(batches).toEqual([
+      { stream: 's', entries: [{ id: '1-0', fields: ['envelope', envelope], deliveryCount: 1 }] },
+    ]);
     expect(server.commands.map((c) => c.join(' '))).toEqual([
       'SELECT 2',
       'CLIENT SETNAME pulse:ns:g:c_1',
@@ -124,7 +132,13 @@ describe('ReaderConnection', () => {
   it('reports a refused handshake and an error reply to the read', async () => {
     const server = await scriptedServer({
       reply: (_, args) =>
-        args[0] === 'AUTH' ? (args[2] === 'right' ? '+OK\r\n' : '-WRONGPASS invalid username-password pair\r\n') : args[0] === 'XREADGROUP' ? '-NOGROUP No such key\r\n' : '+OK\r\n',
+        args[0] === 'AUTH'
+          ? args[2] === 'right'
+            ? '+OK\r\n'
+            : '-WRONGPASS invalid username-password pair\r\n'
+          : args[0] === 'XREADGROUP'
+            ? '-NOGROUP No such key\r\n'
+            : '+OK\r\n',
     });
     cleanup.push(server.close);
     const wrong = new ReaderConnection({ url: server.url.replace('//', '//u:wrong@'), name: 'c' });
@@ -138,7 +152,8 @@ describe('ReaderConnection', () => {
   it('fails loudly on a reply that is not RESP2 (a RESP3 map) and reads again on a new connection', async () => {
     let reads = 0;
     const server = await scriptedServer({
-      reply: (_, args) => (args[0] !== 'XREADGROUP' ? '+OK\r\n' : ++reads === 1 ? '%1\r\n+s\r\n*0\r\n' : '*-1\r\n'),
+      reply: (_, args) =>
+        args[0] !== 'XREADGROUP' ? '+OK\r\n' : ++reads === 1 ? '%1\r\n+s\r\n*0\r\n' : '*-1\r\n',
     });
     cleanup.push(server.close);
     const conn = new ReaderConnection({ url: server.url, name: 'c' });
@@ -150,7 +165,9 @@ describe('ReaderConnection', () => {
   });
 
   it('fails a read in flight when closed, and every read after', async () => {
-    const server = await scriptedServer({ reply: (_, args) => (args[0] === 'XREADGROUP' ? undefined : '+OK\r\n') });
+    const server = await scriptedServer({
+      reply: (_, args) => (args[0] === 'XREADGROUP' ? undefined : '+OK\r\n'),
+    });
     cleanup.push(server.close);
     const conn = new ReaderConnection({ url: server.url, name: 'c' });
     const inFlight = conn.read([], ['XREADGROUP']);

@@ -23,7 +23,13 @@ describeWithRedis('redis backend', () => {
       return {
         namespace,
         bus: (opts = {}) => {
-          const bus = createEventBus({ backend: 'redis', redisUrl: redisUrl(), namespace, clientName: namespace, ...opts });
+          const bus = createEventBus({
+            backend: 'redis',
+            redisUrl: redisUrl(),
+            namespace,
+            clientName: namespace,
+            ...opts,
+          });
           buses.push(bus);
           return bus;
         },

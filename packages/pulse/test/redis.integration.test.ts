@@ -15,11 +15,18 @@ describeWithRedis('pulse on real Redis', () => {
   let buses: PulseBus[];
 
   const bus = (opts: Partial<EventBusOptions> = {}) => {
-    const b = createEventBus({ backend: 'redis', redisUrl: redisUrl(), namespace: ns, clientName: ns, ...opts });
+    const b = createEventBus({
+      backend: 'redis',
+      redisUrl: redisUrl(),
+      namespace: ns,
+      clientName: ns,
+      ...opts,
+    });
     buses.push(b);
     return b;
   };
-  const pendingCount = async (stream: string, group: string) => Number(((await raw.xpending(stream, group)) as [number])[0]);
+  const pendingCount = async (stream: string, group: string) =>
+    Number(((await raw.xpending(stream, group)) as [number])[0]);
 
   beforeAll(() => {
     raw = new Redis(redisUrl());
@@ -45,7 +52,16 @@ describeWithRedis('pulse on real Redis', () => {
       expect(id).toBe(entryId);
       expect(entryId).toMatch(/^\d+-\d+$/);
       expect(entryId).not.toBe(env.id);
-      expect(fields).toEqual(['id', env.id, 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', JSON.stringify(env)]);
+      expect(fields).toEqual([
+        'id',
+        env.id,
+        'schema_id',
+        'md.Bar',
+        'track',
+        'v1',
+        'envelope',
+        JSON.stringify(env),
+      ]);
     });
 
     it('a foreign consumer reads and acks our entries with plain XREADGROUP', async () => {
@@ -54,10 +70,21 @@ describeWithRedis('pulse on real Redis', () => {
       await b.publishBatch('md.bars', sent);
       const stream = `${ns}.md.bars`;
       await raw.xgroup('CREATE', stream, 'foreign', '0');
-      const reply = (await raw.xreadgroup('GROUP', 'foreign', 'py-1', 'COUNT', 10, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+      const reply = (await raw.xreadgroup(
+        'GROUP',
+        'foreign',
+        'py-1',
+        'COUNT',
+        10,
+        'STREAMS',
+        stream,
+        '>',
+      )) as [string, [string, string[]][]][];
       const entries = reply[0][1];
       const decoded = entries.map(([, f]) => {
-        const obj = Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]));
+        const obj = Object.fromEntries(
+          Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]),
+        );
         const res = decodeEnvelope(JSON.parse(obj.envelope));
         if (!res.ok) throw res.error;
         expect(obj.id).toBe(res.value.id);
@@ -71,9 +98,25 @@ describeWithRedis('pulse on real Redis', () => {
       const b = bus();
       const env = barEnvelope(3);
       await raw.xadd(`${ns}.md.bars`, '*', 'envelope', JSON.stringify(env));
-      await raw.xadd(`${ns}.md.bars`, '*', 'id', 'e2', 'schema_id', 'md.Bar', 'track', 'v2', 'envelope', JSON.stringify({ ...env, id: 'e2', meta: { ...env.meta, track: 'v2' } }), 'x-extra', 'ignored');
+      await raw.xadd(
+        `${ns}.md.bars`,
+        '*',
+        'id',
+        'e2',
+        'schema_id',
+        'md.Bar',
+        'track',
+        'v2',
+        'envelope',
+        JSON.stringify({ ...env, id: 'e2', meta: { ...env.meta, track: 'v2' } }),
+        'x-extra',
+        'ignored',
+      );
       const got: string[] = [];
-      b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 }, (e) => void got.push(`${e.id}/${e.meta.track}`));
+      b.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 },
+        (e) => void got.push(`${e.id}/${e.meta.track}`),
+      );
       await waitFor(() => got.length === 2, 'both foreign entries');
       expect(got).toEqual([`${env.id}/v1`, 'e2/v2']);
     });
@@ -84,16 +127,28 @@ describeWithRedis('pulse on real Redis', () => {
     const stream = `${ns}.md.bars`;
     const producer = bus();
     const sent = Array.from({ length: N }, (_, i) => barEnvelope(i, `S${i % 37}`));
-    for (let i = 0; i < N; i += 2000) await producer.publishBatch('md.bars', sent.slice(i, i + 2000));
+    for (let i = 0; i < N; i += 2000)
+      await producer.publishBatch('md.bars', sent.slice(i, i + 2000));
 
     const handled = new Map<string, number>();
     const record = (id: string) => handled.set(id, (handled.get(id) ?? 0) + 1);
     const a = bus({ clientName: `${ns}-a` });
     let stuck!: () => void;
-    a.subscribe({ stream: 'md.bars', group: 'store', consumer: 'a', batchSize: 1000, maxInFlight: 1000, blockMs: 20, idempotency: 'shared' }, (e) => {
-      if (handled.size === 500) return new Promise<void>((r) => (stuck = r)); // hangs mid-batch, never acks
-      record(e.id);
-    });
+    a.subscribe(
+      {
+        stream: 'md.bars',
+        group: 'store',
+        consumer: 'a',
+        batchSize: 1000,
+        maxInFlight: 1000,
+        blockMs: 20,
+        idempotency: 'shared',
+      },
+      (e) => {
+        if (handled.size === 500) return new Promise<void>((r) => (stuck = r)); // hangs mid-batch, never acks
+        record(e.id);
+      },
+    );
     await waitFor(() => stuck !== undefined, 'A handled 500 and hangs');
     // A's idempotency marks are durable before it dies (they are written as it goes, acks are not).
     const marks = async () => {
@@ -112,11 +167,26 @@ describeWithRedis('pulse on real Redis', () => {
 
     const registry = new Registry();
     const b = bus({ registry });
-    b.subscribe({ stream: 'md.bars', group: 'store', consumer: 'b', batchSize: 1000, blockMs: 50, minIdleMs: 100, idempotency: 'shared' }, (e) => {
-      record(e.id);
-    });
+    b.subscribe(
+      {
+        stream: 'md.bars',
+        group: 'store',
+        consumer: 'b',
+        batchSize: 1000,
+        blockMs: 50,
+        minIdleMs: 100,
+        idempotency: 'shared',
+      },
+      (e) => {
+        record(e.id);
+      },
+    );
     await waitFor(() => handled.size === N, `all ${N} handled`, 30_000);
-    await waitFor(async () => (await pendingCount(stream, 'store')) === 0, 'XPENDING empty', 30_000);
+    await waitFor(
+      async () => (await pendingCount(stream, 'store')) === 0,
+      'XPENDING empty',
+      30_000,
+    );
     stuck();
     expect([...handled.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(sent.map((e) => e.id))).toEqual(new Set(handled.keys()));
@@ -133,10 +203,13 @@ describeWithRedis('pulse on real Redis', () => {
     const clientName = `${ns}-victim`;
     const c = bus({ clientName });
     const handled = new Set<string>();
-    c.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 50, blockMs: 50, minIdleMs: 300 }, async (e) => {
-      handled.add(e.id);
-      if (handled.size % 50 === 0) await new Promise((r) => setTimeout(r, 1));
-    });
+    c.subscribe(
+      { stream: 'md.bars', group: 'g', consumer: 'c1', batchSize: 50, blockMs: 50, minIdleMs: 300 },
+      async (e) => {
+        handled.add(e.id);
+        if (handled.size % 50 === 0) await new Promise((r) => setTimeout(r, 1));
+      },
+    );
     const publishing = (async () => {
       for (let i = 0; i < N; i += 100) {
         await producer.publishBatch('md.bars', sent.slice(i, i + 100));
@@ -170,7 +243,10 @@ describeWithRedis('pulse on real Redis', () => {
       const sent = Array.from({ length: 20 }, (_, i) => barEnvelope(i));
       await b.publishBatch('md.bars', sent);
       const got: string[] = [];
-      b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 7, blockMs: 20 }, (e) => void got.push(e.id));
+      b.subscribe(
+        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: 7, blockMs: 20 },
+        (e) => void got.push(e.id),
+      );
       await waitFor(() => got.length === 20, 'all 20 read from database 5');
       expect(got).toEqual(sent.map((e) => e.id));
       expect(await raw.exists(`${ns}.md.bars`)).toBe(0);
@@ -189,7 +265,12 @@ describeWithRedis('pulse on real Redis', () => {
     url.username = `${ns}-nobody`;
     url.password = 'wrong';
     const warnings: string[] = [];
-    const logger = { warn: (obj: object, msg: string) => void warnings.push(`${msg} ${JSON.stringify(obj)}`), info: () => undefined, error: () => undefined, debug: () => undefined };
+    const logger = {
+      warn: (obj: object, msg: string) => void warnings.push(`${msg} ${JSON.stringify(obj)}`),
+      info: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+    };
     const b = bus({ redisUrl: url.toString(), logger });
     b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20 }, () => undefined);
     await waitFor(() => warnings.length >= 2, 'two failed attempts logged');
@@ -209,11 +290,25 @@ describeWithRedis('pulse on real Redis', () => {
 
     const b = bus();
     const handled = new Map<string, number>();
-    b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'live', batchSize: 100, blockMs: 20, minIdleMs: 10, reclaimIntervalMs: 20 }, (e, d) => {
-      handled.set(e.id, d.deliveryCount);
-    });
+    b.subscribe(
+      {
+        stream: 'md.bars',
+        group: 'g',
+        consumer: 'live',
+        batchSize: 100,
+        blockMs: 20,
+        minIdleMs: 10,
+        reclaimIntervalMs: 20,
+      },
+      (e, d) => {
+        handled.set(e.id, d.deliveryCount);
+      },
+    );
     await waitFor(() => handled.size === 2497, 'all live entries reclaimed', 20_000);
-    await waitFor(async () => (await pendingCount(stream, 'g')) === 0, 'trimmed entries gone from the PEL');
+    await waitFor(
+      async () => (await pendingCount(stream, 'g')) === 0,
+      'trimmed entries gone from the PEL',
+    );
     expect([...handled.values()].every((n) => n === 2)).toBe(true);
   });
 
@@ -227,7 +322,17 @@ describeWithRedis('pulse on real Redis', () => {
     await raw.xclaim(stream, 'g', 'dead2', 0, (await raw.xrange(stream, '-', '+'))[0][0]);
     const b = bus();
     const got: string[] = [];
-    b.subscribe({ stream: 'md.bars', group: 'g', consumer: 'live', blockMs: 20, minIdleMs: 0, maxDeliveries: 2 }, (e) => void got.push(e.id));
+    b.subscribe(
+      {
+        stream: 'md.bars',
+        group: 'g',
+        consumer: 'live',
+        blockMs: 20,
+        minIdleMs: 0,
+        maxDeliveries: 2,
+      },
+      (e) => void got.push(e.id),
+    );
     await waitFor(async () => (await b.readDeadLetters('md.bars')).length === 1, 'dead-lettered');
     const [dl] = await b.readDeadLetters('md.bars');
     expect(dl.attempts).toBe(3);
@@ -267,12 +372,24 @@ describeWithRedis('pulse on real Redis', () => {
     await a.publish('md.bars', barEnvelope(1));
     await b.publish('md.bars', barEnvelope(2));
     const published = await shared.getSingleMetric('pulse_publish_total')!.get();
-    expect(published.values).toEqual([{ labels: { stream: `${ns}.md.bars`, track: 'v1', outcome: 'success' }, value: 2 }]);
+    expect(published.values).toEqual([
+      { labels: { stream: `${ns}.md.bars`, track: 'v1', outcome: 'success' }, value: 2 },
+    ]);
     const got: string[] = [];
-    a.subscribe({ stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20, reclaimIntervalMs: 20 }, (e) => void got.push(e.id));
+    a.subscribe(
+      { stream: 'md.bars', group: 'g', consumer: 'c', blockMs: 20, reclaimIntervalMs: 20 },
+      (e) => void got.push(e.id),
+    );
     await waitFor(() => got.length === 2, 'consumed');
-    const gauge = async (name: string) => (await shared.getSingleMetric(name)!.get()).values[0]?.value;
-    await waitFor(async () => (await gauge('pulse_group_lag')) === 0 && (await gauge('pulse_group_pending')) === 0, 'group gauges');
-    expect(await shared.metrics()).toMatch(new RegExp(`pulse_lag_seconds\\{stream="${ns}.md.bars"\\} [\\d.e-]+`));
+    const gauge = async (name: string) =>
+      (await shared.getSingleMetric(name)!.get()).values[0]?.value;
+    await waitFor(
+      async () =>
+        (await gauge('pulse_group_lag')) === 0 && (await gauge('pulse_group_pending')) === 0,
+      'group gauges',
+    );
+    expect(await shared.metrics()).toMatch(
+      new RegExp(`pulse_lag_seconds\\{stream="${ns}.md.bars"\\} [\\d.e-]+`),
+    );
   });
 });

@@ -8,13 +8,21 @@ import Redis from 'ioredis';
 import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
 import RedisParser from 'redis-parser';
 import { parseRedisUrl } from '../src/reader-connection';
-import { decodeReply, encodeCommand, RedisReplyError, ReplyScanner, StreamReplyDecoder } from '../src/resp';
+import {
+  decodeReply,
+  encodeCommand,
+  RedisReplyError,
+  ReplyScanner,
+  StreamReplyDecoder,
+} from '../src/resp';
 
 /** Sends one command at a time on a raw socket and keeps the exact bytes of each reply. */
 async function captureReplies(commands: Array<Array<string | number>>): Promise<Buffer[]> {
   const { host, port, password, username, db } = parseRedisUrl(redisUrl());
   const socket = net.connect(port, host);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  await new Promise<void>((resolve, reject) =>
+    socket.once('connect', resolve).once('error', reject),
+  );
   const setup: Array<Array<string | number>> = [];
   if (password) setup.push(username ? ['AUTH', username, password] : ['AUTH', password]);
   if (db) setup.push(['SELECT', db]);
@@ -24,7 +32,11 @@ async function captureReplies(commands: Array<Array<string | number>>): Promise<
       // The reference parser frames the reply; the bytes it consumed are the capture.
       const bytes = await new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];
-        const parser = new RedisParser({ returnReply: () => resolve(Buffer.concat(chunks)), returnError: () => resolve(Buffer.concat(chunks)), returnFatalError: reject });
+        const parser = new RedisParser({
+          returnReply: () => resolve(Buffer.concat(chunks)),
+          returnError: () => resolve(Buffer.concat(chunks)),
+          returnFatalError: reject,
+        });
         const onData = (chunk: Buffer) => {
           chunks.push(chunk);
           parser.execute(chunk);
@@ -63,21 +75,53 @@ function normalise(v: unknown): unknown {
 describeWithRedis('RESP reader vs redis-parser on captured Redis replies', () => {
   const ns = uniqueId('resp');
   const key = `${ns}.md.bars`;
-  const envelope = JSON.stringify({ id: 'e1', note: 'Zürich – 東京 \r\n inside', emoji: '📈', empty: '' });
+  const envelope = JSON.stringify({
+    id: 'e1',
+    note: 'Zürich – 東京 \r\n inside',
+    emoji: '📈',
+    empty: '',
+  });
   let replies: Buffer[];
   let names: string[];
 
   beforeAll(async () => {
     const commands: Array<[string, Array<string | number>]> = [
       ['PING', ['PING']],
-      ['XADD', ['XADD', key, '1-1', 'id', 'e1', 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', envelope]],
-      ['XADD with empty and binary-looking values', ['XADD', key, '1-2', 'envelope', '', 'x-extra', 'ümlaut\t\u0000end']],
+      [
+        'XADD',
+        [
+          'XADD',
+          key,
+          '1-1',
+          'id',
+          'e1',
+          'schema_id',
+          'md.Bar',
+          'track',
+          'v1',
+          'envelope',
+          envelope,
+        ],
+      ],
+      [
+        'XADD with empty and binary-looking values',
+        ['XADD', key, '1-2', 'envelope', '', 'x-extra', 'ümlaut\t\u0000end'],
+      ],
       ['XADD a third', ['XADD', key, '1-3', 'id', 'e3', 'envelope', '{}']],
       ['XGROUP CREATE', ['XGROUP', 'CREATE', key, 'g', '0']],
-      ['XREADGROUP (new entries)', ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', key, '>']],
+      [
+        'XREADGROUP (new entries)',
+        ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', key, '>'],
+      ],
       ['XDEL', ['XDEL', key, '1-2']],
-      ['XREADGROUP (pending, one deleted)', ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', key, '0']],
-      ['XREADGROUP BLOCK (timed out)', ['XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', 1, 'STREAMS', key, '>']],
+      [
+        'XREADGROUP (pending, one deleted)',
+        ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', key, '0'],
+      ],
+      [
+        'XREADGROUP BLOCK (timed out)',
+        ['XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', 1, 'STREAMS', key, '>'],
+      ],
       ['XPENDING summary', ['XPENDING', key, 'g']],
       ['XPENDING extended', ['XPENDING', key, 'g', '-', '+', 10]],
       ['XAUTOCLAIM', ['XAUTOCLAIM', key, 'g', 'c2', 0, '0-0', 'COUNT', 10]],
@@ -103,13 +147,20 @@ describeWithRedis('RESP reader vs redis-parser on captured Redis replies', () =>
   it('decodes every reply as redis-parser does', () => {
     for (const [i, bytes] of replies.entries()) {
       const [ours, end] = decodeReply(bytes, 0);
-      expect({ reply: names[i], value: normalise(ours), end }).toEqual({ reply: names[i], value: reference(bytes), end: bytes.length });
+      expect({ reply: names[i], value: normalise(ours), end }).toEqual({
+        reply: names[i],
+        value: reference(bytes),
+        end: bytes.length,
+      });
     }
   });
 
   it('the scanner finds each reply end, whole and fed one byte at a time', () => {
     for (const [i, bytes] of replies.entries()) {
-      expect({ reply: names[i], end: new ReplyScanner().scan(bytes, 0, bytes.length) }).toEqual({ reply: names[i], end: bytes.length });
+      expect({ reply: names[i], end: new ReplyScanner().scan(bytes, 0, bytes.length) }).toEqual({
+        reply: names[i],
+        end: bytes.length,
+      });
       const scanner = new ReplyScanner();
       let end = -1;
       for (let len = 1; len <= bytes.length && end < 0; len++) end = scanner.scan(bytes, 0, len);
@@ -121,10 +172,12 @@ describeWithRedis('RESP reader vs redis-parser on captured Redis replies', () =>
     const reads = names.flatMap((name, i) => (name.startsWith('XREADGROUP (') ? [replies[i]] : []));
     expect(reads).toHaveLength(2);
     for (const bytes of reads) {
-      const expected = (reference(bytes) as Array<[string, Array<[string, string[] | null]>]>).map(([stream, entries]) => ({
-        stream,
-        entries: entries.map(([id, fields]) => ({ id, fields, deliveryCount: 1 })),
-      }));
+      const expected = (reference(bytes) as Array<[string, Array<[string, string[] | null]>]>).map(
+        ([stream, entries]) => ({
+          stream,
+          entries: entries.map(([id, fields]) => ({ id, fields, deliveryCount: 1 })),
+        }),
+      );
       expect(new StreamReplyDecoder().decode(bytes, 0)).toEqual(expected);
     }
     const timedOut = replies[names.indexOf('XREADGROUP BLOCK (timed out)')];
@@ -135,6 +188,8 @@ describeWithRedis('RESP reader vs redis-parser on captured Redis replies', () =>
   it('an error reply is the same message for both', () => {
     const bytes = replies[names.indexOf('XREADGROUP NOGROUP (error)')];
     expect(decodeReply(bytes, 0)[0]).toBeInstanceOf(RedisReplyError);
-    expect(() => new StreamReplyDecoder().decode(bytes, 0)).toThrow((reference(bytes) as { error: string }).error);
+    expect(() => new StreamReplyDecoder().decode(bytes, 0)).toThrow(
+      (reference(bytes) as { error: string }).error,
+    );
   });
 });

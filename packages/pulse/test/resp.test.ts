@@ -1,4 +1,11 @@
-import { decodeReply, encodeCommand, RedisReplyError, ReplyScanner, RespProtocolError, StreamReplyDecoder } from '../src/resp';
+import {
+  decodeReply,
+  encodeCommand,
+  RedisReplyError,
+  ReplyScanner,
+  RespProtocolError,
+  StreamReplyDecoder,
+} from '../src/resp';
 import { parseRedisUrl } from '../src/reader-connection';
 
 /** RESP2 as Redis writes it: strings are bulk strings, null a null array, arrays nest. */
@@ -19,7 +26,10 @@ const xreadgroup: Reply = [
       ['1700000000001-0', null],
     ],
   ],
-  ['mdp.md.bars.p1', [['1700000000002-0', ['id', 'e3', 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', '{}']]]],
+  [
+    'mdp.md.bars.p1',
+    [['1700000000002-0', ['id', 'e3', 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', '{}']]],
+  ],
 ];
 
 describe('RESP encoding', () => {
@@ -75,7 +85,11 @@ describe('StreamReplyDecoder', () => {
             fields: ['id', 'e1', 'schema_id', 'md.Bar', 'track', 'v1', 'envelope', envelope],
             deliveryCount: 1,
           },
-          { id: '1700000000000-1', fields: ['envelope', '{"id":"e2"}', 'x-extra', 'ümlaut'], deliveryCount: 1 },
+          {
+            id: '1700000000000-1',
+            fields: ['envelope', '{"id":"e2"}', 'x-extra', 'ümlaut'],
+            deliveryCount: 1,
+          },
           { id: '1700000000001-0', fields: null, deliveryCount: 1 },
         ],
       },
@@ -95,24 +109,34 @@ describe('StreamReplyDecoder', () => {
   it('decodes from an offset, and a timed-out block (null) as no batches', () => {
     const text = resp(xreadgroup);
     const decoder = new StreamReplyDecoder();
-    expect(decoder.decode(Buffer.from(`:3\r\n${text}`), 4)).toEqual(decoder.decode(Buffer.from(text), 0));
+    expect(decoder.decode(Buffer.from(`:3\r\n${text}`), 4)).toEqual(
+      decoder.decode(Buffer.from(text), 0),
+    );
     expect(decoder.decode(Buffer.from('*-1\r\n'), 0)).toEqual([]);
   });
 
   it('keeps schema_id and track values apart when they change between entries', () => {
     const reply = resp([
-      ['s', [
-        ['1-0', ['schema_id', 'md.Bar', 'track', 'v1', 'envelope', '{}']],
-        ['1-1', ['schema_id', 'md.Bar', 'track', 'v2', 'envelope', '{}']],
-        ['1-2', ['schema_id', 'md.Bat', 'track', 'v2', 'envelope', '{}']],
-      ]],
+      [
+        's',
+        [
+          ['1-0', ['schema_id', 'md.Bar', 'track', 'v1', 'envelope', '{}']],
+          ['1-1', ['schema_id', 'md.Bar', 'track', 'v2', 'envelope', '{}']],
+          ['1-2', ['schema_id', 'md.Bat', 'track', 'v2', 'envelope', '{}']],
+        ],
+      ],
     ]);
     const [batch] = new StreamReplyDecoder().decode(Buffer.from(reply), 0);
-    expect(batch.entries.map((e) => `${e.fields![1]}/${e.fields![3]}`)).toEqual(['md.Bar/v1', 'md.Bar/v2', 'md.Bat/v2']);
+    expect(batch.entries.map((e) => `${e.fields![1]}/${e.fields![3]}`)).toEqual([
+      'md.Bar/v1',
+      'md.Bar/v2',
+      'md.Bat/v2',
+    ]);
   });
 
   it("throws Redis's error reply", () => {
-    const decode = () => new StreamReplyDecoder().decode(Buffer.from('-NOGROUP No such key or consumer group\r\n'), 0);
+    const decode = () =>
+      new StreamReplyDecoder().decode(Buffer.from('-NOGROUP No such key or consumer group\r\n'), 0);
     expect(decode).toThrow(RedisReplyError);
     expect(decode).toThrow('NOGROUP No such key or consumer group');
   });
@@ -123,7 +147,7 @@ describe('decodeReply', () => {
     const text = `:42\r\n+OK\r\n-ERR wrong\r\n$-1\r\n*2\r\n$3\r\nhé\r\n*1\r\n:-7\r\n`;
     const buf = Buffer.from(text);
     const values: unknown[] = [];
-    for (let pos = 0; pos < buf.length; ) {
+    for (let pos = 0; pos < buf.length;) {
       const [value, next] = decodeReply(buf, pos);
       values.push(value);
       pos = next;
@@ -135,7 +159,14 @@ describe('decodeReply', () => {
 
 describe('parseRedisUrl', () => {
   it('reads host, port, credentials, database and TLS', () => {
-    expect(parseRedisUrl('redis://127.0.0.1:6379/0')).toEqual({ host: '127.0.0.1', port: 6379, tls: false, username: undefined, password: undefined, db: 0 });
+    expect(parseRedisUrl('redis://127.0.0.1:6379/0')).toEqual({
+      host: '127.0.0.1',
+      port: 6379,
+      tls: false,
+      username: undefined,
+      password: undefined,
+      db: 0,
+    });
     expect(parseRedisUrl('rediss://user:p%40ss@cache.example:6380/3')).toEqual({
       host: 'cache.example',
       port: 6380,
@@ -144,7 +175,13 @@ describe('parseRedisUrl', () => {
       password: 'p@ss',
       db: 3,
     });
-    expect(parseRedisUrl('redis://:secret@[::1]')).toMatchObject({ host: '::1', port: 6379, password: 'secret', username: undefined, db: 0 });
+    expect(parseRedisUrl('redis://:secret@[::1]')).toMatchObject({
+      host: '::1',
+      port: 6379,
+      password: 'secret',
+      username: undefined,
+      db: 0,
+    });
   });
 
   it('rejects other schemes and bad database numbers', () => {
@@ -155,10 +192,22 @@ describe('parseRedisUrl', () => {
 
 describe('an unknown RESP type fails loudly', () => {
   // RESP3 types (map, set, null, double, boolean, verbatim, big number, push) and plain junk.
-  const foreign = ['%1\r\n+a\r\n+b\r\n', '~1\r\n+a\r\n', '_\r\n', ',1.5\r\n', '#t\r\n', '=7\r\ntxt:abc\r\n', '(12\r\n', '>1\r\n+a\r\n', 'hello\r\n'];
+  const foreign = [
+    '%1\r\n+a\r\n+b\r\n',
+    '~1\r\n+a\r\n',
+    '_\r\n',
+    ',1.5\r\n',
+    '#t\r\n',
+    '=7\r\ntxt:abc\r\n',
+    '(12\r\n',
+    '>1\r\n+a\r\n',
+    'hello\r\n',
+  ];
 
   it.each(foreign)('the scanner refuses %j', (reply) => {
-    expect(() => new ReplyScanner().scan(Buffer.from(reply), 0, reply.length)).toThrow(RespProtocolError);
+    expect(() => new ReplyScanner().scan(Buffer.from(reply), 0, reply.length)).toThrow(
+      RespProtocolError,
+    );
   });
 
   it.each(foreign)('the decoder refuses %j', (reply) => {
@@ -167,7 +216,9 @@ describe('an unknown RESP type fails loudly', () => {
 
   it('inside an array too, naming the byte and where it is', () => {
     const reply = '*2\r\n:1\r\n_\r\n';
-    expect(() => new ReplyScanner().scan(Buffer.from(reply), 0, reply.length)).toThrow("unknown RESP type '_' at offset 8");
+    expect(() => new ReplyScanner().scan(Buffer.from(reply), 0, reply.length)).toThrow(
+      "unknown RESP type '_' at offset 8",
+    );
   });
 
   it('the stream decoder refuses a reply that does not have the XREADGROUP layout', () => {
@@ -175,7 +226,9 @@ describe('an unknown RESP type fails loudly', () => {
     expect(() => decoder.decode(Buffer.from('%1\r\n'), 0)).toThrow(RespProtocolError);
     // An entry whose fields come as a RESP3 map instead of an array.
     const mapFields = `*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n`;
-    expect(() => decoder.decode(Buffer.from(mapFields), 0)).toThrow(/expected the fields of a stream entry/);
+    expect(() => decoder.decode(Buffer.from(mapFields), 0)).toThrow(
+      /expected the fields of a stream entry/,
+    );
     const intField = `*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n:5\r\n`;
     expect(() => decoder.decode(Buffer.from(intField), 0)).toThrow(/unknown RESP type ':'/);
   });
@@ -184,7 +237,9 @@ describe('an unknown RESP type fails loudly', () => {
 describe('ReplyScanner with a bulk size cap', () => {
   it('drops the bytes of an oversized bulk string as they arrive and marks it, never buffering it', () => {
     const big = 'x'.repeat(300_000);
-    const reply = Buffer.from(`*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*4\r\n$2\r\nid\r\n$1\r\nA\r\n$8\r\nenvelope\r\n$${big.length}\r\n${big}\r\n`);
+    const reply = Buffer.from(
+      `*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*4\r\n$2\r\nid\r\n$1\r\nA\r\n$8\r\nenvelope\r\n$${big.length}\r\n${big}\r\n`,
+    );
     const scanner = new ReplyScanner(1024);
     let buf = Buffer.alloc(0);
     let end = -1;
@@ -200,6 +255,10 @@ describe('ReplyScanner with a bulk size cap', () => {
     expect(end).toBe(buf.length);
     expect(peak).toBeLessThan(20 * 1024);
     const [batch] = new StreamReplyDecoder().decode(buf, 0);
-    expect(batch.entries[0]).toMatchObject({ id: '1-0', fields: ['id', 'A', 'envelope', ''], tooLarge: { field: 'envelope', bytes: 300_000 } });
+    expect(batch.entries[0]).toMatchObject({
+      id: '1-0',
+      fields: ['id', 'A', 'envelope', ''],
+      tooLarge: { field: 'envelope', bytes: 300_000 },
+    });
   });
 });

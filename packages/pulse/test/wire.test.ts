@@ -110,7 +110,18 @@ describe('dead-letter fields', () => {
   it('store the envelope once: verbatim in `envelope`, and `raw` holds the other original fields', () => {
     const env = createEnvelope('md.Bar', bar);
     const fields = encodeEntry(env);
-    const dl = fieldsToObject(dlqFields({ sourceStream: 's', sourceEntryId: '1-0', group: 'g', consumer: 'c', reason: 'r', attempts: 1, fields, failedAt: 0 }));
+    const dl = fieldsToObject(
+      dlqFields({
+        sourceStream: 's',
+        sourceEntryId: '1-0',
+        group: 'g',
+        consumer: 'c',
+        reason: 'r',
+        attempts: 1,
+        fields,
+        failedAt: 0,
+      }),
+    );
     expect(dl.envelope).toBe(fields[7]);
     const raw = JSON.parse(dl.raw);
     expect(raw).toEqual({ id: env.id, schema_id: 'md.Bar', track: 'v1' });

@@ -22,16 +22,28 @@ export interface ServiceBootstrapOptions {
 }
 
 /** Nest's start-up chatter (one line per module and route): useful when debugging, noise otherwise. */
-const NEST_STARTUP_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+const NEST_STARTUP_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
 
 /**
  * Adapts pino to Nest's LoggerService so framework messages go through the service's logger too;
  * Nest's start-up messages are logged at debug level.
  */
 export function nestLogger(logger: Logger) {
-  const fmt = (message: unknown, context?: unknown) => ({ context: typeof context === 'string' ? context : undefined, msg: String(message) });
+  const fmt = (message: unknown, context?: unknown) => ({
+    context: typeof context === 'string' ? context : undefined,
+    msg: String(message),
+  });
   return {
-    log: (m: unknown, c?: unknown) => (typeof c === 'string' && NEST_STARTUP_CONTEXTS.has(c) ? logger.debug(fmt(m, c)) : logger.info(fmt(m, c))),
+    log: (m: unknown, c?: unknown) =>
+      typeof c === 'string' && NEST_STARTUP_CONTEXTS.has(c)
+        ? logger.debug(fmt(m, c))
+        : logger.info(fmt(m, c)),
     error: (m: unknown, trace?: unknown, c?: unknown) => logger.error({ ...fmt(m, c), trace }),
     warn: (m: unknown, c?: unknown) => logger.warn(fmt(m, c)),
     debug: (m: unknown, c?: unknown) => logger.debug(fmt(m, c)),
@@ -44,7 +56,11 @@ export function nestLogger(logger: Logger) {
  * Listens on `port` and turns SIGTERM/SIGINT into a graceful `app.close()` (Nest runs every module's
  * shutdown hooks: consumers stop, queues drain, connections close) followed by exit code 0.
  */
-export async function listenWithGracefulShutdown(app: INestApplication, port: number, logger: Logger): Promise<void> {
+export async function listenWithGracefulShutdown(
+  app: INestApplication,
+  port: number,
+  logger: Logger,
+): Promise<void> {
   await app.listen(port);
   logger.info({ port }, 'listening');
   let closing = false;

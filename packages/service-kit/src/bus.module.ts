@@ -9,7 +9,10 @@ export const EVENT_BUS = Symbol('EVENT_BUS');
 export const BUS_CONNECTION = Symbol('BUS_CONNECTION');
 
 class BusLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(BUS_CONNECTION) private readonly conn: BusConnection, health: HealthRegistry) {
+  constructor(
+    @Inject(BUS_CONNECTION) private readonly conn: BusConnection,
+    health: HealthRegistry,
+  ) {
     registerBusHealth(health, conn);
   }
 

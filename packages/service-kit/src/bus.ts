@@ -31,10 +31,21 @@ export interface ConnectBusOptions {
   pingTimeoutMs?: number;
 }
 
-type BusEnv = Pick<SharedEnv, 'PULSE_ENABLED' | 'EVENT_BUS_BACKEND' | 'REDIS_URL' | 'MD_NAMESPACE' | 'SCHEMA_TRACK' | 'PUBLISHER_TOKEN'> &
+type BusEnv = Pick<
+  SharedEnv,
+  | 'PULSE_ENABLED'
+  | 'EVENT_BUS_BACKEND'
+  | 'REDIS_URL'
+  | 'MD_NAMESPACE'
+  | 'SCHEMA_TRACK'
+  | 'PUBLISHER_TOKEN'
+> &
   Partial<Pick<SharedEnv, 'PULSE_MAX_ENTRY_BYTES'>>;
 
-export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Promise<BusConnection> {
+export async function connectBus(
+  env: BusEnv,
+  opts: ConnectBusOptions = {},
+): Promise<BusConnection> {
   const requested = !env.PULSE_ENABLED ? 'disabled' : env.EVENT_BUS_BACKEND;
   if (opts.bus) return { bus: opts.bus, mode: opts.bus.backend, requested, owned: false };
 
@@ -54,7 +65,9 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   });
 
   if (requested === 'disabled') {
-    opts.logger?.warn('Pulse disabled (PULSE_ENABLED=false): events stay inside this process (in-memory bus)');
+    opts.logger?.warn(
+      'Pulse disabled (PULSE_ENABLED=false): events stay inside this process (in-memory bus)',
+    );
     return inmem('PULSE_ENABLED=false');
   }
   if (requested === 'inmem') return inmem();
@@ -62,12 +75,23 @@ export async function connectBus(env: BusEnv, opts: ConnectBusOptions = {}): Pro
   // ioredis reconnects on its own with backoff (and queues commands meanwhile); each consumer's
   // reader connection reconnects on its next read, its loop backing off up to 2 s.
   const bus = createEventBus({ backend: 'redis', redisUrl: env.REDIS_URL, ...common });
-  const where = { redis: redact(env.REDIS_URL), namespace: env.MD_NAMESPACE, track: env.SCHEMA_TRACK };
+  const where = {
+    redis: redact(env.REDIS_URL),
+    namespace: env.MD_NAMESPACE,
+    track: env.SCHEMA_TRACK,
+  };
   try {
-    await withTimeout(bus.ping(), opts.pingTimeoutMs ?? 3000, `no answer from ${redact(env.REDIS_URL)}`);
+    await withTimeout(
+      bus.ping(),
+      opts.pingTimeoutMs ?? 3000,
+      `no answer from ${redact(env.REDIS_URL)}`,
+    );
     opts.logger?.info(where, 'event bus connected (redis)');
   } catch (err) {
-    opts.logger?.error({ ...where, err: (err as Error).message }, 'Redis unreachable at start: not ready until it answers; reconnecting with backoff');
+    opts.logger?.error(
+      { ...where, err: (err as Error).message },
+      'Redis unreachable at start: not ready until it answers; reconnecting with backoff',
+    );
   }
   return { bus, mode: 'redis', requested, owned: true };
 }
@@ -82,8 +106,14 @@ export function registerBusHealth(health: HealthRegistry, conn: BusConnection): 
 
 /** Health of the bus: degraded while Pulse is disabled, unhealthy while Redis does not answer. */
 export async function busHealth(conn: BusConnection): Promise<HealthCheckResult> {
-  const details: Record<string, string> = { backend: conn.mode, requested: conn.requested, namespace: conn.bus.namespace, track: conn.bus.track };
-  if (conn.degradedReason) return { state: 'degraded', details: { ...details, reason: conn.degradedReason } };
+  const details: Record<string, string> = {
+    backend: conn.mode,
+    requested: conn.requested,
+    namespace: conn.bus.namespace,
+    track: conn.bus.track,
+  };
+  if (conn.degradedReason)
+    return { state: 'degraded', details: { ...details, reason: conn.degradedReason } };
   try {
     await withTimeout(conn.bus.ping(), 1000, 'ping timed out');
     return { state: 'healthy', details };

@@ -41,7 +41,10 @@ function numeric(fallback: number, integer: boolean) {
       if (raw === undefined || raw.trim() === '') return fallback;
       const n = Number(raw);
       if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-        ctx.addIssue({ code: 'custom', message: `must be ${integer ? 'an integer' : 'a number'}, got "${raw}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be ${integer ? 'an integer' : 'a number'}, got "${raw}"`,
+        });
         return z.NEVER;
       }
       return n;
@@ -65,12 +68,16 @@ export const envOptionalString = () =>
 /** The variables every service shares (docs/system.md is generated from this list). */
 export const sharedEnvShape = {
   PULSE_ENABLED: envBool(true),
-  EVENT_BUS_BACKEND: envString('inmem').pipe(z.enum(['inmem', 'redis'], { error: 'must be inmem or redis' })),
+  EVENT_BUS_BACKEND: envString('inmem').pipe(
+    z.enum(['inmem', 'redis'], { error: 'must be inmem or redis' }),
+  ),
   REDIS_URL: envString('redis://localhost:6379/0').pipe(
     z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
   ),
   MD_NAMESPACE: envString('mdp').pipe(
-    z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'must be a non-empty name of letters, digits, _ or -' }),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, { error: 'must be a non-empty name of letters, digits, _ or -' }),
   ),
   SCHEMA_TRACK: envString('v1').pipe(SchemaTrack),
   /**
@@ -81,24 +88,36 @@ export const sharedEnvShape = {
   PULSE_WIRE: envString('mdp').pipe(z.enum(['mdp', 'core'], { error: 'must be mdp or core' })),
   PUBLISHER_TOKEN: envOptionalString(),
   /** Largest stream entry field a consumer reads; larger entries are dead-lettered as too large. */
-  PULSE_MAX_ENTRY_BYTES: envInt(1024 * 1024).pipe(z.number().int().min(1024, { error: 'must be >= 1024' })),
+  PULSE_MAX_ENTRY_BYTES: envInt(1024 * 1024).pipe(
+    z.number().int().min(1024, { error: 'must be >= 1024' }),
+  ),
   DATABASE_URL: envOptionalString(),
   /** How often each service publishes its HealthStatus on `<ns>.telemetry.health`. */
-  HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' })),
-  LOG_LEVEL: envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
-  LOG_FORMAT: envString('auto').pipe(z.enum(LOG_FORMATS, { error: 'must be auto, json or pretty' })),
+  HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(
+    z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' }),
+  ),
+  LOG_LEVEL: envString('info').pipe(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  ),
+  LOG_FORMAT: envString('auto').pipe(
+    z.enum(LOG_FORMATS, { error: 'must be auto, json or pretty' }),
+  ),
 };
 export const SharedEnv = z.object(sharedEnvShape);
 export type SharedEnv = z.infer<typeof SharedEnv>;
 
 /** Adds `PORT` with the service's default port. */
 export const portShape = (defaultPort: number) => ({
-  PORT: envInt(defaultPort).pipe(z.number().int().min(0).max(65535, { error: 'must be a TCP port (0-65535)' })),
+  PORT: envInt(defaultPort).pipe(
+    z.number().int().min(0).max(65535, { error: 'must be a TCP port (0-65535)' }),
+  ),
 });
 
 /** Parses `env` with `schema`; throws ConfigError listing every bad variable. */
 export function parseEnv<S extends z.ZodType>(schema: S, env: Env = process.env): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
-  throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  throw new ConfigError(
+    parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`),
+  );
 }

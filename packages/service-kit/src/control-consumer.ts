@@ -1,4 +1,12 @@
-import { auditEntry, controlResult, STREAMS, streamSchemaId, streamSchemaIds, type ControlAction, type EventEnvelope } from '@mdp/contracts';
+import {
+  auditEntry,
+  controlResult,
+  STREAMS,
+  streamSchemaId,
+  streamSchemaIds,
+  type ControlAction,
+  type EventEnvelope,
+} from '@mdp/contracts';
 import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { ManagedSubscription, type StreamSubscriber } from './subscription';
 import type { Logger } from 'pino';
@@ -86,7 +94,10 @@ export abstract class ControlActionConsumer implements StreamSubscriber {
   start(): void {
     if (this.running) return;
     this.reading.start();
-    this.opts.logger?.info({ stream: this.bus.streamName(STREAMS.control), consumer: this.opts.consumer }, 'control consumer started');
+    this.opts.logger?.info(
+      { stream: this.bus.streamName(STREAMS.control), consumer: this.opts.consumer },
+      'control consumer started',
+    );
   }
 
   stop(): Promise<void> {
@@ -95,7 +106,12 @@ export abstract class ControlActionConsumer implements StreamSubscriber {
 
   async handle(envelope: EventEnvelope<ControlAction>): Promise<HandledAction> {
     const msg = envelope.payload;
-    if (msg.target !== undefined && msg.target !== this.role && msg.target !== this.opts.consumer && !this.aimsAt(msg.target)) {
+    if (
+      msg.target !== undefined &&
+      msg.target !== this.role &&
+      msg.target !== this.opts.consumer &&
+      !this.aimsAt(msg.target)
+    ) {
       return { result: 'ignored', detail: `aimed at ${msg.target}`, target: msg.target };
     }
     let outcome: PerformedAction;
@@ -104,11 +120,19 @@ export abstract class ControlActionConsumer implements StreamSubscriber {
       const performed = this.perform(msg);
       outcome = performed instanceof Promise ? await performed : performed;
     } catch (err) {
-      outcome = { result: 'error', detail: `${msg.action} failed: ${(err as Error).message}`, target: msg.target ?? this.role };
+      outcome = {
+        result: 'error',
+        detail: `${msg.action} failed: ${(err as Error).message}`,
+        target: msg.target ?? this.role,
+      };
     }
     this.handled(msg, outcome);
-    this.opts.logger?.info({ action: msg.action, ...outcome, actor: msg.actor, id: envelope.id }, 'control action handled');
-    const correlationId = msg.correlation_id ?? envelope.meta.headers[CORRELATION_HEADER] ?? envelope.id;
+    this.opts.logger?.info(
+      { action: msg.action, ...outcome, actor: msg.actor, id: envelope.id },
+      'control action handled',
+    );
+    const correlationId =
+      msg.correlation_id ?? envelope.meta.headers[CORRELATION_HEADER] ?? envelope.id;
     // The core's AuditEnvelope knows pause | resume | reload and ok | error: `auditEntry` puts the
     // verb in `operation` and `action` in the core's terms, `controlResult` the outcome in both.
     const audit = auditEntry({
@@ -123,7 +147,11 @@ export abstract class ControlActionConsumer implements StreamSubscriber {
     });
     await this.bus.publish(
       STREAMS.audit,
-      envelopeFor(streamSchemaId(STREAMS.audit), audit, { key: this.role, track: this.bus.track, headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action } }),
+      envelopeFor(streamSchemaId(STREAMS.audit), audit, {
+        key: this.role,
+        track: this.bus.track,
+        headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action },
+      }),
     );
     return outcome;
   }

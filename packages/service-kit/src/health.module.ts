@@ -35,7 +35,12 @@ export class HealthModule {
     return {
       module: HealthModule,
       controllers: [HealthController],
-      providers: [{ provide: HealthRegistry, useValue: new HealthRegistry(options.service, options.version, options.checkTimeoutMs) }],
+      providers: [
+        {
+          provide: HealthRegistry,
+          useValue: new HealthRegistry(options.service, options.version, options.checkTimeoutMs),
+        },
+      ],
       exports: [HealthRegistry],
     };
   }

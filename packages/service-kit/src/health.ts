@@ -40,17 +40,38 @@ export class HealthRegistry {
   async status(): Promise<HealthStatus & { ready: boolean }> {
     const entries = [...this.checks.values()];
     const results = await Promise.all(entries.map((c) => this.run(c)));
-    const components: HealthComponent[] = results.map((r, i) => ({ name: entries[i].name, state: r.state, details: r.details ?? {} }));
-    const worst = components.reduce<HealthState>((acc, c) => (RANK[c.state] > RANK[acc] ? c.state : acc), 'healthy');
+    const components: HealthComponent[] = results.map((r, i) => ({
+      name: entries[i].name,
+      state: r.state,
+      details: r.details ?? {},
+    }));
+    const worst = components.reduce<HealthState>(
+      (acc, c) => (RANK[c.state] > RANK[acc] ? c.state : acc),
+      'healthy',
+    );
     const ready = results.every((r, i) => !entries[i].readiness || r.state !== 'unhealthy');
-    return { service: this.service, state: worst, components, version: this.version, ts: Date.now() / 1000, ready };
+    return {
+      service: this.service,
+      state: worst,
+      components,
+      version: this.version,
+      ts: Date.now() / 1000,
+      ready,
+    };
   }
 
   private async run(c: RegisteredCheck): Promise<HealthCheckResult> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<HealthCheckResult>((resolve) => {
-        timer = setTimeout(() => resolve({ state: 'unhealthy', details: { error: `check timed out after ${this.timeoutMs} ms` } }), this.timeoutMs);
+        timer = setTimeout(
+          () =>
+            resolve({
+              state: 'unhealthy',
+              details: { error: `check timed out after ${this.timeoutMs} ms` },
+            }),
+          this.timeoutMs,
+        );
       });
       return await Promise.race([Promise.resolve().then(c.check), timeout]);
     } catch (err) {

@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { DynamicModule, Injectable, Module, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  DynamicModule,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { STREAMS, streamEntry, streamSchemaId, type HealthStatus } from '@mdp/contracts';
 import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { EVENT_BUS } from './bus.module';
@@ -66,13 +72,22 @@ export class HeartbeatPublisher {
   async beat(): Promise<boolean> {
     try {
       const { ready, ...status } = await this.health.status();
-      const full: HealthStatus = { ...status, ready, uptime_s: (Date.now() - this.startedAt) / 1000 };
+      const full: HealthStatus = {
+        ...status,
+        ready,
+        uptime_s: (Date.now() - this.startedAt) / 1000,
+      };
       const envelope = envelopeFor(streamSchemaId(STREAMS.health), full, {
         key: this.health.service,
         track: this.bus.track,
-        headers: { [HEARTBEAT_HEADERS.nodeId]: this.nodeId, [HEARTBEAT_HEADERS.intervalMs]: String(this.intervalMs) },
+        headers: {
+          [HEARTBEAT_HEADERS.nodeId]: this.nodeId,
+          [HEARTBEAT_HEADERS.intervalMs]: String(this.intervalMs),
+        },
       });
-      await this.bus.publish(STREAMS.health, envelope, { maxLen: this.opts.maxLen ?? HEALTH_MAX_LEN });
+      await this.bus.publish(STREAMS.health, envelope, {
+        maxLen: this.opts.maxLen ?? HEALTH_MAX_LEN,
+      });
       return true;
     } catch (err) {
       this.opts.onError?.(err as Error);
@@ -107,7 +122,8 @@ export class HeartbeatModule {
         {
           provide: HeartbeatPublisher,
           inject: [EVENT_BUS, HealthRegistry, HEARTBEAT_OPTIONS],
-          useFactory: (bus: EventBus, health: HealthRegistry, opts: HeartbeatOptions) => new HeartbeatPublisher(bus, health, opts),
+          useFactory: (bus: EventBus, health: HealthRegistry, opts: HeartbeatOptions) =>
+            new HeartbeatPublisher(bus, health, opts),
         },
         HeartbeatLifecycle,
       ],
@@ -115,4 +131,3 @@ export class HeartbeatModule {
     };
   }
 }
-

@@ -30,7 +30,8 @@ export interface MetricsModuleOptions {
 export class MetricsModule {
   static forRoot(options: MetricsModuleOptions = {}): DynamicModule {
     const registry = options.registry ?? new Registry();
-    if (!options.registry && options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+    if (!options.registry && options.defaultMetrics !== false)
+      collectDefaultMetrics({ register: registry });
     return {
       module: MetricsModule,
       controllers: [MetricsController],

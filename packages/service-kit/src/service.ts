@@ -8,7 +8,14 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { DynamicModule, Global, INestApplication, Module, ModuleMetadata, NestApplicationOptions } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  INestApplication,
+  Module,
+  ModuleMetadata,
+  NestApplicationOptions,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { ServiceName } from '@mdp/contracts';
 import type { EventBus, PulseBus } from '@mdp/pulse';
@@ -39,7 +46,15 @@ export interface ServiceContext<E extends ServiceEnv> {
 
 export type ServiceEnv = Pick<
   SharedEnv,
-  'PULSE_ENABLED' | 'EVENT_BUS_BACKEND' | 'REDIS_URL' | 'MD_NAMESPACE' | 'SCHEMA_TRACK' | 'PUBLISHER_TOKEN' | 'HEARTBEAT_INTERVAL_MS' | 'LOG_LEVEL' | 'LOG_FORMAT'
+  | 'PULSE_ENABLED'
+  | 'EVENT_BUS_BACKEND'
+  | 'REDIS_URL'
+  | 'MD_NAMESPACE'
+  | 'SCHEMA_TRACK'
+  | 'PUBLISHER_TOKEN'
+  | 'HEARTBEAT_INTERVAL_MS'
+  | 'LOG_LEVEL'
+  | 'LOG_FORMAT'
 > & { PORT: number };
 
 export interface ServiceDefinition<E extends ServiceEnv> {
@@ -102,12 +117,26 @@ export async function createServiceApp<E extends ServiceEnv>(
   const logger = options.logger ?? createLogger(def.service, env.LOG_LEVEL, env.LOG_FORMAT);
   const registry = serviceRegistry(options.registry, options.bus);
   const connection = await connectBus(env, { registry, logger, bus: options.bus });
-  const ctx: ServiceContext<E> = { service: def.service, env, logger, registry, connection, version: packageVersion(def.packageDir) };
+  const ctx: ServiceContext<E> = {
+    service: def.service,
+    env,
+    logger,
+    registry,
+    connection,
+    version: packageVersion(def.packageDir),
+  };
   try {
     @Module({})
     class RootModule {}
-    const root: DynamicModule = { module: RootModule, imports: [ServiceModule.forContext(ctx), ...def.modules(ctx)] };
-    const app = await NestFactory.create(root, { logger: nestLogger(logger), abortOnError: false, ...def.nestOptions });
+    const root: DynamicModule = {
+      module: RootModule,
+      imports: [ServiceModule.forContext(ctx), ...def.modules(ctx)],
+    };
+    const app = await NestFactory.create(root, {
+      logger: nestLogger(logger),
+      abortOnError: false,
+      ...def.nestOptions,
+    });
     return { app, ctx, port: options.port ?? env.PORT };
   } catch (err) {
     if (connection.owned) await connection.bus.close().catch(() => undefined);
@@ -159,7 +188,8 @@ export function serviceRegistry(given?: Registry, sharedBus?: EventBus): Registr
   const busRegistry = (sharedBus as Partial<PulseBus> | undefined)?.metrics?.registry;
   if (busRegistry && busRegistry !== registry) {
     for (const metric of busRegistry.getMetricsAsArray())
-      if (!registry.getSingleMetric(metric.name)) registry.registerMetric(metric as unknown as Metric);
+      if (!registry.getSingleMetric(metric.name))
+        registry.registerMetric(metric as unknown as Metric);
   }
   return registry;
 }
@@ -167,7 +197,10 @@ export function serviceRegistry(given?: Registry, sharedBus?: EventBus): Registr
 /** The `version` of the package at `dir`, read at run time so src (tests), dist and a deployed image agree. */
 export function packageVersion(dir: string): string {
   try {
-    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+    return (
+      (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string })
+        .version ?? '0.0.0'
+    );
   } catch {
     return '0.0.0';
   }

@@ -4,7 +4,12 @@
  * nothing else. Every consumer of the services holds its subscriptions in a `ManagedSubscription`
  * and Nest starts and stops it through `subscriberLifecycle`.
  */
-import { BeforeApplicationShutdown, InjectionToken, OnApplicationBootstrap, Provider } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  InjectionToken,
+  OnApplicationBootstrap,
+  Provider,
+} from '@nestjs/common';
 import type { Subscription } from '@mdp/pulse';
 
 /** What reads streams for the life of the application. */

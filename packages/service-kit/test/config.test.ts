@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { ConfigError, envBool, envInt, parseEnv, portShape, SharedEnv, sharedEnvShape } from '../src/config';
+import {
+  ConfigError,
+  envBool,
+  envInt,
+  parseEnv,
+  portShape,
+  SharedEnv,
+  sharedEnvShape,
+} from '../src/config';
 
 describe('parseEnv', () => {
   it('applies the shared defaults from the system map', () => {
@@ -20,15 +28,40 @@ describe('parseEnv', () => {
   });
 
   it('reads overrides', () => {
-    const env = parseEnv(SharedEnv, { PULSE_ENABLED: 'false', EVENT_BUS_BACKEND: 'redis', SCHEMA_TRACK: 'v2', MD_NAMESPACE: 'test_mdp', PUBLISHER_TOKEN: 's3cret', PULSE_WIRE: 'core' });
-    expect(env).toMatchObject({ PULSE_ENABLED: false, EVENT_BUS_BACKEND: 'redis', SCHEMA_TRACK: 'v2', MD_NAMESPACE: 'test_mdp', PUBLISHER_TOKEN: 's3cret', PULSE_WIRE: 'core' });
+    const env = parseEnv(SharedEnv, {
+      PULSE_ENABLED: 'false',
+      EVENT_BUS_BACKEND: 'redis',
+      SCHEMA_TRACK: 'v2',
+      MD_NAMESPACE: 'test_mdp',
+      PUBLISHER_TOKEN: 's3cret',
+      PULSE_WIRE: 'core',
+    });
+    expect(env).toMatchObject({
+      PULSE_ENABLED: false,
+      EVENT_BUS_BACKEND: 'redis',
+      SCHEMA_TRACK: 'v2',
+      MD_NAMESPACE: 'test_mdp',
+      PUBLISHER_TOKEN: 's3cret',
+      PULSE_WIRE: 'core',
+    });
   });
 
   it('lists every bad variable by name', () => {
-    const schema = z.object({ ...sharedEnvShape, ...portShape(8081), CAP: envInt(10).pipe(z.number().gt(0, { error: 'must be > 0' })) });
+    const schema = z.object({
+      ...sharedEnvShape,
+      ...portShape(8081),
+      CAP: envInt(10).pipe(z.number().gt(0, { error: 'must be > 0' })),
+    });
     let error: unknown;
     try {
-      parseEnv(schema, { EVENT_BUS_BACKEND: 'kafka', SCHEMA_TRACK: 'v3', PULSE_ENABLED: 'maybe', PULSE_WIRE: 'python', PORT: '99999', CAP: '0' });
+      parseEnv(schema, {
+        EVENT_BUS_BACKEND: 'kafka',
+        SCHEMA_TRACK: 'v3',
+        PULSE_ENABLED: 'maybe',
+        PULSE_WIRE: 'python',
+        PORT: '99999',
+        CAP: '0',
+      });
     } catch (e) {
       error = e;
     }
@@ -43,7 +76,9 @@ describe('parseEnv', () => {
   });
 
   it('rejects non-integers for integer settings', () => {
-    expect(() => parseEnv(z.object({ N: envInt(1) }), { N: '2.5' })).toThrow('N: must be an integer, got "2.5"');
+    expect(() => parseEnv(z.object({ N: envInt(1) }), { N: '2.5' })).toThrow(
+      'N: must be an integer, got "2.5"',
+    );
     expect(parseEnv(z.object({ B: envBool(false) }), { B: 'YES' })).toEqual({ B: true });
   });
 });

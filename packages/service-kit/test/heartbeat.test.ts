@@ -7,7 +7,10 @@ import { HEARTBEAT_HEADERS, HeartbeatPublisher } from '../src/heartbeat';
 
 async function received(bus: EventBus, n: number): Promise<EventEnvelope<HealthStatus>[]> {
   const seen: EventEnvelope<HealthStatus>[] = [];
-  const sub = bus.subscribe<HealthStatus>({ stream: STREAMS.health, group: 'probe', consumer: 'c', blockMs: 20 }, (e) => void seen.push(e));
+  const sub = bus.subscribe<HealthStatus>(
+    { stream: STREAMS.health, group: 'probe', consumer: 'c', blockMs: 20 },
+    (e) => void seen.push(e),
+  );
   for (let i = 0; i < 300 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));
   await sub.close();
   return seen;
@@ -25,8 +28,17 @@ describe('HeartbeatPublisher', () => {
     beat.stop();
     expect(seen.length).toBeGreaterThanOrEqual(3);
     const first = seen[0];
-    expect(first.meta).toMatchObject({ schema_id: 'telemetry.HealthStatus', track: 'v2', headers: { [HEARTBEAT_HEADERS.nodeId]: 'store-a', [HEARTBEAT_HEADERS.intervalMs]: '100' } });
-    expect(first.payload).toMatchObject({ service: 'store', version: '1.2.3', state: 'degraded', ready: true });
+    expect(first.meta).toMatchObject({
+      schema_id: 'telemetry.HealthStatus',
+      track: 'v2',
+      headers: { [HEARTBEAT_HEADERS.nodeId]: 'store-a', [HEARTBEAT_HEADERS.intervalMs]: '100' },
+    });
+    expect(first.payload).toMatchObject({
+      service: 'store',
+      version: '1.2.3',
+      state: 'degraded',
+      ready: true,
+    });
     expect(first.payload.uptime_s).toBeGreaterThanOrEqual(0);
     expect(decodePayload('telemetry.HealthStatus', 'v2', first.payload).ok).toBe(true);
     await bus.close();
@@ -36,7 +48,13 @@ describe('HeartbeatPublisher', () => {
     const bus = createEventBus({ backend: 'inmem', namespace: uniqueId(), track: 'v1' });
     expect(await new HeartbeatPublisher(bus, health).beat()).toBe(true);
     const [e] = await received(bus, 1);
-    expect(Object.keys(e.payload).sort()).toEqual(['components', 'service', 'state', 'ts', 'version']);
+    expect(Object.keys(e.payload).sort()).toEqual([
+      'components',
+      'service',
+      'state',
+      'ts',
+      'version',
+    ]);
     expect(e.meta.headers[HEARTBEAT_HEADERS.nodeId]).toMatch(/^store@.+:\d+$/);
     await bus.close();
   });
@@ -45,7 +63,9 @@ describe('HeartbeatPublisher', () => {
     const bus = createEventBus({ backend: 'inmem', namespace: uniqueId() });
     await bus.close();
     const errors: Error[] = [];
-    expect(await new HeartbeatPublisher(bus, health, { onError: (e) => errors.push(e) }).beat()).toBe(false);
+    expect(
+      await new HeartbeatPublisher(bus, health, { onError: (e) => errors.push(e) }).beat(),
+    ).toBe(false);
     expect(errors[0].message).toMatch(/closed/);
   });
 });

@@ -30,7 +30,11 @@ describe('health, readiness, metrics and body validation over HTTP', () => {
   beforeAll(async () => {
     new Counter({ name: 'probe_total', help: 'probe', registers: [registry] }).inc(3);
     const moduleRef = await Test.createTestingModule({
-      imports: [HealthModule.forRoot({ service: 'svc', version: '1.2.3', checkTimeoutMs: 200 }), MetricsModule.forRoot({ registry }), ThingModule],
+      imports: [
+        HealthModule.forRoot({ service: 'svc', version: '1.2.3', checkTimeoutMs: 200 }),
+        MetricsModule.forRoot({ registry }),
+        ThingModule,
+      ],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
@@ -62,12 +66,21 @@ describe('health, readiness, metrics and body validation over HTTP', () => {
 
   it('a hanging or throwing check is reported unhealthy, not hung', async () => {
     health.register('slow', () => new Promise(() => undefined), { readiness: false });
-    health.register('boom', () => {
-      throw new Error('kaput');
-    }, { readiness: false });
+    health.register(
+      'boom',
+      () => {
+        throw new Error('kaput');
+      },
+      { readiness: false },
+    );
     const res = await request(app.getHttpServer()).get('/health').expect(200);
-    const byName = Object.fromEntries(res.body.components.map((c: { name: string }) => [c.name, c]));
-    expect(byName.slow).toMatchObject({ state: 'unhealthy', details: { error: 'check timed out after 200 ms' } });
+    const byName = Object.fromEntries(
+      res.body.components.map((c: { name: string }) => [c.name, c]),
+    );
+    expect(byName.slow).toMatchObject({
+      state: 'unhealthy',
+      details: { error: 'check timed out after 200 ms' },
+    });
     expect(byName.boom).toMatchObject({ state: 'unhealthy', details: { error: 'kaput' } });
     health.unregister('slow');
     health.unregister('boom');
@@ -80,9 +93,19 @@ describe('health, readiness, metrics and body validation over HTTP', () => {
   });
 
   it('junk bodies get a 400 with readable problems', async () => {
-    const bad = await request(app.getHttpServer()).post('/things').send({ capacity: 0 }).expect(400);
+    const bad = await request(app.getHttpServer())
+      .post('/things')
+      .send({ capacity: 0 })
+      .expect(400);
     expect(bad.body.message).toEqual(['capacity: must be > 0']);
-    await request(app.getHttpServer()).post('/things').set('content-type', 'application/json').send('{not json').expect(400);
-    await request(app.getHttpServer()).post('/things').send({ capacity: 2 }).expect(201, { capacity: 2 });
+    await request(app.getHttpServer())
+      .post('/things')
+      .set('content-type', 'application/json')
+      .send('{not json')
+      .expect(400);
+    await request(app.getHttpServer())
+      .post('/things')
+      .send({ capacity: 2 })
+      .expect(201, { capacity: 2 });
   });
 });

@@ -11,6 +11,8 @@ describe('log format', () => {
   it('LOG_FORMAT is validated with the shared environment', () => {
     expect(parseEnv(SharedEnv, {}).LOG_FORMAT).toBe('auto');
     expect(parseEnv(SharedEnv, { LOG_FORMAT: 'json' }).LOG_FORMAT).toBe('json');
-    expect(() => parseEnv(SharedEnv, { LOG_FORMAT: 'xml' })).toThrow('LOG_FORMAT: must be auto, json or pretty');
+    expect(() => parseEnv(SharedEnv, { LOG_FORMAT: 'xml' })).toThrow(
+      'LOG_FORMAT: must be auto, json or pretty',
+    );
   });
 });

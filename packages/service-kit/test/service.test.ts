@@ -4,9 +4,22 @@ import { Controller, Get, Inject, Module } from '@nestjs/common';
 import { createEventBus, type PulseBus } from '@mdp/pulse';
 import { uniqueId } from '@mdp/testing';
 import { z } from 'zod';
-import { bootstrapService, parseEnv, portShape, SERVICE_CONFIG, SERVICE_LOGGER, serviceRegistry, sharedEnvShape, type Logger } from '../src';
+import {
+  bootstrapService,
+  parseEnv,
+  portShape,
+  SERVICE_CONFIG,
+  SERVICE_LOGGER,
+  serviceRegistry,
+  sharedEnvShape,
+  type Logger,
+} from '../src';
 
-const Env = z.object({ ...sharedEnvShape, ...portShape(9999), GREETING: z.string().default('hello') });
+const Env = z.object({
+  ...sharedEnvShape,
+  ...portShape(9999),
+  GREETING: z.string().default('hello'),
+});
 type Env = z.infer<typeof Env>;
 
 @Controller()
@@ -30,7 +43,12 @@ describe('bootstrapService', () => {
   it('starts a service with the shared modules, its config and logger tokens and its package version', async () => {
     const bus = createEventBus({ backend: 'inmem', namespace: uniqueId() }) as PulseBus;
     const handle = await bootstrapService(
-      { service: 'store', packageDir: join(__dirname, '..'), loadEnv: (raw) => parseEnv(Env, raw), modules: () => [GreetingModule] },
+      {
+        service: 'store',
+        packageDir: join(__dirname, '..'),
+        loadEnv: (raw) => parseEnv(Env, raw),
+        modules: () => [GreetingModule],
+      },
       { port: 0, handleSignals: false, bus, env: { LOG_LEVEL: 'silent', GREETING: 'hi' } },
     );
     try {
@@ -39,8 +57,18 @@ describe('bootstrapService', () => {
       expect(handle.env.GREETING).toBe('hi');
       expect(handle.connection).toMatchObject({ bus, owned: false });
       expect(await (await fetch(`${handle.url}/greeting`)).json()).toEqual({ greeting: 'hi' });
-      const health = (await (await fetch(`${handle.url}/health`)).json()) as { service: string; version: string };
-      expect(health).toMatchObject({ service: 'store', version: (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version });
+      const health = (await (await fetch(`${handle.url}/health`)).json()) as {
+        service: string;
+        version: string;
+      };
+      expect(health).toMatchObject({
+        service: 'store',
+        version: (
+          JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+            version: string;
+          }
+        ).version,
+      });
       // The shared bus's pulse_* series are served by the service's /metrics.
       expect(await (await fetch(`${handle.url}/metrics`)).text()).toContain('pulse_');
     } finally {

@@ -8,7 +8,10 @@ describe('ManagedSubscription', () => {
     let opened = 0;
     const reading = new ManagedSubscription(() => {
       opened++;
-      return ['a', 'b'].map((name) => ({ stopReading: async () => undefined, close: async () => void closed.push(name) }));
+      return ['a', 'b'].map((name) => ({
+        stopReading: async () => undefined,
+        close: async () => void closed.push(name),
+      }));
     });
     expect(reading.running).toBe(false);
     reading.start();
@@ -36,7 +39,9 @@ describe('subscriberLifecycle', () => {
     }
     @Module({ providers: [Reader, subscriberLifecycle(Reader)] })
     class ReaderModule {}
-    const app = (await Test.createTestingModule({ imports: [ReaderModule] }).compile()).createNestApplication();
+    const app = (
+      await Test.createTestingModule({ imports: [ReaderModule] }).compile()
+    ).createNestApplication();
     await app.init();
     expect(events).toEqual(['start']);
     await app.close();

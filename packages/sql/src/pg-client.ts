@@ -48,7 +48,10 @@ export class PgSqlClient implements SqlClient {
     this.pool.on('error', () => undefined);
   }
 
-  async query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+  async query<R = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<QueryResult<R>> {
     const res = await this.pool.query(sql, params as unknown[]);
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   }

@@ -47,8 +47,10 @@ function describeWith(names: ServiceName[], title: string, body: () => void): vo
   describe.skip(`${title} [skipped: ${reason}]`, body);
 }
 
-export const describeWithRedis = (title: string, body: () => void) => describeWith(['redis'], title, body);
-export const describeWithPostgres = (title: string, body: () => void) => describeWith(['postgres'], title, body);
+export const describeWithRedis = (title: string, body: () => void) =>
+  describeWith(['redis'], title, body);
+export const describeWithPostgres = (title: string, body: () => void) =>
+  describeWith(['postgres'], title, body);
 export const describeWithServices = (title: string, body: () => void) =>
   describeWith(['redis', 'postgres'], title, body);
 

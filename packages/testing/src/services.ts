@@ -22,7 +22,12 @@ export interface ResolvedService {
 const isCI = () => /^(1|true|yes)$/i.test(process.env.CI ?? '');
 
 export async function pingRedis(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 3000,
+    retryStrategy: () => null,
+  });
   try {
     await client.connect();
     await client.ping();
@@ -74,7 +79,10 @@ export async function resolveService(name: ServiceName): Promise<ResolvedService
     await spec.ping(started.url!);
     return started;
   } catch (err) {
-    return unavailable(name, `${spec.env} is not set and no testcontainer could start: ${firstLine(err)}`);
+    return unavailable(
+      name,
+      `${spec.env} is not set and no testcontainer could start: ${firstLine(err)}`,
+    );
   }
 }
 

@@ -1,6 +1,13 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { createTestSchema, deleteRedisPrefix, describeWithPostgres, describeWithRedis, redisUrl, uniqueId } from '../src';
+import {
+  createTestSchema,
+  deleteRedisPrefix,
+  describeWithPostgres,
+  describeWithRedis,
+  redisUrl,
+  uniqueId,
+} from '../src';
 
 describe('uniqueId', () => {
   it('is a valid identifier and unique', () => {
@@ -35,13 +42,18 @@ describeWithPostgres('postgres fixture', () => {
     const c = new Client({ connectionString: s.url });
     await c.connect();
     await c.query('CREATE TABLE probe (x int)');
-    const { rows } = await c.query(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'probe'`);
+    const { rows } = await c.query(
+      `SELECT table_schema FROM information_schema.tables WHERE table_name = 'probe'`,
+    );
     expect(rows.map((r) => r.table_schema)).toContain(s.schema);
     await c.end();
     await s.drop();
     const c2 = new Client({ connectionString: s.url.replace(/\?.*$/, '') });
     await c2.connect();
-    const gone = await c2.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [s.schema]);
+    const gone = await c2.query(
+      'SELECT 1 FROM information_schema.schemata WHERE schema_name = $1',
+      [s.schema],
+    );
     expect(gone.rowCount).toBe(0);
     await c2.end();
   });

@@ -4,7 +4,16 @@ import net from 'net';
 import os from 'os';
 import path from 'path';
 import Redis from 'ioredis';
-import { freePort, parsePrometheus, RedisServer, ServiceProcess, stopAll, sumMetric, TcpProxy, track } from '../src';
+import {
+  freePort,
+  parsePrometheus,
+  RedisServer,
+  ServiceProcess,
+  stopAll,
+  sumMetric,
+  TcpProxy,
+  track,
+} from '../src';
 
 afterEach(() => stopAll());
 
@@ -48,7 +57,12 @@ describe('ServiceProcess', () => {
     );
     process.env.LEAK = 'leaked';
     const port = await freePort();
-    const proc = ServiceProcess.start({ name: 'svc', script, env: { PORT: String(port), GREETING: 'hello' }, port });
+    const proc = ServiceProcess.start({
+      name: 'svc',
+      script,
+      env: { PORT: String(port), GREETING: 'hello' },
+      port,
+    });
     delete process.env.LEAK;
     await proc.waitReady(5000);
     expect((await proc.waitForOutput(/listening (\S+) (\S+)/))[0]).toBe('listening hello no-leak');
@@ -103,7 +117,10 @@ describe('TcpProxy', () => {
   it('cuts connections when down and forwards again when up', async () => {
     const upstream = http.createServer((_, res) => res.end('ok')).listen(0, '127.0.0.1');
     await new Promise((r) => upstream.once('listening', r));
-    track({ stop: () => new Promise<void>((r) => (upstream.close(() => r()), upstream.closeAllConnections())) });
+    track({
+      stop: () =>
+        new Promise<void>((r) => (upstream.close(() => r()), upstream.closeAllConnections())),
+    });
     const proxy = track(new TcpProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port));
     await proxy.up();
     const url = `http://127.0.0.1:${proxy.port}/`;

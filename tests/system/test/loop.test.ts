@@ -12,9 +12,27 @@
  * the separate processes at v1 and the embedded system.
  */
 import Redis from 'ioredis';
-import { describeWithPostgres, describeWithServices, redisUrl, ServiceEndpoint, ServiceProcess, sumMetric } from '@mdp/testing';
+import {
+  describeWithPostgres,
+  describeWithServices,
+  redisUrl,
+  ServiceEndpoint,
+  ServiceProcess,
+  sumMetric,
+} from '@mdp/testing';
 import { legFromEnv, Leg } from './support/leg';
-import { ENTRY, Env, lostKeys, report, RSS_BOUND_MB, SMALL_STORE, SUBMITTED, syntheticPipeline, SystemUnderTest, Track } from './support/system';
+import {
+  ENTRY,
+  Env,
+  lostKeys,
+  report,
+  RSS_BOUND_MB,
+  SMALL_STORE,
+  SUBMITTED,
+  syntheticPipeline,
+  SystemUnderTest,
+  Track,
+} from './support/system';
 
 const leg: Leg = legFromEnv(process.env);
 
@@ -36,7 +54,12 @@ interface LoopRun {
 }
 
 /** Samples the pipeline's scale and published count until the store has written every bar. */
-async function watchLoop(sys: SystemUnderTest, store: ServiceEndpoint, pipeline: ServiceEndpoint, detail: () => string): Promise<LoopRun> {
+async function watchLoop(
+  sys: SystemUnderTest,
+  store: ServiceEndpoint,
+  pipeline: ServiceEndpoint,
+  detail: () => string,
+): Promise<LoopRun> {
   const samples: Sample[] = [];
   let done = false;
   const sampler = (async () => {
@@ -80,14 +103,24 @@ function rateWhile(samples: Sample[], scale: (s: number) => boolean, from = 0): 
 /** What every leg checks: hard reached the pipeline and stopped it, ok brought the full rate back. */
 function expectTheLoop(run: LoopRun): { pausedRate: number; fullRate: number } {
   const { samples, pipeline, store } = run;
-  expect(sumMetric(store, 'mds_feedback_events_total', { level: 'hard' })).toBeGreaterThanOrEqual(1);
+  expect(sumMetric(store, 'mds_feedback_events_total', { level: 'hard' })).toBeGreaterThanOrEqual(
+    1,
+  );
   expect(sumMetric(store, 'mds_feedback_events_total', { level: 'ok' })).toBeGreaterThanOrEqual(1);
-  expect(sumMetric(pipeline, 'pipeline_feedback_events_received_total', { level: 'hard' })).toBeGreaterThanOrEqual(1);
-  expect(sumMetric(pipeline, 'pipeline_feedback_events_received_total', { level: 'ok' })).toBeGreaterThanOrEqual(1);
-  expect(sumMetric(pipeline, 'pipeline_rate_adjustments_total', { reason: 'hard' })).toBeGreaterThanOrEqual(1);
+  expect(
+    sumMetric(pipeline, 'pipeline_feedback_events_received_total', { level: 'hard' }),
+  ).toBeGreaterThanOrEqual(1);
+  expect(
+    sumMetric(pipeline, 'pipeline_feedback_events_received_total', { level: 'ok' }),
+  ).toBeGreaterThanOrEqual(1);
+  expect(
+    sumMetric(pipeline, 'pipeline_rate_adjustments_total', { reason: 'hard' }),
+  ).toBeGreaterThanOrEqual(1);
   // Back at full rate once the sink recovered, and it ran at scale 1 after having been at 0.
   expect(sumMetric(pipeline, 'pipeline_rate_scale', { provider: 'synthetic' })).toBe(1);
-  expect(sumMetric(pipeline, 'pipeline_rate_effective_per_second', { provider: 'synthetic' })).toBe(RATE);
+  expect(sumMetric(pipeline, 'pipeline_rate_effective_per_second', { provider: 'synthetic' })).toBe(
+    RATE,
+  );
   const firstPause = samples.findIndex((s) => s.scale === 0);
   expect(firstPause).toBeGreaterThanOrEqual(0);
   const lastPause = samples.length - 1 - [...samples].reverse().findIndex((s) => s.scale === 0);
@@ -99,121 +132,142 @@ function expectTheLoop(run: LoopRun): { pausedRate: number; fullRate: number } {
   return { pausedRate, fullRate };
 }
 
-(leg.backend === 'redis' ? describeWithServices : describe.skip)('the overload loop, separate processes over Redis and PostgreSQL', () => {
-  let redis: Redis;
-  let sys: SystemUnderTest | undefined;
+(leg.backend === 'redis' ? describeWithServices : describe.skip)(
+  'the overload loop, separate processes over Redis and PostgreSQL',
+  () => {
+    let redis: Redis;
+    let sys: SystemUnderTest | undefined;
 
-  beforeAll(() => {
-    redis = new Redis(redisUrl());
-  });
-  afterEach(async () => {
-    await sys?.close(redis);
-    sys = undefined;
-  });
-  afterAll(() => redis.disconnect());
-
-  const combos: Array<[Track, Track]> = [
-    [leg.track, leg.track],
-    ['v2', 'v1'],
-    ['v1', 'v2'],
-  ];
-
-  for (const [storeTrack, pipelineTrack] of combos) {
-    it(`store on ${storeTrack}, pipeline on ${pipelineTrack}: hard slows the pipeline, ok restores it, every bar once`, async () => {
-      sys = await SystemUnderTest.create(redisUrl());
-      const s = sys;
-      const store = await s.start('store', { ...s.sharedEnv(storeTrack), ...SMALL_STORE, ...SLOW_SINK });
-      const orchestrator = await s.start('orchestrator', s.sharedEnv(storeTrack));
-      await store.waitReady();
-      await orchestrator.waitReady();
-      const pipeline = await s.start('pipeline', { ...s.sharedEnv(pipelineTrack), ...syntheticPipeline(BARS, RATE) });
-      await pipeline.waitReady();
-      const logs = () => [store, pipeline].map((p) => p.output(15)).join('\n');
-
-      const run = await watchLoop(s, store.endpoint, pipeline.endpoint, logs);
-      const rates = expectTheLoop(run);
-
-      const published = await s.published(redis);
-      const persisted = await s.persisted();
-      const lost = lostKeys(published.keys, persisted.keys);
-      const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published.entries);
-      report(`loop store=${storeTrack} pipeline=${pipelineTrack} redis`, {
-        published: published.keys.size,
-        persisted: persisted.keys.size,
-        handledTwice,
-        deadLettered: await s.dlqLength(redis),
-        lost: lost.length,
-        maxRssMb: s.metrics.maxRssMb,
-      }, `rate_paused=${rates.pausedRate}/s rate_full=${rates.fullRate}/s`);
-
-      expect(published.entries).toBe(BARS);
-      expect(published.keys.size).toBe(BARS);
-      expect(lost).toEqual([]);
-      expect(persisted.rows).toBe(BARS);
-      expect(handledTwice).toBe(0);
-      expect(await s.dlqLength(redis)).toBe(0);
-      expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+    beforeAll(() => {
+      redis = new Redis(redisUrl());
     });
-  }
-});
+    afterEach(async () => {
+      await sys?.close(redis);
+      sys = undefined;
+    });
+    afterAll(() => redis.disconnect());
+
+    const combos: Array<[Track, Track]> = [
+      [leg.track, leg.track],
+      ['v2', 'v1'],
+      ['v1', 'v2'],
+    ];
+
+    for (const [storeTrack, pipelineTrack] of combos) {
+      it(`store on ${storeTrack}, pipeline on ${pipelineTrack}: hard slows the pipeline, ok restores it, every bar once`, async () => {
+        sys = await SystemUnderTest.create(redisUrl());
+        const s = sys;
+        const store = await s.start('store', {
+          ...s.sharedEnv(storeTrack),
+          ...SMALL_STORE,
+          ...SLOW_SINK,
+        });
+        const orchestrator = await s.start('orchestrator', s.sharedEnv(storeTrack));
+        await store.waitReady();
+        await orchestrator.waitReady();
+        const pipeline = await s.start('pipeline', {
+          ...s.sharedEnv(pipelineTrack),
+          ...syntheticPipeline(BARS, RATE),
+        });
+        await pipeline.waitReady();
+        const logs = () => [store, pipeline].map((p) => p.output(15)).join('\n');
+
+        const run = await watchLoop(s, store.endpoint, pipeline.endpoint, logs);
+        const rates = expectTheLoop(run);
+
+        const published = await s.published(redis);
+        const persisted = await s.persisted();
+        const lost = lostKeys(published.keys, persisted.keys);
+        const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published.entries);
+        report(
+          `loop store=${storeTrack} pipeline=${pipelineTrack} redis`,
+          {
+            published: published.keys.size,
+            persisted: persisted.keys.size,
+            handledTwice,
+            deadLettered: await s.dlqLength(redis),
+            lost: lost.length,
+            maxRssMb: s.metrics.maxRssMb,
+          },
+          `rate_paused=${rates.pausedRate}/s rate_full=${rates.fullRate}/s`,
+        );
+
+        expect(published.entries).toBe(BARS);
+        expect(published.keys.size).toBe(BARS);
+        expect(lost).toEqual([]);
+        expect(persisted.rows).toBe(BARS);
+        expect(handledTwice).toBe(0);
+        expect(await s.dlqLength(redis)).toBe(0);
+        expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+      });
+    }
+  },
+);
 
 // `pnpm test` (no leg named) runs both: the separate processes above and the launcher's embedded mode.
-(leg.backend === 'inmem' || !leg.named ? describeWithPostgres : describe.skip)('the overload loop, embedded (one process, in-memory bus)', () => {
-  let sys: SystemUnderTest | undefined;
-  afterEach(async () => {
-    await sys?.close();
-    sys = undefined;
-  });
-
-  it(`on ${leg.track}: hard slows the pipeline, ok restores it, every bar once`, async () => {
-    sys = await SystemUnderTest.create('redis://127.0.0.1:1/0');
-    const s = sys;
-    const launcher = ServiceProcess.start({
-      name: 'embedded',
-      script: ENTRY.launcher,
-      env: {
-        ...s.sharedEnv(leg.track),
-        EVENT_BUS_BACKEND: 'inmem',
-        REDIS_URL: undefined,
-        // Each service on a free port; the launcher's banner names them.
-        STORE_PORT: '0',
-        PIPELINE_PORT: '0',
-        ORCH_PORT: '0',
-        MDS_DLQ_DIR: s.dlqDir,
-        ...SMALL_STORE,
-        ...SLOW_SINK,
-        ...syntheticPipeline(BARS, RATE),
-      },
+(leg.backend === 'inmem' || !leg.named ? describeWithPostgres : describe.skip)(
+  'the overload loop, embedded (one process, in-memory bus)',
+  () => {
+    let sys: SystemUnderTest | undefined;
+    afterEach(async () => {
+      await sys?.close();
+      sys = undefined;
     });
-    await launcher.waitForOutput(/Ctrl-C stops/, 30_000);
-    const [, storeUrl] = await launcher.waitForOutput(/^ {2}store +(http:\S+)\/health/m);
-    const [, pipelineUrl] = await launcher.waitForOutput(/^ {2}pipeline +(http:\S+)\/health/m);
-    const store = new ServiceEndpoint('store', storeUrl);
-    const pipeline = new ServiceEndpoint('pipeline', pipelineUrl);
-    s.metrics.watch(store);
-    await store.waitReady(20_000, () => launcher.output());
 
-    const run = await watchLoop(s, store, pipeline, () => launcher.output(30));
-    const rates = expectTheLoop(run);
+    it(`on ${leg.track}: hard slows the pipeline, ok restores it, every bar once`, async () => {
+      sys = await SystemUnderTest.create('redis://127.0.0.1:1/0');
+      const s = sys;
+      const launcher = ServiceProcess.start({
+        name: 'embedded',
+        script: ENTRY.launcher,
+        env: {
+          ...s.sharedEnv(leg.track),
+          EVENT_BUS_BACKEND: 'inmem',
+          REDIS_URL: undefined,
+          // Each service on a free port; the launcher's banner names them.
+          STORE_PORT: '0',
+          PIPELINE_PORT: '0',
+          ORCH_PORT: '0',
+          MDS_DLQ_DIR: s.dlqDir,
+          ...SMALL_STORE,
+          ...SLOW_SINK,
+          ...syntheticPipeline(BARS, RATE),
+        },
+      });
+      await launcher.waitForOutput(/Ctrl-C stops/, 30_000);
+      const [, storeUrl] = await launcher.waitForOutput(/^ {2}store +(http:\S+)\/health/m);
+      const [, pipelineUrl] = await launcher.waitForOutput(/^ {2}pipeline +(http:\S+)\/health/m);
+      const store = new ServiceEndpoint('store', storeUrl);
+      const pipeline = new ServiceEndpoint('pipeline', pipelineUrl);
+      s.metrics.watch(store);
+      await store.waitReady(20_000, () => launcher.output());
 
-    // The in-memory bus has no stream to read back: the provider's bars are distinct keys by
-    // construction (one bar per symbol and step), so the published count is the key count.
-    const published = sumMetric(run.pipeline, 'pipeline_published_records_total');
-    const persisted = await s.persisted();
-    const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published);
-    report(`loop track=${leg.track} embedded inmem`, {
-      published,
-      persisted: persisted.keys.size,
-      handledTwice,
-      deadLettered: 0,
-      lost: published - persisted.keys.size,
-      maxRssMb: s.metrics.maxRssMb,
-    }, `rate_paused=${rates.pausedRate}/s rate_full=${rates.fullRate}/s`);
+      const run = await watchLoop(s, store, pipeline, () => launcher.output(30));
+      const rates = expectTheLoop(run);
 
-    expect(published).toBe(BARS);
-    expect(persisted.rows).toBe(BARS);
-    expect(persisted.keys.size).toBe(BARS);
-    expect(handledTwice).toBe(0);
-    expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
-  });
-});
+      // The in-memory bus has no stream to read back: the provider's bars are distinct keys by
+      // construction (one bar per symbol and step), so the published count is the key count.
+      const published = sumMetric(run.pipeline, 'pipeline_published_records_total');
+      const persisted = await s.persisted();
+      const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published);
+      report(
+        `loop track=${leg.track} embedded inmem`,
+        {
+          published,
+          persisted: persisted.keys.size,
+          handledTwice,
+          deadLettered: 0,
+          lost: published - persisted.keys.size,
+          maxRssMb: s.metrics.maxRssMb,
+        },
+        `rate_paused=${rates.pausedRate}/s rate_full=${rates.fullRate}/s`,
+      );
+
+      expect(published).toBe(BARS);
+      expect(persisted.rows).toBe(BARS);
+      expect(persisted.keys.size).toBe(BARS);
+      expect(handledTwice).toBe(0);
+      expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+    });
+  },
+);

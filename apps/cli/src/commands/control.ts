@@ -25,13 +25,21 @@ export type ControlVerb = 'pause' | 'resume' | 'set-scale';
  * `provider:<name>`; with neither, the target is `pipeline` (every provider).
  */
 export function controlBody(verb: ControlVerb, opts: ControlOptions): ControlRequest {
-  const body: Record<string, unknown> = { action: verb === 'set-scale' ? 'set_scale' : verb, actor: opts.actor ?? actorName() };
+  const body: Record<string, unknown> = {
+    action: verb === 'set-scale' ? 'set_scale' : verb,
+    actor: opts.actor ?? actorName(),
+  };
   if (verb === 'set-scale') Object.assign(body, { provider: opts.provider, scale: opts.scale });
-  const target = opts.target ?? (verb === 'set-scale' ? undefined : opts.provider ? `provider:${opts.provider}` : 'pipeline');
+  const target =
+    opts.target ??
+    (verb === 'set-scale' ? undefined : opts.provider ? `provider:${opts.provider}` : 'pipeline');
   if (target) body.target = target;
   if (opts.reason) body.reason = opts.reason;
   const parsed = ControlRequest.safeParse(body);
-  if (!parsed.success) throw new CliError(`invalid control request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new CliError(
+      `invalid control request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -43,9 +51,16 @@ function actorName(): string {
   }
 }
 
-export async function controlCommand(ctx: CliContext, verb: ControlVerb, opts: ControlOptions): Promise<void> {
+export async function controlCommand(
+  ctx: CliContext,
+  verb: ControlVerb,
+  opts: ControlOptions,
+): Promise<void> {
   const token = ctx.env.ORCH_ADMIN_TOKEN;
-  if (!token) throw new CliError("ORCH_ADMIN_TOKEN is not set: export the orchestrator's admin token to use mdp control");
+  if (!token)
+    throw new CliError(
+      "ORCH_ADMIN_TOKEN is not set: export the orchestrator's admin token to use mdp control",
+    );
   const url = new URL('/control', ctx.env.ORCH_URL).toString();
   const body = controlBody(verb, opts);
   let res: Response;
@@ -70,12 +85,23 @@ export async function controlCommand(ctx: CliContext, verb: ControlVerb, opts: C
   const shown = typeof answer === 'string' ? answer : JSON.stringify(answer, null, 2);
   if (res.status === 200) {
     ctx.out(shown + '\n');
-    if ((answer as { status?: string }).status === 'error') throw new CliError(`the target answered with an error: ${(answer as { detail?: string }).detail ?? ''}`);
+    if ((answer as { status?: string }).status === 'error')
+      throw new CliError(
+        `the target answered with an error: ${(answer as { detail?: string }).detail ?? ''}`,
+      );
     return;
   }
-  if (res.status === 202) return ctx.out(`accepted; the target has not answered yet (the audit trail will show the result):\n${shown}\n`);
-  if (res.status === 401) throw new CliError(`the orchestrator refused the token (401): check ORCH_ADMIN_TOKEN`);
-  if (res.status === 403) throw new CliError(`control is disabled on the orchestrator (403): it runs without ORCH_ADMIN_TOKEN`);
-  if (res.status === 400) throw new CliError(`the orchestrator refused the request (400): ${shown}`);
+  if (res.status === 202)
+    return ctx.out(
+      `accepted; the target has not answered yet (the audit trail will show the result):\n${shown}\n`,
+    );
+  if (res.status === 401)
+    throw new CliError(`the orchestrator refused the token (401): check ORCH_ADMIN_TOKEN`);
+  if (res.status === 403)
+    throw new CliError(
+      `control is disabled on the orchestrator (403): it runs without ORCH_ADMIN_TOKEN`,
+    );
+  if (res.status === 400)
+    throw new CliError(`the orchestrator refused the request (400): ${shown}`);
   throw new CliError(`the orchestrator answered ${res.status}: ${shown}`);
 }

@@ -6,7 +6,15 @@
  *   (apps/store/src/cli.ts), which replays into DATABASE_URL or the embedded PGlite directory.
  */
 import type { DeadLetter, PulseBus } from '@mdp/pulse';
-import { CliContext, CliError, connectRedis, DLQ_SUFFIX, knownStreams, openBus, resolveStream } from '../context';
+import {
+  CliContext,
+  CliError,
+  connectRedis,
+  DLQ_SUFFIX,
+  knownStreams,
+  openBus,
+  resolveStream,
+} from '../context';
 import { table } from '../table';
 
 export interface DlqOptions {
@@ -24,7 +32,11 @@ async function storeDlq(ctx: CliContext, args: string[]): Promise<void> {
   if (code !== 0) throw new CliError(`store dlq ${args.join(' ')} failed (exit ${code})`);
 }
 
-async function withBus<T>(ctx: CliContext, input: string, fn: (bus: PulseBus, stream: string) => Promise<T>): Promise<T> {
+async function withBus<T>(
+  ctx: CliContext,
+  input: string,
+  fn: (bus: PulseBus, stream: string) => Promise<T>,
+): Promise<T> {
   const redis = await connectRedis(ctx.env);
   let stream: string;
   try {
@@ -50,14 +62,44 @@ const summary = (d: DeadLetter) => ({
   envelope_id: d.envelopeId ?? null,
 });
 
-export async function dlqList(ctx: CliContext, input: string | undefined, opts: DlqOptions): Promise<void> {
-  if (opts.sink) return storeDlq(ctx, ['list', '--sink', opts.sink, '--offset', String(Number(opts.after ?? 0)), '--limit', String(opts.limit ?? 100)]);
+export async function dlqList(
+  ctx: CliContext,
+  input: string | undefined,
+  opts: DlqOptions,
+): Promise<void> {
+  if (opts.sink)
+    return storeDlq(ctx, [
+      'list',
+      '--sink',
+      opts.sink,
+      '--offset',
+      String(Number(opts.after ?? 0)),
+      '--limit',
+      String(opts.limit ?? 100),
+    ]);
   if (!input) return dlqOverview(ctx);
   await withBus(ctx, input, async (bus, stream) => {
-    const letters = await bus.readDeadLetters(stream, { count: opts.limit ?? 100, after: opts.after });
+    const letters = await bus.readDeadLetters(stream, {
+      count: opts.limit ?? 100,
+      after: opts.after,
+    });
     if (opts.json) return ctx.out(JSON.stringify(letters.map(summary), null, 2) + '\n');
-    ctx.out(`${bus.streamName(stream)}${DLQ_SUFFIX}: ${letters.length} shown${letters.length === (opts.limit ?? 100) ? ` (more after ${letters[letters.length - 1].dlqEntryId}: --after)` : ''}\n`);
-    if (letters.length) ctx.out(table(['dlq entry', 'failed at', 'attempts', 'group', 'reason'], letters.map((d) => [d.dlqEntryId, summary(d).failed_at, String(d.attempts), d.group, d.reason])));
+    ctx.out(
+      `${bus.streamName(stream)}${DLQ_SUFFIX}: ${letters.length} shown${letters.length === (opts.limit ?? 100) ? ` (more after ${letters[letters.length - 1].dlqEntryId}: --after)` : ''}\n`,
+    );
+    if (letters.length)
+      ctx.out(
+        table(
+          ['dlq entry', 'failed at', 'attempts', 'group', 'reason'],
+          letters.map((d) => [
+            d.dlqEntryId,
+            summary(d).failed_at,
+            String(d.attempts),
+            d.group,
+            d.reason,
+          ]),
+        ),
+      );
   });
 }
 
@@ -71,7 +113,11 @@ async function dlqOverview(ctx: CliContext): Promise<void> {
       const size = await redis.xlen(dlq);
       if (size) rows.push([dlq, String(size)]);
     }
-    ctx.out(rows.length ? table(['dead-letter stream', 'entries'], rows) : `no dead letters on any ${ctx.env.MD_NAMESPACE}.*${DLQ_SUFFIX} stream\n`);
+    ctx.out(
+      rows.length
+        ? table(['dead-letter stream', 'entries'], rows)
+        : `no dead letters on any ${ctx.env.MD_NAMESPACE}.*${DLQ_SUFFIX} stream\n`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -79,10 +125,18 @@ async function dlqOverview(ctx: CliContext): Promise<void> {
   await storeDlq(ctx, ['count']);
 }
 
-export async function dlqShow(ctx: CliContext, input: string | undefined, id: string | undefined, opts: DlqOptions): Promise<void> {
+export async function dlqShow(
+  ctx: CliContext,
+  input: string | undefined,
+  id: string | undefined,
+  opts: DlqOptions,
+): Promise<void> {
   if (opts.sink) {
     const index = input ?? id;
-    if (index === undefined || !/^\d+$/.test(index)) throw new CliError('usage: mdp dlq show --sink <kind> <index> (the position shown by mdp dlq list --sink <kind>)');
+    if (index === undefined || !/^\d+$/.test(index))
+      throw new CliError(
+        'usage: mdp dlq show --sink <kind> <index> (the position shown by mdp dlq list --sink <kind>)',
+      );
     return storeDlq(ctx, ['list', '--sink', opts.sink, '--offset', index, '--limit', '1']);
   }
   if (!input || !id) throw new CliError('usage: mdp dlq show <stream> <dlq-entry-id>');
@@ -98,22 +152,46 @@ export async function dlqShow(ctx: CliContext, input: string | undefined, id: st
         } catch {
           // not JSON: shown verbatim (that may be why it was dead-lettered)
         }
-        ctx.out(JSON.stringify({ ...summary(found), dlq_stream: found.dlqStream, consumer: found.consumer, envelope, original: found.original }, null, 2) + '\n');
+        ctx.out(
+          JSON.stringify(
+            {
+              ...summary(found),
+              dlq_stream: found.dlqStream,
+              consumer: found.consumer,
+              envelope,
+              original: found.original,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
         return;
       }
-      if (page.length < 1000) throw new CliError(`no dead letter ${id} on ${bus.streamName(stream)}${DLQ_SUFFIX}; mdp dlq list ${stream} shows the ids`);
+      if (page.length < 1000)
+        throw new CliError(
+          `no dead letter ${id} on ${bus.streamName(stream)}${DLQ_SUFFIX}; mdp dlq list ${stream} shows the ids`,
+        );
       after = page[page.length - 1].dlqEntryId;
     }
   });
 }
 
-export async function dlqReplay(ctx: CliContext, input: string | undefined, ids: string[], opts: DlqOptions): Promise<void> {
+export async function dlqReplay(
+  ctx: CliContext,
+  input: string | undefined,
+  ids: string[],
+  opts: DlqOptions,
+): Promise<void> {
   if (opts.sink) return storeDlq(ctx, ['replay', '--sink', opts.sink]);
   if (!input) throw new CliError('usage: mdp dlq replay <stream> (<dlq-entry-id>... | --all)');
-  if (!ids.length && !opts.all) throw new CliError('name the dead letters to replay (ids from mdp dlq list), or pass --all');
+  if (!ids.length && !opts.all)
+    throw new CliError('name the dead letters to replay (ids from mdp dlq list), or pass --all');
   await withBus(ctx, input, async (bus, stream) => {
     const replayed = await bus.replayDeadLetters(stream, opts.all ? () => true : ids);
     ctx.out(`replayed ${replayed} dead letter(s) onto ${bus.streamName(stream)}\n`);
-    if (!opts.all && replayed < ids.length) throw new CliError(`${ids.length - replayed} of the given ids are not on ${bus.streamName(stream)}${DLQ_SUFFIX}`);
+    if (!opts.all && replayed < ids.length)
+      throw new CliError(
+        `${ids.length - replayed} of the given ids are not on ${bus.streamName(stream)}${DLQ_SUFFIX}`,
+      );
   });
 }

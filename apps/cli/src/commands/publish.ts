@@ -29,11 +29,15 @@ export interface PublishReport {
 async function countRecords(file: string): Promise<number | undefined> {
   if (/\.gz$/i.test(file)) return undefined;
   let lines = 0;
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line.trim()) lines++;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity }))
+    if (line.trim()) lines++;
   return /\.csv$/i.test(file) ? Math.max(0, lines - 1) : lines;
 }
 
-export async function publishCommand(ctx: CliContext, opts: PublishOptions): Promise<PublishReport> {
+export async function publishCommand(
+  ctx: CliContext,
+  opts: PublishOptions,
+): Promise<PublishReport> {
   let total: number | undefined;
   try {
     total = await countRecords(opts.file);
@@ -49,10 +53,16 @@ export async function publishCommand(ctx: CliContext, opts: PublishOptions): Pro
     onInvalid: (r) => invalid.push(`${r.location}: ${r.reason}`),
   });
   const bus = await openBus(ctx.env);
-  const publisher = new BatchPublisher(bus, { batchSize: opts.batchSize ?? 500, flushIntervalMs: 250 });
-  const bar = new SingleBar(
-    { stream: process.stderr, format: `publishing ${opts.file} [{bar}] {percentage}% | {value}/{total} records | {invalid} invalid`, noTTYOutput: false, hideCursor: true },
-  );
+  const publisher = new BatchPublisher(bus, {
+    batchSize: opts.batchSize ?? 500,
+    flushIntervalMs: 250,
+  });
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `publishing ${opts.file} [{bar}] {percentage}% | {value}/{total} records | {invalid} invalid`,
+    noTTYOutput: false,
+    hideCursor: true,
+  });
   if (ctx.interactive) bar.start(total ?? 0, 0, { invalid: 0 });
   const streams = new Set<string>();
   let published = 0;
@@ -61,7 +71,8 @@ export async function publishCommand(ctx: CliContext, opts: PublishOptions): Pro
       await publisher.add(provider.name, record);
       streams.add(bus.streamName(RECORD_KINDS[record.kind].stream));
       published++;
-      if (ctx.interactive && published % 200 === 0) bar.update(published, { invalid: invalid.length });
+      if (ctx.interactive && published % 200 === 0)
+        bar.update(published, { invalid: invalid.length });
     }
     await publisher.close();
   } finally {
@@ -73,6 +84,8 @@ export async function publishCommand(ctx: CliContext, opts: PublishOptions): Pro
   }
   for (const line of invalid.slice(0, 20)) ctx.err(`skipped ${line}\n`);
   if (invalid.length > 20) ctx.err(`... and ${invalid.length - 20} more invalid lines\n`);
-  ctx.out(`published ${published} record(s) to ${[...streams].join(', ') || '(nothing)'}; ${invalid.length} invalid line(s) skipped\n`);
+  ctx.out(
+    `published ${published} record(s) to ${[...streams].join(', ') || '(nothing)'}; ${invalid.length} invalid line(s) skipped\n`,
+  );
   return { published, invalid: invalid.length, streams: [...streams] };
 }

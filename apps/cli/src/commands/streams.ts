@@ -28,7 +28,12 @@ async function groupsOf(redis: Redis, key: string): Promise<GroupInfo[]> {
   return reply.map((flat) => {
     const o: Record<string, unknown> = {};
     for (let i = 0; i < flat.length; i += 2) o[String(flat[i])] = flat[i + 1];
-    return { name: String(o.name), consumers: Number(o.consumers), pending: Number(o.pending), lag: o.lag === null || o.lag === undefined ? null : Number(o.lag) };
+    return {
+      name: String(o.name),
+      consumers: Number(o.consumers),
+      pending: Number(o.pending),
+      lag: o.lag === null || o.lag === undefined ? null : Number(o.lag),
+    };
   });
 }
 
@@ -61,7 +66,13 @@ export async function streamsCommand(ctx: CliContext, opts: { json?: boolean }):
     const rows = streams.flatMap((s) => {
       const head = [s.physical, s.exists ? String(s.length) : '(not created)', String(s.dlq)];
       if (!s.groups.length) return [[...head, '—', '', '', '']];
-      return s.groups.map((g, i) => [...(i === 0 ? head : ['', '', '']), g.name, String(g.consumers), String(g.pending), g.lag === null ? '?' : String(g.lag)]);
+      return s.groups.map((g, i) => [
+        ...(i === 0 ? head : ['', '', '']),
+        g.name,
+        String(g.consumers),
+        String(g.pending),
+        g.lag === null ? '?' : String(g.lag),
+      ]);
     });
     ctx.out(table(['stream', 'length', 'dlq', 'group', 'consumers', 'pending', 'lag'], rows));
   } finally {

@@ -15,7 +15,11 @@ export interface TailOptions {
   signal?: AbortSignal;
 }
 
-export async function tailCommand(ctx: CliContext, input: string, opts: TailOptions = {}): Promise<number> {
+export async function tailCommand(
+  ctx: CliContext,
+  input: string,
+  opts: TailOptions = {},
+): Promise<number> {
   const redis = await connectRedis(ctx.env);
   try {
     const stream = await resolveStream(redis, ctx.env.MD_NAMESPACE, input);
@@ -24,12 +28,26 @@ export async function tailCommand(ctx: CliContext, input: string, opts: TailOpti
     let last = opts.fromStart ? '0-0' : '$';
     let seen = 0;
     while (!opts.signal?.aborted && (opts.count === undefined || seen < opts.count)) {
-      const reply = (await redis.xread('COUNT', 100, 'BLOCK', opts.blockMs ?? 1000, 'STREAMS', physical, last)) as Array<[string, Array<[string, Fields]>]> | null;
+      const reply = (await redis.xread(
+        'COUNT',
+        100,
+        'BLOCK',
+        opts.blockMs ?? 1000,
+        'STREAMS',
+        physical,
+        last,
+      )) as Array<[string, Array<[string, Fields]>]> | null;
       if (!reply) continue;
       for (const [id, fields] of reply[0][1]) {
         last = id;
         const decoded = decodeEntry(fields, ctx.env.PUBLISHER_TOKEN);
-        ctx.out(JSON.stringify(decoded.ok ? { entry_id: id, ...decoded.envelope } : { entry_id: id, invalid: decoded.reason }) + '\n');
+        ctx.out(
+          JSON.stringify(
+            decoded.ok
+              ? { entry_id: id, ...decoded.envelope }
+              : { entry_id: id, invalid: decoded.reason },
+          ) + '\n',
+        );
         if (opts.count !== undefined && ++seen >= opts.count) break;
       }
     }

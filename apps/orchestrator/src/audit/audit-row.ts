@@ -1,5 +1,12 @@
 /** What a row of `audit_log` is about; `GET /audit` and the metrics label rows by it. */
-export const AUDIT_KINDS = ['control_request', 'control_result', 'backpressure', 'rate', 'dead_letter', 'service'] as const;
+export const AUDIT_KINDS = [
+  'control_request',
+  'control_result',
+  'backpressure',
+  'rate',
+  'dead_letter',
+  'service',
+] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 /** One audit_log row (snake_case, as `GET /audit` returns it). */

@@ -68,7 +68,20 @@ export function decodeCursor(cursor: string): { ts: number; seq: number } | unde
   return Number.isFinite(ts) && Number.isInteger(seq) ? { ts, seq } : undefined;
 }
 
-const COLUMNS = ['source_id', 'kind', 'ts', 'actor', 'role', 'action', 'target', 'correlation_id', 'status', 'outcome', 'detail', 'attributes'] as const;
+const COLUMNS = [
+  'source_id',
+  'kind',
+  'ts',
+  'actor',
+  'role',
+  'action',
+  'target',
+  'correlation_id',
+  'status',
+  'outcome',
+  'detail',
+  'attributes',
+] as const;
 
 /** The audit trail in PostgreSQL (or PGlite): idempotent appends by `source_id`, newest-first pages. */
 export class AuditStore {
@@ -76,7 +89,8 @@ export class AuditStore {
 
   async migrate(): Promise<void> {
     await this.db.transaction(async (s) => {
-      if (this.db.dialect === 'postgres') await s.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      if (this.db.dialect === 'postgres')
+        await s.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       for (const stmt of MIGRATION) await s.query(stmt);
     });
   }
@@ -90,7 +104,10 @@ export class AuditStore {
    * Claims dead letters by source key and appends the row `build` makes of the newly claimed ones, in
    * one transaction: either both are written or neither. Returns the row when one was appended.
    */
-  async appendDeadLetters(keys: readonly string[], build: (fresh: Set<string>) => AuditRow | undefined): Promise<AuditRow | undefined> {
+  async appendDeadLetters(
+    keys: readonly string[],
+    build: (fresh: Set<string>) => AuditRow | undefined,
+  ): Promise<AuditRow | undefined> {
     return this.db.transaction(async (s) => {
       const claimed = await s.query<{ source_key: string }>(
         'INSERT INTO audit_dead_letter_seen (source_key) SELECT unnest($1::text[]) ON CONFLICT (source_key) DO NOTHING RETURNING source_key',
@@ -103,7 +120,10 @@ export class AuditStore {
     });
   }
 
-  private async appendWith(db: Pick<SqlClient, 'query'>, rows: readonly AuditRow[]): Promise<AuditRow[]> {
+  private async appendWith(
+    db: Pick<SqlClient, 'query'>,
+    rows: readonly AuditRow[],
+  ): Promise<AuditRow[]> {
     if (rows.length === 0) return [];
     const params: unknown[] = [];
     const tuples = rows.map((row) => {
@@ -135,7 +155,8 @@ export class AuditStore {
     if (q.kind !== undefined) where.push(`kind = ${arg(q.kind)}`);
     if (q.correlationId !== undefined) where.push(`correlation_id = ${arg(q.correlationId)}`);
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    if (after) where.push(`(ts, seq) < (${arg(after.ts)}::double precision, ${arg(after.seq)}::bigint)`);
+    if (after)
+      where.push(`(ts, seq) < (${arg(after.ts)}::double precision, ${arg(after.seq)}::bigint)`);
     const limit = Math.min(Math.max(1, q.limit ?? 50), MAX_PAGE);
     const res = await this.db.query<Record<string, unknown>>(
       `SELECT seq, ${COLUMNS.join(', ')} FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -143,7 +164,10 @@ export class AuditStore {
       params,
     );
     const entries = res.rows.slice(0, limit).map(toRow);
-    return { entries, next_cursor: res.rows.length > limit ? encodeCursor(entries[entries.length - 1]) : null };
+    return {
+      entries,
+      next_cursor: res.rows.length > limit ? encodeCursor(entries[entries.length - 1]) : null,
+    };
   }
 
   /** Latest dead-letter entry id recorded per DLQ stream: where the dead-letter watch resumes after a restart. */
@@ -157,7 +181,10 @@ export class AuditStore {
 }
 
 function toRow(r: Record<string, unknown>): StoredAuditRow {
-  const attributes = typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as Record<string, string>) : ((r.attributes ?? {}) as Record<string, string>);
+  const attributes =
+    typeof r.attributes === 'string'
+      ? (JSON.parse(r.attributes) as Record<string, string>)
+      : ((r.attributes ?? {}) as Record<string, string>);
   return {
     seq: Number(r.seq),
     source_id: String(r.source_id),

@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { auditEntry, STREAMS, streamSchemaId, type AuditEnvelope, type EventEnvelope } from '@mdp/contracts';
+import {
+  auditEntry,
+  STREAMS,
+  streamSchemaId,
+  type AuditEnvelope,
+  type EventEnvelope,
+} from '@mdp/contracts';
 import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { CORRELATION_HEADER, OPERATION_HEADER, type Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
@@ -12,18 +18,33 @@ export const ORCHESTRATOR_ROLE = 'orchestrator';
  * target or verb beyond pause | resume | reload; headers carry them on both tracks, so a v1 result
  * still finds its request and keeps its verb.
  */
-export const AUDIT_HEADERS = { correlationId: CORRELATION_HEADER, operation: OPERATION_HEADER, kind: 'audit_kind', target: 'target' } as const;
+export const AUDIT_HEADERS = {
+  correlationId: CORRELATION_HEADER,
+  operation: OPERATION_HEADER,
+  kind: 'audit_kind',
+  target: 'target',
+} as const;
 
 /** The correlation id of an audit entry: the v2 field, else the header. */
-export function correlationOf(entry: Partial<Pick<AuditEnvelope, 'correlation_id'>>, envelope: Pick<EventEnvelope, 'meta'>): string | undefined {
+export function correlationOf(
+  entry: Partial<Pick<AuditEnvelope, 'correlation_id'>>,
+  envelope: Pick<EventEnvelope, 'meta'>,
+): string | undefined {
   return entry.correlation_id ?? envelope.meta.headers[AUDIT_HEADERS.correlationId];
 }
 
 /** The row an audit entry read from the stream becomes; its envelope id is the idempotency key. */
-export function rowOf(entry: AuditEnvelope, envelope: Pick<EventEnvelope, 'id' | 'meta'>): AuditRow {
+export function rowOf(
+  entry: AuditEnvelope,
+  envelope: Pick<EventEnvelope, 'id' | 'meta'>,
+): AuditRow {
   const headers = envelope.meta.headers;
   const hinted = headers[AUDIT_HEADERS.kind];
-  const kind: AuditKind = (AUDIT_KINDS as readonly string[]).includes(hinted) ? (hinted as AuditKind) : entry.role === ORCHESTRATOR_ROLE ? 'control_request' : 'control_result';
+  const kind: AuditKind = (AUDIT_KINDS as readonly string[]).includes(hinted)
+    ? (hinted as AuditKind)
+    : entry.role === ORCHESTRATOR_ROLE
+      ? 'control_request'
+      : 'control_result';
   return {
     source_id: envelope.id,
     kind,
@@ -58,7 +79,12 @@ export class AuditTrail {
     private readonly logger: Logger,
     registry: Registry,
   ) {
-    this.counter = new Counter({ name: 'orchestrator_audit_events_total', help: 'Rows appended to audit_log, by kind', labelNames: ['kind'], registers: [registry] });
+    this.counter = new Counter({
+      name: 'orchestrator_audit_events_total',
+      help: 'Rows appended to audit_log, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
     this.failures = new Counter({
       name: 'orchestrator_audit_failures_total',
       help: 'Audit rows that could not be written (database) or published (bus) at first attempt, by stage',
@@ -86,13 +112,19 @@ export class AuditTrail {
     } catch (err) {
       stored = false;
       this.failures.inc({ stage: 'database' });
-      this.logger.error({ err: (err as Error).message, source_id: row.source_id }, 'audit row not written; it is written when its entry comes back from the stream');
+      this.logger.error(
+        { err: (err as Error).message, source_id: row.source_id },
+        'audit row not written; it is written when its entry comes back from the stream',
+      );
     }
     try {
       await this.bus.publish(STREAMS.audit, this.envelopeOf(row));
     } catch (err) {
       this.failures.inc({ stage: 'bus' });
-      this.logger.error({ err: (err as Error).message, source_id: row.source_id }, 'audit entry not published');
+      this.logger.error(
+        { err: (err as Error).message, source_id: row.source_id },
+        'audit entry not published',
+      );
       if (!stored) throw err;
     }
   }
@@ -101,13 +133,19 @@ export class AuditTrail {
    * Audits dead letters: claims their source keys and writes the row built from the fresh ones in one
    * transaction, then publishes it. Nothing is written (and false returned) when all were seen before.
    */
-  async recordDeadLetters(keys: string[], build: (fresh: Set<string>) => AuditRow | undefined): Promise<boolean> {
+  async recordDeadLetters(
+    keys: string[],
+    build: (fresh: Set<string>) => AuditRow | undefined,
+  ): Promise<boolean> {
     const row = await this.store.appendDeadLetters(keys, build);
     if (!row) return false;
     this.counted(row);
     await this.bus.publish(STREAMS.audit, this.envelopeOf(row)).catch((err: Error) => {
       this.failures.inc({ stage: 'bus' });
-      this.logger.error({ err: err.message, source_id: row.source_id }, 'audit entry not published');
+      this.logger.error(
+        { err: err.message, source_id: row.source_id },
+        'audit entry not published',
+      );
     });
     return true;
   }
@@ -134,15 +172,27 @@ export class AuditTrail {
       actor: row.actor,
       role: row.role,
       operation: row.action,
-      result: { status: row.status, detail: row.detail, ...(row.outcome ? { outcome: row.outcome as never } : {}) },
+      result: {
+        status: row.status,
+        detail: row.detail,
+        ...(row.outcome ? { outcome: row.outcome as never } : {}),
+      },
       ts: row.ts,
       ...(row.target ? { target: row.target } : {}),
       ...(row.correlation_id ? { correlation_id: row.correlation_id } : {}),
       attributes: row.attributes,
     });
-    const headers: Record<string, string> = { [AUDIT_HEADERS.kind]: row.kind, [AUDIT_HEADERS.operation]: row.action };
+    const headers: Record<string, string> = {
+      [AUDIT_HEADERS.kind]: row.kind,
+      [AUDIT_HEADERS.operation]: row.action,
+    };
     if (row.correlation_id) headers[AUDIT_HEADERS.correlationId] = row.correlation_id;
     if (row.target) headers[AUDIT_HEADERS.target] = row.target;
-    return envelopeFor(streamSchemaId(STREAMS.audit), entry, { id: row.source_id, key: ORCHESTRATOR_ROLE, track: this.bus.track, headers });
+    return envelopeFor(streamSchemaId(STREAMS.audit), entry, {
+      id: row.source_id,
+      key: ORCHESTRATOR_ROLE,
+      track: this.bus.track,
+      headers,
+    });
   }
 }

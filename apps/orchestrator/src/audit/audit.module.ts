@@ -1,4 +1,12 @@
-import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import type { EventBus, PulseBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 // The store's SQL clients, imported file by file: the package index would load the whole store service.
@@ -29,7 +37,9 @@ export const AUDIT_DB = Symbol('AUDIT_DB');
  * meanwhile), hooks the change auditor and the audit-stream ingest into the observer.
  */
 @Injectable()
-export class AuditLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class AuditLifecycle
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   migrated = false;
   private lastError?: string;
   private readonly waiters = new Set<() => void>();
@@ -86,7 +96,9 @@ export class AuditLifecycle implements OnApplicationBootstrap, BeforeApplication
       };
       const timer = setTimeout(() => {
         this.waiters.delete(done);
-        reject(new Error(`audit_log not available: ${this.lastError ?? 'migration still running'}`));
+        reject(
+          new Error(`audit_log not available: ${this.lastError ?? 'migration still running'}`),
+        );
       }, timeoutMs);
       this.waiters.add(done);
     });
@@ -94,7 +106,11 @@ export class AuditLifecycle implements OnApplicationBootstrap, BeforeApplication
 
   async check(): Promise<HealthCheckResult> {
     const details = { dialect: this.db.dialect, migrated: String(this.migrated) };
-    if (!this.migrated) return { state: 'unhealthy', details: { ...details, error: this.lastError ?? 'audit_log not created yet' } };
+    if (!this.migrated)
+      return {
+        state: 'unhealthy',
+        details: { ...details, error: this.lastError ?? 'audit_log not created yet' },
+      };
     try {
       await this.db.query('SELECT 1');
       return { state: 'healthy', details };
@@ -128,26 +144,37 @@ export class AuditModule {
           inject: [SERVICE_LOGGER],
           useFactory: async (logger: Logger): Promise<SqlClient> => {
             if (options.client) return options.client;
-            if (options.databaseUrl) return new PgSqlClient({ connectionString: options.databaseUrl, maxConnections: 4 });
-            logger.info({ dir: options.pgliteDir }, 'DATABASE_URL not set: audit_log in embedded PostgreSQL (PGlite)');
+            if (options.databaseUrl)
+              return new PgSqlClient({ connectionString: options.databaseUrl, maxConnections: 4 });
+            logger.info(
+              { dir: options.pgliteDir },
+              'DATABASE_URL not set: audit_log in embedded PostgreSQL (PGlite)',
+            );
             return PgliteSqlClient.open(options.pgliteDir);
           },
         },
-        { provide: AuditStore, inject: [AUDIT_DB], useFactory: (db: SqlClient) => new AuditStore(db) },
+        {
+          provide: AuditStore,
+          inject: [AUDIT_DB],
+          useFactory: (db: SqlClient) => new AuditStore(db),
+        },
         {
           provide: AuditTrail,
           inject: [EVENT_BUS, AuditStore, SERVICE_LOGGER, Registry],
-          useFactory: (bus: EventBus, store: AuditStore, logger: Logger, registry: Registry) => new AuditTrail(bus, store, logger, registry),
+          useFactory: (bus: EventBus, store: AuditStore, logger: Logger, registry: Registry) =>
+            new AuditTrail(bus, store, logger, registry),
         },
         {
           provide: ChangeAuditor,
           inject: [AuditTrail, SERVICE_LOGGER],
-          useFactory: (trail: AuditTrail, logger: Logger) => new ChangeAuditor(trail, options.coalesceMs, logger),
+          useFactory: (trail: AuditTrail, logger: Logger) =>
+            new ChangeAuditor(trail, options.coalesceMs, logger),
         },
         {
           provide: DeadLetterAudit,
           inject: [EVENT_BUS, AuditTrail, SERVICE_LOGGER],
-          useFactory: (bus: EventBus, trail: AuditTrail, logger: Logger) => new DeadLetterAudit(bus as PulseBus, trail, logger),
+          useFactory: (bus: EventBus, trail: AuditTrail, logger: Logger) =>
+            new DeadLetterAudit(bus as PulseBus, trail, logger),
         },
         AuditLifecycle,
       ],

@@ -1,4 +1,9 @@
-import type { BackpressureLevel, EventEnvelope, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
+import type {
+  BackpressureLevel,
+  EventEnvelope,
+  FeedbackEvent,
+  RateAdjustment,
+} from '@mdp/contracts';
 import type { Logger } from '@mdp/service-kit';
 import type { ObserverListener } from '../observer/pulse-observer.service';
 import type { AuditRow } from './audit-row';
@@ -33,17 +38,30 @@ export class ChangeAuditor implements ObserverListener {
       value: event.level,
       eventId: envelope.id,
       ts: event.ts,
-      context: { queue_size: String(event.queue_size), capacity: String(event.capacity), source: event.source },
+      context: {
+        queue_size: String(event.queue_size),
+        capacity: String(event.capacity),
+        source: event.source,
+      },
     });
   }
 
   rateAdjustment(adjustment: RateAdjustment, envelope: EventEnvelope): void {
-    this.scales.add({ key: adjustment.provider, value: adjustment.scale, eventId: envelope.id, ts: adjustment.ts, context: { reason: adjustment.reason } });
+    this.scales.add({
+      key: adjustment.provider,
+      value: adjustment.scale,
+      eventId: envelope.id,
+      ts: adjustment.ts,
+      context: { reason: adjustment.reason },
+    });
   }
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), Math.max(50, Math.min(1000, this.windowMs / 4)));
+    this.timer = setInterval(
+      () => void this.flush(),
+      Math.max(50, Math.min(1000, this.windowMs / 4)),
+    );
     this.timer.unref();
   }
 
@@ -66,12 +84,19 @@ export class ChangeAuditor implements ObserverListener {
     await this.writeEach(this.scales, this.scales.take(nowMs, all), scaleRow);
   }
 
-  private async writeEach<V>(coalescer: ChangeCoalescer<V>, windows: CoalescedChange<V>[], toRow: (w: CoalescedChange<V>) => AuditRow): Promise<void> {
+  private async writeEach<V>(
+    coalescer: ChangeCoalescer<V>,
+    windows: CoalescedChange<V>[],
+    toRow: (w: CoalescedChange<V>) => AuditRow,
+  ): Promise<void> {
     for (let i = 0; i < windows.length; i++) {
       try {
         await this.trail.record(toRow(windows[i]));
       } catch (err) {
-        this.logger.error({ err: (err as Error).message, pending: windows.length - i }, 'coalesced audit rows not written; retrying');
+        this.logger.error(
+          { err: (err as Error).message, pending: windows.length - i },
+          'coalesced audit rows not written; retrying',
+        );
         coalescer.retain(windows.slice(i));
         return;
       }
@@ -96,7 +121,13 @@ function levelRow(w: CoalescedChange<BackpressureLevel>): AuditRow {
     status: 'ok',
     outcome: null,
     detail: `level ${w.from ?? '?'} -> ${w.to}${changes(w)}`,
-    attributes: { ...w.context, count: String(w.count), from: String(w.from), to: w.to, window_ms: String(w.windowMs) },
+    attributes: {
+      ...w.context,
+      count: String(w.count),
+      from: String(w.from),
+      to: w.to,
+      window_ms: String(w.windowMs),
+    },
   };
 }
 
@@ -113,6 +144,12 @@ function scaleRow(w: CoalescedChange<number>): AuditRow {
     status: 'ok',
     outcome: null,
     detail: `scale ${w.from ?? '?'} -> ${w.to}${w.context.reason ? ` (${w.context.reason})` : ''}${changes(w)}`,
-    attributes: { ...w.context, count: String(w.count), from: String(w.from), to: String(w.to), window_ms: String(w.windowMs) },
+    attributes: {
+      ...w.context,
+      count: String(w.count),
+      from: String(w.from),
+      to: String(w.to),
+      window_ms: String(w.windowMs),
+    },
   };
 }

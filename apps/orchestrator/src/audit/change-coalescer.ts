@@ -50,7 +50,17 @@ export class ChangeCoalescer<V> {
     const id = `${change.key}\u0000${windowStart}`;
     let w = this.open.get(id);
     if (!w) {
-      w = { key: change.key, windowStart, windowMs: this.windowMs, from: previous, to: change.value, count: 0, lastTs: change.ts, context: {}, ids: new Set() };
+      w = {
+        key: change.key,
+        windowStart,
+        windowMs: this.windowMs,
+        from: previous,
+        to: change.value,
+        count: 0,
+        lastTs: change.ts,
+        context: {},
+        ids: new Set(),
+      };
       this.open.set(id, w);
     }
     if (w.ids.has(change.eventId)) return false;

@@ -37,28 +37,47 @@ export class DeadLetterAudit {
       try {
         await this.checkStream(s.name);
       } catch (err) {
-        this.logger.warn({ err: (err as Error).message, stream: s.name }, 'dead-letter audit failed; retrying at the next check');
+        this.logger.warn(
+          { err: (err as Error).message, stream: s.name },
+          'dead-letter audit failed; retrying at the next check',
+        );
       }
     }
   }
 
   summaries(streams: StreamInfo[]): DeadLetterSummary[] {
-    return streams.filter((s) => s.dlq_length).map((s) => ({ stream: s.name, dlq_length: s.dlq_length ?? 0, latest: this.latest.get(s.name) ?? [] }));
+    return streams
+      .filter((s) => s.dlq_length)
+      .map((s) => ({
+        stream: s.name,
+        dlq_length: s.dlq_length ?? 0,
+        latest: this.latest.get(s.name) ?? [],
+      }));
   }
 
   private async checkStream(stream: string): Promise<void> {
     for (;;) {
       const after = this.cursors!.get(stream);
-      const page = await this.bus.readDeadLetters(stream, { count: PAGE, ...(after ? { after } : {}) });
+      const page = await this.bus.readDeadLetters(stream, {
+        count: PAGE,
+        ...(after ? { after } : {}),
+      });
       if (page.length === 0) return;
       const last = page[page.length - 1];
       // A source entry dead-lettered again (redelivered poison) is the same dead letter: counted once.
-      const keyOf = (dl: DeadLetter) => (dl.sourceEntryId ? `${dl.sourceStream}:${dl.sourceEntryId}` : `${dl.dlqStream}:${dl.dlqEntryId}`);
+      const keyOf = (dl: DeadLetter) =>
+        dl.sourceEntryId
+          ? `${dl.sourceStream}:${dl.sourceEntryId}`
+          : `${dl.dlqStream}:${dl.dlqEntryId}`;
       await this.trail.recordDeadLetters(page.map(keyOf), (fresh) => {
         const news = page.filter((dl) => fresh.has(keyOf(dl)));
         if (news.length === 0) return undefined;
         const reasons = new Map<string, number>();
-        for (const dl of news) reasons.set(dl.reason || '(no reason)', (reasons.get(dl.reason || '(no reason)') ?? 0) + 1);
+        for (const dl of news)
+          reasons.set(
+            dl.reason || '(no reason)',
+            (reasons.get(dl.reason || '(no reason)') ?? 0) + 1,
+          );
         const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, TOP_REASONS);
         const newest = news[news.length - 1];
         return {
@@ -84,7 +103,10 @@ export class DeadLetterAudit {
         };
       });
       this.cursors!.set(stream, last.dlqEntryId);
-      const recent = page.slice(-5).reverse().map((dl) => ({ reason: dl.reason, failed_at: dl.failedAt, group: dl.group }));
+      const recent = page
+        .slice(-5)
+        .reverse()
+        .map((dl) => ({ reason: dl.reason, failed_at: dl.failedAt, group: dl.group }));
       this.latest.set(stream, [...recent, ...(this.latest.get(stream) ?? [])].slice(0, 5));
       if (page.length < PAGE) return;
     }

@@ -40,7 +40,10 @@ const DLQ_SUFFIX = '.dlq';
 
 /** `<ns>.md.bars` → `md.bars`; a partition `{<ns>.md.bars.p0}` → `md.bars.p0`. */
 export function logicalName(namespace: string, physical: string): string {
-  const bare = physical.startsWith('{') && physical.endsWith('}') ? physical.slice(1, -1) : physical.replace(/^\{([^}]*)\}/, '$1');
+  const bare =
+    physical.startsWith('{') && physical.endsWith('}')
+      ? physical.slice(1, -1)
+      : physical.replace(/^\{([^}]*)\}/, '$1');
   return bare.startsWith(`${namespace}.`) ? bare.slice(namespace.length + 1) : bare;
 }
 
@@ -55,7 +58,12 @@ export class RedisInspector implements BusInspector {
     redisUrl: string,
     private readonly namespace: string,
   ) {
-    this.redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: `orch-inspector`, enableOfflineQueue: true });
+    this.redis = new Redis(redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectionName: `orch-inspector`,
+      enableOfflineQueue: true,
+    });
     // Errors surface on the calls; an idle reconnect must not crash the process.
     this.redis.on('error', () => undefined);
   }
@@ -65,7 +73,15 @@ export class RedisInspector implements BusInspector {
     for (const pattern of [`${this.namespace}.*`, `{${this.namespace}.*`]) {
       let cursor = '0';
       do {
-        const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500, 'TYPE', 'stream');
+        const [next, batch] = await this.redis.scan(
+          cursor,
+          'MATCH',
+          pattern,
+          'COUNT',
+          500,
+          'TYPE',
+          'stream',
+        );
         cursor = next;
         for (const k of batch) keys.add(k);
       } while (cursor !== '0');
@@ -73,17 +89,25 @@ export class RedisInspector implements BusInspector {
     const dlqLengths = new Map<string, number>();
     const sources: string[] = [];
     for (const key of keys) {
-      if (key.endsWith(DLQ_SUFFIX)) dlqLengths.set(key.slice(0, -DLQ_SUFFIX.length), await this.redis.xlen(key));
+      if (key.endsWith(DLQ_SUFFIX))
+        dlqLengths.set(key.slice(0, -DLQ_SUFFIX.length), await this.redis.xlen(key));
       else sources.push(key);
     }
     // A DLQ whose source stream is gone (trimmed, deleted) is still worth showing.
     for (const source of dlqLengths.keys()) if (!keys.has(source)) sources.push(source);
-    const out = await Promise.all(sources.sort().map((physical) => this.stream(physical, dlqLengths.get(physical))));
+    const out = await Promise.all(
+      sources.sort().map((physical) => this.stream(physical, dlqLengths.get(physical))),
+    );
     return out;
   }
 
   private async stream(physical: string, dlqLength: number | undefined): Promise<StreamInfo> {
-    const info: StreamInfo = { name: logicalName(this.namespace, physical), physical, length: 0, groups: [] };
+    const info: StreamInfo = {
+      name: logicalName(this.namespace, physical),
+      physical,
+      length: 0,
+      groups: [],
+    };
     if (dlqLength !== undefined) info.dlq_length = dlqLength;
     const exists = (await this.redis.exists(physical)) === 1;
     if (!exists) return info;
@@ -92,14 +116,21 @@ export class RedisInspector implements BusInspector {
     for (const raw of groups) {
       const g = pairs(raw);
       const name = String(g.name);
-      const consumers = ((await this.redis.xinfo('CONSUMERS', physical, name)) as unknown[][]).map(pairs);
+      const consumers = ((await this.redis.xinfo('CONSUMERS', physical, name)) as unknown[][]).map(
+        pairs,
+      );
       info.groups.push({
         name,
         consumers: Number(g.consumers ?? 0),
         pending: Number(g.pending ?? 0),
         lag: g.lag === null || g.lag === undefined ? null : Number(g.lag),
-        last_delivered_id: g['last-delivered-id'] === undefined ? undefined : String(g['last-delivered-id']),
-        consumer_list: consumers.map((c) => ({ name: String(c.name), pending: Number(c.pending ?? 0), idle_ms: c.idle === undefined ? null : Number(c.idle) })),
+        last_delivered_id:
+          g['last-delivered-id'] === undefined ? undefined : String(g['last-delivered-id']),
+        consumer_list: consumers.map((c) => ({
+          name: String(c.name),
+          pending: Number(c.pending ?? 0),
+          idle_ms: c.idle === undefined ? null : Number(c.idle),
+        })),
       });
     }
     return info;
@@ -117,10 +148,11 @@ function pairs(flat: unknown[]): Record<string, unknown> {
 }
 
 /** The catalogue's streams and groups: what the in-memory bus can be asked about (it cannot be listed). */
-export const KNOWN_STREAMS: ReadonlyArray<{ stream: string; groups: string[] }> = STREAM_CATALOGUE.map((s) => ({
-  stream: s.name,
-  groups: s.groups.map((g) => g.name),
-}));
+export const KNOWN_STREAMS: ReadonlyArray<{ stream: string; groups: string[] }> =
+  STREAM_CATALOGUE.map((s) => ({
+    stream: s.name,
+    groups: s.groups.map((g) => g.name),
+  }));
 
 /**
  * The in-memory bus (one process) has no XINFO and cannot list its streams: report the known streams'

@@ -1,5 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { ClusterTopology, EventEnvelope, HealthComponent, HealthState, HealthStatus, NodeStatus } from '@mdp/contracts';
+import type {
+  ClusterTopology,
+  EventEnvelope,
+  HealthComponent,
+  HealthState,
+  HealthStatus,
+  NodeStatus,
+} from '@mdp/contracts';
 import { NodeRole } from '@mdp/contracts';
 import type { HealthRegistry, Logger } from '@mdp/service-kit';
 import { DEFAULT_HEARTBEAT_MS, HEARTBEAT_HEADERS } from '@mdp/service-kit';
@@ -14,7 +21,13 @@ import { NodeEvent, NodeSeen, reasonOf, ServiceRegistry } from './service-regist
 const RANK: Record<HealthState, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
 /** A node of the topology: the contract's NodeStatus plus what its heartbeat said. */
-export type TopologyNode = NodeStatus & { service: string; silent: boolean; ready: boolean | null; reason: string | null; uptime_s: number | null };
+export type TopologyNode = NodeStatus & {
+  service: string;
+  silent: boolean;
+  ready: boolean | null;
+  reason: string | null;
+  uptime_s: number | null;
+};
 
 /** GET /topology: the contract's ClusterTopology (v2) with consumers per group and every heartbeat. */
 export type TopologyView = ClusterTopology & {
@@ -48,7 +61,12 @@ export class ClusterView implements ObserverListener {
   private inspectedAt: number | null = null;
   private inspectError: string | null = null;
   private readonly now: () => number;
-  private readonly gauges: { pending: Gauge<'stream' | 'group'>; lag: Gauge<'stream' | 'group'>; length: Gauge<'stream'>; dlq: Gauge<'stream'> };
+  private readonly gauges: {
+    pending: Gauge<'stream' | 'group'>;
+    lag: Gauge<'stream' | 'group'>;
+    length: Gauge<'stream'>;
+    dlq: Gauge<'stream'>;
+  };
 
   constructor(
     private readonly inspector: BusInspector,
@@ -63,10 +81,30 @@ export class ClusterView implements ObserverListener {
     this.registry = new ServiceRegistry(this.now);
     const registers = [metrics];
     this.gauges = {
-      pending: new Gauge({ name: 'orchestrator_stream_pending', help: 'Delivered but unacknowledged entries per stream and consumer group (XINFO GROUPS)', labelNames: ['stream', 'group'], registers }),
-      lag: new Gauge({ name: 'orchestrator_stream_lag', help: 'Entries not yet delivered to the consumer group (XINFO GROUPS lag)', labelNames: ['stream', 'group'], registers }),
-      length: new Gauge({ name: 'orchestrator_stream_length', help: 'Entries in the stream (XLEN)', labelNames: ['stream'], registers }),
-      dlq: new Gauge({ name: 'orchestrator_dlq_length', help: 'Entries in the stream\'s dead-letter stream <stream>.dlq', labelNames: ['stream'], registers }),
+      pending: new Gauge({
+        name: 'orchestrator_stream_pending',
+        help: 'Delivered but unacknowledged entries per stream and consumer group (XINFO GROUPS)',
+        labelNames: ['stream', 'group'],
+        registers,
+      }),
+      lag: new Gauge({
+        name: 'orchestrator_stream_lag',
+        help: 'Entries not yet delivered to the consumer group (XINFO GROUPS lag)',
+        labelNames: ['stream', 'group'],
+        registers,
+      }),
+      length: new Gauge({
+        name: 'orchestrator_stream_length',
+        help: 'Entries in the stream (XLEN)',
+        labelNames: ['stream'],
+        registers,
+      }),
+      dlq: new Gauge({
+        name: 'orchestrator_dlq_length',
+        help: "Entries in the stream's dead-letter stream <stream>.dlq",
+        labelNames: ['stream'],
+        registers,
+      }),
     };
   }
 
@@ -77,8 +115,10 @@ export class ClusterView implements ObserverListener {
   }
 
   health(status: HealthStatus, envelope: EventEnvelope): Promise<void> | void {
-    const nodeId = envelope.meta.headers[HEARTBEAT_HEADERS.nodeId] ?? envelope.key ?? status.service;
-    const interval = Number(envelope.meta.headers[HEARTBEAT_HEADERS.intervalMs]) || DEFAULT_HEARTBEAT_MS;
+    const nodeId =
+      envelope.meta.headers[HEARTBEAT_HEADERS.nodeId] ?? envelope.key ?? status.service;
+    const interval =
+      Number(envelope.meta.headers[HEARTBEAT_HEADERS.intervalMs]) || DEFAULT_HEARTBEAT_MS;
     const event = this.registry.heartbeat(nodeId, status, envelope.id, interval);
     if (event) return this.auditNode(event);
   }
@@ -146,7 +186,11 @@ export class ClusterView implements ObserverListener {
             status: 'ok',
             outcome: null,
             detail: `${n.service} ${n.version} appeared, reporting ${n.reported}${reasonOf(n, this.now()) ? ` (${reasonOf(n, this.now())})` : ''}`,
-            attributes: { service: n.service, version: n.version, interval_ms: String(n.interval_ms) },
+            attributes: {
+              service: n.service,
+              version: n.version,
+              interval_ms: String(n.interval_ms),
+            },
           }
         : {
             source_id: `service.silent:${n.node_id}:${n.last_envelope_id}`,
@@ -160,12 +204,19 @@ export class ClusterView implements ObserverListener {
             status: 'error',
             outcome: null,
             detail: `${n.service} ${reasonOf(n, this.now())}`,
-            attributes: { service: n.service, version: n.version, last_seen_ts: String(n.last_seen_ts) },
+            attributes: {
+              service: n.service,
+              version: n.version,
+              last_seen_ts: String(n.last_seen_ts),
+            },
           };
     try {
       await this.trail.record(row);
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, node: n.node_id, event: event.type }, 'service event not audited');
+      this.logger.error(
+        { err: (err as Error).message, node: n.node_id, event: event.type },
+        'service event not audited',
+      );
     }
     this.events.emit('change');
   }
@@ -198,11 +249,29 @@ export class ClusterView implements ObserverListener {
     const components: HealthComponent[] = this.registry.list().map((n) => ({
       name: n.node_id,
       state: n.state,
-      details: { service: n.service, version: n.version, last_seen_ts: n.last_seen_ts.toFixed(3), ...(reasonOf(n, nowMs) ? { reason: reasonOf(n, nowMs)! } : {}) },
+      details: {
+        service: n.service,
+        version: n.version,
+        last_seen_ts: n.last_seen_ts.toFixed(3),
+        ...(reasonOf(n, nowMs) ? { reason: reasonOf(n, nowMs)! } : {}),
+      },
     }));
-    if (this.inspectError) components.push({ name: 'bus-inspection', state: 'degraded', details: { reason: this.inspectError } });
-    if (components.length === 0) components.push({ name: 'heartbeats', state: 'degraded', details: { reason: 'no heartbeat seen yet' } });
-    const worst = components.reduce((a, c) => (RANK[c.state] > RANK[a.state] ? c : a), components[0]);
+    if (this.inspectError)
+      components.push({
+        name: 'bus-inspection',
+        state: 'degraded',
+        details: { reason: this.inspectError },
+      });
+    if (components.length === 0)
+      components.push({
+        name: 'heartbeats',
+        state: 'degraded',
+        details: { reason: 'no heartbeat seen yet' },
+      });
+    const worst = components.reduce(
+      (a, c) => (RANK[c.state] > RANK[a.state] ? c : a),
+      components[0],
+    );
     const state = worst.state;
     return {
       service: 'cluster',

@@ -1,4 +1,15 @@
-import { BeforeApplicationShutdown, Controller, DynamicModule, Get, Header, Injectable, Module, OnApplicationBootstrap, Query, Res } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Controller,
+  DynamicModule,
+  Get,
+  Header,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  Query,
+  Res,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import type { PulseBus } from '@mdp/pulse';
 import { BUS_CONNECTION, BusConnection, HealthRegistry, Logger } from '@mdp/service-kit';
@@ -65,10 +76,27 @@ export class ClusterModule {
       providers: [
         {
           provide: ClusterView,
-          inject: [BUS_CONNECTION, AuditTrail, DeadLetterAudit, HealthRegistry, SERVICE_LOGGER, Registry],
-          useFactory: (conn: BusConnection, trail: AuditTrail, dlq: DeadLetterAudit, health: HealthRegistry, logger: Logger, registry: Registry) => {
+          inject: [
+            BUS_CONNECTION,
+            AuditTrail,
+            DeadLetterAudit,
+            HealthRegistry,
+            SERVICE_LOGGER,
+            Registry,
+          ],
+          useFactory: (
+            conn: BusConnection,
+            trail: AuditTrail,
+            dlq: DeadLetterAudit,
+            health: HealthRegistry,
+            logger: Logger,
+            registry: Registry,
+          ) => {
             const inspector =
-              options.inspector ?? (conn.mode === 'redis' ? new RedisInspector(options.redisUrl, conn.bus.namespace) : new MemoryInspector(conn.bus as PulseBus));
+              options.inspector ??
+              (conn.mode === 'redis'
+                ? new RedisInspector(options.redisUrl, conn.bus.namespace)
+                : new MemoryInspector(conn.bus as PulseBus));
             return new ClusterView(inspector, trail, dlq, health, logger, registry, options);
           },
         },

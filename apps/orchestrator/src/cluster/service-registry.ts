@@ -38,7 +38,12 @@ export class ServiceRegistry {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Records a heartbeat; returns `appeared` when the node is new or was silent. */
-  heartbeat(nodeId: string, status: HealthStatus, envelopeId: string, intervalMs = DEFAULT_HEARTBEAT_MS): NodeEvent | undefined {
+  heartbeat(
+    nodeId: string,
+    status: HealthStatus,
+    envelopeId: string,
+    intervalMs = DEFAULT_HEARTBEAT_MS,
+  ): NodeEvent | undefined {
     const nowS = this.now() / 1000;
     const known = this.nodes.get(nodeId);
     const node: NodeSeen = {
@@ -81,14 +86,24 @@ export class ServiceRegistry {
   }
 
   list(): NodeSeen[] {
-    return [...this.nodes.values()].sort((a, b) => a.service.localeCompare(b.service) || a.node_id.localeCompare(b.node_id));
+    return [...this.nodes.values()].sort(
+      (a, b) => a.service.localeCompare(b.service) || a.node_id.localeCompare(b.node_id),
+    );
   }
 }
 
 /** Why a node is not healthy, in one line: silence, or its worst components' own reasons. */
 export function reasonOf(node: NodeSeen, nowMs: number): string | undefined {
-  if (node.silent) return `silent for ${Math.round(nowMs / 1000 - node.last_seen_ts)} s (${SILENT_AFTER_BEATS} heartbeats missed)`;
+  if (node.silent)
+    return `silent for ${Math.round(nowMs / 1000 - node.last_seen_ts)} s (${SILENT_AFTER_BEATS} heartbeats missed)`;
   if (node.reported === 'healthy') return undefined;
   const bad = node.status.components.filter((c) => c.state === node.reported);
-  return bad.map((c) => `${c.name} ${c.state}${c.details.error ?? c.details.reason ? `: ${c.details.error ?? c.details.reason}` : ''}`).join('; ') || node.reported;
+  return (
+    bad
+      .map(
+        (c) =>
+          `${c.name} ${c.state}${(c.details.error ?? c.details.reason) ? `: ${c.details.error ?? c.details.reason}` : ''}`,
+      )
+      .join('; ') || node.reported
+  );
 }

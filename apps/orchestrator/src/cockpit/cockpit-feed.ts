@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
-import type { BackpressureLevel, EventEnvelope, FeedbackEvent, HealthStatus, RateAdjustment } from '@mdp/contracts';
+import type {
+  BackpressureLevel,
+  EventEnvelope,
+  FeedbackEvent,
+  HealthStatus,
+  RateAdjustment,
+} from '@mdp/contracts';
 import type { AuditRow, StoredAuditRow } from '../audit/audit-row';
 import type { AuditTrail } from '../audit/audit-trail';
 import type { DeadLetterAudit, DeadLetterSummary } from '../audit/dead-letter-audit';
@@ -22,7 +28,14 @@ export interface CockpitSnapshot {
   backend: string;
   cluster: HealthStatus & { reason: string | null };
   nodes: TopologyNode[];
-  coordinators: Array<{ id: string; level: BackpressureLevel; queue_size: number; capacity: number; ts: number; history: QueueSample[] }>;
+  coordinators: Array<{
+    id: string;
+    level: BackpressureLevel;
+    queue_size: number;
+    capacity: number;
+    ts: number;
+    history: QueueSample[];
+  }>;
   providers: Array<{ provider: string; scale: number; reason: string; ts: number }>;
   streams: StreamInfo[];
   dead_letters: DeadLetterSummary[];
@@ -59,12 +72,14 @@ export class CockpitFeed implements ObserverListener {
   feedback(event: FeedbackEvent, _envelope: EventEnvelope): void {
     let samples = this.history.get(event.coordinator_id);
     if (!samples) {
-      if (this.history.size >= MAX_COORDINATORS) this.history.delete(this.history.keys().next().value as string);
+      if (this.history.size >= MAX_COORDINATORS)
+        this.history.delete(this.history.keys().next().value as string);
       this.history.set(event.coordinator_id, (samples = []));
     }
     const sample: QueueSample = [event.ts, event.queue_size, event.capacity, LEVEL[event.level]];
     // Several events within one second: keep the latest, so a flood does not flood the chart.
-    if (samples.length && Math.floor(samples[samples.length - 1][0]) === Math.floor(event.ts)) samples[samples.length - 1] = sample;
+    if (samples.length && Math.floor(samples[samples.length - 1][0]) === Math.floor(event.ts))
+      samples[samples.length - 1] = sample;
     else samples.push(sample);
     while (samples.length && samples[0][0] < event.ts - HISTORY_S) samples.shift();
     this.changed();
@@ -102,8 +117,12 @@ export class CockpitFeed implements ObserverListener {
   async snapshot(): Promise<CockpitSnapshot> {
     const status = this.observer.status();
     const topology = await this.cluster.topology(false);
-    const coordinators = Object.entries(status.streams['telemetry.feedback']?.coordinators ?? {}).map(([id, c]) => ({ id, ...c, history: this.history.get(id) ?? [] }));
-    const providers = Object.entries(status.streams['telemetry.rate_adjustment']?.providers ?? {}).map(([provider, p]) => ({ provider, ...p }));
+    const coordinators = Object.entries(
+      status.streams['telemetry.feedback']?.coordinators ?? {},
+    ).map(([id, c]) => ({ id, ...c, history: this.history.get(id) ?? [] }));
+    const providers = Object.entries(
+      status.streams['telemetry.rate_adjustment']?.providers ?? {},
+    ).map(([provider, p]) => ({ provider, ...p }));
     let audit: StoredAuditRow[] = [];
     try {
       audit = (await this.trail.store.page({ limit: 25 })).entries;

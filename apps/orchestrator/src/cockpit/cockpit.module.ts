@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BeforeApplicationShutdown, Controller, DynamicModule, Get, Header, Injectable, Module, Req, Res } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Controller,
+  DynamicModule,
+  Get,
+  Header,
+  Injectable,
+  Module,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AuditTrail } from '../audit/audit-trail';
 import { DeadLetterAudit } from '../audit/dead-letter-audit';
@@ -14,14 +24,27 @@ const ASSETS: Record<string, { file: () => string; type: string }> = {
   'app.js': { file: () => join(PAGE_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
   'cockpit.css': { file: () => join(PAGE_DIR, 'cockpit.css'), type: 'text/css; charset=utf-8' },
   // uPlot (MIT, from the npm registry): a 50 kB time-series chart, served from its package as is.
-  'uplot.js': { file: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
-  'uplot.css': { file: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  'uplot.js': {
+    file: () => require.resolve('uplot/dist/uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'uplot.css': {
+    file: () => require.resolve('uplot/dist/uPlot.min.css'),
+    type: 'text/css; charset=utf-8',
+  },
 };
 
 const cache = new Map<string, string>();
 function asset(name: string): string {
   let body = cache.get(name);
-  if (body === undefined) cache.set(name, (body = readFileSync(name === 'index.html' ? join(PAGE_DIR, 'index.html') : ASSETS[name].file(), 'utf8')));
+  if (body === undefined)
+    cache.set(
+      name,
+      (body = readFileSync(
+        name === 'index.html' ? join(PAGE_DIR, 'index.html') : ASSETS[name].file(),
+        'utf8',
+      )),
+    );
   return body;
 }
 
@@ -118,12 +141,23 @@ export class CockpitModule {
         { provide: COCKPIT_CONTROL_ENABLED, useValue: options.controlEnabled },
         {
           provide: CockpitFeed,
-          inject: [PulseObserver, ClusterView, AuditTrail, DeadLetterAudit, COCKPIT_CONTROL_ENABLED],
-          useFactory: (o: PulseObserver, c: ClusterView, t: AuditTrail, d: DeadLetterAudit, enabled: boolean) => new CockpitFeed(o, c, t, d, enabled),
+          inject: [
+            PulseObserver,
+            ClusterView,
+            AuditTrail,
+            DeadLetterAudit,
+            COCKPIT_CONTROL_ENABLED,
+          ],
+          useFactory: (
+            o: PulseObserver,
+            c: ClusterView,
+            t: AuditTrail,
+            d: DeadLetterAudit,
+            enabled: boolean,
+          ) => new CockpitFeed(o, c, t, d, enabled),
         },
         CockpitLifecycle,
       ],
     };
   }
 }
-

@@ -7,11 +7,22 @@ export type TokenVerdict = { ok: true } | { ok: false; status: 401 | 403; reason
  * comparison is on SHA-256 digests with timingSafeEqual, so neither the token's content nor its length
  * leaks through response timing.
  */
-export function checkBearer(expected: string | undefined, authorization: string | undefined): TokenVerdict {
-  if (!expected) return { ok: false, status: 403, reason: 'control disabled: ORCH_ADMIN_TOKEN is not set' };
+export function checkBearer(
+  expected: string | undefined,
+  authorization: string | undefined,
+): TokenVerdict {
+  if (!expected)
+    return { ok: false, status: 403, reason: 'control disabled: ORCH_ADMIN_TOKEN is not set' };
   const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
-  if (!match) return { ok: false, status: 401, reason: 'missing bearer token (Authorization: Bearer <ORCH_ADMIN_TOKEN>)' };
+  if (!match)
+    return {
+      ok: false,
+      status: 401,
+      reason: 'missing bearer token (Authorization: Bearer <ORCH_ADMIN_TOKEN>)',
+    };
   const given = createHash('sha256').update(match[1]).digest();
   const wanted = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(given, wanted) ? { ok: true } : { ok: false, status: 401, reason: 'wrong bearer token' };
+  return timingSafeEqual(given, wanted)
+    ? { ok: true }
+    : { ok: false, status: 401, reason: 'wrong bearer token' };
 }

@@ -1,4 +1,15 @@
-import { Controller, DynamicModule, HttpCode, Inject, MiddlewareConsumer, Module, NestModule, Post, Req, Res } from '@nestjs/common';
+import {
+  Controller,
+  DynamicModule,
+  HttpCode,
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { text } from 'express';
 import type { EventBus } from '@mdp/pulse';
@@ -20,11 +31,14 @@ export interface ControlOptions {
 /** The action named in a body, for refusals' audit rows and metrics: one of ours, else `unknown`. */
 function actionNamed(body: unknown): string {
   const a = (body as { action?: unknown } | null)?.action;
-  return typeof a === 'string' && (CONTROL_API_ACTIONS as readonly string[]).includes(a) ? a : 'control.unknown';
+  return typeof a === 'string' && (CONTROL_API_ACTIONS as readonly string[]).includes(a)
+    ? a
+    : 'control.unknown';
 }
 
 function parseJson(raw: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
-  if (typeof raw !== 'string' || raw.trim() === '') return { ok: false, message: 'a JSON object is required' };
+  if (typeof raw !== 'string' || raw.trim() === '')
+    return { ok: false, message: 'a JSON object is required' };
   try {
     return { ok: true, value: JSON.parse(raw) };
   } catch (err) {
@@ -51,19 +65,39 @@ export class ControlController {
     const who: Requester = { actor: 'anonymous', client: req.ip ?? 'unknown' };
     const verdict = checkBearer(this.options.adminToken, req.headers.authorization);
     if (!verdict.ok) {
-      const correlationId = await this.service.refused(actionNamed(body), who, verdict.status === 403 ? 'forbidden' : 'unauthorized', `${verdict.status}: ${verdict.reason}`);
+      const correlationId = await this.service.refused(
+        actionNamed(body),
+        who,
+        verdict.status === 403 ? 'forbidden' : 'unauthorized',
+        `${verdict.status}: ${verdict.reason}`,
+      );
       res.status(verdict.status);
-      if (verdict.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="mdp-orchestrator"');
-      return { error: verdict.status === 403 ? 'control disabled' : 'unauthorized', detail: verdict.reason, correlation_id: correlationId };
+      if (verdict.status === 401)
+        res.setHeader('WWW-Authenticate', 'Bearer realm="mdp-orchestrator"');
+      return {
+        error: verdict.status === 403 ? 'control disabled' : 'unauthorized',
+        detail: verdict.reason,
+        correlation_id: correlationId,
+      };
     }
     const request = parsed.ok ? ControlRequest.safeParse(parsed.value) : undefined;
     if (!request?.success) {
-      const issues = request ? issuesOf(request.error) : [{ path: '(body)', message: (parsed as { message: string }).message }];
-      const correlationId = await this.service.refused(actionNamed(body), { ...who, actor: 'admin' }, 'invalid', `400: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+      const issues = request
+        ? issuesOf(request.error)
+        : [{ path: '(body)', message: (parsed as { message: string }).message }];
+      const correlationId = await this.service.refused(
+        actionNamed(body),
+        { ...who, actor: 'admin' },
+        'invalid',
+        `400: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      );
       res.status(400);
       return { error: 'invalid control request', issues, correlation_id: correlationId };
     }
-    const reply = await this.service.send(request.data, { actor: request.data.actor ?? 'admin', client: who.client });
+    const reply = await this.service.send(request.data, {
+      actor: request.data.actor ?? 'admin',
+      client: who.client,
+    });
     res.status(reply.http);
     return reply.body;
   }
@@ -81,7 +115,8 @@ export class ControlModule implements NestModule {
         {
           provide: ControlService,
           inject: [EVENT_BUS, AuditTrail, SERVICE_LOGGER, Registry],
-          useFactory: (bus: EventBus, trail: AuditTrail, logger: Logger, registry: Registry) => new ControlService(bus, trail, logger, registry, options.timeoutMs),
+          useFactory: (bus: EventBus, trail: AuditTrail, logger: Logger, registry: Registry) =>
+            new ControlService(bus, trail, logger, registry, options.timeoutMs),
         },
       ],
       exports: [ControlService],

@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { CONTROL_ACTIONS_V1, STREAMS, streamSchemaId, type ControlAction, type ControlOutcome } from '@mdp/contracts';
+import {
+  CONTROL_ACTIONS_V1,
+  STREAMS,
+  streamSchemaId,
+  type ControlAction,
+  type ControlOutcome,
+} from '@mdp/contracts';
 import { createEnvelope, type EventBus } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
 import type { AuditRow } from '../audit/audit-row';
 import { AUDIT_HEADERS, type AuditTrail } from '../audit/audit-trail';
 import type { ControlRequest } from './control-request';
-
 
 /** What POST /control answers: the target's ControlResult (v2 form), or `accepted` when it did not answer in time. */
 export interface ControlReply {
@@ -55,7 +60,8 @@ export class ControlService {
     });
     // Resolved once the result's row is in audit_log, so the answer and the trail agree.
     trail.onAppended((row) => {
-      if (row.kind === 'control_result' && row.correlation_id) this.waiting.get(row.correlation_id)?.(row);
+      if (row.kind === 'control_result' && row.correlation_id)
+        this.waiting.get(row.correlation_id)?.(row);
     });
   }
 
@@ -80,7 +86,9 @@ export class ControlService {
     };
     // A v1 reader (the core) knows pause | resume | reload only; set_scale and replay_dlq need the v2
     // fields (provider, scale, target), so they always travel on v2.
-    const track = (CONTROL_ACTIONS_V1 as readonly string[]).includes(req.action) ? this.bus.track : 'v2';
+    const track = (CONTROL_ACTIONS_V1 as readonly string[]).includes(req.action)
+      ? this.bus.track
+      : 'v2';
     const envelope = createEnvelope(streamSchemaId(STREAMS.control), message, {
       id: correlationId,
       key: req.target,
@@ -89,15 +97,37 @@ export class ControlService {
     });
     // Audited before it is sent, so the request precedes its result in the trail; a request that could
     // not be audited (logged) is still sent.
-    await this.audit(this.requestRow(req, who, correlationId, 'accepted', `sending to ${this.bus.streamName(STREAMS.control)}`)).catch(() => undefined);
+    await this.audit(
+      this.requestRow(
+        req,
+        who,
+        correlationId,
+        'accepted',
+        `sending to ${this.bus.streamName(STREAMS.control)}`,
+      ),
+    ).catch(() => undefined);
     try {
       await this.bus.publish(STREAMS.control, envelope);
     } catch (err) {
       this.waiting.delete(correlationId);
       const detail = `not published to ${this.bus.streamName(STREAMS.control)}: ${(err as Error).message}`;
-      await this.audit({ ...this.requestRow(req, who, correlationId, 'error', detail), source_id: `control.unsent:${correlationId}` }).catch(() => undefined);
+      await this.audit({
+        ...this.requestRow(req, who, correlationId, 'error', detail),
+        source_id: `control.unsent:${correlationId}`,
+      }).catch(() => undefined);
       this.counter.inc({ action: req.action, outcome: 'error' });
-      return { http: 503, body: { status: 'error', outcome: 'error', detail, action: req.action, target: req.target, correlation_id: correlationId, ts: Date.now() / 1000 } };
+      return {
+        http: 503,
+        body: {
+          status: 'error',
+          outcome: 'error',
+          detail,
+          action: req.action,
+          target: req.target,
+          correlation_id: correlationId,
+          ts: Date.now() / 1000,
+        },
+      };
     }
     const row = await answered;
     this.waiting.delete(correlationId);
@@ -116,16 +146,31 @@ export class ControlService {
         },
       };
     }
-    const outcome = (row.outcome as ControlOutcome | null) ?? (row.status === 'ok' ? 'ok' : 'error');
+    const outcome =
+      (row.outcome as ControlOutcome | null) ?? (row.status === 'ok' ? 'ok' : 'error');
     this.counter.inc({ action: req.action, outcome });
     return {
       http: 200,
-      body: { status: row.status, outcome, detail: row.detail, action: req.action, target: row.target ?? req.target, correlation_id: correlationId, ts: row.ts, answered_by: row.actor },
+      body: {
+        status: row.status,
+        outcome,
+        detail: row.detail,
+        action: req.action,
+        target: row.target ?? req.target,
+        correlation_id: correlationId,
+        ts: row.ts,
+        answered_by: row.actor,
+      },
     };
   }
 
   /** Audits a request refused before it was sent (401, 403, 400). */
-  async refused(action: string, who: Requester, outcome: 'unauthorized' | 'forbidden' | 'invalid', detail: string): Promise<string> {
+  async refused(
+    action: string,
+    who: Requester,
+    outcome: 'unauthorized' | 'forbidden' | 'invalid',
+    detail: string,
+  ): Promise<string> {
     const correlationId = randomUUID();
     this.counter.inc({ action, outcome });
     await this.audit({
@@ -145,7 +190,13 @@ export class ControlService {
     return correlationId;
   }
 
-  private requestRow(req: ControlRequest, who: Requester, correlationId: string, outcome: 'accepted' | 'error', detail: string): AuditRow {
+  private requestRow(
+    req: ControlRequest,
+    who: Requester,
+    correlationId: string,
+    outcome: 'accepted' | 'error',
+    detail: string,
+  ): AuditRow {
     const attributes: Record<string, string> = { client: who.client };
     if (req.provider !== undefined) attributes.provider = req.provider;
     if (req.scale !== undefined) attributes.scale = String(req.scale);
@@ -171,7 +222,10 @@ export class ControlService {
     try {
       await this.trail.record(row);
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, correlation_id: row.correlation_id }, 'control request not audited');
+      this.logger.error(
+        { err: (err as Error).message, correlation_id: row.correlation_id },
+        'control request not audited',
+      );
       throw err;
     }
   }

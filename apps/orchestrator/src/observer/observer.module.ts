@@ -11,10 +11,7 @@ export class ObserverModule {
       // The audit, cluster and cockpit modules listen to what the observer decodes.
       global: true,
       controllers: [StatusController],
-      providers: [
-        { provide: OBSERVER_OPTIONS, useValue: options },
-        PulseObserver,
-      ],
+      providers: [{ provide: OBSERVER_OPTIONS, useValue: options }, PulseObserver],
       exports: [PulseObserver],
     };
   }

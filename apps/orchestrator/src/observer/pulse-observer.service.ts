@@ -1,7 +1,27 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEnvelope, decodePayload, EventEnvelope, FeedbackEvent, HealthStatus, RateAdjustment } from '@mdp/contracts';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import {
+  AuditEnvelope,
+  decodePayload,
+  EventEnvelope,
+  FeedbackEvent,
+  HealthStatus,
+  RateAdjustment,
+} from '@mdp/contracts';
 import type { Delivery, EventBus } from '@mdp/pulse';
-import { BUS_CONNECTION, BusConnection, EVENT_BUS, HealthCheckResult, HealthRegistry, ManagedSubscription, SERVICE_LOGGER } from '@mdp/service-kit';
+import {
+  BUS_CONNECTION,
+  BusConnection,
+  EVENT_BUS,
+  HealthCheckResult,
+  HealthRegistry,
+  ManagedSubscription,
+  SERVICE_LOGGER,
+} from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import { Registry } from 'prom-client';
 import { OBSERVED_STREAMS, OBSERVER_GROUP, ObservedStream } from './observed-streams';
@@ -88,10 +108,18 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     this.metrics = new ObserverMetrics(registry);
     this.streams = options.streams ?? OBSERVED_STREAMS;
     this.now = options.now ?? Date.now;
-    for (const s of this.streams) this.stats.set(s.stream, new StreamStats(s.stream, bus.streamName(s.stream), s.schemaId));
+    for (const s of this.streams)
+      this.stats.set(s.stream, new StreamStats(s.stream, bus.streamName(s.stream), s.schemaId));
     health.register('observer', (): HealthCheckResult => {
-      if (this.running) return { state: 'healthy', details: { streams: String(this.streams.length), group: OBSERVER_GROUP } };
-      return { state: 'unhealthy', details: { reason: this.startedAt === null ? 'not subscribed yet' : 'stopped' } };
+      if (this.running)
+        return {
+          state: 'healthy',
+          details: { streams: String(this.streams.length), group: OBSERVER_GROUP },
+        };
+      return {
+        state: 'unhealthy',
+        details: { reason: this.startedAt === null ? 'not subscribed yet' : 'stopped' },
+      };
     });
   }
 
@@ -107,7 +135,14 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   onApplicationBootstrap(): void {
     this.reading.start();
     this.startedAt = this.now() / 1000;
-    this.logger.info({ group: OBSERVER_GROUP, consumer: this.options.consumer, streams: this.streams.map((s) => this.bus.streamName(s.stream)) }, 'observer subscribed');
+    this.logger.info(
+      {
+        group: OBSERVER_GROUP,
+        consumer: this.options.consumer,
+        streams: this.streams.map((s) => this.bus.streamName(s.stream)),
+      },
+      'observer subscribed',
+    );
   }
 
   /** Stops reading before the bus closes; in-flight handlers finish and are acked. */
@@ -141,7 +176,10 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
       const reason = checked;
       stats.recordInvalid(envelope.id, reason, nowMs);
       this.metrics.events.inc({ stream: s.stream, track, outcome: 'invalid' });
-      this.logger.warn({ stream: s.stream, id: envelope.id, entryId: delivery.entryId, reason }, 'invalid telemetry event; failing it to the dead-letter stream');
+      this.logger.warn(
+        { stream: s.stream, id: envelope.id, entryId: delivery.entryId, reason },
+        'invalid telemetry event; failing it to the dead-letter stream',
+      );
       throw new Error(reason);
     }
     const lagMs = Math.max(0, nowMs - envelope.ts * 1000);
@@ -166,8 +204,14 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** The decoded payload, or why the entry does not belong on this stream. */
-  private validate(s: ObservedStream, schemaId: string, track: string, payload: unknown): { value: unknown } | string {
-    if (schemaId !== s.schemaId) return `${s.stream} carries ${s.schemaId}, got meta.schema_id "${schemaId}"`;
+  private validate(
+    s: ObservedStream,
+    schemaId: string,
+    track: string,
+    payload: unknown,
+  ): { value: unknown } | string {
+    if (schemaId !== s.schemaId)
+      return `${s.stream} carries ${s.schemaId}, got meta.schema_id "${schemaId}"`;
     const decoded = decodePayload(schemaId, track, payload);
     if (decoded.ok) return { value: decoded.value };
     return decoded.error.message;

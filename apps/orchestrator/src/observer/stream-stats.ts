@@ -1,4 +1,9 @@
-import type { BackpressureLevel, EventEnvelope, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
+import type {
+  BackpressureLevel,
+  EventEnvelope,
+  FeedbackEvent,
+  RateAdjustment,
+} from '@mdp/contracts';
 
 export type Outcome = 'ok' | 'invalid';
 
@@ -22,7 +27,10 @@ export interface StreamStatus {
   last_event: LastEvent | null;
   last_error: { id: string; reason: string; seen_at: number } | null;
   /** Latest backpressure per store coordinator (telemetry.feedback). */
-  coordinators?: Record<string, { level: BackpressureLevel; queue_size: number; capacity: number; ts: number }>;
+  coordinators?: Record<
+    string,
+    { level: BackpressureLevel; queue_size: number; capacity: number; ts: number }
+  >;
   /** Latest rate scale per provider (telemetry.rate_adjustment). */
   providers?: Record<string, { scale: number; reason: BackpressureLevel; ts: number }>;
 }
@@ -38,7 +46,8 @@ class RecentByKey<V> {
   set(key: string, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);
-    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    if (this.entries.size > this.limit)
+      this.entries.delete(this.entries.keys().next().value as string);
   }
 
   toJSON(): Record<string, V> {
@@ -53,7 +62,9 @@ export class StreamStats {
   private maxLag: number | null = null;
   private lastEvent: LastEvent | null = null;
   private lastError: StreamStatus['last_error'] = null;
-  private readonly coordinators = new RecentByKey<NonNullable<StreamStatus['coordinators']>[string]>(256);
+  private readonly coordinators = new RecentByKey<
+    NonNullable<StreamStatus['coordinators']>[string]
+  >(256);
   private readonly providers = new RecentByKey<NonNullable<StreamStatus['providers']>[string]>(256);
 
   constructor(
@@ -83,11 +94,20 @@ export class StreamStats {
   }
 
   recordFeedback(event: FeedbackEvent): void {
-    this.coordinators.set(event.coordinator_id, { level: event.level, queue_size: event.queue_size, capacity: event.capacity, ts: event.ts });
+    this.coordinators.set(event.coordinator_id, {
+      level: event.level,
+      queue_size: event.queue_size,
+      capacity: event.capacity,
+      ts: event.ts,
+    });
   }
 
   recordRateAdjustment(adjustment: RateAdjustment): void {
-    this.providers.set(adjustment.provider, { scale: adjustment.scale, reason: adjustment.reason, ts: adjustment.ts });
+    this.providers.set(adjustment.provider, {
+      scale: adjustment.scale,
+      reason: adjustment.reason,
+      ts: adjustment.ts,
+    });
   }
 
   count(outcome: Outcome): number {
@@ -104,7 +124,8 @@ export class StreamStats {
       last_event: this.lastEvent,
       last_error: this.lastError,
     };
-    if (this.schemaId === 'telemetry.FeedbackEvent') status.coordinators = this.coordinators.toJSON();
+    if (this.schemaId === 'telemetry.FeedbackEvent')
+      status.coordinators = this.coordinators.toJSON();
     if (this.schemaId === 'telemetry.RateAdjustment') status.providers = this.providers.toJSON();
     return status;
   }

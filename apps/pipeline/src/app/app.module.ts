@@ -13,12 +13,19 @@ import { CLOCK } from './tokens';
 @Module({})
 class ClockModule {
   static forClock(clock: Clock): DynamicModule {
-    return { module: ClockModule, providers: [{ provide: CLOCK, useValue: clock }], exports: [CLOCK] };
+    return {
+      module: ClockModule,
+      providers: [{ provide: CLOCK, useValue: clock }],
+      exports: [CLOCK],
+    };
   }
 }
 
 /** The pipeline's own modules; service-kit's ServiceModule provides config, logger, health, metrics, bus. */
-export function pipelineModules(ctx: ServiceContext<PipelineConfig>, clock: Clock): NonNullable<ModuleMetadata['imports']> {
+export function pipelineModules(
+  ctx: ServiceContext<PipelineConfig>,
+  clock: Clock,
+): NonNullable<ModuleMetadata['imports']> {
   return [
     ClockModule.forClock(clock),
     RateModule,

@@ -115,7 +115,10 @@ function policyOf(config: PipelineConfig) {
           clock,
           // Changes made by time alone (dwell over, feedback gone stale) are counted and announced too.
           onTimed: (adjustment) => {
-            metrics.rateAdjustments.inc({ provider: adjustment.provider, reason: adjustment.reason });
+            metrics.rateAdjustments.inc({
+              provider: adjustment.provider,
+              reason: adjustment.reason,
+            });
             logger.info({ ...adjustment }, 'rate adjusted by the flow controller');
             const envelope = envelopeFor(streamSchemaId(STREAMS.rateAdjustment), adjustment, {
               track: bus.track,

@@ -1,11 +1,12 @@
-import { STREAMS, streamSchemaId, streamSchemaIds, type EventEnvelope, type FeedbackEvent, type RateAdjustment } from '@mdp/contracts';
 import {
-  envelopeFor,
-  retry,
-  type Delivery,
-  type EventBus,
-  type WireLayout,
-} from '@mdp/pulse';
+  STREAMS,
+  streamSchemaId,
+  streamSchemaIds,
+  type EventEnvelope,
+  type FeedbackEvent,
+  type RateAdjustment,
+} from '@mdp/contracts';
+import { envelopeFor, retry, type Delivery, type EventBus, type WireLayout } from '@mdp/pulse';
 import { ManagedSubscription, type Logger, type StreamSubscriber } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { FeedbackHandler } from './feedback-handler';
@@ -44,23 +45,21 @@ export interface FeedbackConsumerOptions {
  */
 export class FeedbackConsumer implements StreamSubscriber {
   private readonly reading = new ManagedSubscription(() =>
-  this.bus.subscribe<FeedbackEvent>(
-        {
-          stream: STREAMS.feedback,
-          schemaIds: streamSchemaIds(STREAMS.feedback),
-          wire: this.opts.wire,
-          group: this.opts.group ?? FEEDBACK_GROUP,
-          consumer: this.opts.consumer,
-          maxDeliveries: this.opts.maxDeliveries ?? 5,
-          idempotency: this.opts.idempotency ?? 'memory',
-          blockMs: this.opts.blockMs,
-          minIdleMs: this.opts.minIdleMs,
-          middleware: [
-            retry({ attempts: this.opts.attempts ?? 3 }),
-          ],
-        },
-        async (envelope, delivery) => void (await this.handle(envelope, delivery)),
-      ),
+    this.bus.subscribe<FeedbackEvent>(
+      {
+        stream: STREAMS.feedback,
+        schemaIds: streamSchemaIds(STREAMS.feedback),
+        wire: this.opts.wire,
+        group: this.opts.group ?? FEEDBACK_GROUP,
+        consumer: this.opts.consumer,
+        maxDeliveries: this.opts.maxDeliveries ?? 5,
+        idempotency: this.opts.idempotency ?? 'memory',
+        blockMs: this.opts.blockMs,
+        minIdleMs: this.opts.minIdleMs,
+        middleware: [retry({ attempts: this.opts.attempts ?? 3 })],
+      },
+      async (envelope, delivery) => void (await this.handle(envelope, delivery)),
+    ),
   );
 
   constructor(

@@ -73,7 +73,9 @@ describe('pipeline config', () => {
       PIPELINE_SYNTHETIC_MAX_BARS: 5000,
     });
     expect(loadConfig({}).PIPELINE_SYNTHETIC_MAX_BARS).toBeUndefined();
-    expect(() => loadConfig({ PIPELINE_SYNTHETIC_MAX_BARS: '0' })).toThrow(/PIPELINE_SYNTHETIC_MAX_BARS: must be a positive integer/);
+    expect(() => loadConfig({ PIPELINE_SYNTHETIC_MAX_BARS: '0' })).toThrow(
+      /PIPELINE_SYNTHETIC_MAX_BARS: must be a positive integer/,
+    );
   });
 
   it('stops with every bad variable named', () => {

@@ -42,8 +42,12 @@ export class AdminTokenGuard implements CanActivate {
   }
 
   canActivate(ctx: ExecutionContext): boolean {
-    if (!this.expected) throw new ForbiddenException('admin endpoints are disabled: set MDS_ADMIN_TOKEN to enable them');
-    const header = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers.authorization;
+    if (!this.expected)
+      throw new ForbiddenException(
+        'admin endpoints are disabled: set MDS_ADMIN_TOKEN to enable them',
+      );
+    const header = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>()
+      .headers.authorization;
     if (crypto.timingSafeEqual(digest(header ?? ''), this.expected)) return true;
     throw new UnauthorizedException('admin endpoints need Authorization: Bearer <MDS_ADMIN_TOKEN>');
   }
@@ -61,7 +65,8 @@ function sinkOf(raw: string): SinkKind {
 function intOf(raw: string | undefined, fallback: number, name: string): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new BadRequestException(`${name} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new BadRequestException(`${name} must be a non-negative integer`);
   return n;
 }
 
@@ -83,23 +88,40 @@ export class DlqAdminController {
   }
 
   @Get(':sink')
-  async list(@Param('sink') sink: string, @Query('offset') offset?: string, @Query('limit') limit?: string) {
+  async list(
+    @Param('sink') sink: string,
+    @Query('offset') offset?: string,
+    @Query('limit') limit?: string,
+  ) {
     const kind = sinkOf(sink);
-    return { sink: kind, ...(await this.dlq.file(kind).list({ offset: intOf(offset, 0, 'offset'), limit: intOf(limit, 100, 'limit') })) };
+    return {
+      sink: kind,
+      ...(await this.dlq
+        .file(kind)
+        .list({ offset: intOf(offset, 0, 'offset'), limit: intOf(limit, 100, 'limit') })),
+    };
   }
 
   @Post(':sink/replay')
   async replay(@Param('sink') sink: string) {
     const kind = sinkOf(sink);
     // The response waits for every replayed row to settle; with the circuit open that would hang.
-    if (this.coordinator.circuitState !== CircuitState.Closed) throw new ServiceUnavailableException('database unavailable (circuit open); replay later');
+    if (this.coordinator.circuitState !== CircuitState.Closed)
+      throw new ServiceUnavailableException('database unavailable (circuit open); replay later');
     return replayDeadLetters(this.dlq, this.writer, kind);
   }
 }
 
 /** Re-submits a sink's dead letters through the coordinator; rows that fail again are dead-lettered anew. */
 export async function replayDeadLetters(dlq: RejectFiles, writer: StoreWriter, kind: SinkKind) {
-  const totals: WriteReport = { submitted: 0, written: 0, dead_lettered: 0, dropped: 0, invalid: 0, failed: 0 };
+  const totals: WriteReport = {
+    submitted: 0,
+    written: 0,
+    dead_lettered: 0,
+    dropped: 0,
+    invalid: 0,
+    failed: 0,
+  };
   const outcome = await dlq.file(kind).replay(async (rows) => {
     const r = await writer.write(kind, rows);
     for (const k of Object.keys(totals) as (keyof WriteReport)[]) totals[k] += r[k];

@@ -16,7 +16,10 @@ import { SERVICE_CONFIG, SERVICE_LOGGER, subscriberLifecycle } from '@mdp/servic
       provide: StoreControl,
       inject: [EVENT_BUS, StreamIngest, SERVICE_CONFIG, SERVICE_LOGGER],
       useFactory: (bus: PulseBus, ingest: StreamIngest, env: StoreEnv, logger: Logger) =>
-        new StoreControl(bus, ingest, { consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`, logger }),
+        new StoreControl(bus, ingest, {
+          consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`,
+          logger,
+        }),
     },
     subscriberLifecycle(StoreControl),
   ],

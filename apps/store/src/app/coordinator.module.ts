@@ -27,7 +27,8 @@ export function createStoreCoordinator(
   log?: Logger,
 ): WriteCoordinator<StoreItem> {
   const faults = sinkFaultsOf(env);
-  if (sinkFaultsActive(faults)) log?.warn({ faults }, 'fault injection: the sink is slowed down on purpose (MDS_FAULT_SINK_*)');
+  if (sinkFaultsActive(faults))
+    log?.warn({ faults }, 'fault injection: the sink is slowed down on purpose (MDS_FAULT_SINK_*)');
   const rowsChanged = coordinatorMetrics(registry).rowsChanged;
   for (const sink of SINK_KINDS) rowsChanged.inc({ sink }, 0);
   const sink = withSinkFaults(
@@ -80,7 +81,9 @@ export function createStoreCoordinator(
 const faultySinks = new WeakMap<WriteCoordinator<StoreItem>, FaultySink<StoreItem>>();
 
 /** The coordinator's fault-injecting sink, when MDS_FAULT_SINK_* put one in front of the database. */
-export function faultySinkOf(coordinator: WriteCoordinator<StoreItem>): FaultySink<StoreItem> | undefined {
+export function faultySinkOf(
+  coordinator: WriteCoordinator<StoreItem>,
+): FaultySink<StoreItem> | undefined {
   return faultySinks.get(coordinator);
 }
 
@@ -88,14 +91,20 @@ function sinkFaultsOf(env: StoreEnv): SinkFaults {
   return {
     delayMs: env.MDS_FAULT_SINK_DELAY_MS,
     maxRowsPerSec: env.MDS_FAULT_SINK_MAX_ROWS_PER_SEC,
-    durationMs: env.MDS_FAULT_SINK_DURATION_SEC === undefined ? undefined : env.MDS_FAULT_SINK_DURATION_SEC * 1000,
+    durationMs:
+      env.MDS_FAULT_SINK_DURATION_SEC === undefined
+        ? undefined
+        : env.MDS_FAULT_SINK_DURATION_SEC * 1000,
   };
 }
 
 /** Health components `coordinator` and `circuit`: an open circuit makes the store not ready. */
 @Injectable()
 export class CoordinatorHealth {
-  constructor(@Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>, health: HealthRegistry) {
+  constructor(
+    @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
+    health: HealthRegistry,
+  ) {
     health.register('coordinator', () => this.coordinatorCheck());
     health.register('circuit', () => this.circuitCheck());
   }
@@ -103,8 +112,12 @@ export class CoordinatorHealth {
   coordinatorCheck(): HealthCheckResult {
     const h = this.coordinator.health();
     const details = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]));
-    if (h.workers_alive < h.workers && h.workers_alive === 0) return { state: 'unhealthy', details };
-    return { state: h.level === 'hard' || h.workers_alive < h.workers ? 'degraded' : 'healthy', details };
+    if (h.workers_alive < h.workers && h.workers_alive === 0)
+      return { state: 'unhealthy', details };
+    return {
+      state: h.level === 'hard' || h.workers_alive < h.workers ? 'degraded' : 'healthy',
+      details,
+    };
   }
 
   circuitCheck(): HealthCheckResult {
@@ -123,7 +136,11 @@ export class CoordinatorHealth {
       inject: [SERVICE_CONFIG, SQL_CLIENT, RejectFiles, FeedbackEmitter, Registry, SERVICE_LOGGER],
       useFactory: createStoreCoordinator,
     },
-    { provide: StoreWriter, inject: [WRITE_COORDINATOR, RejectFiles], useFactory: (c: WriteCoordinator<StoreItem>, d: RejectFiles) => new StoreWriter(c, d) },
+    {
+      provide: StoreWriter,
+      inject: [WRITE_COORDINATOR, RejectFiles],
+      useFactory: (c: WriteCoordinator<StoreItem>, d: RejectFiles) => new StoreWriter(c, d),
+    },
     CoordinatorHealth,
   ],
   exports: [WRITE_COORDINATOR, StoreWriter, RejectFilesModule],

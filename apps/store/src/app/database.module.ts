@@ -34,7 +34,10 @@ export class DatabaseService implements OnApplicationShutdown {
   async migrate(signal?: AbortSignal): Promise<boolean> {
     for (let attempt = 0; !signal?.aborted; attempt++) {
       try {
-        this.report = await runMigrations(this.client, { info: (o, m) => this.log.info(o, m), warn: (o, m) => this.log.warn(o, m) });
+        this.report = await runMigrations(this.client, {
+          info: (o, m) => this.log.info(o, m),
+          warn: (o, m) => this.log.warn(o, m),
+        });
         this.migrated = true;
         this.lastError = undefined;
         return true;
@@ -48,9 +51,16 @@ export class DatabaseService implements OnApplicationShutdown {
   }
 
   async check(): Promise<HealthCheckResult> {
-    const details: Record<string, string> = { dialect: this.client.dialect, migrated: String(this.migrated) };
+    const details: Record<string, string> = {
+      dialect: this.client.dialect,
+      migrated: String(this.migrated),
+    };
     if (this.report) details.timescale = this.report.timescale;
-    if (!this.migrated) return { state: 'unhealthy', details: { ...details, error: this.lastError ?? 'migrations have not run yet' } };
+    if (!this.migrated)
+      return {
+        state: 'unhealthy',
+        details: { ...details, error: this.lastError ?? 'migrations have not run yet' },
+      };
     try {
       await this.client.query('SELECT 1');
       return { state: 'healthy', details };
@@ -85,7 +95,10 @@ export class DatabaseModule {
                 statementTimeoutMs: env.MDS_DB_STATEMENT_TIMEOUT_MS,
               });
             }
-            log.info({ dir: env.MDS_PGLITE_DIR }, 'DATABASE_URL not set: using embedded PostgreSQL (PGlite)');
+            log.info(
+              { dir: env.MDS_PGLITE_DIR },
+              'DATABASE_URL not set: using embedded PostgreSQL (PGlite)',
+            );
             return PgliteSqlClient.open(env.MDS_PGLITE_DIR);
           },
         },

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, Inject, Module, NotFoundException, Put, UnprocessableEntityException, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Inject,
+  Module,
+  NotFoundException,
+  Put,
+  UnprocessableEntityException,
+  UseGuards,
+} from '@nestjs/common';
 import { z } from 'zod';
 import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import type { SinkFaults } from '../sinks/sink-faults';
@@ -30,7 +40,9 @@ function toWire(f: SinkFaults) {
 @Controller('admin/faults/sink')
 @UseGuards(AdminTokenGuard)
 export class SinkFaultAdminController {
-  constructor(@Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>) {}
+  constructor(
+    @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
+  ) {}
 
   @Get()
   current() {
@@ -41,7 +53,9 @@ export class SinkFaultAdminController {
   replace(@Body() body: unknown) {
     const parsed = SinkFaultsBody.safeParse(body ?? {});
     if (!parsed.success) {
-      throw new UnprocessableEntityException(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      throw new UnprocessableEntityException(
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+      );
     }
     const { delay_ms, max_rows_per_sec, duration_sec } = parsed.data;
     const faults: SinkFaults = {
@@ -55,7 +69,10 @@ export class SinkFaultAdminController {
 
   private sink() {
     const sink = faultySinkOf(this.coordinator);
-    if (!sink) throw new NotFoundException('sink faults cannot be changed at run time: start the store with MDS_FAULT_SINK_ADMIN=true');
+    if (!sink)
+      throw new NotFoundException(
+        'sink faults cannot be changed at run time: start the store with MDS_FAULT_SINK_ADMIN=true',
+      );
     return sink;
   }
 }

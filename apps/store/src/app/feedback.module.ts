@@ -1,4 +1,11 @@
-import { Inject, Injectable, Module, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationShutdown,
+  OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import { EVENT_BUS, Logger } from '@mdp/service-kit';
 import type { EventBus } from '@mdp/pulse';
 import type { StoreEnv } from '../config/store-config';
@@ -25,10 +32,17 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
     // Refreshes repeat the level every few hundred milliseconds: logged at debug, changes at info.
     this.unsubscribers.push(
       this.feedback.subscribe((e) =>
-        e.reason === 'refresh' ? this.log.debug({ feedback: e }, `backpressure ${e.level} (refresh)`) : this.log.info({ feedback: e }, `backpressure ${e.level}`),
+        e.reason === 'refresh'
+          ? this.log.debug({ feedback: e }, `backpressure ${e.level} (refresh)`)
+          : this.log.info({ feedback: e }, `backpressure ${e.level}`),
       ),
     );
-    if (this.bus) this.unsubscribers.push(this.feedback.subscribe(pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK, this.env.PULSE_WIRE)));
+    if (this.bus)
+      this.unsubscribers.push(
+        this.feedback.subscribe(
+          pulseFeedbackPublisher(this.bus, this.env.SCHEMA_TRACK, this.env.PULSE_WIRE),
+        ),
+      );
     if (this.env.MDS_FB_ENABLE_HTTP_BROADCAST && this.env.MDS_FB_HTTP_ENDPOINT) {
       this.broadcaster = new HttpFeedbackBroadcaster({
         endpoint: this.env.MDS_FB_HTTP_ENDPOINT,
@@ -49,7 +63,11 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
 
 @Module({
   providers: [
-    { provide: FeedbackEmitter, inject: [SERVICE_LOGGER], useFactory: (log: Logger) => new FeedbackEmitter(log) },
+    {
+      provide: FeedbackEmitter,
+      inject: [SERVICE_LOGGER],
+      useFactory: (log: Logger) => new FeedbackEmitter(log),
+    },
     FeedbackFanout,
   ],
   exports: [FeedbackEmitter],

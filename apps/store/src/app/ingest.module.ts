@@ -18,7 +18,12 @@ import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
     {
       provide: StreamIngest,
       inject: [EVENT_BUS, WRITE_COORDINATOR, SERVICE_CONFIG, SERVICE_LOGGER],
-      useFactory: (bus: EventBus, coordinator: WriteCoordinator<StoreItem>, env: StoreEnv, log: Logger) =>
+      useFactory: (
+        bus: EventBus,
+        coordinator: WriteCoordinator<StoreItem>,
+        env: StoreEnv,
+        log: Logger,
+      ) =>
         new StreamIngest(bus, coordinator, {
           // Stable across restarts, so a restarted store first takes back its own unacked messages.
           consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`,
@@ -27,7 +32,10 @@ import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
           consumersPerStream: env.MDS_INGEST_CONSUMERS,
           // The coordinator queue must be what bounds reading (overflow=block): allow a full queue plus
           // the batches the workers hold plus one read in hand.
-          maxInFlight: env.MDS_COORDINATOR_CAPACITY + (env.MDS_COORDINATOR_WORKERS + 1) * env.MDS_COORDINATOR_BATCH_SIZE + env.MDS_INGEST_BATCH_SIZE,
+          maxInFlight:
+            env.MDS_COORDINATOR_CAPACITY +
+            (env.MDS_COORDINATOR_WORKERS + 1) * env.MDS_COORDINATOR_BATCH_SIZE +
+            env.MDS_INGEST_BATCH_SIZE,
           log,
         }),
     },

@@ -11,7 +11,8 @@ import { SERVICE_CONFIG } from '@mdp/service-kit';
     {
       provide: RejectFiles,
       inject: [SERVICE_CONFIG, Registry],
-      useFactory: (env: StoreEnv, registry: Registry) => new RejectFiles(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
+      useFactory: (env: StoreEnv, registry: Registry) =>
+        new RejectFiles(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
     },
   ],
   exports: [RejectFiles],

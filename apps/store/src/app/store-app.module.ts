@@ -16,7 +16,10 @@ export interface StoreModulesOptions {
 }
 
 /** The store's own modules; service-kit's ServiceModule provides config, logger, health, metrics, bus. */
-export function storeModules(ctx: ServiceContext<StoreEnv>, o: StoreModulesOptions): NonNullable<ModuleMetadata['imports']> {
+export function storeModules(
+  ctx: ServiceContext<StoreEnv>,
+  o: StoreModulesOptions,
+): NonNullable<ModuleMetadata['imports']> {
   return [
     DatabaseModule.forRoot({ databaseUrl: o.databaseUrl, client: o.sqlClient }),
     CoordinatorModule,

@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import { sleep } from '@mdp/pulse';
@@ -39,7 +45,10 @@ export class StoreLifecycle implements OnApplicationBootstrap, BeforeApplication
     if (!(await this.database.migrate(this.abort.signal))) return false;
     this.coordinator.start();
     if (this.env.MDS_INGEST_ENABLED) this.ingest.start();
-    this.log.info({ ...this.coordinator.health(), ingest: this.env.MDS_INGEST_ENABLED }, 'store started');
+    this.log.info(
+      { ...this.coordinator.health(), ingest: this.env.MDS_INGEST_ENABLED },
+      'store started',
+    );
     return true;
   }
 
@@ -51,7 +60,12 @@ export class StoreLifecycle implements OnApplicationBootstrap, BeforeApplication
     await Promise.race([this.ingest.stopReading(), sleep(drainMs)]);
     const result = await this.coordinator.stop(drainMs);
     await this.ingest.close();
-    this.log.info({ ...result }, result.drained ? 'queue drained' : 'drain timed out; unwritten messages stay pending on the streams');
+    this.log.info(
+      { ...result },
+      result.drained
+        ? 'queue drained'
+        : 'drain timed out; unwritten messages stay pending on the streams',
+    );
   }
 }
 

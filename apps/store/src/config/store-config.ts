@@ -1,12 +1,24 @@
 import { z } from 'zod';
-import { envBool, envInt, envNumber, envOptionalString, envString, parseEnv, portShape, sharedEnvShape } from '@mdp/service-kit';
+import {
+  envBool,
+  envInt,
+  envNumber,
+  envOptionalString,
+  envString,
+  parseEnv,
+  portShape,
+  sharedEnvShape,
+} from '@mdp/service-kit';
 import { OVERFLOW_STRATEGIES, OverflowStrategy } from '../coordinator/bounded-queue';
 
 export const STORE_DEFAULT_PORT = 8081;
 
-const positiveInt = (fallback: number) => envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
-const nonNegativeInt = (fallback: number) => envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
-const positiveNumber = (fallback: number) => envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
+const positiveInt = (fallback: number) =>
+  envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
+const nonNegativeInt = (fallback: number) =>
+  envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
+const positiveNumber = (fallback: number) =>
+  envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
 const optionalInt = () =>
   envOptionalString().pipe(
     z
@@ -37,7 +49,9 @@ export const StoreEnv = z
     MDS_COORDINATOR_HIGH_WATERMARK: optionalInt(),
     MDS_COORDINATOR_LOW_WATERMARK: optionalInt(),
     MDS_COORDINATOR_OVERFLOW: envString('block').pipe(
-      z.enum(OVERFLOW_STRATEGIES as [OverflowStrategy, ...OverflowStrategy[]], { error: 'must be block, drop_oldest or error' }),
+      z.enum(OVERFLOW_STRATEGIES as [OverflowStrategy, ...OverflowStrategy[]], {
+        error: 'must be block, drop_oldest or error',
+      }),
     ),
     MDS_COORDINATOR_DRAIN_TIMEOUT: envNumber(10).pipe(z.number().min(0, { error: 'must be >= 0' })),
     MDS_COORDINATOR_ID: envString('store'),
@@ -67,7 +81,9 @@ export const StoreEnv = z
     MDS_FB_REFRESH_MS: nonNegativeInt(500),
     MDS_FB_REFRESH_OK_MS: nonNegativeInt(5000),
     MDS_FB_ENABLE_HTTP_BROADCAST: envBool(false),
-    MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(z.url({ error: 'must be an http(s) URL' }).optional()),
+    MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(
+      z.url({ error: 'must be an http(s) URL' }).optional(),
+    ),
     MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),
     MDS_FB_HTTP_MAX_RETRIES: nonNegativeInt(3),
     MDS_FB_HTTP_BACKOFF: envNumber(0.5).pipe(z.number().min(0, { error: 'must be >= 0' })),
@@ -82,17 +98,39 @@ export const StoreEnv = z
     const cap = env.MDS_COORDINATOR_CAPACITY;
     const high = env.MDS_COORDINATOR_HIGH_WATERMARK ?? Math.max(1, Math.floor(cap * 0.8));
     const low = env.MDS_COORDINATOR_LOW_WATERMARK ?? Math.min(Math.floor(cap * 0.5), high - 1);
-    if (high > cap) ctx.addIssue({ code: 'custom', path: ['MDS_COORDINATOR_HIGH_WATERMARK'], message: `must be <= MDS_COORDINATOR_CAPACITY (${cap}), got ${high}` });
-    if (low >= high) ctx.addIssue({ code: 'custom', path: ['MDS_COORDINATOR_LOW_WATERMARK'], message: `must be below the high watermark (${high}), got ${low}` });
+    if (high > cap)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MDS_COORDINATOR_HIGH_WATERMARK'],
+        message: `must be <= MDS_COORDINATOR_CAPACITY (${cap}), got ${high}`,
+      });
+    if (low >= high)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MDS_COORDINATOR_LOW_WATERMARK'],
+        message: `must be below the high watermark (${high}), got ${low}`,
+      });
     if (env.MDS_RETRY_MAX_BACKOFF_MS < env.MDS_RETRY_INITIAL_BACKOFF_MS) {
-      ctx.addIssue({ code: 'custom', path: ['MDS_RETRY_MAX_BACKOFF_MS'], message: `must be >= MDS_RETRY_INITIAL_BACKOFF_MS (${env.MDS_RETRY_INITIAL_BACKOFF_MS})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MDS_RETRY_MAX_BACKOFF_MS'],
+        message: `must be >= MDS_RETRY_INITIAL_BACKOFF_MS (${env.MDS_RETRY_INITIAL_BACKOFF_MS})`,
+      });
     }
     // Embedded PGlite needs ~875 MB and keeps its data in the container: never a production database.
     if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production (embedded PGlite is for development only)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'is required when NODE_ENV=production (embedded PGlite is for development only)',
+      });
     }
     if (env.MDS_FB_ENABLE_HTTP_BROADCAST && !env.MDS_FB_HTTP_ENDPOINT) {
-      ctx.addIssue({ code: 'custom', path: ['MDS_FB_HTTP_ENDPOINT'], message: 'is required when MDS_FB_ENABLE_HTTP_BROADCAST=true' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MDS_FB_HTTP_ENDPOINT'],
+        message: 'is required when MDS_FB_ENABLE_HTTP_BROADCAST=true',
+      });
     }
   });
 export type StoreEnv = z.infer<typeof StoreEnv>;

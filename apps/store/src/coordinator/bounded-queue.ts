@@ -78,7 +78,8 @@ export class BoundedQueue<T> {
   async put(item: T): Promise<void> {
     this.assertOpen();
     if (this.size >= this.capacity) {
-      if (this.overflow === 'error') throw new QueueFullError(`queue is full (capacity ${this.capacity})`);
+      if (this.overflow === 'error')
+        throw new QueueFullError(`queue is full (capacity ${this.capacity})`);
       if (this.overflow === 'drop_oldest') {
         this.dropOldest();
       } else {

@@ -6,13 +6,20 @@ export interface WatermarkTransition {
 }
 
 /** Resolves the high/low watermarks (defaults 80% / 50% of capacity) and checks they make sense. */
-export function resolveWatermarks(capacity: number, high?: number, low?: number): { high: number; low: number } {
-  if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+export function resolveWatermarks(
+  capacity: number,
+  high?: number,
+  low?: number,
+): { high: number; low: number } {
+  if (!Number.isInteger(capacity) || capacity <= 0)
+    throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   const h = high ?? Math.max(1, Math.floor(capacity * 0.8));
   // Small capacities: keep the default low watermark strictly below the high one.
   const l = low ?? Math.min(Math.floor(capacity * 0.5), h - 1);
-  if (!Number.isInteger(h) || h <= 0 || h > capacity) throw new RangeError(`high watermark must be an integer in 1..${capacity}, got ${h}`);
-  if (!Number.isInteger(l) || l < 0) throw new RangeError(`low watermark must be a non-negative integer, got ${l}`);
+  if (!Number.isInteger(h) || h <= 0 || h > capacity)
+    throw new RangeError(`high watermark must be an integer in 1..${capacity}, got ${h}`);
+  if (!Number.isInteger(l) || l < 0)
+    throw new RangeError(`low watermark must be a non-negative integer, got ${l}`);
   if (l >= h) throw new RangeError(`low watermark (${l}) must be below the high watermark (${h})`);
   return { high: h, low: l };
 }

@@ -1,4 +1,10 @@
-import { CircuitBreakerPolicy, CircuitState, RetryPolicy, isBrokenCircuitError, isTaskCancelledError } from 'cockatiel';
+import {
+  CircuitBreakerPolicy,
+  CircuitState,
+  RetryPolicy,
+  isBrokenCircuitError,
+  isTaskCancelledError,
+} from 'cockatiel';
 import { Registry } from 'prom-client';
 import { sleep } from '@mdp/pulse';
 import type { FeedbackEvent } from '@mdp/contracts';
@@ -125,7 +131,8 @@ export class WriteCoordinator<T> {
     this.workerCount = positiveInt('workers', opts.workers ?? 4);
     this.batchSize = positiveInt('batchSize', opts.batchSize ?? 500);
     this.flushIntervalMs = opts.flushIntervalMs ?? 250;
-    if (!(this.flushIntervalMs > 0)) throw new RangeError(`flushIntervalMs must be > 0, got ${this.flushIntervalMs}`);
+    if (!(this.flushIntervalMs > 0))
+      throw new RangeError(`flushIntervalMs must be > 0, got ${this.flushIntervalMs}`);
     this.retrySettings = { ...DEFAULT_RETRY, ...opts.retry };
     this.breakerSettings = { ...DEFAULT_BREAKER, ...opts.breaker };
     this.metrics = coordinatorMetrics(opts.registry ?? new Registry());
@@ -140,9 +147,18 @@ export class WriteCoordinator<T> {
     });
     const queue = this.queue;
     this.levels = new LevelEmitter(
-      { coordinatorId: this.id, capacity: queue.capacity, size: () => queue.size, drained: () => this.drained },
+      {
+        coordinatorId: this.id,
+        capacity: queue.capacity,
+        size: () => queue.size,
+        drained: () => this.drained,
+      },
       (event) => this.emitFeedback(event),
-      { minDwellMs: opts.feedbackMinDwellMs, refreshMs: opts.feedbackRefreshMs, refreshOkMs: opts.feedbackRefreshOkMs },
+      {
+        minDwellMs: opts.feedbackMinDwellMs,
+        refreshMs: opts.feedbackRefreshMs,
+        refreshOkMs: opts.feedbackRefreshOkMs,
+      },
     );
     this.retry = buildRetryPolicy(this.retrySettings, opts.isRetryable, opts.random);
     this.breaker = buildCircuitBreaker(this.breakerSettings, opts.isRetryable);
@@ -151,14 +167,17 @@ export class WriteCoordinator<T> {
       this.opensInARow++;
     });
     this.breaker.onReset(() => (this.opensInARow = 0));
-    this.breaker.onStateChange((s) => this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)));
+    this.breaker.onStateChange((s) =>
+      this.metrics.circuitState.set({ coord_id: this.id }, circuitStateValue(s)),
+    );
     this.metrics.circuitState.set({ coord_id: this.id }, 0);
     // Export zeros from the start so rate() and alerts see the series before the first event.
     this.metrics.itemsSubmitted.inc({ coord_id: this.id }, 0);
     this.metrics.itemsDropped.inc({ coord_id: this.id, reason: 'overflow' }, 0);
     this.metrics.rowsWritten.inc({ coord_id: this.id }, 0);
     this.metrics.workersAlive.set({ coord_id: this.id }, 0);
-    for (const level of ['ok', 'soft', 'hard']) this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level }, 0);
+    for (const level of ['ok', 'soft', 'hard'])
+      this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level }, 0);
   }
 
   get overflow(): OverflowStrategy {
@@ -237,12 +256,19 @@ export class WriteCoordinator<T> {
     this.abort.abort();
     // A statement already running at the database is allowed a short grace to finish.
     const grace = new AbortController();
-    await Promise.race([Promise.all(this.workers), sleep(Math.min(5000, Math.max(100, drainTimeoutMs)), grace.signal)]);
+    await Promise.race([
+      Promise.all(this.workers),
+      sleep(Math.min(5000, Math.max(100, drainTimeoutMs)), grace.signal),
+    ]);
     grace.abort();
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.levels.close();
     this.metrics.queueDepth.set({ coord_id: this.id }, this.queue.size);
-    if (!drained) this.log.warn({ coordinator_id: this.id, pending }, 'drain timeout reached; leaving the rest for redelivery');
+    if (!drained)
+      this.log.warn(
+        { coordinator_id: this.id, pending },
+        'drain timeout reached; leaving the rest for redelivery',
+      );
     return { drained, pending };
   }
 
@@ -251,7 +277,11 @@ export class WriteCoordinator<T> {
     this.metrics.workersAlive.set({ coord_id: this.id }, this.alive);
     try {
       while (!this.abort.signal.aborted) {
-        const batch = await this.queue.takeBatch(this.batchSize, this.flushIntervalMs, this.abort.signal);
+        const batch = await this.queue.takeBatch(
+          this.batchSize,
+          this.flushIntervalMs,
+          this.abort.signal,
+        );
         if (batch.length === 0) {
           if (this.queue.isClosed && this.queue.size === 0) break;
           continue;
@@ -261,7 +291,11 @@ export class WriteCoordinator<T> {
           await this.processBatch(workerId, batch);
         } catch (err) {
           // Only a stop request should land here; whatever it is, the worker carries on.
-          if (!(err instanceof StopRequested)) this.log.error({ err, coordinator_id: this.id, worker_id: workerId }, 'batch left unsettled');
+          if (!(err instanceof StopRequested))
+            this.log.error(
+              { err, coordinator_id: this.id, worker_id: workerId },
+              'batch left unsettled',
+            );
         } finally {
           this.inFlight -= batch.length;
           this.notifyIdle();
@@ -303,11 +337,19 @@ export class WriteCoordinator<T> {
         const err = asError(e);
         if (this.abort.signal.aborted || isTaskCancelledError(err)) throw new StopRequested();
         if (isBrokenCircuitError(err)) {
-          this.metrics.writeErrors.inc({ coord_id: this.id, worker_id: workerId, error_type: 'circuit_open' });
+          this.metrics.writeErrors.inc({
+            coord_id: this.id,
+            worker_id: workerId,
+            error_type: 'circuit_open',
+          });
           await this.waitForHalfOpen();
           continue;
         }
-        this.metrics.writeErrors.inc({ coord_id: this.id, worker_id: workerId, error_type: errorType(err) });
+        this.metrics.writeErrors.inc({
+          coord_id: this.id,
+          worker_id: workerId,
+          error_type: errorType(err),
+        });
         const retryable = this.opts.isRetryable(err);
         if (retryable && this.breaker.state !== CircuitState.Closed) {
           // The database itself is failing (the breaker tripped): hold the batch rather than spend it.
@@ -321,11 +363,17 @@ export class WriteCoordinator<T> {
           await this.writeResilient(workerId, items.slice(mid));
           return;
         }
-        this.log.warn({ coordinator_id: this.id, err: err.message, attempts, retryable }, 'dead-lettering an item the sink rejects');
+        this.log.warn(
+          { coordinator_id: this.id, err: err.message, attempts, retryable },
+          'dead-lettering an item the sink rejects',
+        );
         try {
           await this.opts.deadLetter(items, err, attempts);
         } catch (dlqErr) {
-          this.log.error({ err: String(dlqErr), coordinator_id: this.id }, 'could not write the dead-letter file; failing the item back');
+          this.log.error(
+            { err: String(dlqErr), coordinator_id: this.id },
+            'could not write the dead-letter file; failing the item back',
+          );
           this.settle(items, 'failed');
           return;
         }
@@ -336,17 +384,23 @@ export class WriteCoordinator<T> {
   }
 
   private async waitForHalfOpen(): Promise<void> {
-    const remaining = this.openedAt + halfOpenDelayMs(this.breakerSettings, this.opensInARow) - Date.now();
+    const remaining =
+      this.openedAt + halfOpenDelayMs(this.breakerSettings, this.opensInARow) - Date.now();
     await sleep(Math.min(1000, Math.max(5, remaining)), this.abort.signal);
   }
 
   private handleDrop(item: T): void {
     this.metrics.itemsDropped.inc({ coord_id: this.id, reason: 'overflow' });
-    const error = new Error(`dropped: queue full (capacity ${this.queue.capacity}, overflow drop_oldest)`);
+    const error = new Error(
+      `dropped: queue full (capacity ${this.queue.capacity}, overflow drop_oldest)`,
+    );
     this.opts.deadLetter([item], error, 0).then(
       () => this.settle([item], 'dropped'),
       (err) => {
-        this.log.error({ err: String(err), coordinator_id: this.id }, 'could not dead-letter a dropped item; failing it back');
+        this.log.error(
+          { err: String(err), coordinator_id: this.id },
+          'could not dead-letter a dropped item; failing it back',
+        );
         this.settle([item], 'failed');
       },
     );
@@ -362,7 +416,8 @@ export class WriteCoordinator<T> {
   }
 
   private emitFeedback(event: FeedbackEvent): void {
-    if (event.reason !== 'refresh') this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: event.level });
+    if (event.reason !== 'refresh')
+      this.metrics.feedbackEvents.inc({ coordinator_id: this.id, level: event.level });
     try {
       Promise.resolve(this.opts.feedback?.publish(event)).catch((err) =>
         this.log.warn({ err, coordinator_id: this.id }, 'feedback publish failed'),
@@ -383,7 +438,8 @@ export class WriteCoordinator<T> {
 }
 
 function positiveInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new RangeError(`${name} must be a positive integer, got ${v}`);
   return v;
 }
 

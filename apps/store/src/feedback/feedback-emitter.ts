@@ -34,7 +34,9 @@ export class FeedbackEmitter {
       try {
         const out = subscriber(event);
         if (out && typeof (out as Promise<void>).catch === 'function') {
-          (out as Promise<void>).catch((err) => this.log?.warn({ err: String(err), level: event.level }, 'feedback subscriber failed'));
+          (out as Promise<void>).catch((err) =>
+            this.log?.warn({ err: String(err), level: event.level }, 'feedback subscriber failed'),
+          );
         }
       } catch (err) {
         this.log?.warn({ err: String(err), level: event.level }, 'feedback subscriber failed');

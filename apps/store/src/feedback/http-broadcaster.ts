@@ -61,7 +61,10 @@ export class HttpFeedbackBroadcaster {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify(event),
-            signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs ?? 2500), this.abort.signal]),
+            signal: AbortSignal.any([
+              AbortSignal.timeout(this.opts.timeoutMs ?? 2500),
+              this.abort.signal,
+            ]),
           });
           if (!res.ok) throw new Error(`HTTP ${res.status}`);
           this.sent++;
@@ -69,7 +72,10 @@ export class HttpFeedbackBroadcaster {
         } catch (err) {
           if (attempt >= retries || this.stopped) {
             this.failed++;
-            this.opts.log?.warn({ err: String(err), endpoint: this.opts.endpoint, level: event.level }, 'feedback webhook failed');
+            this.opts.log?.warn(
+              { err: String(err), endpoint: this.opts.endpoint, level: event.level },
+              'feedback webhook failed',
+            );
             break;
           }
           await sleep((this.opts.backoffMs ?? 500) * 2 ** attempt, this.abort.signal);

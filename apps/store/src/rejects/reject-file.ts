@@ -32,12 +32,19 @@ export class RejectFile<T = unknown> {
   append(items: readonly T[], error: Error | string, attempts: number): Promise<void> {
     const ts = Date.now() / 1000;
     const message = typeof error === 'string' ? error : error.message;
-    const lines = items.map((item) => JSON.stringify({ item, error: message, attempts, ts } satisfies RejectRecord<T>) + '\n').join('');
+    const lines = items
+      .map(
+        (item) =>
+          JSON.stringify({ item, error: message, attempts, ts } satisfies RejectRecord<T>) + '\n',
+      )
+      .join('');
     return this.appendLines(lines);
   }
 
   /** Reads records in file order, skipping `offset` and returning at most `limit`. */
-  async list(opts: { offset?: number; limit?: number } = {}): Promise<{ total: number; records: RejectRecord<T>[] }> {
+  async list(
+    opts: { offset?: number; limit?: number } = {},
+  ): Promise<{ total: number; records: RejectRecord<T>[] }> {
     await this.tail;
     const offset = opts.offset ?? 0;
     const limit = opts.limit ?? 100;

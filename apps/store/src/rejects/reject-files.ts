@@ -13,7 +13,9 @@ export interface DeadLetterItem {
 export function deadLetterReason(error: Error | string): string {
   if (typeof error === 'string') return error;
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `database refused the row (SQLSTATE ${code}): ${error.message}` : error.message;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)
+    ? `database refused the row (SQLSTATE ${code}): ${error.message}`
+    : error.message;
 }
 
 /** The per-sink dead-letter files (`<dir>/<sink>.ndjson`); items are stored as their contract rows. */
@@ -34,7 +36,12 @@ export class RejectFiles {
     return this.files.get(kind)!;
   }
 
-  async record(kind: SinkKind, rows: Row[], error: Error | string, attempts: number): Promise<void> {
+  async record(
+    kind: SinkKind,
+    rows: Row[],
+    error: Error | string,
+    attempts: number,
+  ): Promise<void> {
     await this.file(kind).append(rows, error, attempts);
     this.counter?.inc({ sink: kind }, rows.length);
   }
@@ -43,7 +50,11 @@ export class RejectFiles {
    * Items with a dead-letter route of their own (stream deliveries: the source stream's `.dlq`) are
    * handed to it with the reason; the rest are grouped by sink and appended to their files.
    */
-  async recordItems(items: readonly DeadLetterItem[], error: Error | string, attempts: number): Promise<void> {
+  async recordItems(
+    items: readonly DeadLetterItem[],
+    error: Error | string,
+    attempts: number,
+  ): Promise<void> {
     const reason = deadLetterReason(error);
     const byKind = new Map<SinkKind, Row[]>();
     for (const it of items) {

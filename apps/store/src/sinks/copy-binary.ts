@@ -75,11 +75,12 @@ export class CopyBuffer {
     const start = this.at + 4;
     let i = 0;
     // Short ASCII (symbols, providers, intervals) byte by byte: cheaper than a call into C++.
-    if (n <= 64) for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      buf[start + i] = c;
-    }
+    if (n <= 64)
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
     const bytes = i === n ? n : buf.write(s, start, 'utf8');
     buf.writeInt32BE(bytes, this.at);
     this.at = start + bytes;
@@ -100,7 +101,12 @@ export function binaryEncoderFor(spec: TableSpec): BinaryEncoder | undefined {
   return encoder ?? undefined;
 }
 
-function encode(spec: TableSpec, kinds: Kind[], rows: readonly Row[], into?: CopyBuffer): Buffer | undefined {
+function encode(
+  spec: TableSpec,
+  kinds: Kind[],
+  rows: readonly Row[],
+  into?: CopyBuffer,
+): Buffer | undefined {
   const columns = spec.columns;
   const size = 64 + rows.length * (2 + columns.length * 16);
   const out = into ?? new CopyBuffer(size);
@@ -121,7 +127,9 @@ function encode(spec: TableSpec, kinds: Kind[], rows: readonly Row[], into?: Cop
       }
       switch (kinds[c]) {
         case 'text':
-          out.textField(typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));
+          out.textField(
+            typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v),
+          );
           break;
         case 'float8':
           if (typeof v !== 'number') return undefined;

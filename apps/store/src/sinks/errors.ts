@@ -13,8 +13,19 @@ const RETRYABLE_SQLSTATES = new Set([
 ]);
 /** connection_exception, insufficient_resources, system_error. */
 const RETRYABLE_CLASSES = ['08', '53', '58'];
-const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
-const RETRYABLE_MESSAGE = /timeout|timed out|terminat|connection|socket hang up|temporar|deadlock|busy|too many clients/i;
+const RETRYABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+]);
+const RETRYABLE_MESSAGE =
+  /timeout|timed out|terminat|connection|socket hang up|temporar|deadlock|busy|too many clients/i;
 
 export function isRetryableDbError(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
@@ -24,6 +35,7 @@ export function isRetryableDbError(err: Error): boolean {
   }
   // AggregateError from a multi-address connect attempt carries the per-address errors.
   const inner = (err as { errors?: unknown }).errors;
-  if (Array.isArray(inner) && inner.some((e) => e instanceof Error && isRetryableDbError(e))) return true;
+  if (Array.isArray(inner) && inner.some((e) => e instanceof Error && isRetryableDbError(e)))
+    return true;
   return RETRYABLE_MESSAGE.test(err.message ?? '');
 }

@@ -72,6 +72,10 @@ export class FaultySink<T> implements BatchSink<T> {
 }
 
 /** The sink itself when no fault is configured and none may be set at run time (`adjustable`). */
-export function withSinkFaults<T>(sink: BatchSink<T>, faults: SinkFaults, adjustable = false): BatchSink<T> {
+export function withSinkFaults<T>(
+  sink: BatchSink<T>,
+  faults: SinkFaults,
+  adjustable = false,
+): BatchSink<T> {
   return sinkFaultsActive(faults) || adjustable ? new FaultySink(sink, faults) : sink;
 }

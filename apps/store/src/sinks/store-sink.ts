@@ -37,7 +37,9 @@ export class StoreSink implements BatchSink<StoreItem> {
       else byKind.set(item.kind, [item.row]);
     }
     for (const [kind, rows] of byKind) {
-      const result = await upsertRows(this.db, TABLES[kind], rows, { copyMinRows: this.opts.copyMinRows ?? 1000 });
+      const result = await upsertRows(this.db, TABLES[kind], rows, {
+        copyMinRows: this.opts.copyMinRows ?? 1000,
+      });
       this.opts.onWritten?.(kind, result);
     }
   }

@@ -35,13 +35,27 @@ const epoch = (x: string) => `to_timestamp(${x})`;
 const upper = (v: unknown) => (typeof v === 'string' ? v.toUpperCase() : v);
 const opt = (v: unknown) => (v === undefined ? null : v);
 
-function col(name: string, type: string, wire: string, extra: Partial<ColumnSpec> = {}): ColumnSpec {
-  return { name, type, wire, read: (r) => opt(r[name]), ...(extra.read ? {} : { field: name }), ...extra };
+function col(
+  name: string,
+  type: string,
+  wire: string,
+  extra: Partial<ColumnSpec> = {},
+): ColumnSpec {
+  return {
+    name,
+    type,
+    wire,
+    read: (r) => opt(r[name]),
+    ...(extra.read ? {} : { field: name }),
+    ...extra,
+  };
 }
 const text = (name: string, extra: Partial<ColumnSpec> = {}) => col(name, 'text', 'text', extra);
-const float = (name: string, extra: Partial<ColumnSpec> = {}) => col(name, 'double precision', 'float8', extra);
+const float = (name: string, extra: Partial<ColumnSpec> = {}) =>
+  col(name, 'double precision', 'float8', extra);
 const bigint = (name: string) => col(name, 'bigint', 'int8');
-const instant = (name: string) => col(name, 'timestamptz', 'float8', { notNull: true, convert: epoch, instant: true });
+const instant = (name: string) =>
+  col(name, 'timestamptz', 'float8', { notNull: true, convert: epoch, instant: true });
 
 export const BARS: TableSpec = {
   kind: 'bars',
@@ -127,11 +141,21 @@ export const FUNDAMENTALS: TableSpec = {
   ],
 };
 
-export const TABLES: Record<SinkKind, TableSpec> = { bars: BARS, options: OPTIONS, news: NEWS, fundamentals: FUNDAMENTALS };
+export const TABLES: Record<SinkKind, TableSpec> = {
+  bars: BARS,
+  options: OPTIONS,
+  news: NEWS,
+  fundamentals: FUNDAMENTALS,
+};
 
 export function createTableSql(spec: TableSpec): string {
-  const cols = spec.columns.map((c) => `  ${quote(c.name)} ${c.type}${c.notNull ? ' NOT NULL' : ''}`);
-  cols.push('  created_at timestamptz NOT NULL DEFAULT now()', '  updated_at timestamptz NOT NULL DEFAULT now()');
+  const cols = spec.columns.map(
+    (c) => `  ${quote(c.name)} ${c.type}${c.notNull ? ' NOT NULL' : ''}`,
+  );
+  cols.push(
+    '  created_at timestamptz NOT NULL DEFAULT now()',
+    '  updated_at timestamptz NOT NULL DEFAULT now()',
+  );
   cols.push(`  PRIMARY KEY (${spec.key.map(quote).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${quote(spec.table)} (\n${cols.join(',\n')}\n)`;
 }

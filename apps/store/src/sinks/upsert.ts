@@ -58,12 +58,18 @@ function codecFor(spec: TableSpec): RowCodec {
   const line = (direct: boolean) =>
     spec.columns
       .map((c, i) => {
-        const text = direct && c.instant ? 'instant(v)' : `(typeof v === 'number' ? '' + v : esc(v))`;
+        const text =
+          direct && c.instant ? 'instant(v)' : `(typeof v === 'number' ? '' + v : esc(v))`;
         return `v = ${value(i)}; out += ${i === 0 ? '' : `'\\t' + `}(v === null || v === undefined ? '\\\\N' : ${text});`;
       })
       .join('\n');
   const fn = (body: string) => `(row) => { let out = ''; let v; ${body} return out + '\\n'; }`;
-  const make = new Function('cols', 'esc', 'instant', `return { key: (row) => ${keyExpr}, copyLine: ${fn(line(false))}, directLine: ${fn(line(true))} };`);
+  const make = new Function(
+    'cols',
+    'esc',
+    'instant',
+    `return { key: (row) => ${keyExpr}, copyLine: ${fn(line(false))}, directLine: ${fn(line(true))} };`,
+  );
   const codec = make(spec.columns, copyEscape, epochToTimestamptzText) as RowCodec;
   codecs.set(spec, codec);
   return codec;
@@ -89,11 +95,14 @@ function statements(spec: TableSpec): Statements {
     `ON CONFLICT (${spec.key.map(quote).join(', ')}) DO UPDATE SET ` +
     [...valueCols.map((c) => `${c} = EXCLUDED.${c}`), 'updated_at = now()'].join(', ') +
     ` WHERE (${valueCols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${valueCols.map((c) => `EXCLUDED.${c}`).join(', ')})`;
-  const insert = (source: string) => `INSERT INTO ${quote(spec.table)} AS t (${names}) SELECT ${selected} FROM ${source} ${conflict}`;
+  const insert = (source: string) =>
+    `INSERT INTO ${quote(spec.table)} AS t (${names}) SELECT ${selected} FROM ${source} ${conflict}`;
   const staging = `mds_stage_${spec.table}`;
   const aliases = cols.map((_, i) => `c${i}`).join(', ');
   const built: Statements = {
-    unnest: insert(`unnest(${cols.map((c, i) => `$${i + 1}::${c.wire}[]`).join(', ')}) AS u(${aliases})`),
+    unnest: insert(
+      `unnest(${cols.map((c, i) => `$${i + 1}::${c.wire}[]`).join(', ')}) AS u(${aliases})`,
+    ),
     staging,
     createStaging: `CREATE TEMP TABLE IF NOT EXISTS ${staging} (${cols.map((c, i) => `c${i} ${c.wire}`).join(', ')}) ON COMMIT DELETE ROWS`,
     copy: `COPY ${staging} (${aliases}) FROM STDIN`,
@@ -114,7 +123,12 @@ const fastPathSkips = new WeakMap<TableSpec, number>();
 const copyBuffers = new CopyBufferPool();
 
 /** Diff-aware idempotent upsert of contract rows into `spec.table`. */
-export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly Row[], opts: UpsertOptions): Promise<UpsertResult> {
+export async function upsertRows(
+  db: SqlClient,
+  spec: TableSpec,
+  input: readonly Row[],
+  opts: UpsertOptions,
+): Promise<UpsertResult> {
   if (input.length === 0) return { rows: 0, changed: 0, method: 'unnest' };
   const sql = statements(spec);
   if (input.length >= opts.copyMinRows && db.dialect === 'postgres') {
@@ -122,9 +136,14 @@ export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly
       if (!session.copyFrom) return undefined;
       // A key twice in the batch fails this COPY just as an existing key does: both fall back to the
       // de-duplicated upsert, so fresh batches skip building a key per row.
-      if (await tryInsertOnly(session, spec, sql, input)) return { rows: input.length, changed: input.length, method: 'insert' };
+      if (await tryInsertOnly(session, spec, sql, input))
+        return { rows: input.length, changed: input.length, method: 'insert' };
       const rows = dedupeByKey(spec, input);
-      return { rows: rows.length, changed: await copyUpsert(session, spec, sql, rows), method: 'copy' };
+      return {
+        rows: rows.length,
+        changed: await copyUpsert(session, spec, sql, rows),
+        method: 'copy',
+      };
     });
     if (viaCopy !== undefined) return viaCopy;
   }
@@ -140,7 +159,12 @@ export async function upsertRows(db: SqlClient, spec: TableSpec, input: readonly
  * Any error (normally a key that already exists) rolls back to the savepoint and the caller falls
  * back to the diff-aware upsert in the same transaction.
  */
-async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statements, rows: readonly Row[]): Promise<boolean> {
+async function tryInsertOnly(
+  session: SqlSession,
+  spec: TableSpec,
+  sql: Statements,
+  rows: readonly Row[],
+): Promise<boolean> {
   const skips = fastPathSkips.get(spec) ?? 0;
   if (skips > 0) {
     fastPathSkips.set(spec, skips - 1);
@@ -163,7 +187,12 @@ async function tryInsertOnly(session: SqlSession, spec: TableSpec, sql: Statemen
   }
 }
 
-async function copyUpsert(session: SqlSession, spec: TableSpec, sql: Statements, rows: Row[]): Promise<number> {
+async function copyUpsert(
+  session: SqlSession,
+  spec: TableSpec,
+  sql: Statements,
+  rows: Row[],
+): Promise<number> {
   try {
     if (!session.memo.has(sql.staging)) {
       await session.query(sql.createStaging);
@@ -233,5 +262,7 @@ function datePart(day: number): string {
 /** A non-numeric value as COPY text: backslash, tab, newline and carriage return escaped. */
 function copyEscape(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s;
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+    : s;
 }

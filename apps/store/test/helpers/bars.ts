@@ -3,7 +3,10 @@ import type { Bar } from '@mdp/contracts';
 export const BASE_TS = 1_700_000_000;
 
 /** `n` valid 1m bars for `symbol`, one minute apart. */
-export function makeBars(n: number, opts: { symbol?: string; provider?: string; from?: number; close?: number } = {}): Bar[] {
+export function makeBars(
+  n: number,
+  opts: { symbol?: string; provider?: string; from?: number; close?: number } = {},
+): Bar[] {
   const from = opts.from ?? 0;
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
@@ -22,7 +25,11 @@ export function makeBars(n: number, opts: { symbol?: string; provider?: string; 
   });
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const start = Date.now();
   while (!(await cond())) {
     if (Date.now() - start > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);

@@ -22,7 +22,11 @@ describeWithPostgres('dlq CLI', () => {
   });
 
   it('lists, counts and replays dead letters into the database', async () => {
-    const env = { DATABASE_URL: schema.url, MDS_DLQ_DIR: dir, MDS_COORDINATOR_FLUSH_INTERVAL: '0.01' };
+    const env = {
+      DATABASE_URL: schema.url,
+      MDS_DLQ_DIR: dir,
+      MDS_COORDINATOR_FLUSH_INTERVAL: '0.01',
+    };
     const dlq = new RejectFiles(dir);
     await dlq.record('bars', makeBars(3, { symbol: 'cli' }), new Error('connection terminated'), 5);
     const lines: string[] = [];
@@ -34,7 +38,11 @@ describeWithPostgres('dlq CLI', () => {
     const listed = JSON.parse(lines.pop()!);
     expect(listed.total).toBe(3);
     expect(listed.records).toHaveLength(2);
-    expect(listed.records[0]).toMatchObject({ error: 'connection terminated', attempts: 5, item: { symbol: 'cli' } });
+    expect(listed.records[0]).toMatchObject({
+      error: 'connection terminated',
+      attempts: 5,
+      item: { symbol: 'cli' },
+    });
 
     expect(await runCli(['dlq', 'replay', '--sink', 'bars'], env, out)).toBe(0);
     expect(JSON.parse(lines.pop()!)).toMatchObject({ sink: 'bars', replayed: 3, written: 3 });

@@ -79,7 +79,9 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     expect(await changed()).toBe(before + 20);
     await store.write('bars', bars); // a replay of the same bars rewrites nothing
     expect(await changed()).toBe(before + 20);
-    await store.write('bars', [{ ...bars[3], close: bars[3].close + 0.5, high: Math.max(bars[3].high, bars[3].close + 0.5) }]);
+    await store.write('bars', [
+      { ...bars[3], close: bars[3].close + 0.5, high: Math.max(bars[3].high, bars[3].close + 0.5) },
+    ]);
     expect(await changed()).toBe(before + 21);
   });
 
@@ -174,16 +176,27 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
     const report = await store.write('bars', [bad]);
     expect(report).toMatchObject({ invalid: 1, dead_lettered: 1, written: 0 });
 
-    const summary = await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200);
+    const summary = await request(store.url)
+      .get('/admin/dlq')
+      .set('Authorization', AUTH)
+      .expect(200);
     expect(summary.body.bars).toBe(1);
-    const listed = await request(store.url).get('/admin/dlq/bars').set('Authorization', AUTH).expect(200);
+    const listed = await request(store.url)
+      .get('/admin/dlq/bars')
+      .set('Authorization', AUTH)
+      .expect(200);
     expect(listed.body.records[0]).toMatchObject({ item: { symbol: 'bad' }, attempts: 0 });
     expect(listed.body.records[0].error).toMatch(/high/);
 
     // Still invalid: replay puts it back (dead-lettered again), nothing is lost.
-    const replay = await request(store.url).post('/admin/dlq/bars/replay').set('Authorization', AUTH).expect(201);
+    const replay = await request(store.url)
+      .post('/admin/dlq/bars/replay')
+      .set('Authorization', AUTH)
+      .expect(201);
     expect(replay.body).toMatchObject({ replayed: 1, invalid: 1 });
-    expect((await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200)).body.bars).toBe(1);
+    expect(
+      (await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200)).body.bars,
+    ).toBe(1);
     await request(store.url).get('/admin/dlq/nope').set('Authorization', AUTH).expect(400);
     await request(store.url).get('/admin/dlq').expect(401);
     await request(store.url).get('/admin/dlq').set('Authorization', 'Bearer wrong').expect(401);
@@ -216,6 +229,10 @@ describe('store in embedded mode (PGlite + in-memory bus)', () => {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/mds_coord_workers_alive\{coord_id="store"\} 4/);
-    expect(metrics).toMatch(new RegExp(`mds_coord_queue_capacity\\{coord_id="store"\\} ${store.env.MDS_COORDINATOR_CAPACITY}\\n`));
+    expect(metrics).toMatch(
+      new RegExp(
+        `mds_coord_queue_capacity\\{coord_id="store"\\} ${store.env.MDS_COORDINATOR_CAPACITY}\\n`,
+      ),
+    );
   });
 });

@@ -11,7 +11,15 @@ import { Client } from 'pg';
 import request from 'supertest';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { createEnvelope, createEventBus, EventBus, Subscription } from '@mdp/pulse';
-import { createTestSchema, deleteRedisPrefix, describeWithServices, redisUrl, TcpProxy, TestSchema, uniqueId } from '@mdp/testing';
+import {
+  createTestSchema,
+  deleteRedisPrefix,
+  describeWithServices,
+  redisUrl,
+  TcpProxy,
+  TestSchema,
+  uniqueId,
+} from '@mdp/testing';
 import { bootstrap, StoreHandle } from '../../src/bootstrap';
 import { makeBars, until } from '../helpers/bars';
 
@@ -37,14 +45,23 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
     MDS_ADMIN_TOKEN: ADMIN_TOKEN,
   });
 
-  async function startStore(env: Record<string, string>, databaseUrl: string): Promise<StoreHandle> {
-    const store = await bootstrap({ port: 0, handleSignals: false, databaseUrl, env: { ...baseEnv(), ...env } });
+  async function startStore(
+    env: Record<string, string>,
+    databaseUrl: string,
+  ): Promise<StoreHandle> {
+    const store = await bootstrap({
+      port: 0,
+      handleSignals: false,
+      databaseUrl,
+      env: { ...baseEnv(), ...env },
+    });
     stores.push(store);
     expect(await store.started).toBe(true);
     return store;
   }
 
-  const countBars = async () => Number((await pg.query(`SELECT count(*) AS n FROM "${schema.schema}".bars_ohlcv`)).rows[0].n);
+  const countBars = async () =>
+    Number((await pg.query(`SELECT count(*) AS n FROM "${schema.schema}".bars_ohlcv`)).rows[0].n);
 
   beforeEach(async () => {
     ns = uniqueId('store');
@@ -68,27 +85,47 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
 
   it('writes every published bar exactly once, also when the same messages are delivered twice', async () => {
     const store = await startStore({}, schema.url);
-    const envelopes = makeBars(400, { symbol: 'aapl' }).map((b) => createEnvelope('md.Bar', b, { key: 'AAPL' }));
+    const envelopes = makeBars(400, { symbol: 'aapl' }).map((b) =>
+      createEnvelope('md.Bar', b, { key: 'AAPL' }),
+    );
     await publisher.publishBatch('md.bars', envelopes);
     await until(async () => (await countBars()) === 400, 20_000, '400 bars written');
-    const firstPass = await pg.query(`SELECT max(updated_at) AS u FROM "${schema.schema}".bars_ohlcv`);
+    const firstPass = await pg.query(
+      `SELECT max(updated_at) AS u FROM "${schema.schema}".bars_ohlcv`,
+    );
 
     // The same envelopes again (a producer retry), and the same bars under new envelope ids.
     await publisher.publishBatch('md.bars', envelopes);
-    await publisher.publishBatch('md.bars', makeBars(400, { symbol: 'aapl' }).map((b) => createEnvelope('md.Bar', b, { key: 'AAPL' })));
+    await publisher.publishBatch(
+      'md.bars',
+      makeBars(400, { symbol: 'aapl' }).map((b) => createEnvelope('md.Bar', b, { key: 'AAPL' })),
+    );
     const redis = new Redis(redisUrl());
     try {
       // Everything read and acknowledged by the store group.
-      await until(async () => {
-        const groups = (await redis.xinfo('GROUPS', `${ns}.md.bars`)) as unknown[][];
-        const store = groups.map((g) => Object.fromEntries(toPairs(g))).find((g) => g.name === 'store');
-        return store !== undefined && Number(store.pending) === 0 && Number(store.lag ?? 0) === 0 && Number(store['entries-read']) === 1200;
-      }, 20_000, 'all 1200 entries acked');
+      await until(
+        async () => {
+          const groups = (await redis.xinfo('GROUPS', `${ns}.md.bars`)) as unknown[][];
+          const store = groups
+            .map((g) => Object.fromEntries(toPairs(g)))
+            .find((g) => g.name === 'store');
+          return (
+            store !== undefined &&
+            Number(store.pending) === 0 &&
+            Number(store.lag ?? 0) === 0 &&
+            Number(store['entries-read']) === 1200
+          );
+        },
+        20_000,
+        'all 1200 entries acked',
+      );
     } finally {
       redis.disconnect();
     }
     expect(await countBars()).toBe(400);
-    const secondPass = await pg.query(`SELECT max(updated_at) AS u FROM "${schema.schema}".bars_ohlcv`);
+    const secondPass = await pg.query(
+      `SELECT max(updated_at) AS u FROM "${schema.schema}".bars_ohlcv`,
+    );
     expect(secondPass.rows[0].u.getTime()).toBe(firstPass.rows[0].u.getTime());
     const metrics = (await request(store.url).get('/metrics').expect(200)).text;
     expect(metrics).toMatch(/pulse_/);
@@ -102,9 +139,12 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
     const watcher = createEventBus({ backend: 'redis', redisUrl: redisUrl(), namespace: ns });
     let sub: Subscription | undefined;
     try {
-      sub = watcher.subscribe<FeedbackEvent>({ stream: 'telemetry.feedback', group: 'test', consumer: 'watcher', blockMs: 50 }, (env) => {
-        feedback.push(env.payload);
-      });
+      sub = watcher.subscribe<FeedbackEvent>(
+        { stream: 'telemetry.feedback', group: 'test', consumer: 'watcher', blockMs: 50 },
+        (env) => {
+          feedback.push(env.payload);
+        },
+      );
       const store = await startStore(
         {
           MDS_COORDINATOR_CAPACITY: '200',
@@ -123,23 +163,55 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
       await request(store.url).get('/ready').expect(200);
       await proxy.down();
 
-      await publisher.publishBatch('md.bars', makeBars(1000, { symbol: 'down' }).map((b) => createEnvelope('md.Bar', b, { key: 'DOWN' })));
-      await until(() => store.coordinator.health().circuit_state !== 'closed', 20_000, 'circuit open');
+      await publisher.publishBatch(
+        'md.bars',
+        makeBars(1000, { symbol: 'down' }).map((b) => createEnvelope('md.Bar', b, { key: 'DOWN' })),
+      );
+      await until(
+        () => store.coordinator.health().circuit_state !== 'closed',
+        20_000,
+        'circuit open',
+      );
       await until(() => feedback.some((e) => e.level === 'hard'), 20_000, 'hard feedback');
       await until(() => store.coordinator.size === 200, 20_000, 'queue full'); // the reader is blocked, the rest waits on the stream
-      await until(async () => (await request(store.url).get('/ready')).status === 503, 20_000, 'not ready while the circuit is open');
+      await until(
+        async () => (await request(store.url).get('/ready')).status === 503,
+        20_000,
+        'not ready while the circuit is open',
+      );
       expect(await countBars()).toBe(0);
-      await request(store.url).post('/admin/dlq/bars/replay').set('Authorization', AUTH).expect(503);
+      await request(store.url)
+        .post('/admin/dlq/bars/replay')
+        .set('Authorization', AUTH)
+        .expect(503);
 
       await proxy.up();
-      await until(async () => (await countBars()) === 1000, 30_000, 'all 1000 bars written after recovery');
+      await until(
+        async () => (await countBars()) === 1000,
+        30_000,
+        'all 1000 bars written after recovery',
+      );
       const hardAt = feedback.findIndex((e) => e.level === 'hard');
-      await until(() => feedback.slice(hardAt).some((e) => e.level === 'ok'), 20_000, 'ok feedback after hard');
-      const ok = feedback.slice(hardAt).find((e) => e.level === 'ok') as FeedbackEvent & { reason?: string };
+      await until(
+        () => feedback.slice(hardAt).some((e) => e.level === 'ok'),
+        20_000,
+        'ok feedback after hard',
+      );
+      const ok = feedback.slice(hardAt).find((e) => e.level === 'ok') as FeedbackEvent & {
+        reason?: string;
+      };
       expect(ok).toMatchObject({ coordinator_id: 'store', capacity: 200, source: 'store' });
-      expect(feedback[hardAt]).toMatchObject({ coordinator_id: 'store', capacity: 200, queue_size: expect.any(Number) });
+      expect(feedback[hardAt]).toMatchObject({
+        coordinator_id: 'store',
+        capacity: 200,
+        queue_size: expect.any(Number),
+      });
       expect(feedback[hardAt].queue_size).toBeGreaterThanOrEqual(160);
-      await until(async () => (await request(store.url).get('/ready')).status === 200, 20_000, 'ready again');
+      await until(
+        async () => (await request(store.url).get('/ready')).status === 200,
+        20_000,
+        'ready again',
+      );
       const dlq = await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200);
       expect(dlq.body.bars).toBe(0);
     } finally {
@@ -150,25 +222,45 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
   });
 
   it('sends rows PostgreSQL refuses to <ns>.md.bars.dlq with the database reason, atomically with the ack', async () => {
-    const store = await startStore({ MDS_COORDINATOR_BATCH_SIZE: '50', MDS_INGEST_BATCH_SIZE: '50' }, schema.url);
+    const store = await startStore(
+      { MDS_COORDINATOR_BATCH_SIZE: '50', MDS_INGEST_BATCH_SIZE: '50' },
+      schema.url,
+    );
     const good = makeBars(200, { symbol: 'good' });
     // Valid contracts, but past timestamptz's range: PostgreSQL refuses these rows.
     const refused = makeBars(7, { symbol: 'refused' }).map((b, i) => ({ ...b, ts: 1e13 + i }));
     const mixed = [...good.slice(0, 100), ...refused, ...good.slice(100)];
-    const envelopes = mixed.map((b) => createEnvelope('md.Bar', b, { key: b.symbol.toUpperCase() }));
-    const refusedIds = new Set(envelopes.filter((e) => e.payload.symbol === 'refused').map((e) => e.id));
+    const envelopes = mixed.map((b) =>
+      createEnvelope('md.Bar', b, { key: b.symbol.toUpperCase() }),
+    );
+    const refusedIds = new Set(
+      envelopes.filter((e) => e.payload.symbol === 'refused').map((e) => e.id),
+    );
     await publisher.publishBatch('md.bars', envelopes);
 
     const redis = new Redis(redisUrl());
     try {
       const dlqKey = `${ns}.md.bars.dlq`;
-      await until(async () => (await redis.xlen(dlqKey)) >= refused.length && (await countBars()) === good.length, 20_000, 'refused rows dead-lettered, the others written');
-      await until(async () => {
-        const groups = (await redis.xinfo('GROUPS', `${ns}.md.bars`)) as unknown[][];
-        const group = groups.map((g) => Object.fromEntries(toPairs(g))).find((g) => g.name === 'store');
-        return group !== undefined && Number(group.pending) === 0 && Number(group.lag ?? 0) === 0;
-      }, 20_000, 'nothing pending');
-      const letters = (await redis.xrange(dlqKey, '-', '+')).map(([, f]) => Object.fromEntries(toPairs(f)) as Record<string, string>);
+      await until(
+        async () =>
+          (await redis.xlen(dlqKey)) >= refused.length && (await countBars()) === good.length,
+        20_000,
+        'refused rows dead-lettered, the others written',
+      );
+      await until(
+        async () => {
+          const groups = (await redis.xinfo('GROUPS', `${ns}.md.bars`)) as unknown[][];
+          const group = groups
+            .map((g) => Object.fromEntries(toPairs(g)))
+            .find((g) => g.name === 'store');
+          return group !== undefined && Number(group.pending) === 0 && Number(group.lag ?? 0) === 0;
+        },
+        20_000,
+        'nothing pending',
+      );
+      const letters = (await redis.xrange(dlqKey, '-', '+')).map(
+        ([, f]) => Object.fromEntries(toPairs(f)) as Record<string, string>,
+      );
       expect(letters).toHaveLength(refused.length);
       expect(new Set(letters.map((l) => l.id))).toEqual(refusedIds);
       for (const l of letters) {
@@ -177,7 +269,9 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
         expect(l.source_stream).toBe(`${ns}.md.bars`);
       }
       // With a bus the stream's dead letters are the record: nothing in the local file.
-      const files = (await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200)).body;
+      const files = (
+        await request(store.url).get('/admin/dlq').set('Authorization', AUTH).expect(200)
+      ).body;
       expect(files.bars).toBe(0);
     } finally {
       redis.disconnect();
@@ -202,8 +296,17 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
     try {
       const first = await startStore(settings, proxy.rewrite(schema.url));
       await proxy.down();
-      await publisher.publishBatch('md.bars', makeBars(300, { symbol: 'restart' }).map((b) => createEnvelope('md.Bar', b, { key: 'RESTART' })));
-      await until(() => first.coordinator.size === 100, 20_000, 'queue full while the database is down');
+      await publisher.publishBatch(
+        'md.bars',
+        makeBars(300, { symbol: 'restart' }).map((b) =>
+          createEnvelope('md.Bar', b, { key: 'RESTART' }),
+        ),
+      );
+      await until(
+        () => first.coordinator.size === 100,
+        20_000,
+        'queue full while the database is down',
+      );
       await first.close(); // what SIGTERM runs: stop reading, drain for 0.2 s, leave the rest
       stores.splice(stores.indexOf(first), 1);
       const pending = (await redis.xpending(`${ns}.md.bars`, 'store')) as [number, ...unknown[]];
@@ -212,8 +315,16 @@ describeWithServices('store ingest from Redis Streams into PostgreSQL', () => {
 
       await proxy.up();
       await startStore(settings, proxy.rewrite(schema.url));
-      await until(async () => (await countBars()) === 300, 30_000, 'all 300 bars written after the restart');
-      await until(async () => Number(((await redis.xpending(`${ns}.md.bars`, 'store')) as [number])[0]) === 0, 20_000, 'nothing left pending');
+      await until(
+        async () => (await countBars()) === 300,
+        30_000,
+        'all 300 bars written after the restart',
+      );
+      await until(
+        async () => Number(((await redis.xpending(`${ns}.md.bars`, 'store')) as [number])[0]) === 0,
+        20_000,
+        'nothing left pending',
+      );
     } finally {
       redis.disconnect();
       await proxy.down();

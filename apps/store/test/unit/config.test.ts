@@ -31,8 +31,18 @@ describe('store settings', () => {
   });
 
   it('reads overrides', () => {
-    const env = loadStoreEnv({ PORT: '9000', MDS_COORDINATOR_OVERFLOW: 'drop_oldest', MDS_RETRY_JITTER: 'false', MDS_COORDINATOR_FLUSH_INTERVAL: '0.5' });
-    expect(env).toMatchObject({ PORT: 9000, MDS_COORDINATOR_OVERFLOW: 'drop_oldest', MDS_RETRY_JITTER: false, MDS_COORDINATOR_FLUSH_INTERVAL: 0.5 });
+    const env = loadStoreEnv({
+      PORT: '9000',
+      MDS_COORDINATOR_OVERFLOW: 'drop_oldest',
+      MDS_RETRY_JITTER: 'false',
+      MDS_COORDINATOR_FLUSH_INTERVAL: '0.5',
+    });
+    expect(env).toMatchObject({
+      PORT: 9000,
+      MDS_COORDINATOR_OVERFLOW: 'drop_oldest',
+      MDS_RETRY_JITTER: false,
+      MDS_COORDINATOR_FLUSH_INTERVAL: 0.5,
+    });
   });
 
   it('rejects bad values with one clear line per variable', () => {
@@ -58,26 +68,48 @@ describe('store settings', () => {
   });
 
   it('checks the watermarks and the webhook settings against each other', () => {
-    expect(() => loadStoreEnv({ MDS_COORDINATOR_CAPACITY: '100', MDS_COORDINATOR_HIGH_WATERMARK: '50', MDS_COORDINATOR_LOW_WATERMARK: '60' })).toThrow(
-      'MDS_COORDINATOR_LOW_WATERMARK: must be below the high watermark (50), got 60',
+    expect(() =>
+      loadStoreEnv({
+        MDS_COORDINATOR_CAPACITY: '100',
+        MDS_COORDINATOR_HIGH_WATERMARK: '50',
+        MDS_COORDINATOR_LOW_WATERMARK: '60',
+      }),
+    ).toThrow('MDS_COORDINATOR_LOW_WATERMARK: must be below the high watermark (50), got 60');
+    expect(() =>
+      loadStoreEnv({ MDS_COORDINATOR_CAPACITY: '100', MDS_COORDINATOR_HIGH_WATERMARK: '150' }),
+    ).toThrow('MDS_COORDINATOR_HIGH_WATERMARK');
+    expect(() => loadStoreEnv({ MDS_FB_ENABLE_HTTP_BROADCAST: 'true' })).toThrow(
+      'MDS_FB_HTTP_ENDPOINT: is required',
     );
-    expect(() => loadStoreEnv({ MDS_COORDINATOR_CAPACITY: '100', MDS_COORDINATOR_HIGH_WATERMARK: '150' })).toThrow('MDS_COORDINATOR_HIGH_WATERMARK');
-    expect(() => loadStoreEnv({ MDS_FB_ENABLE_HTTP_BROADCAST: 'true' })).toThrow('MDS_FB_HTTP_ENDPOINT: is required');
-    expect(() => loadStoreEnv({ MDS_FB_HTTP_ENDPOINT: 'not a url' })).toThrow('MDS_FB_HTTP_ENDPOINT');
+    expect(() => loadStoreEnv({ MDS_FB_HTTP_ENDPOINT: 'not a url' })).toThrow(
+      'MDS_FB_HTTP_ENDPOINT',
+    );
   });
 });
 
 describe('production database', () => {
   it('requires DATABASE_URL when NODE_ENV=production', () => {
-    expect(() => loadStoreEnv({ NODE_ENV: 'production' })).toThrow('DATABASE_URL: is required when NODE_ENV=production');
-    expect(loadStoreEnv({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/mdp' }).DATABASE_URL).toBe('postgres://db/mdp');
+    expect(() => loadStoreEnv({ NODE_ENV: 'production' })).toThrow(
+      'DATABASE_URL: is required when NODE_ENV=production',
+    );
+    expect(
+      loadStoreEnv({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/mdp' }).DATABASE_URL,
+    ).toBe('postgres://db/mdp');
     expect(loadStoreEnv({ NODE_ENV: 'development' }).DATABASE_URL).toBeUndefined();
   });
 
   it('the service exits 1 at start-up, naming the variable, instead of opening embedded PGlite', () => {
-    const env: Record<string, string | undefined> = { ...process.env, NODE_ENV: 'production', PORT: '0' };
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: '0',
+    };
     delete env.DATABASE_URL;
-    const run = spawnSync(process.execPath, ['-r', REGISTER_TS, join(__dirname, '..', '..', 'src', 'main.ts')], { env, encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(
+      process.execPath,
+      ['-r', REGISTER_TS, join(__dirname, '..', '..', 'src', 'main.ts')],
+      { env, encoding: 'utf8', timeout: 30_000 },
+    );
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('DATABASE_URL: is required when NODE_ENV=production');
   });

@@ -1,7 +1,11 @@
 import { CircuitState } from 'cockatiel';
 import { Registry } from 'prom-client';
 import type { FeedbackEvent } from '@mdp/contracts';
-import { SettleOutcome, WriteCoordinator, WriteCoordinatorOptions } from '../../src/coordinator/write-coordinator';
+import {
+  SettleOutcome,
+  WriteCoordinator,
+  WriteCoordinatorOptions,
+} from '../../src/coordinator/write-coordinator';
 
 interface Item {
   id: number;
@@ -55,7 +59,8 @@ function setup(overrides: Partial<WriteCoordinatorOptions<Item>> = {}) {
     id: 'test',
     sink,
     isRetryable,
-    deadLetter: async (items, error, attempts) => void dead.push({ ids: items.map((i) => i.id), error: error.message, attempts }),
+    deadLetter: async (items, error, attempts) =>
+      void dead.push({ ids: items.map((i) => i.id), error: error.message, attempts }),
     onSettled: (items, outcome) => items.forEach((i) => settled.set(i.id, outcome)),
     feedback: { publish: (e) => void events.push(e) },
     capacity: 100,
@@ -70,7 +75,8 @@ function setup(overrides: Partial<WriteCoordinatorOptions<Item>> = {}) {
   return { sink, dead, settled, events, registry, coord };
 }
 
-const items = (from: number, n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: from + i }));
+const items = (from: number, n: number): Item[] =>
+  Array.from({ length: n }, (_, i) => ({ id: from + i }));
 
 async function metric(registry: Registry, name: string): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -98,8 +104,19 @@ describe('WriteCoordinator', () => {
 
   it('retries retryable failures with exponential backoff and then writes', async () => {
     const delays: number[] = [];
-    const { coord, sink, settled } = setup({ workers: 1, retry: { maxAttempts: 4, initialBackoffMs: 10, maxBackoffMs: 1000, multiplier: 3, jitter: false } });
-    (coord as unknown as { retry: { onRetry: (cb: (e: { delay: number }) => void) => void } }).retry.onRetry((e) => delays.push(e.delay));
+    const { coord, sink, settled } = setup({
+      workers: 1,
+      retry: {
+        maxAttempts: 4,
+        initialBackoffMs: 10,
+        maxBackoffMs: 1000,
+        multiplier: 3,
+        jitter: false,
+      },
+    });
+    (
+      coord as unknown as { retry: { onRetry: (cb: (e: { delay: number }) => void) => void } }
+    ).retry.onRetry((e) => delays.push(e.delay));
     sink.failNext = 3;
     coord.start();
     await coord.submit({ id: 1 });
@@ -129,7 +146,12 @@ describe('WriteCoordinator', () => {
     await coord.submitMany(batch);
     await until(() => settled.size === 10);
     expect([...sink.written].sort((a, b) => a - b)).toEqual([0, 1, 2, 4, 5, 6, 8, 9]);
-    expect(dead.map((d) => d.ids).flat().sort()).toEqual([3, 7]);
+    expect(
+      dead
+        .map((d) => d.ids)
+        .flat()
+        .sort(),
+    ).toEqual([3, 7]);
     expect(dead[0].error).toBe('invalid input syntax');
     expect(await metric(registry, 'mds_coord_workers_alive')).toBe(2);
     await coord.stop(1000);
@@ -181,7 +203,13 @@ describe('WriteCoordinator', () => {
     // The queue may pass ok -> hard -> ok while the blocked producer refills it: wait for the final event.
     await until(() => events[events.length - 1]?.level === 'ok');
     const last = events[events.length - 1];
-    expect(last).toMatchObject({ level: 'ok', reason: 'queue_recovered', coordinator_id: 'test', capacity: 20, source: 'store' });
+    expect(last).toMatchObject({
+      level: 'ok',
+      reason: 'queue_recovered',
+      coordinator_id: 'test',
+      capacity: 20,
+      source: 'store',
+    });
     expect(await metric(registry, 'mds_coord_items_dropped_total')).toBe(0);
     await coord.stop(1000);
   });
@@ -221,7 +249,11 @@ describe('WriteCoordinator', () => {
   });
 
   it('leaves what it cannot write within the drain timeout unsettled', async () => {
-    const { coord, sink, settled } = setup({ workers: 1, batchSize: 5, breaker: { failureThreshold: 1, halfOpenAfterMs: 60_000 } });
+    const { coord, sink, settled } = setup({
+      workers: 1,
+      batchSize: 5,
+      breaker: { failureThreshold: 1, halfOpenAfterMs: 60_000 },
+    });
     sink.down = true;
     coord.start();
     await coord.submitMany(items(0, 12));

@@ -3,9 +3,15 @@ import { decodeEnvelope } from '@mdp/contracts';
 import { createEventBus } from '@mdp/pulse';
 import { FeedbackEmitter } from '../../src/feedback/feedback-emitter';
 import { HttpFeedbackBroadcaster } from '../../src/feedback/http-broadcaster';
-import { feedbackEnvelope, pulseFeedbackPublisher } from '../../src/feedback/pulse-feedback-publisher';
+import {
+  feedbackEnvelope,
+  pulseFeedbackPublisher,
+} from '../../src/feedback/pulse-feedback-publisher';
 
-const event = (level: FeedbackEvent['level'], extra: Partial<FeedbackEvent> = {}): FeedbackEvent => ({
+const event = (
+  level: FeedbackEvent['level'],
+  extra: Partial<FeedbackEvent> = {},
+): FeedbackEvent => ({
   coordinator_id: 'store',
   queue_size: 8000,
   capacity: 10_000,
@@ -43,24 +49,42 @@ describe('Pulse feedback publisher', () => {
   it('publishes a valid telemetry.FeedbackEvent envelope keyed by coordinator id on the configured track', async () => {
     const bus = createEventBus({ backend: 'inmem', namespace: 'fbtest', track: 'v2' });
     const received: unknown[] = [];
-    const sub = bus.subscribe({ stream: 'telemetry.feedback', group: 'g', consumer: 'c' }, (env) => void received.push(env));
-    await pulseFeedbackPublisher(bus, 'v2')(event('ok', { reason: 'queue_recovered', utilization: 0.5 }));
+    const sub = bus.subscribe(
+      { stream: 'telemetry.feedback', group: 'g', consumer: 'c' },
+      (env) => void received.push(env),
+    );
+    await pulseFeedbackPublisher(
+      bus,
+      'v2',
+    )(event('ok', { reason: 'queue_recovered', utilization: 0.5 }));
     const start = Date.now();
-    while (received.length === 0 && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 5));
+    while (received.length === 0 && Date.now() - start < 5000)
+      await new Promise((r) => setTimeout(r, 5));
     await sub.close();
     await bus.close();
     const decoded = decodeEnvelope(received[0]);
     expect(decoded.ok).toBe(true);
     expect(received[0]).toMatchObject({
       key: 'store',
-      meta: { schema_id: 'telemetry.FeedbackEvent', track: 'v2', headers: { reason: 'queue_recovered', utilization: '0.5000' } },
+      meta: {
+        schema_id: 'telemetry.FeedbackEvent',
+        track: 'v2',
+        headers: { reason: 'queue_recovered', utilization: '0.5000' },
+      },
       payload: { level: 'ok', reason: 'queue_recovered', coordinator_id: 'store' },
     });
   });
 
   it('v1 payloads carry only the v1 fields', () => {
     const env = feedbackEnvelope(event('hard', { reason: 'x', utilization: 0.9 }), 'v1');
-    expect(Object.keys(env.payload as object).sort()).toEqual(['capacity', 'coordinator_id', 'level', 'queue_size', 'source', 'ts']);
+    expect(Object.keys(env.payload as object).sort()).toEqual([
+      'capacity',
+      'coordinator_id',
+      'level',
+      'queue_size',
+      'source',
+      'ts',
+    ]);
     expect(env.meta.track).toBe('v1');
   });
 });
@@ -75,7 +99,12 @@ describe('HttpFeedbackBroadcaster', () => {
       if (failures-- > 0) throw new Error('ECONNREFUSED');
       return new Response(null, { status: 204 });
     }) as unknown as typeof fetch;
-    const b = new HttpFeedbackBroadcaster({ endpoint: 'http://hook/fb', maxRetries: 3, backoffMs: 1, fetch: fakeFetch });
+    const b = new HttpFeedbackBroadcaster({
+      endpoint: 'http://hook/fb',
+      maxRetries: 3,
+      backoffMs: 1,
+      fetch: fakeFetch,
+    });
     const ret = b.send(event('hard'));
     expect(ret).toBeUndefined(); // fire and forget
     await b.flush();
@@ -117,8 +146,16 @@ describe('HttpFeedbackBroadcaster', () => {
 describe('HttpFeedbackBroadcaster shutdown', () => {
   it('stop cancels a post in progress and abandons queued events', async () => {
     const hanging = ((_u: string, init: RequestInit) =>
-      new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))))) as unknown as typeof fetch;
-    const b = new HttpFeedbackBroadcaster({ endpoint: 'http://hook', timeoutMs: 60_000, maxRetries: 5, backoffMs: 60_000, fetch: hanging });
+      new Promise((_, reject) =>
+        init.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+      )) as unknown as typeof fetch;
+    const b = new HttpFeedbackBroadcaster({
+      endpoint: 'http://hook',
+      timeoutMs: 60_000,
+      maxRetries: 5,
+      backoffMs: 60_000,
+      fetch: hanging,
+    });
     b.send(event('hard'));
     b.send(event('ok'));
     await b.stop();

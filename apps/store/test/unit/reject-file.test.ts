@@ -15,27 +15,49 @@ describe('RejectFile', () => {
 
   it('appends one NDJSON record per item with item, error, attempts and ts', async () => {
     const dlq = new RejectFile<{ n: number }>(file);
-    await Promise.all([dlq.append([{ n: 1 }, { n: 2 }], new Error('boom'), 5), dlq.append([{ n: 3 }], 'bad row', 0)]);
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    await Promise.all([
+      dlq.append([{ n: 1 }, { n: 2 }], new Error('boom'), 5),
+      dlq.append([{ n: 3 }], 'bad row', 0),
+    ]);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.item.n)).toEqual([1, 2, 3]);
-    expect(lines[0]).toEqual({ item: { n: 1 }, error: 'boom', attempts: 5, ts: expect.any(Number) });
+    expect(lines[0]).toEqual({
+      item: { n: 1 },
+      error: 'boom',
+      attempts: 5,
+      ts: expect.any(Number),
+    });
     expect(lines[2]).toMatchObject({ error: 'bad row', attempts: 0 });
     expect(Object.keys(lines[0])).toEqual(['item', 'error', 'attempts', 'ts']);
   });
 
   it('lists with offset and limit and skips undecodable lines', async () => {
     const dlq = new RejectFile<{ n: number }>(file);
-    await dlq.append([1, 2, 3, 4].map((n) => ({ n })), 'e', 1);
+    await dlq.append(
+      [1, 2, 3, 4].map((n) => ({ n })),
+      'e',
+      1,
+    );
     appendFileSync(file, 'not json\n');
     const page = await dlq.list({ offset: 1, limit: 2 });
     expect(page.total).toBe(4);
     expect(page.records.map((r) => r.item.n)).toEqual([2, 3]);
-    expect(await new RejectFile(path.join(dir, 'missing.ndjson')).list()).toEqual({ total: 0, records: [] });
+    expect(await new RejectFile(path.join(dir, 'missing.ndjson')).list()).toEqual({
+      total: 0,
+      records: [],
+    });
   });
 
   it('replays every record and empties the file; corrupt lines are kept aside', async () => {
     const dlq = new RejectFile<{ n: number }>(file);
-    await dlq.append([1, 2, 3, 4, 5].map((n) => ({ n })), 'e', 1);
+    await dlq.append(
+      [1, 2, 3, 4, 5].map((n) => ({ n })),
+      'e',
+      1,
+    );
     appendFileSync(file, '{"oops"\n');
     const seen: number[][] = [];
     const res = await dlq.replay(async (items) => void seen.push(items.map((i) => i.n)), 2);
@@ -47,7 +69,11 @@ describe('RejectFile', () => {
 
   it('keeps what was not replayed when the replay fails part-way', async () => {
     const dlq = new RejectFile<{ n: number }>(file);
-    await dlq.append([1, 2, 3, 4, 5].map((n) => ({ n })), 'e', 1);
+    await dlq.append(
+      [1, 2, 3, 4, 5].map((n) => ({ n })),
+      'e',
+      1,
+    );
     let calls = 0;
     await expect(
       dlq.replay(async () => {
@@ -63,6 +89,8 @@ describe('RejectFile', () => {
     await dlq.append([{ n: 1 }], 'e', 1);
     const res = await dlq.replay(async (items) => dlq.append(items, 'still bad', 1));
     expect(res.replayed).toBe(1);
-    expect((await dlq.list()).records).toEqual([expect.objectContaining({ item: { n: 1 }, error: 'still bad' })]);
+    expect((await dlq.list()).records).toEqual([
+      expect.objectContaining({ item: { n: 1 }, error: 'still bad' }),
+    ]);
   });
 });

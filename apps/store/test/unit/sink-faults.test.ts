@@ -28,11 +28,23 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
   });
 
   it('reads and validates its settings', () => {
-    const env = loadStoreEnv({ MDS_FAULT_SINK_DELAY_MS: '20', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '250.5', MDS_FAULT_SINK_DURATION_SEC: '8' });
-    expect(env).toMatchObject({ MDS_FAULT_SINK_DELAY_MS: 20, MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 250.5, MDS_FAULT_SINK_DURATION_SEC: 8 });
+    const env = loadStoreEnv({
+      MDS_FAULT_SINK_DELAY_MS: '20',
+      MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '250.5',
+      MDS_FAULT_SINK_DURATION_SEC: '8',
+    });
+    expect(env).toMatchObject({
+      MDS_FAULT_SINK_DELAY_MS: 20,
+      MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 250.5,
+      MDS_FAULT_SINK_DURATION_SEC: 8,
+    });
     let err: unknown;
     try {
-      loadStoreEnv({ MDS_FAULT_SINK_DELAY_MS: '-1', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 'fast', MDS_FAULT_SINK_DURATION_SEC: '0' });
+      loadStoreEnv({
+        MDS_FAULT_SINK_DELAY_MS: '-1',
+        MDS_FAULT_SINK_MAX_ROWS_PER_SEC: 'fast',
+        MDS_FAULT_SINK_DURATION_SEC: '0',
+      });
     } catch (e) {
       err = e;
     }
@@ -45,7 +57,11 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
 
   it('shares one row rate between concurrent batches and adds the fixed delay', () => {
     let now = 1_000;
-    const sink = new FaultySink(new CountingSink(), { delayMs: 50, maxRowsPerSec: 1000 }, () => now);
+    const sink = new FaultySink(
+      new CountingSink(),
+      { delayMs: 50, maxRowsPerSec: 1000 },
+      () => now,
+    );
     expect(sink.admit(100)).toBe(100); // 100 rows at 1000/s: 100 ms
     expect(sink.admit(100)).toBe(200); // booked after the first
     now += 500;
@@ -54,7 +70,11 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
 
   it('ends after its duration and never holds a batch past the end', () => {
     let now = 0;
-    const sink = new FaultySink(new CountingSink(), { delayMs: 0, maxRowsPerSec: 10, durationMs: 2_000 }, () => now);
+    const sink = new FaultySink(
+      new CountingSink(),
+      { delayMs: 0, maxRowsPerSec: 10, durationMs: 2_000 },
+      () => now,
+    );
     expect(sink.active).toBe(true);
     expect(sink.admit(100)).toBe(2_000); // 10 s of rows, cut at the end of the fault
     now = 2_000;
@@ -73,7 +93,13 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
 
 describe('sink faults at run time (MDS_FAULT_SINK_ADMIN, PUT /admin/faults/sink)', () => {
   const coordinatorWith = (env: Record<string, string>) =>
-    createStoreCoordinator(loadStoreEnv(env), {} as SqlClient, {} as RejectFiles, new FeedbackEmitter(), new Registry());
+    createStoreCoordinator(
+      loadStoreEnv(env),
+      {} as SqlClient,
+      {} as RejectFiles,
+      new FeedbackEmitter(),
+      new Registry(),
+    );
 
   it('a FaultySink takes new settings while running: the new rate applies at once and forgets the old bookings', () => {
     let now = 0;
@@ -95,12 +121,31 @@ describe('sink faults at run time (MDS_FAULT_SINK_ADMIN, PUT /admin/faults/sink)
   });
 
   it('reads and replaces the faults; bad bodies are rejected with the field named', () => {
-    const coordinator = coordinatorWith({ MDS_FAULT_SINK_ADMIN: 'true', MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '5000' });
+    const coordinator = coordinatorWith({
+      MDS_FAULT_SINK_ADMIN: 'true',
+      MDS_FAULT_SINK_MAX_ROWS_PER_SEC: '5000',
+    });
     const controller = new SinkFaultAdminController(coordinator);
-    expect(controller.current()).toEqual({ delay_ms: 0, max_rows_per_sec: 5000, duration_sec: null });
-    expect(controller.replace({ max_rows_per_sec: 500, duration_sec: 20 })).toEqual({ delay_ms: 0, max_rows_per_sec: 500, duration_sec: 20 });
-    expect(faultySinkOf(coordinator)!.settings).toEqual({ delayMs: 0, maxRowsPerSec: 500, durationMs: 20_000 });
-    expect(controller.replace({})).toEqual({ delay_ms: 0, max_rows_per_sec: null, duration_sec: null });
+    expect(controller.current()).toEqual({
+      delay_ms: 0,
+      max_rows_per_sec: 5000,
+      duration_sec: null,
+    });
+    expect(controller.replace({ max_rows_per_sec: 500, duration_sec: 20 })).toEqual({
+      delay_ms: 0,
+      max_rows_per_sec: 500,
+      duration_sec: 20,
+    });
+    expect(faultySinkOf(coordinator)!.settings).toEqual({
+      delayMs: 0,
+      maxRowsPerSec: 500,
+      durationMs: 20_000,
+    });
+    expect(controller.replace({})).toEqual({
+      delay_ms: 0,
+      max_rows_per_sec: null,
+      duration_sec: null,
+    });
     expect(() => controller.replace({ max_rows_per_sec: -1 })).toThrow(/max_rows_per_sec/);
     expect(() => controller.replace({ rows: 5 })).toThrow(UnprocessableEntityException);
     expect(() => controller.replace('fast')).toThrow(UnprocessableEntityException);

@@ -3,7 +3,12 @@ import { runMigrations } from '../../src/sinks/migrations';
 import type { QueryResult, SqlClient, SqlSession } from '@mdp/sql';
 import { CopyBufferPool, binaryEncoderFor } from '../../src/sinks/copy-binary';
 import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
-import { dedupeByKey, epochToTimestamptzText, toCopyText, upsertRows } from '../../src/sinks/upsert';
+import {
+  dedupeByKey,
+  epochToTimestamptzText,
+  toCopyText,
+  upsertRows,
+} from '../../src/sinks/upsert';
 import { makeBars } from '../helpers/bars';
 
 /** Records statements; answers pg_available_extensions as told. */
@@ -13,7 +18,8 @@ class FakeSql implements SqlClient {
   constructor(private readonly timescale: boolean) {}
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
     this.statements.push({ sql, params });
-    if (sql.includes('pg_available_extensions')) return { rows: (this.timescale ? [{}] : []) as R[], rowCount: this.timescale ? 1 : 0 };
+    if (sql.includes('pg_available_extensions'))
+      return { rows: (this.timescale ? [{}] : []) as R[], rowCount: this.timescale ? 1 : 0 };
     return { rows: [], rowCount: 0 };
   }
   async transaction<X>(fn: (s: SqlSession) => Promise<X>): Promise<X> {
@@ -48,7 +54,9 @@ describe('upsert SQL', () => {
     const { sql, params } = db.statements[0];
     expect(sql).toMatch(/^INSERT INTO "bars_ohlcv" AS t .* FROM unnest\(\$1::text\[\]/);
     expect(sql).toContain('ON CONFLICT ("provider", "symbol", "interval", "ts") DO UPDATE SET');
-    expect(sql).toContain('updated_at = now() WHERE (t."open", t."high", t."low", t."close", t."volume", t."trades", t."vwap") IS DISTINCT FROM (EXCLUDED."open"');
+    expect(sql).toContain(
+      'updated_at = now() WHERE (t."open", t."high", t."low", t."close", t."volume", t."trades", t."vwap") IS DISTINCT FROM (EXCLUDED."open"',
+    );
     expect(sql).toContain('to_timestamp(u.c3)');
     expect(params?.[1]).toEqual(['AAPL', 'AAPL', 'AAPL']);
   });
@@ -61,7 +69,9 @@ describe('upsert SQL', () => {
   });
 
   it('writes COPY text with NULLs and escapes', () => {
-    const text = toCopyText(NEWS, [{ provider: 'p', id: 'a\tb', published_at: 1.5, title: 'x\\y\nz', symbols: ['q'] }]);
+    const text = toCopyText(NEWS, [
+      { provider: 'p', id: 'a\tb', published_at: 1.5, title: 'x\\y\nz', symbols: ['q'] },
+    ]);
     expect(text).toBe('p\ta\\tb\t1.5\tx\\\\y\\nz\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t["Q"]\n');
   });
 });
@@ -78,8 +88,15 @@ describe('epochToTimestamptzText', () => {
   }
 
   it('matches Date-based formatting across days, years, fractions and negative epochs', () => {
-    const samples = [0, 59.999_999_6, 86_399.999_999_5, 86_400, -0.000_001, -86_400.5, 951_782_400, 1_700_000_000.123_456_5, 4_102_444_800.999_999_5, 253_402_300_799.5];
-    for (let i = 0; i < 20_000; i++) samples.push(Math.random() * 4e9 - 1e9, Math.floor(Math.random() * 4e9) + Math.floor(Math.random() * 2e6) / 2e6);
+    const samples = [
+      0, 59.999_999_6, 86_399.999_999_5, 86_400, -0.000_001, -86_400.5, 951_782_400,
+      1_700_000_000.123_456_5, 4_102_444_800.999_999_5, 253_402_300_799.5,
+    ];
+    for (let i = 0; i < 20_000; i++)
+      samples.push(
+        Math.random() * 4e9 - 1e9,
+        Math.floor(Math.random() * 4e9) + Math.floor(Math.random() * 2e6) / 2e6,
+      );
     for (let i = 0; i < 1_000; i++) samples.push(1_700_000_000 + Math.floor(i / 200) * 60); // runs of one bar time
     const wrong = samples.filter((s) => epochToTimestamptzText(s) !== viaDate(s));
     expect(wrong.map((s) => [s, epochToTimestamptzText(s), viaDate(s)])).toEqual([]);
@@ -97,7 +114,9 @@ describe('binary COPY encoding', () => {
 
   it('frames rows as PostgreSQL reads them: signature, field count, lengths, big-endian values, trailer', () => {
     const [bar] = makeBars(1);
-    const buf = binaryEncoderFor(BARS)!([{ ...bar, provider: 'é', ts: 946_684_800.000_002, trades: 5 }])!;
+    const buf = binaryEncoderFor(BARS)!([
+      { ...bar, provider: 'é', ts: 946_684_800.000_002, trades: 5 },
+    ])!;
     expect(buf.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
     let at = 19; // signature, flags, header extension length
     expect(buf.readInt16BE(at)).toBe(BARS.columns.length);

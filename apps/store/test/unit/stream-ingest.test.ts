@@ -36,7 +36,11 @@ function deliveries(n: number): { batch: Delivery<Row>[]; outcome: Outcome[] } {
   return { batch, outcome };
 }
 
-function coordinator(opts: { capacity: number; overflow?: 'block' | 'error'; write?: (items: StoreItem[]) => Promise<void> }) {
+function coordinator(opts: {
+  capacity: number;
+  overflow?: 'block' | 'error';
+  write?: (items: StoreItem[]) => Promise<void>;
+}) {
   return new WriteCoordinator<StoreItem>({
     id: 'ingest-test',
     sink: { write: opts.write ?? (async () => undefined) },
@@ -59,7 +63,9 @@ describe('StreamIngest', () => {
     const coord = coordinator({ capacity: 100, write: () => gate });
     const ingest = new StreamIngest(bus, coord, { consumer: 'c1', maxInFlight: 123 });
     ingest.start();
-    expect(subs.map((s) => [s.opts.stream, s.opts.group, s.opts.consumer, s.opts.maxInFlight])).toEqual([
+    expect(
+      subs.map((s) => [s.opts.stream, s.opts.group, s.opts.consumer, s.opts.maxInFlight]),
+    ).toEqual([
       ['md.bars', 'store', 'c1', 123],
       ['md.options', 'store', 'c1', 123],
       ['md.news', 'store', 'c1', 123],
@@ -82,7 +88,9 @@ describe('StreamIngest', () => {
     const coord = coordinator({ capacity: 3 }); // not started: nothing drains
     new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] }).start();
     let returned = false;
-    const handling = Promise.resolve(subs[0].handler(deliveries(5).batch)).then(() => (returned = true));
+    const handling = Promise.resolve(subs[0].handler(deliveries(5).batch)).then(
+      () => (returned = true),
+    );
     await new Promise((r) => setTimeout(r, 20));
     expect(returned).toBe(false);
     expect(coord.size).toBe(3);
@@ -97,7 +105,10 @@ describe('StreamIngest', () => {
     new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] }).start();
     const { batch, outcome } = deliveries(5);
     await subs[0].handler(batch);
-    expect(outcome.slice(3)).toEqual(['failed: store queue full (overflow=error)', 'failed: store queue full (overflow=error)']);
+    expect(outcome.slice(3)).toEqual([
+      'failed: store queue full (overflow=error)',
+      'failed: store queue full (overflow=error)',
+    ]);
     coord.start();
     await until(() => outcome.slice(0, 3).every((o) => o === 'acked'));
     await coord.stop(1000);
@@ -107,7 +118,9 @@ describe('StreamIngest', () => {
     const { bus, subs } = fakeBus();
     const coord = new WriteCoordinator<StoreItem>({
       id: 'ingest-fail',
-      sink: { write: async () => Promise.reject(Object.assign(new Error('bad'), { code: '22P02' })) },
+      sink: {
+        write: async () => Promise.reject(Object.assign(new Error('bad'), { code: '22P02' })),
+      },
       deadLetter: async () => Promise.reject(new Error('read-only file system')),
       isRetryable: () => false,
       onSettled: (items, outcome) => items.forEach((i) => i.settle?.(outcome)),
@@ -120,7 +133,11 @@ describe('StreamIngest', () => {
     const { batch, outcome } = deliveries(2);
     await subs[0].handler(batch);
     await until(() => outcome.every((o) => o !== 'pending'));
-    expect(outcome).toEqual(Array(2).fill('failed: store could neither write the row nor record it in the dead-letter file'));
+    expect(outcome).toEqual(
+      Array(2).fill(
+        'failed: store could neither write the row nor record it in the dead-letter file',
+      ),
+    );
     await coord.stop(1000);
   });
 
@@ -128,9 +145,18 @@ describe('StreamIngest', () => {
     const bus = createEventBus({ backend: 'inmem', namespace: uniqueId('ingest') });
     const coord = coordinator({ capacity: 500, write: () => new Promise((r) => setTimeout(r, 2)) });
     coord.start();
-    const ingest = new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'], batchSize: 100, blockMs: 20, maxInFlight: 1000 });
+    const ingest = new StreamIngest(bus, coord, {
+      consumer: 'c',
+      kinds: ['bars'],
+      batchSize: 100,
+      blockMs: 20,
+      maxInFlight: 1000,
+    });
     ingest.start();
-    await bus.publishBatch('md.bars', makeBars(3000).map((b) => createEnvelope('md.Bar', b as Row)));
+    await bus.publishBatch(
+      'md.bars',
+      makeBars(3000).map((b) => createEnvelope('md.Bar', b as Row)),
+    );
     await until(() => ingest.received > 0);
     // What StoreLifecycle does on SIGTERM.
     await ingest.stopReading();
@@ -138,7 +164,10 @@ describe('StreamIngest', () => {
     await ingest.close();
     expect(stop).toEqual({ drained: true, pending: 0 });
     const stats = await bus.groupStats('md.bars', STORE_GROUP);
-    expect({ received: ingest.received > 0, pending: stats.pending }).toEqual({ received: true, pending: 0 });
+    expect({ received: ingest.received > 0, pending: stats.pending }).toEqual({
+      received: true,
+      pending: 0,
+    });
     await bus.close();
   });
 
@@ -155,7 +184,10 @@ describe('StreamIngest', () => {
     expect(subs).toHaveLength(1);
     expect(ingest.resume()).toBe(true);
     expect(subs).toHaveLength(2);
-    expect(subs[1]).toMatchObject({ closed: false, opts: { stream: 'md.bars', group: 'store', consumer: 'c' } });
+    expect(subs[1]).toMatchObject({
+      closed: false,
+      opts: { stream: 'md.bars', group: 'store', consumer: 'c' },
+    });
     await ingest.close();
   });
 });

@@ -1,4 +1,8 @@
-import { BoundedQueue, QueueClosedError, QueueFullError } from '../../src/coordinator/bounded-queue';
+import {
+  BoundedQueue,
+  QueueClosedError,
+  QueueFullError,
+} from '../../src/coordinator/bounded-queue';
 import { WatermarkTracker, resolveWatermarks } from '../../src/coordinator/watermarks';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -10,7 +14,9 @@ describe('resolveWatermarks', () => {
   });
 
   it('rejects a low watermark that is not below the high one', () => {
-    expect(() => resolveWatermarks(100, 50, 50)).toThrow('low watermark (50) must be below the high watermark (50)');
+    expect(() => resolveWatermarks(100, 50, 50)).toThrow(
+      'low watermark (50) must be below the high watermark (50)',
+    );
     expect(() => resolveWatermarks(100, 120)).toThrow('high watermark');
     expect(() => resolveWatermarks(0)).toThrow('capacity');
   });
@@ -19,8 +25,27 @@ describe('resolveWatermarks', () => {
 describe('WatermarkTracker', () => {
   it('emits soft, hard and ok once per transition with hysteresis', () => {
     const t = new WatermarkTracker(8, 5);
-    const seen = [1, 5, 6, 7, 6, 7, 8, 9, 10, 8, 7, 6, 7, 5, 4, 6].map((n) => t.observe(n)?.level ?? null);
-    expect(seen).toEqual([null, null, 'soft', null, null, null, 'hard', null, null, null, null, null, null, 'ok', null, 'soft']);
+    const seen = [1, 5, 6, 7, 6, 7, 8, 9, 10, 8, 7, 6, 7, 5, 4, 6].map(
+      (n) => t.observe(n)?.level ?? null,
+    );
+    expect(seen).toEqual([
+      null,
+      null,
+      'soft',
+      null,
+      null,
+      null,
+      'hard',
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      'ok',
+      null,
+      'soft',
+    ]);
   });
 
   it('jumping straight to the high watermark reports only hard, and recovery carries the reason', () => {
@@ -31,13 +56,18 @@ describe('WatermarkTracker', () => {
 });
 
 describe('BoundedQueue', () => {
-  function queue(overflow: 'block' | 'drop_oldest' | 'error', capacity = 10, extra: { onDrop?: (n: number) => void } = {}) {
+  function queue(
+    overflow: 'block' | 'drop_oldest' | 'error',
+    capacity = 10,
+    extra: { onDrop?: (n: number) => void } = {},
+  ) {
     const events: Array<{ level: string; size: number; reason?: string }> = [];
     const q = new BoundedQueue<number>({
       capacity,
       overflow,
       onDrop: extra.onDrop,
-      onTransition: (t, size) => events.push({ level: t.level, size, ...(t.reason ? { reason: t.reason } : {}) }),
+      onTransition: (t, size) =>
+        events.push({ level: t.level, size, ...(t.reason ? { reason: t.reason } : {}) }),
     });
     return { q, events };
   }

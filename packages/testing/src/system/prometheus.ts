@@ -16,14 +16,19 @@ export function parsePrometheus(text: string): MetricSample[] {
     const m = SAMPLE.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(LABEL))
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     out.push({ name: m[1], labels, value: Number(m[3]) });
   }
   return out;
 }
 
 /** Sum of every sample named `name` whose labels include `labels` (0 when there is none). */
-export function sumMetric(samples: readonly MetricSample[], name: string, labels: Record<string, string> = {}): number {
+export function sumMetric(
+  samples: readonly MetricSample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number {
   let sum = 0;
   for (const s of samples) {
     if (s.name !== name) continue;

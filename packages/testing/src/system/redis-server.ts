@@ -56,9 +56,26 @@ export class RedisServer implements Stoppable {
   /** Starts (or restarts, on the same port and data) and waits until it answers PING. */
   async start(timeoutMs = 10_000): Promise<void> {
     if (this.child) return;
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no'];
-    args.push(...(this.opts.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
-    const child = spawn(this.opts.binary ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+    ];
+    args.push(
+      ...(this.opts.appendOnly
+        ? ['--appendonly', 'yes', '--appendfsync', 'always']
+        : ['--appendonly', 'no']),
+    );
+    const child = spawn(this.opts.binary ?? 'redis-server', args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-4000));
     child.stdout!.on('data', keep);
@@ -79,7 +96,11 @@ export class RedisServer implements Stoppable {
         if (!this.child) throw new Error(`redis-server exited: ${this.output.slice(-500)}`);
         return answersPing(this.port);
       },
-      { timeoutMs, what: `redis-server on port ${this.port}`, detail: () => this.output.slice(-1000) },
+      {
+        timeoutMs,
+        what: `redis-server on port ${this.port}`,
+        detail: () => this.output.slice(-1000),
+      },
     );
   }
 

@@ -24,7 +24,13 @@ export class ServiceEndpoint {
     }
   }
 
-  async health(): Promise<{ status: number; body: { state: string; components: Array<{ name: string; state: string; details: Record<string, string> }> } }> {
+  async health(): Promise<{
+    status: number;
+    body: {
+      state: string;
+      components: Array<{ name: string; state: string; details: Record<string, string> }>;
+    };
+  }> {
     const { status, body } = await this.get('/health');
     return { status, body: JSON.parse(body) };
   }
@@ -45,7 +51,11 @@ export class ServiceEndpoint {
   }
 
   async waitReady(timeoutMs = 20_000, detail?: () => string): Promise<void> {
-    await waitFor(async () => (await this.readyStatus()) === 200, { timeoutMs, what: `${this.name} /ready = 200`, detail });
+    await waitFor(async () => (await this.readyStatus()) === 200, {
+      timeoutMs,
+      what: `${this.name} /ready = 200`,
+      detail,
+    });
   }
 }
 
@@ -85,12 +95,17 @@ export class ServiceProcess implements Stoppable {
 
   private constructor(readonly opts: ServiceProcessOptions) {
     const env: Record<string, string> = {};
-    for (const key of BASE_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+    for (const key of BASE_ENV_KEYS)
+      if (process.env[key] !== undefined) env[key] = process.env[key]!;
     for (const [key, value] of Object.entries(opts.env)) if (value !== undefined) env[key] = value;
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      [...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child.stdout!.on('data', (chunk: Buffer) => this.collect(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => this.collect(chunk));
     this.exited = new Promise((resolve) => {
@@ -106,7 +121,8 @@ export class ServiceProcess implements Stoppable {
         resolve(this.exit);
       });
     });
-    if (opts.port !== undefined) this.http = new ServiceEndpoint(opts.name, `http://127.0.0.1:${opts.port}`);
+    if (opts.port !== undefined)
+      this.http = new ServiceEndpoint(opts.name, `http://127.0.0.1:${opts.port}`);
   }
 
   static start(opts: ServiceProcessOptions): ServiceProcess {
@@ -141,11 +157,18 @@ export class ServiceProcess implements Stoppable {
 
   /** Resolves with the first match of `pattern` in the output (past or future). */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    return waitFor(() => this.findLine(pattern) ?? (this.exit ? Promise.reject(new Error(`${this.name} exited (${describeExit(this.exit)})`)) : undefined), {
-      timeoutMs,
-      what: `${this.name} to print ${pattern}`,
-      detail: () => this.output(),
-    });
+    return waitFor(
+      () =>
+        this.findLine(pattern) ??
+        (this.exit
+          ? Promise.reject(new Error(`${this.name} exited (${describeExit(this.exit)})`))
+          : undefined),
+      {
+        timeoutMs,
+        what: `${this.name} to print ${pattern}`,
+        detail: () => this.output(),
+      },
+    );
   }
 
   findLine(pattern: RegExp): RegExpMatchArray | undefined {

@@ -10,7 +10,10 @@ export interface WaitOptions {
 }
 
 /** Polls `probe` until it returns a value other than undefined/false; throws after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: WaitOptions,
+): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -23,7 +26,9 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T
     if (Date.now() >= deadline) {
       const why = lastError ? ` (last error: ${(lastError as Error).message})` : '';
       const detail = opts.detail ? `\n${opts.detail()}` : '';
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${why}${detail}`);
+      throw new Error(
+        `timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${why}${detail}`,
+      );
     }
     await delay(opts.intervalMs ?? 100);
   }

@@ -17,8 +17,10 @@ export function legFromEnv(env: Record<string, string | undefined>): Leg {
   const track = env.SCHEMA_TRACK?.trim() || 'v1';
   const backend = env.EVENT_BUS_BACKEND?.trim() || 'redis';
   const problems: string[] = [];
-  if (!(TRACKS as readonly string[]).includes(track)) problems.push(`SCHEMA_TRACK=${track} is not a schema track (${TRACKS.join(' or ')})`);
-  if (!(BACKENDS as readonly string[]).includes(backend)) problems.push(`EVENT_BUS_BACKEND=${backend} is not a bus backend (${BACKENDS.join(' or ')})`);
+  if (!(TRACKS as readonly string[]).includes(track))
+    problems.push(`SCHEMA_TRACK=${track} is not a schema track (${TRACKS.join(' or ')})`);
+  if (!(BACKENDS as readonly string[]).includes(backend))
+    problems.push(`EVENT_BUS_BACKEND=${backend} is not a bus backend (${BACKENDS.join(' or ')})`);
   if (problems.length) throw new Error(`invalid contract-matrix leg: ${problems.join('; ')}`);
   const named = Boolean(env.SCHEMA_TRACK?.trim() || env.EVENT_BUS_BACKEND?.trim());
   return { track: track as Leg['track'], backend: backend as Leg['backend'], named };

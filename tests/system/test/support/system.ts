@@ -35,14 +35,18 @@ const NODE_ARGS = ['--max-semi-space-size=64'];
 
 export function assertBuilt(): void {
   const missing = Object.values(ENTRY).filter((f) => !existsSync(f));
-  if (missing.length) throw new Error(`system tests run the built services; run \`pnpm build\` first (missing: ${missing.join(', ')})`);
+  if (missing.length)
+    throw new Error(
+      `system tests run the built services; run \`pnpm build\` first (missing: ${missing.join(', ')})`,
+    );
 }
 
 export type Track = 'v1' | 'v2';
 export type Env = Record<string, string | undefined>;
 
 /** A bar's natural key as the store keys `bars_ohlcv` (symbols upper-case, ts in epoch seconds). */
-export const barKey = (symbol: string, interval: string, ts: number) => `${symbol.toUpperCase()}|${interval}|${ts}`;
+export const barKey = (symbol: string, interval: string, ts: number) =>
+  `${symbol.toUpperCase()}|${interval}|${ts}`;
 
 /** Store settings small enough that a few thousand bars fill the queue (high 1 600, low 800). */
 export const SMALL_STORE: Env = {
@@ -105,7 +109,9 @@ export class MetricsWatch {
   private timer?: NodeJS.Timeout;
   maxRssMb = 0;
 
-  constructor(private readonly counters: Array<{ name: string; labels?: Record<string, string> }>) {}
+  constructor(
+    private readonly counters: Array<{ name: string; labels?: Record<string, string> }>,
+  ) {}
 
   watch(endpoint: ServiceEndpoint): void {
     this.watched.push({ endpoint });
@@ -180,7 +186,11 @@ export class SystemUnderTest {
     };
   }
 
-  async start(service: 'store' | 'pipeline' | 'orchestrator', env: Env, name: string = service): Promise<ServiceProcess> {
+  async start(
+    service: 'store' | 'pipeline' | 'orchestrator',
+    env: Env,
+    name: string = service,
+  ): Promise<ServiceProcess> {
     const port = await freePort();
     const defaults: Env =
       service === 'store'
@@ -215,7 +225,10 @@ export class SystemUnderTest {
     const { rows } = await db.query<{ symbol: string; interval: string; ts: string }>(
       `SELECT symbol, interval, extract(epoch FROM ts)::bigint::text AS ts FROM bars_ohlcv`,
     );
-    return { keys: new Set(rows.map((r) => barKey(r.symbol, r.interval, Number(r.ts)))), rows: rows.length };
+    return {
+      keys: new Set(rows.map((r) => barKey(r.symbol, r.interval, Number(r.ts)))),
+      rows: rows.length,
+    };
   }
 
   async persistedCount(): Promise<number> {
