@@ -4,20 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalogueEntry, SERVICES, STREAM_CATALOGUE } from '@mdp/contracts';
-import { HEALTH_STREAM, sharedEnvShape } from '@mdp/service-kit';
+import { catalogueEntry, SERVICES, STREAM_CATALOGUE, STREAMS } from '@mdp/contracts';
+import { sharedEnvShape } from '@mdp/service-kit';
 import { OBSERVED_STREAMS, OBSERVER_GROUP } from '@mdp/orchestrator/dist/observer/observed-streams';
-// The modules that name the streams, not the packages' entry points (which start or load a whole service).
-import { AUDIT_STREAM, CONTROL_STREAM } from '@mdp/pipeline/dist/control/control-consumer';
-import {
-  FEEDBACK_GROUP,
-  FEEDBACK_STREAM,
-  RATE_ADJUSTMENT_STREAM,
-} from '@mdp/pipeline/dist/feedback/feedback-consumer';
-import {
-  FEEDBACK_SCHEMA_ID,
-  FEEDBACK_STREAM as STORE_FEEDBACK_STREAM,
-} from '@mdp/store/dist/feedback/pulse-feedback-publisher';
+// The modules that name the groups, not the packages' entry points (which start or load a whole service).
+import { FEEDBACK_GROUP } from '@mdp/pipeline/dist/feedback/feedback-consumer';
 import { MD_STREAMS, STORE_GROUP } from '@mdp/store/dist/ingest/stream-ingest';
 import {
   renderSystemDoc,
@@ -50,17 +41,17 @@ describe('the stream catalogue agrees with the services', () => {
   it('store: ingests every md stream in its group and publishes feedback', () => {
     for (const stream of Object.values(MD_STREAMS))
       expect(groupsOf(stream)).toContain(`store:${STORE_GROUP}`);
-    expect(catalogueEntry(STORE_FEEDBACK_STREAM)).toMatchObject({
-      schemaIds: [FEEDBACK_SCHEMA_ID],
+    expect(catalogueEntry(STREAMS.feedback)).toMatchObject({
+      schemaIds: ['telemetry.FeedbackEvent'],
       publishers: expect.arrayContaining(['store']),
     });
   });
 
   it('pipeline: reads feedback and control in its groups, publishes rate adjustments and audit entries', () => {
-    expect(groupsOf(FEEDBACK_STREAM)).toContain(`pipeline:${FEEDBACK_GROUP}`);
-    expect(groupsOf(CONTROL_STREAM)).toContain('pipeline:pipeline');
-    expect(catalogueEntry(RATE_ADJUSTMENT_STREAM)?.publishers).toContain('pipeline');
-    expect(catalogueEntry(AUDIT_STREAM)?.publishers).toContain('pipeline');
+    expect(groupsOf(STREAMS.feedback)).toContain(`pipeline:${FEEDBACK_GROUP}`);
+    expect(groupsOf(STREAMS.control)).toContain('pipeline:pipeline');
+    expect(catalogueEntry(STREAMS.rateAdjustment)?.publishers).toContain('pipeline');
+    expect(catalogueEntry(STREAMS.audit)?.publishers).toContain('pipeline');
   });
 
   it('orchestrator: observes its streams in its group, with the schema the catalogue names', () => {
@@ -71,19 +62,20 @@ describe('the stream catalogue agrees with the services', () => {
   });
 
   it('heartbeats: every service publishes them', () => {
-    expect(catalogueEntry(HEALTH_STREAM)?.publishers).toEqual(
+    expect(catalogueEntry(STREAMS.health)?.publishers).toEqual(
       expect.arrayContaining([...SERVICES]),
     );
   });
 
   it('control: every group the orchestrator inspects on control.actions is in the catalogue', () => {
-    expect(groupsOf(CONTROL_STREAM)).toEqual(
+    expect(groupsOf(STREAMS.control)).toEqual(
       expect.arrayContaining(['pipeline:pipeline', 'store:store']),
     );
   });
 
-  it('lists each stream once', () => {
+  it('lists each stream once, and every named stream', () => {
     const names = STREAM_CATALOGUE.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
+    expect([...names].sort()).toEqual(Object.values(STREAMS).sort());
   });
 });

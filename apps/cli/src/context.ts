@@ -103,7 +103,7 @@ export async function existingStreams(redis: Redis, namespace: string): Promise<
 
 /** Catalogue streams first, then any other stream found in Redis. */
 export async function knownStreams(redis: Redis, namespace: string): Promise<string[]> {
-  const catalogue = STREAM_CATALOGUE.map((s) => s.name);
+  const catalogue: string[] = STREAM_CATALOGUE.map((s) => s.name);
   return [
     ...catalogue,
     ...(await existingStreams(redis, namespace)).filter((s) => !catalogue.includes(s)),

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeadLetterStore } from '@mdp/store/dist/dlq/dead-letter-store';
+import { RejectFiles } from '@mdp/store/dist/rejects/reject-files';
 import { describeWithRedis } from '@mdp/testing';
 import { bar, barEnvelope, isolatedNamespace, mdp, until } from './helpers';
 
@@ -71,7 +71,7 @@ describeWithRedis('mdp dlq (real Redis, and the store file DLQ)', () => {
   it("--sink reads the store's file DLQ through the store's dlq CLI", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mdp-dlq-'));
     try {
-      await new DeadLetterStore(dir).record(
+      await new RejectFiles(dir).record(
         'bars',
         [bar('AAPL', 1), bar('IBM', 2)] as never[],
         'value out of range',

@@ -13,8 +13,8 @@ import { ConfigError } from '@mdp/service-kit';
 import { replayDeadLetters } from './app/admin.module';
 import { createStoreCoordinator } from './app/coordinator.module';
 import { loadStoreEnv, StoreEnv } from './config/store-config';
-import { DeadLetterStore } from './dlq/dead-letter-store';
-import { FeedbackBus } from './feedback/feedback-bus';
+import { RejectFiles } from './rejects/reject-files';
+import { FeedbackEmitter } from './feedback/feedback-emitter';
 import { runMigrations } from './sinks/migrations';
 import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
 import { SINK_KINDS, SinkKind } from './sinks/tables';
@@ -43,7 +43,7 @@ export async function runCli(
     return values.help ? 0 : 2;
   }
   const settings = loadStoreEnv(env);
-  const dlq = new DeadLetterStore(settings.MDS_DLQ_DIR);
+  const dlq = new RejectFiles(settings.MDS_DLQ_DIR);
   const sink = values.sink;
   if (sink !== undefined && !(SINK_KINDS as readonly string[]).includes(sink))
     throw new Error(`unknown sink "${sink}"; one of ${SINK_KINDS.join(', ')}`);
@@ -71,7 +71,7 @@ export async function runCli(
       settings,
       db,
       dlq,
-      new FeedbackBus(),
+      new FeedbackEmitter(),
       new Registry(),
     );
     coordinator.start();

@@ -1,6 +1,6 @@
 import { decodePayload, SchemaId } from '@mdp/contracts';
 import type { SettleOutcome, WriteCoordinator } from './coordinator/write-coordinator';
-import type { DeadLetterStore } from './dlq/dead-letter-store';
+import type { RejectFiles } from './rejects/reject-files';
 import type { StoreItem } from './sinks/store-sink';
 import type { Row, SinkKind } from './sinks/tables';
 
@@ -29,7 +29,7 @@ export interface WriteReport {
 export class StoreWriter {
   constructor(
     private readonly coordinator: WriteCoordinator<StoreItem>,
-    private readonly dlq: DeadLetterStore,
+    private readonly dlq: RejectFiles,
   ) {}
 
   /** Resolves once every row is written, dead-lettered or dropped. */

@@ -30,7 +30,7 @@ export interface ConsumerGroup {
 
 export interface StreamEntry {
   /** Logical name, without the namespace: `md.bars`. */
-  name: string;
+  name: StreamName;
   /** Schema ids its envelopes may carry (`meta.schema_id`). */
   schemaIds: readonly SchemaId[];
   publishers: readonly ServiceName[];
@@ -38,6 +38,20 @@ export interface StreamEntry {
   retention: StreamRetention;
   description: string;
 }
+
+/** Every logical stream name, once: publishers and consumers import these instead of spelling names. */
+export const STREAMS = {
+  bars: 'md.bars',
+  options: 'md.options',
+  news: 'md.news',
+  fundamentals: 'md.fundamentals',
+  feedback: 'telemetry.feedback',
+  rateAdjustment: 'telemetry.rate_adjustment',
+  audit: 'telemetry.audit',
+  health: 'telemetry.health',
+  control: 'control.actions',
+} as const;
+export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
 const UNTRIMMED: StreamRetention = { kind: 'untrimmed' };
 const storeIngest = (what: string): ConsumerGroup => ({
@@ -48,7 +62,7 @@ const storeIngest = (what: string): ConsumerGroup => ({
 
 export const STREAM_CATALOGUE: readonly StreamEntry[] = [
   {
-    name: 'md.bars',
+    name: STREAMS.bars,
     schemaIds: ['md.Bar'],
     publishers: ['pipeline'],
     groups: [storeIngest('bars (OHLCV)')],
@@ -56,7 +70,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'OHLCV bars from the providers',
   },
   {
-    name: 'md.options',
+    name: STREAMS.options,
     schemaIds: ['md.OptionSnap'],
     publishers: ['pipeline'],
     groups: [storeIngest('option snapshots')],
@@ -64,7 +78,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'option chain snapshots',
   },
   {
-    name: 'md.news',
+    name: STREAMS.news,
     schemaIds: ['md.News'],
     publishers: ['pipeline'],
     groups: [storeIngest('news items')],
@@ -72,7 +86,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'news items',
   },
   {
-    name: 'md.fundamentals',
+    name: STREAMS.fundamentals,
     schemaIds: ['md.Fundamentals'],
     publishers: ['pipeline'],
     groups: [storeIngest('fundamentals')],
@@ -80,7 +94,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'company fundamentals',
   },
   {
-    name: 'telemetry.feedback',
+    name: STREAMS.feedback,
     schemaIds: ['telemetry.FeedbackEvent'],
     publishers: ['store'],
     groups: [
@@ -95,7 +109,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'backpressure level changes of the store coordinator',
   },
   {
-    name: 'telemetry.rate_adjustment',
+    name: STREAMS.rateAdjustment,
     schemaIds: ['telemetry.RateAdjustment'],
     publishers: ['pipeline'],
     groups: [
@@ -109,7 +123,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'rate scale the pipeline applied per provider',
   },
   {
-    name: 'telemetry.audit',
+    name: STREAMS.audit,
     schemaIds: ['telemetry.AuditEnvelope'],
     publishers: ['store', 'pipeline', 'orchestrator'],
     groups: [
@@ -119,7 +133,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'audit trail: control requests and their results',
   },
   {
-    name: 'telemetry.health',
+    name: STREAMS.health,
     schemaIds: ['telemetry.HealthStatus'],
     publishers: ['store', 'pipeline', 'orchestrator'],
     groups: [
@@ -133,7 +147,7 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
     description: 'service heartbeats',
   },
   {
-    name: 'control.actions',
+    name: STREAMS.control,
     schemaIds: ['control.ControlAction'],
     publishers: ['orchestrator'],
     groups: [
@@ -152,4 +166,24 @@ export const STREAM_CATALOGUE: readonly StreamEntry[] = [
 /** The catalogue entry of a logical stream name, or undefined. */
 export function catalogueEntry(name: string): StreamEntry | undefined {
   return STREAM_CATALOGUE.find((s) => s.name === name);
+}
+
+/** The catalogue entry of a logical stream; throws for a stream the catalogue does not know. */
+export function streamEntry(name: StreamName): StreamEntry {
+  const entry = catalogueEntry(name);
+  if (!entry) throw new Error(`stream ${name} is not in the stream catalogue`);
+  return entry;
+}
+
+/** The schema ids a stream's envelopes may carry: what a consumer of it accepts (others are dead-lettered). */
+export function streamSchemaIds(name: StreamName): readonly SchemaId[] {
+  return streamEntry(name).schemaIds;
+}
+
+/** The one schema id of a single-schema stream (the id its publishers put in `meta.schema_id`). */
+export function streamSchemaId(name: StreamName): SchemaId {
+  const ids = streamSchemaIds(name);
+  if (ids.length !== 1)
+    throw new Error(`stream ${name} carries ${ids.length} schemas; name the one to publish`);
+  return ids[0];
 }

@@ -294,6 +294,7 @@ class Bus implements PulseBus {
       maxEntryBytes: this.maxEntryBytes,
       startFrom: opts.startFrom ?? '0',
       token: this.opts.publisherToken,
+      schemaIds: opts.schemaIds ? new Set(opts.schemaIds) : undefined,
       idempotency: this.idempotencyFor(opts),
       readerName,
       consumerGraceMs: Math.max(0, opts.consumerGraceMs ?? 0),
@@ -360,27 +361,32 @@ class Bus implements PulseBus {
     let replayed = 0;
     for (const physical of this.physicalStreams(stream, wire)) {
       const dlq = dlqStream(physical);
+      // Select from the DLQ as it is now, then replay: an entry that fails again while the replay runs
+      // lands behind the selection and waits for the next replay instead of being chased in a loop.
+      const chosen: DeadLetter[] = [];
       let after: string | undefined;
       for (;;) {
         const page = await this.transport.range(dlq, after ? `(${after}` : '-', '+', 500);
         if (!page.length) break;
         after = page[page.length - 1].id;
-        const chosen = page
-          .filter((e) => e.fields)
-          .map((e) => toDeadLetter(dlq, e.id, e.fields!))
-          .filter((dl) =>
-            wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl),
-          );
+        for (const e of page) {
+          if (!e.fields) continue;
+          const dl = toDeadLetter(dlq, e.id, e.fields);
+          if (wanted ? wanted.has(dl.dlqEntryId) : select instanceof Function && select(dl))
+            chosen.push(dl);
+        }
+      }
+      for (let i = 0; i < chosen.length; i += 500) {
         await this.transport.replay(
-          chosen.map((dl) => ({
+          chosen.slice(i, i + 500).map((dl) => ({
             dlqStream: dl.dlqStream,
             dlqEntryId: dl.dlqEntryId,
             stream: dl.sourceStream,
             fields: objectToFields(dl.original),
           })),
         );
-        replayed += chosen.length;
       }
+      replayed += chosen.length;
     }
     return replayed;
   }

@@ -57,6 +57,8 @@ export interface ConsumerConfig {
   startFrom: '0' | '$';
   wire: WireLayout;
   token?: string;
+  /** Accepted `meta.schema_id`s; undefined: any. */
+  schemaIds?: ReadonlySet<string>;
   idempotency?: IdempotencyStore;
   readerName: string;
   /** Remove the group's consumers idle this long that hold nothing (0: never). */
@@ -337,16 +339,34 @@ export class Consumer implements Subscription {
     });
   }
 
-  /** Sends pending dead-letter moves and acks (after idempotency marks are durable). Serialised. */
+  /**
+   * The outbox, drained in one order whoever drains it: take the acks queued so far, make their
+   * idempotency marks durable (an ack must never land before the mark that keeps a redelivery from
+   * being handled twice), count the outcomes, move the dead letters. The caller then sends the acks,
+   * alone (`flush`) or in the round trip of the next read (`sendRead`); on failure they go back.
+   */
+  private async drainOutbox(): Promise<AckMap> {
+    const acks = this.takeAcks();
+    // Still this consumer's while they travel: a reclaim must not take them (see heldIds).
+    if (acks.size) this.sendingAcks.add(acks);
+    try {
+      await this.cfg.idempotency?.flush();
+      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
+      await this.flushDeadLetters();
+    } catch (err) {
+      this.sendingAcks.delete(acks);
+      this.requeueAcks(acks);
+      throw err;
+    }
+    return acks;
+  }
+
+  /** Drains the outbox and sends its acks. Serialised. */
   flush(): Promise<void> {
     const run = async () => {
       if (this.abandoned) return;
-      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
-      await this.flushDeadLetters();
-      if (!this.acks.size) return;
-      await this.cfg.idempotency?.flush();
-      const acks = this.takeAcks();
-      this.sendingAcks.add(acks);
+      const acks = await this.drainOutbox();
+      if (!acks.size) return;
       try {
         await this.deps.transport.ack(this.cfg.group, acks);
       } catch (err) {
@@ -526,17 +546,8 @@ export class Consumer implements Subscription {
   }
 
   private async sendRead(count: number): Promise<{ batches: Promise<StreamBatch[]> }> {
-    const acks = this.takeAcks();
-    try {
-      await this.cfg.idempotency?.flush();
-      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
-      await this.flushDeadLetters();
-    } catch (err) {
-      this.requeueAcks(acks);
-      throw err;
-    }
+    const acks = await this.drainOutbox();
     const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
-    if (acks.size) this.sendingAcks.add(acks);
     const batches = this.reader
       .readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks)
       .catch((err: unknown) => {
@@ -684,6 +695,19 @@ export class Consumer implements Subscription {
       if (!decoded.ok) {
         this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
         this.tally.add(decoded.track ?? 'unknown', 'dead_letter');
+        continue;
+      }
+      const schemaId = decoded.envelope.meta.schema_id;
+      if (this.cfg.schemaIds && !this.cfg.schemaIds.has(schemaId)) {
+        const expected = [...this.cfg.schemaIds].join(' | ');
+        this.toDeadLetter(
+          physical,
+          e.id,
+          e.fields,
+          `poison: unexpected schema "${schemaId}" on ${stream} (expected ${expected})`,
+          e.deliveryCount,
+        );
+        this.tally.add(decoded.envelope.meta.track, 'dead_letter');
         continue;
       }
       deliveries.push(

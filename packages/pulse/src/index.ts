@@ -1,7 +1,7 @@
 export * from './types';
 export { createEventBus, DEFAULTS } from './bus';
 export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './bus';
-export { createEnvelope } from './envelope';
+export { createEnvelope, envelopeFor, payloadForV1 } from './envelope';
 export type { CreateEnvelopeOptions } from './envelope';
 export { OutageLog, causeOf } from './outage-log';
 export type { OutageMessages } from './outage-log';
@@ -11,7 +11,7 @@ export { InMemoryStreams } from './inmem-transport';
 export { PulseMetrics } from './metrics';
 export type { ConsumeOutcome, PublishOutcome } from './metrics';
 export { compose, perMessage, retry, timeout } from './middleware';
-export type { MessageMiddleware, BatchMiddleware, RetryOptions } from './middleware';
+export type { RetryOptions } from './middleware';
 export {
   assignPartitions,
   coreStream,
@@ -36,3 +36,4 @@ export type { DecodedEntry, Fields } from './wire';
 export { parseClusterNodes } from './cluster-route';
 export type { NodeAddress } from './cluster-route';
 export { calculateSlot } from './slot';
+export { sleep } from './sleep';

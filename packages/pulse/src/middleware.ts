@@ -3,10 +3,8 @@
  * The consumer core runs the fixed stages (decode + validate + signature check -> dead-letter
  * poison, idempotency, metrics, ack batching); user middleware wraps the application handler.
  */
-import type { BatchHandler, Delivery, MessageHandler } from './types';
-
-export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => MessageHandler<T>;
-export type BatchMiddleware<T = unknown> = (next: BatchHandler<T>) => BatchHandler<T>;
+import { sleep as pause } from './sleep';
+import type { BatchHandler, Delivery, MessageHandler, MessageMiddleware } from './types';
 
 /** `compose(a, b)(h)` = `a(b(h))`: the first middleware is the outermost. */
 export function compose<H>(...middleware: Array<(next: H) => H>): (handler: H) => H {
@@ -46,15 +44,13 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Retries the handler with exponential backoff (and jitter) before the delivery counts as failed. */
 export function retry<T = unknown>(opts: RetryOptions = {}): MessageMiddleware<T> {
   const attempts = Math.max(1, opts.attempts ?? 3);
   const initial = opts.initialDelayMs ?? 50;
   const max = opts.maxDelayMs ?? 2000;
   const factor = opts.factor ?? 2;
-  const sleep = opts.sleep ?? defaultSleep;
+  const sleep = opts.sleep ?? pause;
   return (next) => async (envelope, delivery) => {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -198,7 +198,14 @@ export class ReaderConnection {
   private receive(chunk: Buffer): void {
     this.append(this.scanner.consumeSkipped(chunk));
     while (this.pending.length && this.head < this.len) {
-      const scanned = this.scanner.scanAndSkip(this.acc, this.head, this.len);
+      let scanned: { end: number; len: number };
+      try {
+        scanned = this.scanner.scanAndSkip(this.acc, this.head, this.len);
+      } catch (err) {
+        // Not RESP2: nothing after this point can be framed, so every call in flight fails loudly.
+        this.drop(err as Error);
+        return;
+      }
       this.len = scanned.len;
       const end = scanned.end;
       if (end < 0) return;

@@ -12,10 +12,38 @@ const BANG = 33;
 const DOLLAR = 36;
 const STAR = 42;
 const MINUS = 45;
+const PLUS = 43;
+const COLON = 58;
 
 /** An error reply (`-ERR ...`, `-NOGROUP ...`): the message is Redis's own. */
 export class RedisReplyError extends Error {
   override name = 'RedisReplyError';
+}
+
+/**
+ * Bytes that are not RESP2 where a reply header should start (a RESP3 type after a HELLO 3, a
+ * desynchronised stream): the connection cannot tell where anything ends any more, so it fails
+ * instead of guessing.
+ */
+export class RespProtocolError extends Error {
+  override name = 'RespProtocolError';
+}
+
+function unknownType(buf: Uint8Array, pos: number, where: string): RespProtocolError {
+  const byte = buf[pos];
+  const shown =
+    byte >= 0x20 && byte < 0x7f
+      ? `'${String.fromCharCode(byte)}'`
+      : `0x${byte.toString(16).padStart(2, '0')}`;
+  return new RespProtocolError(
+    `unknown RESP type ${shown} at offset ${pos} ${where} (this reader speaks RESP2: + - : $ *)`,
+  );
+}
+
+/** Throws unless the header at `pos` is of `type` (a `*` or `$` the stream reply layout requires). */
+function expectType(buf: Uint8Array, pos: number, type: number): void {
+  if (buf[pos] !== type)
+    throw unknownType(buf, pos, `(expected '${String.fromCharCode(type)}' in a stream reply)`);
 }
 
 /** One command as RESP2 (an array of bulk strings). */
@@ -149,8 +177,10 @@ export class ReplyScanner {
           this.outer.push(this.remaining);
           this.remaining = n;
         }
+      } else if (type === PLUS || type === MINUS || type === COLON) {
+        this.remaining--; // one line each
       } else {
-        this.remaining--; // + - : one line each
+        throw unknownType(buf, pos, 'in a reply');
       }
       pos = next;
       while (this.remaining === 0) {
@@ -195,12 +225,14 @@ export function decodeReply(buf: Buffer, pos: number): [unknown, number] {
       for (let i = 0; i < n; i++) [out[i], at] = decodeReply(buf, at);
       return [out, at];
     }
-    case 58: // ':'
+    case COLON:
       return [int(buf, pos + 1, end), next];
     case MINUS:
       return [new RedisReplyError(buf.toString('utf8', pos + 1, end)), next];
-    default: // '+'
+    case PLUS:
       return [buf.toString('utf8', pos + 1, end), next];
+    default:
+      throw unknownType(buf, pos, 'in a reply');
   }
 }
 
@@ -262,29 +294,36 @@ export class StreamReplyDecoder {
     let pos = start;
     let end = lineEnd(buf, pos, buf.length);
     if (buf[pos] === MINUS) throw new RedisReplyError(buf.toString('utf8', pos + 1, end));
-    if (buf[pos] !== STAR)
-      throw new Error(`unexpected XREADGROUP reply type ${String.fromCharCode(buf[pos])}`);
+    if (buf[pos] !== STAR) throw unknownType(buf, pos, '(expected an XREADGROUP reply)');
+    if (buf[pos + 1] === MINUS) return []; // *-1: the block timed out
     const streams = int(buf, pos + 1, end);
     pos = end + 2;
     const out: StreamBatch[] = [];
     for (let s = 0; s < streams; s++) {
+      expectType(buf, pos, STAR);
       pos = lineEnd(buf, pos, buf.length) + 2; // *2: [name, entries]
+      expectType(buf, pos, DOLLAR);
       end = lineEnd(buf, pos, buf.length);
       let n = int(buf, pos + 1, end);
       pos = end + 2;
       const stream = buf.toString('latin1', pos, pos + n);
       pos += n + 2;
+      expectType(buf, pos, STAR);
       end = lineEnd(buf, pos, buf.length);
       const count = int(buf, pos + 1, end);
       pos = end + 2;
       const entries: RawEntry[] = new Array(Math.max(0, count));
       for (let k = 0; k < count; k++) {
+        expectType(buf, pos, STAR);
         pos = lineEnd(buf, pos, buf.length) + 2; // *2: [id, fields]
+        expectType(buf, pos, DOLLAR);
         end = lineEnd(buf, pos, buf.length);
         n = int(buf, pos + 1, end);
         pos = end + 2;
         const id = buf.toString('latin1', pos, pos + n);
         pos += n + 2;
+        if (buf[pos] !== STAR)
+          throw unknownType(buf, pos, '(expected the fields of a stream entry)');
         end = lineEnd(buf, pos, buf.length);
         const nf = int(buf, pos + 1, end);
         pos = end + 2;
@@ -293,6 +332,8 @@ export class StreamReplyDecoder {
         if (nf > 0) {
           fields = new Array<string>(nf);
           for (let f = 0; f < nf; f++) {
+            // `!`: a bulk string the scanner skipped (its header marked), see ReplyScanner.
+            if (buf[pos] !== BANG) expectType(buf, pos, DOLLAR);
             end = lineEnd(buf, pos, buf.length);
             n = int(buf, pos + 1, end);
             if (buf[pos] === BANG) {

@@ -6,7 +6,6 @@ import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
 import type { Registry } from 'prom-client';
 import type { IdempotencyStore } from './idempotency';
 import type { InMemoryStreams } from './inmem-transport';
-import type { BatchMiddleware, MessageMiddleware } from './middleware';
 
 /**
  * pino-compatible subset used for what the bus cannot throw (reader loop errors, outages: see
@@ -95,6 +94,11 @@ export interface SubscribeOptions {
   stream: string;
   /** Entry layout (and so stream key) to read; default the bus's. The core layout has no partitions. */
   wire?: WireLayout;
+  /**
+   * Schema ids this stream carries (the catalogue's `streamSchemaIds`): an envelope with another
+   * `meta.schema_id` is dead-lettered as poison before any handler sees it. Default: any.
+   */
+  schemaIds?: readonly string[];
   group: string;
   consumer: string;
   /** XREADGROUP COUNT. */
@@ -150,6 +154,11 @@ export type MessageHandler<T = unknown> = (
 
 /** Batch handler with manual ack/fail on each delivery. */
 export type BatchHandler<T = unknown> = (batch: Delivery<T>[]) => Promise<void> | void;
+
+/** Wraps a per-message handler (retry, timeout, ...); see `middleware.ts`. */
+export type MessageMiddleware<T = unknown> = (next: MessageHandler<T>) => MessageHandler<T>;
+/** Wraps a batch handler. */
+export type BatchMiddleware<T = unknown> = (next: BatchHandler<T>) => BatchHandler<T>;
 
 export interface Subscription {
   /**

@@ -444,6 +444,37 @@ export function behaviourSuite(
       );
     });
 
+    it('dead-letters an envelope whose schema does not belong on the stream', async () => {
+      const bus = h.bus();
+      const good = barEnvelope(1);
+      const stranger = createEnvelope(
+        'telemetry.FeedbackEvent',
+        { coordinator_id: 'c', queue_size: 1, capacity: 10, level: 'ok', ts: 1 },
+        { key: 'c' },
+      );
+      await bus.publishBatch<unknown>('md.bars', [stranger, good]);
+      const got: string[] = [];
+      bus.subscribe(
+        { stream: 'md.bars', schemaIds: ['md.Bar'], group: 'g', consumer: 'c', ...fast },
+        (e) => void got.push(e.id),
+      );
+      await waitFor(() => got.length === 1, 'the bar');
+      expect(got).toEqual([good.id]);
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 1,
+        'one dead letter',
+      );
+      const [dl] = await bus.readDeadLetters('md.bars');
+      expect(dl.reason).toBe(
+        'poison: unexpected schema "telemetry.FeedbackEvent" on md.bars (expected md.Bar)',
+      );
+      expect(dl.envelopeId).toBe(stranger.id);
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'acked on source',
+      );
+    });
+
     it('drops duplicate envelope ids and counts them', async () => {
       const registry = new Registry();
       const bus = h.bus({ registry });

@@ -149,6 +149,21 @@ describe('ReaderConnection', () => {
     await expect(right.read([], ['XREADGROUP'])).rejects.toThrow('NOGROUP No such key');
   });
 
+  it('fails loudly on a reply that is not RESP2 (a RESP3 map) and reads again on a new connection', async () => {
+    let reads = 0;
+    const server = await scriptedServer({
+      reply: (_, args) =>
+        args[0] !== 'XREADGROUP' ? '+OK\r\n' : ++reads === 1 ? '%1\r\n+s\r\n*0\r\n' : '*-1\r\n',
+    });
+    cleanup.push(server.close);
+    const conn = new ReaderConnection({ url: server.url, name: 'c' });
+    cleanup.push(() => conn.close());
+    const read = ['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', 's', '>'];
+    await expect(conn.read([], read)).rejects.toThrow(/unknown RESP type '%'/);
+    await expect(conn.read([], read)).resolves.toEqual([]);
+    expect(server.commands.filter((c) => c[0] === 'CLIENT')).toHaveLength(2);
+  });
+
   it('fails a read in flight when closed, and every read after', async () => {
     const server = await scriptedServer({
       reply: (_, args) => (args[0] === 'XREADGROUP' ? undefined : '+OK\r\n'),

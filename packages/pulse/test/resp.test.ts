@@ -3,6 +3,7 @@ import {
   encodeCommand,
   RedisReplyError,
   ReplyScanner,
+  RespProtocolError,
   StreamReplyDecoder,
 } from '../src/resp';
 import { parseRedisUrl } from '../src/reader-connection';
@@ -186,6 +187,50 @@ describe('parseRedisUrl', () => {
   it('rejects other schemes and bad database numbers', () => {
     expect(() => parseRedisUrl('http://localhost')).toThrow(/redis:\/\//);
     expect(() => parseRedisUrl('redis://localhost/x')).toThrow(/database number/);
+  });
+});
+
+describe('an unknown RESP type fails loudly', () => {
+  // RESP3 types (map, set, null, double, boolean, verbatim, big number, push) and plain junk.
+  const foreign = [
+    '%1\r\n+a\r\n+b\r\n',
+    '~1\r\n+a\r\n',
+    '_\r\n',
+    ',1.5\r\n',
+    '#t\r\n',
+    '=7\r\ntxt:abc\r\n',
+    '(12\r\n',
+    '>1\r\n+a\r\n',
+    'hello\r\n',
+  ];
+
+  it.each(foreign)('the scanner refuses %j', (reply) => {
+    expect(() => new ReplyScanner().scan(Buffer.from(reply), 0, reply.length)).toThrow(
+      RespProtocolError,
+    );
+  });
+
+  it.each(foreign)('the decoder refuses %j', (reply) => {
+    expect(() => decodeReply(Buffer.from(reply), 0)).toThrow(/unknown RESP type/);
+  });
+
+  it('inside an array too, naming the byte and where it is', () => {
+    const reply = '*2\r\n:1\r\n_\r\n';
+    expect(() => new ReplyScanner().scan(Buffer.from(reply), 0, reply.length)).toThrow(
+      "unknown RESP type '_' at offset 8",
+    );
+  });
+
+  it('the stream decoder refuses a reply that does not have the XREADGROUP layout', () => {
+    const decoder = new StreamReplyDecoder();
+    expect(() => decoder.decode(Buffer.from('%1\r\n'), 0)).toThrow(RespProtocolError);
+    // An entry whose fields come as a RESP3 map instead of an array.
+    const mapFields = `*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n`;
+    expect(() => decoder.decode(Buffer.from(mapFields), 0)).toThrow(
+      /expected the fields of a stream entry/,
+    );
+    const intField = `*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n:5\r\n`;
+    expect(() => decoder.decode(Buffer.from(intField), 0)).toThrow(/unknown RESP type ':'/);
   });
 });
 

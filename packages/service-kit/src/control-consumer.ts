@@ -1,18 +1,16 @@
 import {
   auditEntry,
   controlResult,
-  decodePayload,
-  type AuditEnvelope,
+  STREAMS,
+  streamSchemaId,
+  streamSchemaIds,
   type ControlAction,
   type EventEnvelope,
-  type SchemaTrack,
 } from '@mdp/contracts';
-import { createEnvelope, type EventBus, type Subscription } from '@mdp/pulse';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
+import { ManagedSubscription, type StreamSubscriber } from './subscription';
 import type { Logger } from 'pino';
 
-/** Where the orchestrator sends control actions, and where every service answers them. */
-export const CONTROL_STREAM = 'control.actions';
-export const AUDIT_STREAM = 'telemetry.audit';
 /**
  * Envelope header carrying the request's correlation id on an answer. The core's v1 AuditEnvelope has
  * no correlation field; the header lets a v1 answer find its request too.
@@ -53,8 +51,23 @@ export interface ControlConsumerOptions {
  * with an audit entry on `<ns>.telemetry.audit` carrying the result and the request's correlation id,
  * refusals included, so the operator always learns what happened.
  */
-export abstract class ControlActionConsumer {
-  private subscription?: Subscription;
+export abstract class ControlActionConsumer implements StreamSubscriber {
+  private readonly reading = new ManagedSubscription(() =>
+    this.bus.subscribe<ControlAction>(
+      {
+        stream: STREAMS.control,
+        schemaIds: streamSchemaIds(STREAMS.control),
+        group: this.opts.group ?? this.role,
+        consumer: this.opts.consumer,
+        maxDeliveries: this.opts.maxDeliveries ?? 5,
+        idempotency: this.opts.idempotency ?? 'memory',
+        blockMs: this.opts.blockMs,
+        minIdleMs: this.opts.minIdleMs,
+        startFrom: this.opts.startFrom ?? '$',
+      },
+      (envelope) => this.handle(envelope).then(() => undefined),
+    ),
+  );
 
   constructor(
     protected readonly bus: EventBus,
@@ -75,43 +88,24 @@ export abstract class ControlActionConsumer {
   protected handled(_msg: ControlAction, _outcome: PerformedAction): void {}
 
   get running(): boolean {
-    return this.subscription !== undefined;
+    return this.reading.running;
   }
 
   start(): void {
-    if (this.subscription) return;
-    this.subscription = this.bus.subscribe<ControlAction>(
-      {
-        stream: CONTROL_STREAM,
-        group: this.opts.group ?? this.role,
-        consumer: this.opts.consumer,
-        maxDeliveries: this.opts.maxDeliveries ?? 5,
-        idempotency: this.opts.idempotency ?? 'memory',
-        blockMs: this.opts.blockMs,
-        minIdleMs: this.opts.minIdleMs,
-        startFrom: this.opts.startFrom ?? '$',
-      },
-      (envelope) => this.handle(envelope).then(() => undefined),
-    );
+    if (this.running) return;
+    this.reading.start();
     this.opts.logger?.info(
-      { stream: this.bus.streamName(CONTROL_STREAM), consumer: this.opts.consumer },
+      { stream: this.bus.streamName(STREAMS.control), consumer: this.opts.consumer },
       'control consumer started',
     );
   }
 
-  async stop(): Promise<void> {
-    const sub = this.subscription;
-    this.subscription = undefined;
-    await sub?.close();
+  stop(): Promise<void> {
+    return this.reading.stop();
   }
 
   async handle(envelope: EventEnvelope<ControlAction>): Promise<HandledAction> {
     const msg = envelope.payload;
-    if (envelope.meta.schema_id !== 'control.ControlAction') {
-      throw new Error(
-        `unexpected schema "${envelope.meta.schema_id}" on ${CONTROL_STREAM} (expected control.ControlAction)`,
-      );
-    }
     if (
       msg.target !== undefined &&
       msg.target !== this.role &&
@@ -152,8 +146,8 @@ export abstract class ControlActionConsumer {
       attributes: msg.actor ? { requested_by: msg.actor } : undefined,
     });
     await this.bus.publish(
-      AUDIT_STREAM,
-      createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, audit), {
+      STREAMS.audit,
+      envelopeFor(streamSchemaId(STREAMS.audit), audit, {
         key: this.role,
         track: this.bus.track,
         headers: { [CORRELATION_HEADER]: correlationId, [OPERATION_HEADER]: msg.action },
@@ -161,13 +155,4 @@ export abstract class ControlActionConsumer {
     );
     return outcome;
   }
-}
-
-/** An audit entry as published on `track`: on v1 what the core's AuditEnvelope keeps (v2-only fields dropped at every depth). */
-export function auditPayload(track: SchemaTrack, entry: AuditEnvelope): unknown {
-  if (track === 'v2') return entry;
-  const v1 = decodePayload('telemetry.AuditEnvelope', 'v1', entry);
-  if (!v1.ok)
-    throw new Error(`telemetry.AuditEnvelope cannot be published on v1: ${v1.error.message}`);
-  return v1.value;
 }

@@ -6,18 +6,18 @@ import {
   OnApplicationBootstrap,
   BeforeApplicationShutdown,
 } from '@nestjs/common';
-import type { HealthStatus } from '@mdp/contracts';
-import { createEnvelope, type EventBus } from '@mdp/pulse';
+import { STREAMS, streamEntry, streamSchemaId, type HealthStatus } from '@mdp/contracts';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { EVENT_BUS } from './bus.module';
 import { HealthRegistry } from './health';
 
-/** Logical stream every service's heartbeat goes to (`<ns>.telemetry.health`). */
-export const HEALTH_STREAM = 'telemetry.health';
 /** Envelope headers of a heartbeat: which process sent it and how often it beats. */
 export const HEARTBEAT_HEADERS = { nodeId: 'node_id', intervalMs: 'interval_ms' } as const;
 export const DEFAULT_HEARTBEAT_MS = 5000;
 
-const V1_FIELDS = ['service', 'state', 'components', 'version', 'ts'] as const;
+const HEALTH_RETENTION = streamEntry(STREAMS.health).retention;
+/** The catalogue's trim length for heartbeats (they are only worth their latest value). */
+const HEALTH_MAX_LEN = HEALTH_RETENTION.kind === 'max_len' ? HEALTH_RETENTION.maxLen : undefined;
 
 export interface HeartbeatOptions {
   intervalMs?: number;
@@ -77,8 +77,7 @@ export class HeartbeatPublisher {
         ready,
         uptime_s: (Date.now() - this.startedAt) / 1000,
       };
-      const payload = this.bus.track === 'v1' ? pick(full, V1_FIELDS) : full;
-      const envelope = createEnvelope('telemetry.HealthStatus', payload, {
+      const envelope = envelopeFor(streamSchemaId(STREAMS.health), full, {
         key: this.health.service,
         track: this.bus.track,
         headers: {
@@ -86,19 +85,15 @@ export class HeartbeatPublisher {
           [HEARTBEAT_HEADERS.intervalMs]: String(this.intervalMs),
         },
       });
-      await this.bus.publish(HEALTH_STREAM, envelope, { maxLen: this.opts.maxLen ?? 10_000 });
+      await this.bus.publish(STREAMS.health, envelope, {
+        maxLen: this.opts.maxLen ?? HEALTH_MAX_LEN,
+      });
       return true;
     } catch (err) {
       this.opts.onError?.(err as Error);
       return false;
     }
   }
-}
-
-function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
-  const out = {} as Pick<T, K>;
-  for (const k of keys) out[k] = obj[k];
-  return out;
 }
 
 export const HEARTBEAT_OPTIONS = Symbol('HEARTBEAT_OPTIONS');

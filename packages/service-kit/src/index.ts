@@ -9,3 +9,5 @@ export * from './validation';
 export * from './bootstrap';
 export * from './heartbeat';
 export * from './control-consumer';
+export * from './service';
+export * from './subscription';

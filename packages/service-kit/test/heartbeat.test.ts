@@ -2,12 +2,13 @@ import { decodePayload, type EventEnvelope, type HealthStatus } from '@mdp/contr
 import { createEventBus, type EventBus } from '@mdp/pulse';
 import { uniqueId } from '@mdp/testing';
 import { HealthRegistry } from '../src/health';
-import { HEALTH_STREAM, HEARTBEAT_HEADERS, HeartbeatPublisher } from '../src/heartbeat';
+import { STREAMS } from '@mdp/contracts';
+import { HEARTBEAT_HEADERS, HeartbeatPublisher } from '../src/heartbeat';
 
 async function received(bus: EventBus, n: number): Promise<EventEnvelope<HealthStatus>[]> {
   const seen: EventEnvelope<HealthStatus>[] = [];
   const sub = bus.subscribe<HealthStatus>(
-    { stream: HEALTH_STREAM, group: 'probe', consumer: 'c', blockMs: 20 },
+    { stream: STREAMS.health, group: 'probe', consumer: 'c', blockMs: 20 },
     (e) => void seen.push(e),
   );
   for (let i = 0; i < 300 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 10));

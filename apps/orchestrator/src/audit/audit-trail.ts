@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { auditEntry, type AuditEnvelope, type EventEnvelope } from '@mdp/contracts';
-import { createEnvelope, type EventBus } from '@mdp/pulse';
 import {
-  AUDIT_STREAM,
-  auditPayload,
-  CORRELATION_HEADER,
-  OPERATION_HEADER,
-  type Logger,
-} from '@mdp/service-kit';
+  auditEntry,
+  STREAMS,
+  streamSchemaId,
+  type AuditEnvelope,
+  type EventEnvelope,
+} from '@mdp/contracts';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
+import { CORRELATION_HEADER, OPERATION_HEADER, type Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
 import { AUDIT_KINDS, AuditKind, AuditRow } from './audit-row';
 import type { AuditStore } from './audit-store';
@@ -118,7 +118,7 @@ export class AuditTrail {
       );
     }
     try {
-      await this.bus.publish(AUDIT_STREAM, this.envelopeOf(row));
+      await this.bus.publish(STREAMS.audit, this.envelopeOf(row));
     } catch (err) {
       this.failures.inc({ stage: 'bus' });
       this.logger.error(
@@ -140,7 +140,7 @@ export class AuditTrail {
     const row = await this.store.appendDeadLetters(keys, build);
     if (!row) return false;
     this.counted(row);
-    await this.bus.publish(AUDIT_STREAM, this.envelopeOf(row)).catch((err: Error) => {
+    await this.bus.publish(STREAMS.audit, this.envelopeOf(row)).catch((err: Error) => {
       this.failures.inc({ stage: 'bus' });
       this.logger.error(
         { err: err.message, source_id: row.source_id },
@@ -188,7 +188,7 @@ export class AuditTrail {
     };
     if (row.correlation_id) headers[AUDIT_HEADERS.correlationId] = row.correlation_id;
     if (row.target) headers[AUDIT_HEADERS.target] = row.target;
-    return createEnvelope('telemetry.AuditEnvelope', auditPayload(this.bus.track, entry), {
+    return envelopeFor(streamSchemaId(STREAMS.audit), entry, {
       id: row.source_id,
       key: ORCHESTRATOR_ROLE,
       track: this.bus.track,

@@ -12,12 +12,13 @@ import { EVENT_BUS, HealthCheckResult, HealthRegistry, Logger } from '@mdp/servi
 // The store's SQL clients, imported file by file: the package index would load the whole store service.
 import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
 import { Registry } from 'prom-client';
-import { ORCHESTRATOR_LOGGER, PulseObserver } from '../observer/pulse-observer.service';
+import { PulseObserver } from '../observer/pulse-observer.service';
 import { AuditController } from './audit.controller';
 import { AuditStore } from './audit-store';
 import { AuditTrail } from './audit-trail';
 import { ChangeAuditor } from './change-auditor';
 import { DeadLetterAudit } from './dead-letter-audit';
+import { SERVICE_LOGGER } from '@mdp/service-kit';
 
 export interface AuditOptions {
   /** PostgreSQL; unset means embedded PGlite in `pgliteDir`. */
@@ -47,7 +48,7 @@ export class AuditLifecycle
   constructor(
     @Inject(AUDIT_DB) private readonly db: SqlClient,
     @Inject(AUDIT_OPTIONS) private readonly options: AuditOptions,
-    @Inject(ORCHESTRATOR_LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     private readonly trail: AuditTrail,
     private readonly changes: ChangeAuditor,
     observer: PulseObserver,
@@ -140,7 +141,7 @@ export class AuditModule {
         { provide: AUDIT_OPTIONS, useValue: options },
         {
           provide: AUDIT_DB,
-          inject: [ORCHESTRATOR_LOGGER],
+          inject: [SERVICE_LOGGER],
           useFactory: async (logger: Logger): Promise<SqlClient> => {
             if (options.client) return options.client;
             if (options.databaseUrl)
@@ -159,19 +160,19 @@ export class AuditModule {
         },
         {
           provide: AuditTrail,
-          inject: [EVENT_BUS, AuditStore, ORCHESTRATOR_LOGGER, Registry],
+          inject: [EVENT_BUS, AuditStore, SERVICE_LOGGER, Registry],
           useFactory: (bus: EventBus, store: AuditStore, logger: Logger, registry: Registry) =>
             new AuditTrail(bus, store, logger, registry),
         },
         {
           provide: ChangeAuditor,
-          inject: [AuditTrail, ORCHESTRATOR_LOGGER],
+          inject: [AuditTrail, SERVICE_LOGGER],
           useFactory: (trail: AuditTrail, logger: Logger) =>
             new ChangeAuditor(trail, options.coalesceMs, logger),
         },
         {
           provide: DeadLetterAudit,
-          inject: [EVENT_BUS, AuditTrail, ORCHESTRATOR_LOGGER],
+          inject: [EVENT_BUS, AuditTrail, SERVICE_LOGGER],
           useFactory: (bus: EventBus, trail: AuditTrail, logger: Logger) =>
             new DeadLetterAudit(bus as PulseBus, trail, logger),
         },

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { STREAM_CATALOGUE } from '@mdp/contracts';
 import type { PulseBus } from '@mdp/pulse';
 
 /** One consumer of a group, as XINFO CONSUMERS reports it. */
@@ -146,18 +147,12 @@ function pairs(flat: unknown[]): Record<string, unknown> {
   return out;
 }
 
-/** The streams and groups SYSTEM.md names: what the in-memory bus can be asked about (it cannot be listed). */
-export const KNOWN_STREAMS: ReadonlyArray<{ stream: string; groups: string[] }> = [
-  { stream: 'md.bars', groups: ['store'] },
-  { stream: 'md.options', groups: ['store'] },
-  { stream: 'md.news', groups: ['store'] },
-  { stream: 'md.fundamentals', groups: ['store'] },
-  { stream: 'telemetry.feedback', groups: ['pipeline', 'orchestrator'] },
-  { stream: 'telemetry.rate_adjustment', groups: ['orchestrator'] },
-  { stream: 'telemetry.audit', groups: ['orchestrator'] },
-  { stream: 'telemetry.health', groups: ['orchestrator'] },
-  { stream: 'control.actions', groups: ['pipeline', 'store'] },
-];
+/** The catalogue's streams and groups: what the in-memory bus can be asked about (it cannot be listed). */
+export const KNOWN_STREAMS: ReadonlyArray<{ stream: string; groups: string[] }> =
+  STREAM_CATALOGUE.map((s) => ({
+    stream: s.name,
+    groups: s.groups.map((g) => g.name),
+  }));
 
 /**
  * The in-memory bus (one process) has no XINFO and cannot list its streams: report the known streams'

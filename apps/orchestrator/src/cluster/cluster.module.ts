@@ -16,9 +16,10 @@ import { BUS_CONNECTION, BusConnection, HealthRegistry, Logger } from '@mdp/serv
 import { Registry } from 'prom-client';
 import { AuditTrail } from '../audit/audit-trail';
 import { DeadLetterAudit } from '../audit/dead-letter-audit';
-import { ORCHESTRATOR_LOGGER, PulseObserver } from '../observer/pulse-observer.service';
+import { PulseObserver } from '../observer/pulse-observer.service';
 import { BusInspector, MemoryInspector, RedisInspector } from './bus-inspector';
 import { ClusterView, ClusterViewOptions } from './cluster-view';
+import { SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** GET /topology and GET /health/cluster (200 when healthy or degraded, 503 when unhealthy). */
 @Controller()
@@ -80,7 +81,7 @@ export class ClusterModule {
             AuditTrail,
             DeadLetterAudit,
             HealthRegistry,
-            ORCHESTRATOR_LOGGER,
+            SERVICE_LOGGER,
             Registry,
           ],
           useFactory: (

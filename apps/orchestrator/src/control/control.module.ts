@@ -16,10 +16,10 @@ import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS, Logger } from '@mdp/service-kit';
 import { Registry } from 'prom-client';
 import { AuditTrail } from '../audit/audit-trail';
-import { ORCHESTRATOR_LOGGER } from '../observer/pulse-observer.service';
 import { checkBearer } from './admin-token';
 import { CONTROL_API_ACTIONS, ControlRequest, issuesOf } from './control-request';
 import { ControlService, Requester } from './control.service';
+import { SERVICE_LOGGER } from '@mdp/service-kit';
 
 export const CONTROL_OPTIONS = Symbol('CONTROL_OPTIONS');
 
@@ -114,7 +114,7 @@ export class ControlModule implements NestModule {
         { provide: CONTROL_OPTIONS, useValue: options },
         {
           provide: ControlService,
-          inject: [EVENT_BUS, AuditTrail, ORCHESTRATOR_LOGGER, Registry],
+          inject: [EVENT_BUS, AuditTrail, SERVICE_LOGGER, Registry],
           useFactory: (bus: EventBus, trail: AuditTrail, logger: Logger, registry: Registry) =>
             new ControlService(bus, trail, logger, registry, options.timeoutMs),
         },

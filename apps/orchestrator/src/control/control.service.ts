@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { CONTROL_ACTIONS_V1, type ControlAction, type ControlOutcome } from '@mdp/contracts';
+import {
+  CONTROL_ACTIONS_V1,
+  STREAMS,
+  streamSchemaId,
+  type ControlAction,
+  type ControlOutcome,
+} from '@mdp/contracts';
 import { createEnvelope, type EventBus } from '@mdp/pulse';
-import { CONTROL_STREAM, type Logger } from '@mdp/service-kit';
+import type { Logger } from '@mdp/service-kit';
 import { Counter, Registry } from 'prom-client';
 import type { AuditRow } from '../audit/audit-row';
 import { AUDIT_HEADERS, type AuditTrail } from '../audit/audit-trail';
@@ -83,7 +89,7 @@ export class ControlService {
     const track = (CONTROL_ACTIONS_V1 as readonly string[]).includes(req.action)
       ? this.bus.track
       : 'v2';
-    const envelope = createEnvelope('control.ControlAction', message, {
+    const envelope = createEnvelope(streamSchemaId(STREAMS.control), message, {
       id: correlationId,
       key: req.target,
       track,
@@ -97,14 +103,14 @@ export class ControlService {
         who,
         correlationId,
         'accepted',
-        `sending to ${this.bus.streamName(CONTROL_STREAM)}`,
+        `sending to ${this.bus.streamName(STREAMS.control)}`,
       ),
     ).catch(() => undefined);
     try {
-      await this.bus.publish(CONTROL_STREAM, envelope);
+      await this.bus.publish(STREAMS.control, envelope);
     } catch (err) {
       this.waiting.delete(correlationId);
-      const detail = `not published to ${this.bus.streamName(CONTROL_STREAM)}: ${(err as Error).message}`;
+      const detail = `not published to ${this.bus.streamName(STREAMS.control)}: ${(err as Error).message}`;
       await this.audit({
         ...this.requestRow(req, who, correlationId, 'error', detail),
         source_id: `control.unsent:${correlationId}`,

@@ -1,9 +1,9 @@
-import type { SchemaId } from '@mdp/contracts';
+import { STREAMS, streamSchemaId, type SchemaId, type StreamName } from '@mdp/contracts';
 
 /** A telemetry stream the orchestrator watches, and the one schema its entries must carry. */
 export interface ObservedStream {
   /** Logical name; the physical stream is `<MD_NAMESPACE>.<stream>`. */
-  stream: string;
+  stream: StreamName;
   schemaId: SchemaId;
   /**
    * Deliveries before an entry is dead-lettered; default the observer's (1: a contract failure is not
@@ -17,11 +17,15 @@ export interface ObservedStream {
  * audit entries of all services (SYSTEM.md).
  */
 export const OBSERVED_STREAMS: readonly ObservedStream[] = [
-  { stream: 'telemetry.feedback', schemaId: 'telemetry.FeedbackEvent' },
-  { stream: 'telemetry.rate_adjustment', schemaId: 'telemetry.RateAdjustment' },
-  { stream: 'telemetry.health', schemaId: 'telemetry.HealthStatus' },
-  { stream: 'telemetry.audit', schemaId: 'telemetry.AuditEnvelope', maxDeliveries: 5 },
+  observed(STREAMS.feedback),
+  observed(STREAMS.rateAdjustment),
+  observed(STREAMS.health),
+  observed(STREAMS.audit, 5),
 ];
+
+function observed(stream: StreamName, maxDeliveries?: number): ObservedStream {
+  return { stream, schemaId: streamSchemaId(stream), ...(maxDeliveries ? { maxDeliveries } : {}) };
+}
 
 /** Consumer group every orchestrator replica joins (SYSTEM.md). */
 export const OBSERVER_GROUP = 'orchestrator';

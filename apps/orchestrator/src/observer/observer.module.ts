@@ -1,29 +1,19 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { Logger } from '@mdp/service-kit';
-import {
-  OBSERVER_OPTIONS,
-  ObserverOptions,
-  ORCHESTRATOR_LOGGER,
-  PulseObserver,
-} from './pulse-observer.service';
+import { OBSERVER_OPTIONS, ObserverOptions, PulseObserver } from './pulse-observer.service';
 import { ScaleTopologyController } from './scale-topology.controller';
 import { StatusController } from './status.controller';
 
 /** The telemetry observer, GET /status and GET /topology/scale. Needs the service-kit Health, Metrics and Bus modules. */
 @Module({})
 export class ObserverModule {
-  static forRoot(options: ObserverOptions, logger: Logger): DynamicModule {
+  static forRoot(options: ObserverOptions): DynamicModule {
     return {
       module: ObserverModule,
       // The audit, cluster and cockpit modules listen to what the observer decodes.
       global: true,
       controllers: [StatusController, ScaleTopologyController],
-      providers: [
-        { provide: OBSERVER_OPTIONS, useValue: options },
-        { provide: ORCHESTRATOR_LOGGER, useValue: logger },
-        PulseObserver,
-      ],
-      exports: [PulseObserver, ORCHESTRATOR_LOGGER],
+      providers: [{ provide: OBSERVER_OPTIONS, useValue: options }, PulseObserver],
+      exports: [PulseObserver],
     };
   }
 }

@@ -12,13 +12,15 @@ import {
   HealthStatus,
   RateAdjustment,
 } from '@mdp/contracts';
-import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
+import type { Delivery, EventBus } from '@mdp/pulse';
 import {
   BUS_CONNECTION,
   BusConnection,
   EVENT_BUS,
   HealthCheckResult,
   HealthRegistry,
+  ManagedSubscription,
+  SERVICE_LOGGER,
 } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import { Registry } from 'prom-client';
@@ -27,7 +29,6 @@ import { ObserverMetrics } from './observer-metrics';
 import { StreamStats, StreamStatus } from './stream-stats';
 
 export const OBSERVER_OPTIONS = Symbol('OBSERVER_OPTIONS');
-export const ORCHESTRATOR_LOGGER = Symbol('ORCHESTRATOR_LOGGER');
 
 export interface ObserverOptions {
   /** Consumer name inside the `orchestrator` group; one per replica. */
@@ -80,7 +81,19 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   private readonly stats = new Map<string, StreamStats>();
   private readonly streams: readonly ObservedStream[];
   private readonly now: () => number;
-  private subscriptions: Subscription[] = [];
+  private readonly reading = new ManagedSubscription(() =>
+    this.streams.map((s) =>
+      this.bus.subscribe(
+        {
+          stream: s.stream,
+          group: OBSERVER_GROUP,
+          consumer: this.options.consumer,
+          maxDeliveries: s.maxDeliveries ?? this.options.maxDeliveries ?? 1,
+        },
+        (_envelope, delivery) => this.handle(s, delivery),
+      ),
+    ),
+  );
   private readonly listeners: ObserverListener[] = [];
   private startedAt: number | null = null;
 
@@ -88,7 +101,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(BUS_CONNECTION) private readonly conn: BusConnection,
     @Inject(OBSERVER_OPTIONS) private readonly options: ObserverOptions,
-    @Inject(ORCHESTRATOR_LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     registry: Registry,
     health: HealthRegistry,
   ) {
@@ -111,7 +124,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   get running(): boolean {
-    return this.subscriptions.length > 0;
+    return this.reading.running;
   }
 
   /** Adds a listener; register before the application starts. */
@@ -120,17 +133,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   onApplicationBootstrap(): void {
-    this.subscriptions = this.streams.map((s) =>
-      this.bus.subscribe(
-        {
-          stream: s.stream,
-          group: OBSERVER_GROUP,
-          consumer: this.options.consumer,
-          maxDeliveries: s.maxDeliveries ?? this.options.maxDeliveries ?? 1,
-        },
-        (_envelope, delivery) => this.handle(s, delivery),
-      ),
-    );
+    this.reading.start();
     this.startedAt = this.now() / 1000;
     this.logger.info(
       {
@@ -144,9 +147,7 @@ export class PulseObserver implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Stops reading before the bus closes; in-flight handlers finish and are acked. */
   async beforeApplicationShutdown(): Promise<void> {
-    const subs = this.subscriptions;
-    this.subscriptions = [];
-    await Promise.all(subs.map((s) => s.close()));
+    await this.reading.stop();
   }
 
   status(): ObserverStatus {

@@ -1,14 +1,12 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
-import type { Registry } from 'prom-client';
+import { DynamicModule, Global, Module, ModuleMetadata } from '@nestjs/common';
+import type { EventBus, PulseBus } from '@mdp/pulse';
 import {
-  BusConnection,
-  BusModule,
-  HealthModule,
-  HeartbeatModule,
-  MetricsModule,
+  EVENT_BUS,
+  SERVICE_CONFIG,
+  SERVICE_LOGGER,
+  type Logger,
+  type ServiceContext,
 } from '@mdp/service-kit';
-import type { Logger } from '@mdp/service-kit';
-import type { PulseBus } from '@mdp/pulse';
 import type { PipelineConfig } from '../config';
 import { PROVIDER_LEASES, ProviderLeases } from '../leader/provider-leases';
 import type { Clock } from '../rate/clock';
@@ -17,66 +15,61 @@ import { FeedbackModule } from './feedback.module';
 import { IngestModule } from './ingest.module';
 import { RateModule } from './rate.module';
 import { StatusModule } from './status.module';
-import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
-
-export interface AppContext {
-  config: PipelineConfig;
-  logger: Logger;
-  registry: Registry;
-  connection: BusConnection;
-  clock: Clock;
-  version: string;
-}
+import { CLOCK } from './tokens';
 
 @Global()
 @Module({})
-class ContextModule {
-  static forContext(ctx: AppContext): DynamicModule {
+class ClockModule {
+  static forClock(clock: Clock): DynamicModule {
     return {
-      module: ContextModule,
-      providers: [
-        { provide: PIPELINE_CONFIG, useValue: ctx.config },
-        { provide: LOGGER, useValue: ctx.logger },
-        { provide: CLOCK, useValue: ctx.clock },
-        { provide: PROVIDER_LEASES, useValue: leasesFor(ctx) },
-      ],
-      exports: [PIPELINE_CONFIG, LOGGER, CLOCK, PROVIDER_LEASES],
+      module: ClockModule,
+      providers: [{ provide: CLOCK, useValue: clock }],
+      exports: [CLOCK],
     };
   }
 }
 
 /** Provider leader leases when several instances may run (PIPELINE_PROVIDER_LEASE_MS > 0). */
-function leasesFor(ctx: AppContext): ProviderLeases | null {
-  const bus = ctx.connection.bus;
-  if (ctx.config.PIPELINE_PROVIDER_LEASE_MS <= 0 || !('holdLease' in bus)) return null;
+export function leasesFor(
+  bus: EventBus,
+  config: PipelineConfig,
+  logger: Logger,
+): ProviderLeases | null {
+  if (config.PIPELINE_PROVIDER_LEASE_MS <= 0 || !('holdLease' in bus)) return null;
   return new ProviderLeases(
     bus as PulseBus,
-    ctx.config.PIPELINE_CONSUMER_NAME,
-    ctx.config.PIPELINE_PROVIDER_LEASE_MS,
-    ctx.logger,
+    config.PIPELINE_CONSUMER_NAME,
+    config.PIPELINE_PROVIDER_LEASE_MS,
+    logger,
   );
 }
 
-@Module({})
-export class AppModule {
-  static forContext(ctx: AppContext): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ContextModule.forContext(ctx),
-        HealthModule.forRoot({ service: 'pipeline', version: ctx.version }),
-        MetricsModule.forRoot({ registry: ctx.registry }),
-        BusModule.forConnection(ctx.connection),
-        HeartbeatModule.forRoot({
-          intervalMs: ctx.config.HEARTBEAT_INTERVAL_MS,
-          onError: (err) => ctx.logger.debug({ err: err.message }, 'heartbeat not published'),
-        }),
-        RateModule,
-        IngestModule,
-        FeedbackModule,
-        ...(ctx.config.PIPELINE_CONTROL_ENABLED ? [ControlModule] : []),
-        StatusModule,
-      ],
-    };
-  }
+/** PROVIDER_LEASES (null with a single instance): the ingest and feedback modules follow it. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: PROVIDER_LEASES,
+      inject: [EVENT_BUS, SERVICE_CONFIG, SERVICE_LOGGER],
+      useFactory: leasesFor,
+    },
+  ],
+  exports: [PROVIDER_LEASES],
+})
+class ProviderLeasesModule {}
+
+/** The pipeline's own modules; service-kit's ServiceModule provides config, logger, health, metrics, bus. */
+export function pipelineModules(
+  ctx: ServiceContext<PipelineConfig>,
+  clock: Clock,
+): NonNullable<ModuleMetadata['imports']> {
+  return [
+    ClockModule.forClock(clock),
+    ProviderLeasesModule,
+    RateModule,
+    IngestModule,
+    FeedbackModule,
+    ...(ctx.env.PIPELINE_CONTROL_ENABLED ? [ControlModule] : []),
+    StatusModule,
+  ];
 }

@@ -1,9 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import type { EventBus } from '@mdp/pulse';
 import { EVENT_BUS } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
@@ -11,20 +6,7 @@ import type { PipelineConfig } from '../config';
 import { ControlConsumer } from '../control/control-consumer';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
 import { RateCoordinator } from '../rate/rate-coordinator';
-import { LOGGER, PIPELINE_CONFIG } from './tokens';
-
-@Injectable()
-export class ControlLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  constructor(readonly consumer: ControlConsumer) {}
-
-  onApplicationBootstrap(): void {
-    this.consumer.start();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer.stop();
-  }
-}
+import { SERVICE_CONFIG, SERVICE_LOGGER, subscriberLifecycle } from '@mdp/service-kit';
 
 /** Orchestrator control actions (pause, resume, set_scale), acknowledged with audit entries. */
 @Module({
@@ -45,9 +27,9 @@ export class ControlLifecycle implements OnApplicationBootstrap, BeforeApplicati
           logger,
           metrics,
         }),
-      inject: [EVENT_BUS, RateCoordinator, PIPELINE_CONFIG, LOGGER, PipelineMetrics],
+      inject: [EVENT_BUS, RateCoordinator, SERVICE_CONFIG, SERVICE_LOGGER, PipelineMetrics],
     },
-    ControlLifecycle,
+    subscriberLifecycle(ControlConsumer),
   ],
   exports: [ControlConsumer],
 })

@@ -5,11 +5,12 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { EventBus } from '@mdp/pulse';
+import { STREAMS, streamSchemaId } from '@mdp/contracts';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
-import { FeedbackConsumer, RATE_ADJUSTMENT_STREAM } from '../feedback/feedback-consumer';
+import { FeedbackConsumer } from '../feedback/feedback-consumer';
 import { FeedbackHandler } from '../feedback/feedback-handler';
 import { makePolicy } from '../feedback/feedback-policy';
 import { FlowDriver } from '../flow/flow-driver';
@@ -17,12 +18,12 @@ import { AdaptiveController } from '../flow/adaptive-controller';
 import type { FlowController } from '../flow/flow-controller';
 import { StepController } from '../flow/step-controller';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { envelopeFor } from '../telemetry/envelopes';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
 import type { Clock } from '../rate/clock';
 import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
-import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
+import { CLOCK } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 @Injectable()
 export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -30,8 +31,8 @@ export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
     readonly consumer: FeedbackConsumer,
     private readonly flow: FlowDriver,
     private readonly coordinator: RateCoordinator,
-    @Inject(PIPELINE_CONFIG) private readonly config: PipelineConfig,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: PipelineConfig,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     @Inject(HealthRegistry) health: HealthRegistry,
     @Inject(PROVIDER_LEASES) private readonly leases: ProviderLeases | null,
   ) {
@@ -141,21 +142,19 @@ function policyOf(config: PipelineConfig) {
               reason: adjustment.reason,
             });
             logger.info({ ...adjustment }, 'rate adjusted by the flow controller');
-            const envelope = envelopeFor({
-              schemaId: 'telemetry.RateAdjustment',
+            const envelope = envelopeFor(streamSchemaId(STREAMS.rateAdjustment), adjustment, {
               track: bus.track,
               key: adjustment.provider,
-              payload: adjustment,
             });
             bus
-              .publish(RATE_ADJUSTMENT_STREAM, envelope, { wire: config.PULSE_WIRE })
+              .publish(STREAMS.rateAdjustment, envelope, { wire: config.PULSE_WIRE })
               .catch((err) =>
                 logger.warn({ err: String(err) }, 'could not announce a rate adjustment'),
               );
           },
         });
       },
-      inject: [PIPELINE_CONFIG, RateCoordinator, CLOCK, EVENT_BUS, PipelineMetrics, LOGGER],
+      inject: [SERVICE_CONFIG, RateCoordinator, CLOCK, EVENT_BUS, PipelineMetrics, SERVICE_LOGGER],
     },
     {
       provide: FeedbackHandler,
@@ -166,7 +165,7 @@ function policyOf(config: PipelineConfig) {
           policyOf(config),
           flow,
         ),
-      inject: [PIPELINE_CONFIG, RateCoordinator, FlowDriver],
+      inject: [SERVICE_CONFIG, RateCoordinator, FlowDriver],
     },
     {
       provide: FeedbackConsumer,
@@ -185,7 +184,7 @@ function policyOf(config: PipelineConfig) {
           logger,
           metrics,
         }),
-      inject: [EVENT_BUS, FeedbackHandler, PIPELINE_CONFIG, LOGGER, PipelineMetrics],
+      inject: [EVENT_BUS, FeedbackHandler, SERVICE_CONFIG, SERVICE_LOGGER, PipelineMetrics],
     },
     FeedbackLifecycle,
   ],

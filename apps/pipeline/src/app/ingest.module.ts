@@ -5,7 +5,7 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { EventBus } from '@mdp/pulse';
+import { sleep, type EventBus } from '@mdp/pulse';
 import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
 import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
 import type { Logger } from '@mdp/service-kit';
@@ -20,7 +20,8 @@ import type { ProviderBudget } from '../rate/rate-coordinator';
 import { RateCoordinator } from '../rate/rate-coordinator';
 import { BatchPublisher } from '../router/batch-publisher';
 import { ProviderRouter } from '../router/provider-router';
-import { CLOCK, LOGGER, PIPELINE_CONFIG } from './tokens';
+import { CLOCK } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** The providers the configuration asks for, with their budgets. */
 export function providersFromConfig(
@@ -81,7 +82,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     readonly router: ProviderRouter,
     readonly publisher: BatchPublisher,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -105,7 +106,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
           );
           return;
         }
-        await new Promise((r) => setTimeout(r, 200 * attempt));
+        await sleep(200 * attempt);
       }
     }
     this.logger.info('providers stopped and batches flushed');
@@ -124,7 +125,7 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
           clock,
           metrics,
         }),
-      inject: [EVENT_BUS, PIPELINE_CONFIG, CLOCK, PipelineMetrics],
+      inject: [EVENT_BUS, SERVICE_CONFIG, CLOCK, PipelineMetrics],
     },
     {
       provide: ProviderRouter,
@@ -171,11 +172,11 @@ export class IngestLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         return router;
       },
       inject: [
-        PIPELINE_CONFIG,
+        SERVICE_CONFIG,
         RateCoordinator,
         BatchPublisher,
         CLOCK,
-        LOGGER,
+        SERVICE_LOGGER,
         PipelineMetrics,
         HealthRegistry,
         PROVIDER_LEASES,

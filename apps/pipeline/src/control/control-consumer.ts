@@ -9,7 +9,6 @@ import {
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { RateCoordinator } from '../rate/rate-coordinator';
 
-export { AUDIT_STREAM, CONTROL_STREAM } from '@mdp/service-kit';
 /** Who this service answers to in `target` (besides its consumer name and `provider:<name>`). */
 export const SERVICE_ROLE = 'pipeline';
 

@@ -1,18 +1,16 @@
-import type { EventEnvelope, FeedbackEvent, RateAdjustment } from '@mdp/contracts';
 import {
-  retry,
-  type Delivery,
-  type EventBus,
-  type Subscription,
-  type WireLayout,
-} from '@mdp/pulse';
-import type { Logger } from '@mdp/service-kit';
+  STREAMS,
+  streamSchemaId,
+  streamSchemaIds,
+  type EventEnvelope,
+  type FeedbackEvent,
+  type RateAdjustment,
+} from '@mdp/contracts';
+import { envelopeFor, retry, type Delivery, type EventBus, type WireLayout } from '@mdp/pulse';
+import { ManagedSubscription, type Logger, type StreamSubscriber } from '@mdp/service-kit';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { envelopeFor } from '../telemetry/envelopes';
 import type { FeedbackHandler } from './feedback-handler';
 
-export const FEEDBACK_STREAM = 'telemetry.feedback';
-export const RATE_ADJUSTMENT_STREAM = 'telemetry.rate_adjustment';
 export const FEEDBACK_GROUP = 'pipeline';
 
 export interface FeedbackConsumerOptions {
@@ -40,13 +38,29 @@ export interface FeedbackConsumerOptions {
 
 /**
  * Store feedback over Pulse: `<ns>.telemetry.feedback`, group `pipeline`. Pulse decodes and validates
- * each envelope (junk goes to the dead-letter stream), drops envelope ids already handled, counts
+ * each envelope (junk and other schemas go to the dead-letter stream), drops envelope ids already handled, counts
  * `pulse_consume_total` / `pulse_lag_seconds`, acks on success and fails (retry, then dead-letter) on
  * error. This class turns each event into a rate adjustment and announces it on
  * `<ns>.telemetry.rate_adjustment`.
  */
-export class FeedbackConsumer {
-  private subscription?: Subscription;
+export class FeedbackConsumer implements StreamSubscriber {
+  private readonly reading = new ManagedSubscription(() =>
+    this.bus.subscribe<FeedbackEvent>(
+      {
+        stream: STREAMS.feedback,
+        schemaIds: streamSchemaIds(STREAMS.feedback),
+        wire: this.opts.wire,
+        group: this.opts.group ?? FEEDBACK_GROUP,
+        consumer: this.opts.consumer,
+        maxDeliveries: this.opts.maxDeliveries ?? 5,
+        idempotency: this.opts.idempotency ?? 'memory',
+        blockMs: this.opts.blockMs,
+        minIdleMs: this.opts.minIdleMs,
+        middleware: [retry({ attempts: this.opts.attempts ?? 3 })],
+      },
+      async (envelope, delivery) => void (await this.handle(envelope, delivery)),
+    ),
+  );
 
   constructor(
     private readonly bus: EventBus,
@@ -55,33 +69,15 @@ export class FeedbackConsumer {
   ) {}
 
   get running(): boolean {
-    return this.subscription !== undefined;
+    return this.reading.running;
   }
 
   start(): void {
-    if (this.subscription) return;
-    this.subscription = this.bus.subscribe<FeedbackEvent>(
-      {
-        stream: FEEDBACK_STREAM,
-        wire: this.opts.wire,
-        group: this.opts.group ?? FEEDBACK_GROUP,
-        consumer: this.opts.consumer,
-        maxDeliveries: this.opts.maxDeliveries ?? 5,
-        idempotency: this.opts.idempotency ?? 'memory',
-        blockMs: this.opts.blockMs,
-        minIdleMs: this.opts.minIdleMs,
-        middleware: [
-          retry({
-            attempts: this.opts.attempts ?? 3,
-            retryable: (err) => !(err instanceof PermanentError),
-          }),
-        ],
-      },
-      async (envelope, delivery) => void (await this.handle(envelope, delivery)),
-    );
+    if (this.running) return;
+    this.reading.start();
     this.opts.logger?.info(
       {
-        stream: this.bus.streamName(FEEDBACK_STREAM),
+        stream: this.bus.streamName(STREAMS.feedback),
         wire: this.opts.wire ?? 'mdp',
         group: this.opts.group ?? FEEDBACK_GROUP,
         consumer: this.opts.consumer,
@@ -90,10 +86,8 @@ export class FeedbackConsumer {
     );
   }
 
-  async stop(): Promise<void> {
-    const sub = this.subscription;
-    this.subscription = undefined;
-    await sub?.close();
+  stop(): Promise<void> {
+    return this.reading.stop();
   }
 
   /** Applies one feedback event; throwing fails the delivery (retried, then dead-lettered). */
@@ -101,11 +95,6 @@ export class FeedbackConsumer {
     envelope: EventEnvelope<FeedbackEvent>,
     _delivery?: Delivery<FeedbackEvent>,
   ): Promise<RateAdjustment> {
-    if (envelope.meta.schema_id !== 'telemetry.FeedbackEvent') {
-      throw new PermanentError(
-        `unexpected schema "${envelope.meta.schema_id}" on ${FEEDBACK_STREAM} (expected telemetry.FeedbackEvent)`,
-      );
-    }
     const event = envelope.payload;
     this.opts.metrics?.feedbackReceived.inc({
       source: event.source ?? 'unknown',
@@ -128,20 +117,13 @@ export class FeedbackConsumer {
     );
     this.opts.onAdjustment?.(adjustment, envelope);
     await this.bus.publish(
-      RATE_ADJUSTMENT_STREAM,
-      envelopeFor({
-        schemaId: 'telemetry.RateAdjustment',
+      STREAMS.rateAdjustment,
+      envelopeFor(streamSchemaId(STREAMS.rateAdjustment), adjustment, {
         track: this.bus.track,
         key: adjustment.provider,
-        payload: adjustment,
       }),
       { wire: this.opts.wire },
     );
     return adjustment;
   }
-}
-
-/** An error retrying cannot fix (wrong message on the stream): fail at once, without in-process retries. */
-export class PermanentError extends Error {
-  override readonly name = 'PermanentError';
 }

@@ -7,6 +7,7 @@ import {
   NewsV2,
   OptionSnapV1,
   OptionSnapV2,
+  STREAMS,
   type Bar,
   type Fundamentals,
   type News,
@@ -18,23 +19,23 @@ import {
  * schemas, and the field that carries its market time (for replay pacing).
  */
 export const RECORD_KINDS = {
-  bar: { stream: 'md.bars', schemaId: 'md.Bar', v1: BarV1, v2: BarV2, timeField: 'ts' },
+  bar: { stream: STREAMS.bars, schemaId: 'md.Bar', v1: BarV1, v2: BarV2, timeField: 'ts' },
   option: {
-    stream: 'md.options',
+    stream: STREAMS.options,
     schemaId: 'md.OptionSnap',
     v1: OptionSnapV1,
     v2: OptionSnapV2,
     timeField: 'ts',
   },
   news: {
-    stream: 'md.news',
+    stream: STREAMS.news,
     schemaId: 'md.News',
     v1: NewsV1,
     v2: NewsV2,
     timeField: 'published_at',
   },
   fundamentals: {
-    stream: 'md.fundamentals',
+    stream: STREAMS.fundamentals,
     schemaId: 'md.Fundamentals',
     v1: FundamentalsV1,
     v2: FundamentalsV2,
@@ -66,11 +67,6 @@ export function recordKey(kind: RecordKind, data: RecordData[RecordKind]): strin
 /** Market time of a record in epoch seconds. */
 export function recordTime(kind: RecordKind, data: RecordData[RecordKind]): number {
   return (data as unknown as Record<string, number>)[RECORD_KINDS[kind].timeField];
-}
-
-/** Field names a v1 reader knows for a kind (v2-only fields are dropped when publishing on v1). */
-export function v1Fields(kind: RecordKind): string[] {
-  return Object.keys(RECORD_KINDS[kind].v1.shape);
 }
 
 /**

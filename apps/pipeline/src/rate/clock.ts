@@ -1,3 +1,5 @@
+import { sleep } from '@mdp/pulse';
+
 /**
  * Time source for pacing. Everything that waits goes through a Clock so tests can drive time by hand
  * (see test/support/fake-clock.ts) instead of sleeping.
@@ -11,15 +13,5 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener('abort', done, { once: true });
-    }),
+  sleep,
 };

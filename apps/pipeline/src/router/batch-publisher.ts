@@ -1,9 +1,8 @@
-import { randomUUID } from 'crypto';
 import type { EventEnvelope } from '@mdp/contracts';
-import type { EventBus } from '@mdp/pulse';
+import { envelopeFor, type EventBus } from '@mdp/pulse';
 import { Clock, systemClock } from '../rate/clock';
 import type { PipelineMetrics } from '../metrics/pipeline-metrics';
-import { MarketRecord, RECORD_KINDS, RecordKind, v1Fields } from '../providers/provider';
+import { MarketRecord, RECORD_KINDS } from '../providers/provider';
 
 export interface BatchPublisherOptions {
   /** Publish a stream's buffer once it holds this many records. */
@@ -26,7 +25,6 @@ export class BatchPublisher {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly stop = new AbortController();
   private ticker?: Promise<void>;
-  private readonly v1FieldCache = new Map<RecordKind, string[]>();
   private publishFailing = false;
 
   constructor(
@@ -60,25 +58,16 @@ export class BatchPublisher {
    */
   add(provider: string, record: MarketRecord): Promise<void> | undefined {
     const { stream, schemaId } = RECORD_KINDS[record.kind];
-    const envelope: EventEnvelope = {
-      id: randomUUID(),
+    const envelope: EventEnvelope = envelopeFor(schemaId, record.data, {
       key: record.key,
       ts: this.clock.now() / 1000,
-      meta: { schema_id: schemaId, track: this.bus.track, headers: { provider } },
-      // On v1 only the v1 field set goes out, so strict v1 readers see exactly what they know.
-      payload:
-        this.bus.track === 'v1' ? pick(record.data, this.v1FieldsOf(record.kind)) : record.data,
-    };
+      track: this.bus.track,
+      headers: { provider },
+    });
     let buffer = this.buffers.get(stream);
     if (!buffer) this.buffers.set(stream, (buffer = []));
     buffer.push(envelope);
     return buffer.length >= this.opts.batchSize ? this.flushStream(stream) : undefined;
-  }
-
-  private v1FieldsOf(kind: RecordKind): string[] {
-    let fields = this.v1FieldCache.get(kind);
-    if (!fields) this.v1FieldCache.set(kind, (fields = v1Fields(kind)));
-    return fields;
   }
 
   buffered(): number {
@@ -132,11 +121,4 @@ export class BatchPublisher {
       throw err;
     }
   }
-}
-
-function pick(obj: object, keys: readonly string[]): Record<string, unknown> {
-  const src = obj as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (src[k] !== undefined) out[k] = src[k];
-  return out;
 }

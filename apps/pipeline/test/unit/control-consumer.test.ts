@@ -1,7 +1,8 @@
 import type { AuditEnvelope, ControlAction, EventEnvelope } from '@mdp/contracts';
 import { createEnvelope, createEventBus, PulseBus, Subscription } from '@mdp/pulse';
 import { Registry } from 'prom-client';
-import { AUDIT_STREAM, CONTROL_STREAM, ControlConsumer } from '../../src/control/control-consumer';
+import { STREAMS } from '@mdp/contracts';
+import { ControlConsumer } from '../../src/control/control-consumer';
 import { PipelineMetrics } from '../../src/metrics/pipeline-metrics';
 import { RateCoordinator } from '../../src/rate/rate-coordinator';
 import { waitFor } from '../support/fake-clock';
@@ -16,7 +17,7 @@ describe('ControlConsumer (in-memory bus)', () => {
 
   const send = (payload: Partial<ControlAction>, track: 'v1' | 'v2' = 'v2') =>
     bus.publish(
-      CONTROL_STREAM,
+      STREAMS.control,
       createEnvelope('control.ControlAction', { ts: Date.now() / 1000, ...payload }, { track }),
     );
   const auditCount = (n: number) => waitFor(() => audits.length >= n, 10_000, `${n} audit entries`);
@@ -37,7 +38,7 @@ describe('ControlConsumer (in-memory bus)', () => {
     consumer.start();
     audits = [];
     auditSub = bus.subscribe<AuditEnvelope>(
-      { stream: AUDIT_STREAM, group: 'auditor', consumer: 'a', blockMs: 20 },
+      { stream: STREAMS.audit, group: 'auditor', consumer: 'a', blockMs: 20 },
       (e) => void audits.push(e),
     );
   });

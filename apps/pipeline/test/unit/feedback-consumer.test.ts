@@ -1,7 +1,8 @@
 import type { EventEnvelope, FeedbackEvent, RateAdjustment, RateController } from '@mdp/contracts';
 import { createEnvelope, createEventBus, PulseBus } from '@mdp/pulse';
 import { Registry } from 'prom-client';
-import { FeedbackConsumer, RATE_ADJUSTMENT_STREAM } from '../../src/feedback/feedback-consumer';
+import { STREAMS } from '@mdp/contracts';
+import { FeedbackConsumer } from '../../src/feedback/feedback-consumer';
 import { FeedbackHandler } from '../../src/feedback/feedback-handler';
 import { PipelineMetrics } from '../../src/metrics/pipeline-metrics';
 import { RateCoordinator } from '../../src/rate/rate-coordinator';
@@ -78,12 +79,12 @@ describe('FeedbackConsumer (in-memory bus)', () => {
       createEnvelope('telemetry.FeedbackEvent', feedback('soft'), { key: 'store-1' }),
     );
     await waitFor(
-      () => publish.mock.calls.some(([stream]) => stream === RATE_ADJUSTMENT_STREAM),
+      () => publish.mock.calls.some(([stream]) => stream === STREAMS.rateAdjustment),
       10_000,
       'rate adjustment announcement',
     );
     const announced = publish.mock.calls
-      .filter(([stream]) => stream === RATE_ADJUSTMENT_STREAM)
+      .filter(([stream]) => stream === STREAMS.rateAdjustment)
       .map(([, env]) => env as EventEnvelope<RateAdjustment>);
     expect(announced).toHaveLength(1);
     expect(coordinator.snapshot('ibkr')).toMatchObject({

@@ -20,11 +20,12 @@ import crypto from 'crypto';
 import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import type { StoreItem } from '../sinks/store-sink';
 import type { StoreEnv } from '../config/store-config';
-import { DeadLetterStore } from '../dlq/dead-letter-store';
+import { RejectFiles } from '../rejects/reject-files';
 import { SINK_KINDS, SinkKind } from '../sinks/tables';
 import { StoreWriter, WriteReport } from '../store-writer';
 import { CoordinatorModule } from './coordinator.module';
-import { STORE_ENV, WRITE_COORDINATOR } from './tokens';
+import { WRITE_COORDINATOR } from './tokens';
+import { SERVICE_CONFIG } from '@mdp/service-kit';
 
 /**
  * Admin calls need `Authorization: Bearer <MDS_ADMIN_TOKEN>`; with no token configured the admin
@@ -36,7 +37,7 @@ import { STORE_ENV, WRITE_COORDINATOR } from './tokens';
 export class AdminTokenGuard implements CanActivate {
   private readonly expected?: Buffer;
 
-  constructor(@Inject(STORE_ENV) env: StoreEnv) {
+  constructor(@Inject(SERVICE_CONFIG) env: StoreEnv) {
     if (env.MDS_ADMIN_TOKEN) this.expected = digest(`Bearer ${env.MDS_ADMIN_TOKEN}`);
   }
 
@@ -74,7 +75,7 @@ function intOf(raw: string | undefined, fallback: number, name: string): number 
 @UseGuards(AdminTokenGuard)
 export class DlqAdminController {
   constructor(
-    private readonly dlq: DeadLetterStore,
+    private readonly dlq: RejectFiles,
     private readonly writer: StoreWriter,
     @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
   ) {}
@@ -112,7 +113,7 @@ export class DlqAdminController {
 }
 
 /** Re-submits a sink's dead letters through the coordinator; rows that fail again are dead-lettered anew. */
-export async function replayDeadLetters(dlq: DeadLetterStore, writer: StoreWriter, kind: SinkKind) {
+export async function replayDeadLetters(dlq: RejectFiles, writer: StoreWriter, kind: SinkKind) {
   const totals: WriteReport = {
     submitted: 0,
     written: 0,

@@ -1,9 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import os from 'os';
 import type { PulseBus } from '@mdp/pulse';
 import { EVENT_BUS, Logger } from '@mdp/service-kit';
@@ -11,20 +6,7 @@ import type { StoreEnv } from '../config/store-config';
 import { StoreControl } from '../control/store-control';
 import { StreamIngest } from '../ingest/stream-ingest';
 import { IngestModule } from './ingest.module';
-import { STORE_ENV, STORE_LOGGER } from './tokens';
-
-@Injectable()
-class StoreControlLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  constructor(private readonly control: StoreControl) {}
-
-  onApplicationBootstrap(): void {
-    this.control.start();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.control.stop();
-  }
-}
+import { SERVICE_CONFIG, SERVICE_LOGGER, subscriberLifecycle } from '@mdp/service-kit';
 
 /** Orchestrator control actions for the store (pause / resume ingest, replay_dlq), answered with audit entries. */
 @Module({
@@ -32,14 +14,14 @@ class StoreControlLifecycle implements OnApplicationBootstrap, BeforeApplication
   providers: [
     {
       provide: StoreControl,
-      inject: [EVENT_BUS, StreamIngest, STORE_ENV, STORE_LOGGER],
+      inject: [EVENT_BUS, StreamIngest, SERVICE_CONFIG, SERVICE_LOGGER],
       useFactory: (bus: PulseBus, ingest: StreamIngest, env: StoreEnv, logger: Logger) =>
         new StoreControl(bus, ingest, {
           consumer: env.MDS_CONSUMER_NAME ?? `store-${os.hostname()}`,
           logger,
         }),
     },
-    StoreControlLifecycle,
+    subscriberLifecycle(StoreControl),
   ],
   exports: [StoreControl],
 })

@@ -5,23 +5,24 @@ import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import { coordinatorMetrics } from '../coordinator/metrics';
 import { WriteCoordinator } from '../coordinator/write-coordinator';
-import { DeadLetterStore } from '../dlq/dead-letter-store';
-import { FeedbackBus } from '../feedback/feedback-bus';
+import { RejectFiles } from '../rejects/reject-files';
+import { FeedbackEmitter } from '../feedback/feedback-emitter';
 import { isRetryableDbError } from '../sinks/errors';
 import type { SqlClient } from '@mdp/sql';
 import { FaultySink, sinkFaultsActive, SinkFaults, withSinkFaults } from '../sinks/sink-faults';
 import { StoreItem, StoreSink } from '../sinks/store-sink';
 import { SINK_KINDS } from '../sinks/tables';
 import { StoreWriter } from '../store-writer';
-import { DlqModule } from './dlq.module';
+import { RejectFilesModule } from './reject-files.module';
 import { FeedbackModule } from './feedback.module';
-import { SQL_CLIENT, STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+import { SQL_CLIENT, WRITE_COORDINATOR } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 export function createStoreCoordinator(
   env: StoreEnv,
   db: SqlClient,
-  dlq: DeadLetterStore,
-  feedback: FeedbackBus,
+  dlq: RejectFiles,
+  feedback: FeedbackEmitter,
   registry: Registry,
   log?: Logger,
 ): WriteCoordinator<StoreItem> {
@@ -128,20 +129,20 @@ export class CoordinatorHealth {
 }
 
 @Module({
-  imports: [DlqModule, FeedbackModule],
+  imports: [RejectFilesModule, FeedbackModule],
   providers: [
     {
       provide: WRITE_COORDINATOR,
-      inject: [STORE_ENV, SQL_CLIENT, DeadLetterStore, FeedbackBus, Registry, STORE_LOGGER],
+      inject: [SERVICE_CONFIG, SQL_CLIENT, RejectFiles, FeedbackEmitter, Registry, SERVICE_LOGGER],
       useFactory: createStoreCoordinator,
     },
     {
       provide: StoreWriter,
-      inject: [WRITE_COORDINATOR, DeadLetterStore],
-      useFactory: (c: WriteCoordinator<StoreItem>, d: DeadLetterStore) => new StoreWriter(c, d),
+      inject: [WRITE_COORDINATOR, RejectFiles],
+      useFactory: (c: WriteCoordinator<StoreItem>, d: RejectFiles) => new StoreWriter(c, d),
     },
     CoordinatorHealth,
   ],
-  exports: [WRITE_COORDINATOR, StoreWriter, DlqModule],
+  exports: [WRITE_COORDINATOR, StoreWriter, RejectFilesModule],
 })
 export class CoordinatorModule {}

@@ -4,8 +4,9 @@ import { HealthCheckResult, HealthRegistry, Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import { MigrationReport, runMigrations } from '../sinks/migrations';
 import { PgSqlClient, PgliteSqlClient, type SqlClient } from '@mdp/sql';
-import { SQL_CLIENT, STORE_ENV, STORE_LOGGER } from './tokens';
-import { sleep } from '../coordinator/write-coordinator';
+import { SQL_CLIENT } from './tokens';
+import { sleep } from '@mdp/pulse';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 export interface DatabaseModuleOptions {
   /** Overrides DATABASE_URL; neither set means embedded PGlite. */
@@ -23,7 +24,7 @@ export class DatabaseService implements OnApplicationShutdown {
 
   constructor(
     @Inject(SQL_CLIENT) readonly client: SqlClient,
-    @Inject(STORE_LOGGER) private readonly log: Logger,
+    @Inject(SERVICE_LOGGER) private readonly log: Logger,
     @Inject('DATABASE_OWNED') private readonly owned: boolean,
     health: HealthRegistry,
   ) {
@@ -90,7 +91,7 @@ export class DatabaseModule {
         { provide: 'DATABASE_OWNED', useValue: !options.client },
         {
           provide: SQL_CLIENT,
-          inject: [STORE_ENV, STORE_LOGGER],
+          inject: [SERVICE_CONFIG, SERVICE_LOGGER],
           useFactory: async (env: StoreEnv, log: Logger): Promise<SqlClient> => {
             if (options.client) return options.client;
             const url = options.databaseUrl ?? env.DATABASE_URL;

@@ -9,10 +9,10 @@ import {
 import { EVENT_BUS, Logger } from '@mdp/service-kit';
 import type { EventBus } from '@mdp/pulse';
 import type { StoreEnv } from '../config/store-config';
-import { FeedbackBus } from '../feedback/feedback-bus';
+import { FeedbackEmitter } from '../feedback/feedback-emitter';
 import { HttpFeedbackBroadcaster } from '../feedback/http-broadcaster';
 import { pulseFeedbackPublisher } from '../feedback/pulse-feedback-publisher';
-import { STORE_ENV, STORE_LOGGER } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** Connects the in-process feedback bus to Pulse (`<ns>.telemetry.feedback`) and the optional webhook. */
 @Injectable()
@@ -21,9 +21,9 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(
-    private readonly feedback: FeedbackBus,
-    @Inject(STORE_ENV) private readonly env: StoreEnv,
-    @Inject(STORE_LOGGER) private readonly log: Logger,
+    private readonly feedback: FeedbackEmitter,
+    @Inject(SERVICE_CONFIG) private readonly env: StoreEnv,
+    @Inject(SERVICE_LOGGER) private readonly log: Logger,
     @Optional() @Inject(EVENT_BUS) private readonly bus?: EventBus,
   ) {}
 
@@ -64,12 +64,12 @@ export class FeedbackFanout implements OnModuleInit, OnApplicationShutdown {
 @Module({
   providers: [
     {
-      provide: FeedbackBus,
-      inject: [STORE_LOGGER],
-      useFactory: (log: Logger) => new FeedbackBus(log),
+      provide: FeedbackEmitter,
+      inject: [SERVICE_LOGGER],
+      useFactory: (log: Logger) => new FeedbackEmitter(log),
     },
     FeedbackFanout,
   ],
-  exports: [FeedbackBus],
+  exports: [FeedbackEmitter],
 })
 export class FeedbackModule {}

@@ -7,8 +7,9 @@ import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import { StreamIngest } from '../ingest/stream-ingest';
 import type { StoreItem } from '../sinks/store-sink';
 import { CoordinatorModule } from './coordinator.module';
-import { STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+import { WRITE_COORDINATOR } from './tokens';
 import type { Logger } from '@mdp/service-kit';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /**
  * Unique per instance (several stores may share a host): what a dead instance left unacked is
@@ -25,7 +26,7 @@ export function defaultConsumerName(): string {
   providers: [
     {
       provide: StreamIngest,
-      inject: [EVENT_BUS, WRITE_COORDINATOR, STORE_ENV, STORE_LOGGER],
+      inject: [EVENT_BUS, WRITE_COORDINATOR, SERVICE_CONFIG, SERVICE_LOGGER],
       useFactory: (
         bus: EventBus,
         coordinator: WriteCoordinator<StoreItem>,

@@ -2,15 +2,20 @@ import {
   BeforeApplicationShutdown,
   Inject,
   Injectable,
+  Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
-import { sleep, type WriteCoordinator } from '../coordinator/write-coordinator';
+import { sleep } from '@mdp/pulse';
+import type { WriteCoordinator } from '../coordinator/write-coordinator';
 import { StreamIngest } from '../ingest/stream-ingest';
 import type { StoreItem } from '../sinks/store-sink';
+import { CoordinatorModule } from './coordinator.module';
 import { DatabaseService } from './database.module';
-import { STORE_ENV, STORE_LOGGER, WRITE_COORDINATOR } from './tokens';
+import { IngestModule } from './ingest.module';
+import { WRITE_COORDINATOR } from './tokens';
+import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /**
  * Orders start and stop. Start: migrations (retried in the background so /health answers meanwhile),
@@ -28,8 +33,8 @@ export class StoreLifecycle implements OnApplicationBootstrap, BeforeApplication
     private readonly database: DatabaseService,
     private readonly ingest: StreamIngest,
     @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
-    @Inject(STORE_ENV) private readonly env: StoreEnv,
-    @Inject(STORE_LOGGER) private readonly log: Logger,
+    @Inject(SERVICE_CONFIG) private readonly env: StoreEnv,
+    @Inject(SERVICE_LOGGER) private readonly log: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -63,3 +68,6 @@ export class StoreLifecycle implements OnApplicationBootstrap, BeforeApplication
     );
   }
 }
+
+@Module({ imports: [CoordinatorModule, IngestModule], providers: [StoreLifecycle] })
+export class StoreLifecycleModule {}

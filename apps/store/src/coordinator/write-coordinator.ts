@@ -6,6 +6,7 @@ import {
   isTaskCancelledError,
 } from 'cockatiel';
 import { Registry } from 'prom-client';
+import { sleep } from '@mdp/pulse';
 import type { FeedbackEvent } from '@mdp/contracts';
 import { OutageLog } from '@mdp/pulse';
 import { BoundedQueue, OverflowStrategy } from './bounded-queue';
@@ -468,17 +469,4 @@ function asError(e: unknown): Error {
 function errorType(err: Error): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && code ? code : err.name;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,5 +1,5 @@
 import type { FeedbackEvent } from '@mdp/contracts';
-import { sleep } from '../coordinator/write-coordinator';
+import { sleep } from '@mdp/pulse';
 
 export interface HttpBroadcasterOptions {
   endpoint: string;

@@ -1,3 +1,4 @@
+import { STREAMS, streamSchemaIds, type StreamName } from '@mdp/contracts';
 import type { Delivery, EventBus, Subscription } from '@mdp/pulse';
 import { QueueClosedError, QueueFullError } from '../coordinator/bounded-queue';
 import type { SettleOutcome, WriteCoordinator } from '../coordinator/write-coordinator';
@@ -5,11 +6,11 @@ import type { StoreItem } from '../sinks/store-sink';
 import { Row, SINK_KINDS, SinkKind } from '../sinks/tables';
 
 /** Logical stream per sink (physical name `<ns>.<stream>`). */
-export const MD_STREAMS: Record<SinkKind, string> = {
-  bars: 'md.bars',
-  options: 'md.options',
-  news: 'md.news',
-  fundamentals: 'md.fundamentals',
+export const MD_STREAMS: Record<SinkKind, StreamName> = {
+  bars: STREAMS.bars,
+  options: STREAMS.options,
+  news: STREAMS.news,
+  fundamentals: STREAMS.fundamentals,
 };
 
 export const STORE_GROUP = 'store';
@@ -100,6 +101,7 @@ export class StreamIngest {
         const sub = this.bus.subscribeBatch<Row>(
           {
             stream: MD_STREAMS[kind],
+            schemaIds: streamSchemaIds(MD_STREAMS[kind]),
             group: this.opts.group ?? STORE_GROUP,
             consumer: perStream === 1 ? this.opts.consumer : `${this.opts.consumer}-${i}`,
             batchSize: this.opts.batchSize ?? 500,

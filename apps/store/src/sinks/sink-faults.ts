@@ -1,5 +1,5 @@
 import type { BatchSink } from '../coordinator/write-coordinator';
-import { sleep } from '../coordinator/write-coordinator';
+import { sleep } from '@mdp/pulse';
 
 /**
  * A slow database on demand, for system tests and benchmarks (`MDS_FAULT_SINK_*`): every batch waits

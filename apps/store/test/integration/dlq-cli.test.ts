@@ -4,7 +4,7 @@ import path from 'path';
 import { Client } from 'pg';
 import { createTestSchema, describeWithPostgres, TestSchema } from '@mdp/testing';
 import { runCli } from '../../src/cli';
-import { DeadLetterStore } from '../../src/dlq/dead-letter-store';
+import { RejectFiles } from '../../src/rejects/reject-files';
 import { makeBars } from '../helpers/bars';
 
 describeWithPostgres('dlq CLI', () => {
@@ -27,7 +27,7 @@ describeWithPostgres('dlq CLI', () => {
       MDS_DLQ_DIR: dir,
       MDS_COORDINATOR_FLUSH_INTERVAL: '0.01',
     };
-    const dlq = new DeadLetterStore(dir);
+    const dlq = new RejectFiles(dir);
     await dlq.record('bars', makeBars(3, { symbol: 'cli' }), new Error('connection terminated'), 5);
     const lines: string[] = [];
     const out = (l: string) => void lines.push(l);

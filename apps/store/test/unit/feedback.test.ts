@@ -1,7 +1,7 @@
 import type { FeedbackEvent } from '@mdp/contracts';
 import { decodeEnvelope } from '@mdp/contracts';
 import { createEventBus } from '@mdp/pulse';
-import { FeedbackBus } from '../../src/feedback/feedback-bus';
+import { FeedbackEmitter } from '../../src/feedback/feedback-emitter';
 import { HttpFeedbackBroadcaster } from '../../src/feedback/http-broadcaster';
 import {
   feedbackEnvelope,
@@ -21,10 +21,10 @@ const event = (
   ...extra,
 });
 
-describe('FeedbackBus', () => {
+describe('FeedbackEmitter', () => {
   it('fans out to every subscriber; a throwing or rejecting one does not affect the others', async () => {
     const warnings: string[] = [];
-    const bus = new FeedbackBus({ warn: (_o, m) => void warnings.push(m) });
+    const bus = new FeedbackEmitter({ warn: (_o, m) => void warnings.push(m) });
     const got: string[] = [];
     bus.subscribe(() => {
       throw new Error('sync boom');

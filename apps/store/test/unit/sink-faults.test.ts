@@ -4,8 +4,8 @@ import { NotFoundException, UnprocessableEntityException } from '@nestjs/common'
 import { Registry } from 'prom-client';
 import { createStoreCoordinator, faultySinkOf } from '../../src/app/coordinator.module';
 import { SinkFaultAdminController } from '../../src/app/fault-admin.module';
-import type { DeadLetterStore } from '../../src/dlq/dead-letter-store';
-import { FeedbackBus } from '../../src/feedback/feedback-bus';
+import type { RejectFiles } from '../../src/rejects/reject-files';
+import { FeedbackEmitter } from '../../src/feedback/feedback-emitter';
 import type { SqlClient } from '@mdp/sql';
 import { FaultySink, withSinkFaults } from '../../src/sinks/sink-faults';
 import type { BatchSink } from '../../src/coordinator/write-coordinator';
@@ -96,8 +96,8 @@ describe('sink faults at run time (MDS_FAULT_SINK_ADMIN, PUT /admin/faults/sink)
     createStoreCoordinator(
       loadStoreEnv(env),
       {} as SqlClient,
-      {} as DeadLetterStore,
-      new FeedbackBus(),
+      {} as RejectFiles,
+      new FeedbackEmitter(),
       new Registry(),
     );
 

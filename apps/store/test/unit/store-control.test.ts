@@ -1,6 +1,7 @@
 import type { AuditEnvelope, ControlAction, EventEnvelope } from '@mdp/contracts';
 import { createEnvelope, createEventBus, type PulseBus } from '@mdp/pulse';
-import { AUDIT_STREAM, CORRELATION_HEADER, OPERATION_HEADER } from '@mdp/service-kit';
+import { STREAMS } from '@mdp/contracts';
+import { CORRELATION_HEADER, OPERATION_HEADER } from '@mdp/service-kit';
 import { uniqueId } from '@mdp/testing';
 import { StoreControl } from '../../src/control/store-control';
 import type { StreamIngest } from '../../src/ingest/stream-ingest';
@@ -36,7 +37,7 @@ describe('StoreControl', () => {
     bus = createEventBus({ backend: 'inmem', namespace: uniqueId(), track: 'v2' });
     audits = [];
     bus.subscribe<AuditEnvelope>(
-      { stream: AUDIT_STREAM, group: 'probe', consumer: 'c', blockMs: 20 },
+      { stream: STREAMS.audit, group: 'probe', consumer: 'c', blockMs: 20 },
       (e) => void audits.push(e),
     );
   });

@@ -4,7 +4,7 @@ import path from 'path';
 import { createInterface } from 'readline';
 
 /** One NDJSON line of a dead-letter file. */
-export interface DeadLetterRecord<T = unknown> {
+export interface RejectRecord<T = unknown> {
   item: T;
   error: string;
   attempts: number;
@@ -24,7 +24,7 @@ export interface ReplayOutcome {
  * never interleave lines. Replay moves the file aside first, so items that fail again are appended
  * to a fresh file instead of being read twice.
  */
-export class DeadLetterFile<T = unknown> {
+export class RejectFile<T = unknown> {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(readonly file: string) {}
@@ -35,8 +35,7 @@ export class DeadLetterFile<T = unknown> {
     const lines = items
       .map(
         (item) =>
-          JSON.stringify({ item, error: message, attempts, ts } satisfies DeadLetterRecord<T>) +
-          '\n',
+          JSON.stringify({ item, error: message, attempts, ts } satisfies RejectRecord<T>) + '\n',
       )
       .join('');
     return this.appendLines(lines);
@@ -45,11 +44,11 @@ export class DeadLetterFile<T = unknown> {
   /** Reads records in file order, skipping `offset` and returning at most `limit`. */
   async list(
     opts: { offset?: number; limit?: number } = {},
-  ): Promise<{ total: number; records: DeadLetterRecord<T>[] }> {
+  ): Promise<{ total: number; records: RejectRecord<T>[] }> {
     await this.tail;
     const offset = opts.offset ?? 0;
     const limit = opts.limit ?? 100;
-    const records: DeadLetterRecord<T>[] = [];
+    const records: RejectRecord<T>[] = [];
     let total = 0;
     for await (const rec of readRecords<T>(this.file)) {
       if (!rec.ok) continue;
@@ -74,7 +73,7 @@ export class DeadLetterFile<T = unknown> {
     await rename(this.file, aside);
     let replayed = 0;
     let consumed = 0;
-    let chunk: DeadLetterRecord<T>[] = [];
+    let chunk: RejectRecord<T>[] = [];
     const corruptLines: string[] = [];
     const flush = async () => {
       if (chunk.length === 0) return;
@@ -118,7 +117,7 @@ export class DeadLetterFile<T = unknown> {
     if (lines.length) await appendFile(`${this.file}.corrupt`, lines.join('\n') + '\n', 'utf8');
   }
 
-  private appendRecord(r: DeadLetterRecord<T>): Promise<void> {
+  private appendRecord(r: RejectRecord<T>): Promise<void> {
     return this.appendLines(JSON.stringify(r) + '\n');
   }
 
@@ -139,7 +138,7 @@ export class DeadLetterFile<T = unknown> {
   }
 }
 
-type ReadResult<T> = { ok: true; record: DeadLetterRecord<T> } | { ok: false; line: string };
+type ReadResult<T> = { ok: true; record: RejectRecord<T> } | { ok: false; line: string };
 
 async function* readRecords<T>(file: string, skip = 0): AsyncGenerator<ReadResult<T>> {
   if (!(await exists(file))) return;
@@ -149,7 +148,7 @@ async function* readRecords<T>(file: string, skip = 0): AsyncGenerator<ReadResul
     if (line.trim() === '') continue;
     if (index++ < skip) continue;
     try {
-      const rec = JSON.parse(line) as DeadLetterRecord<T>;
+      const rec = JSON.parse(line) as RejectRecord<T>;
       if (rec && typeof rec === 'object' && 'item' in rec) yield { ok: true, record: rec };
       else yield { ok: false, line };
     } catch {

@@ -2,7 +2,7 @@ import type { FeedbackEvent } from '@mdp/contracts';
 
 export type FeedbackSubscriber = (event: FeedbackEvent) => void | Promise<void>;
 
-export interface FeedbackBusLogger {
+export interface FeedbackEmitterLogger {
   warn(obj: object, msg: string): void;
 }
 
@@ -10,10 +10,10 @@ export interface FeedbackBusLogger {
  * In-process fan-out of backpressure events. Each subscriber is called independently: one that
  * throws (or rejects) is logged and does not stop the others, and nobody waits for a slow one.
  */
-export class FeedbackBus {
+export class FeedbackEmitter {
   private readonly subscribers = new Set<FeedbackSubscriber>();
 
-  constructor(private readonly log?: FeedbackBusLogger) {}
+  constructor(private readonly log?: FeedbackEmitterLogger) {}
 
   get subscriberCount(): number {
     return this.subscribers.size;

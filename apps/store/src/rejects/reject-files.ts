@@ -1,7 +1,7 @@
 import path from 'path';
 import type { Counter } from 'prom-client';
 import { Row, SINK_KINDS, SinkKind } from '../sinks/tables';
-import { DeadLetterFile } from './dead-letter-file';
+import { RejectFile } from './reject-file';
 
 export interface DeadLetterItem {
   kind: SinkKind;
@@ -19,20 +19,20 @@ export function deadLetterReason(error: Error | string): string {
 }
 
 /** The per-sink dead-letter files (`<dir>/<sink>.ndjson`); items are stored as their contract rows. */
-export class DeadLetterStore {
-  private readonly files = new Map<SinkKind, DeadLetterFile<Row>>();
+export class RejectFiles {
+  private readonly files = new Map<SinkKind, RejectFile<Row>>();
 
   constructor(
     readonly dir: string,
     private readonly counter?: Counter<'sink'>,
   ) {
     for (const kind of SINK_KINDS) {
-      this.files.set(kind, new DeadLetterFile<Row>(path.join(dir, `${kind}.ndjson`)));
+      this.files.set(kind, new RejectFile<Row>(path.join(dir, `${kind}.ndjson`)));
       counter?.inc({ sink: kind }, 0);
     }
   }
 
-  file(kind: SinkKind): DeadLetterFile<Row> {
+  file(kind: SinkKind): RejectFile<Row> {
     return this.files.get(kind)!;
   }
 

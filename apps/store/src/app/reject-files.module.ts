@@ -2,19 +2,19 @@ import { Module } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import type { StoreEnv } from '../config/store-config';
 import { coordinatorMetrics } from '../coordinator/metrics';
-import { DeadLetterStore } from '../dlq/dead-letter-store';
-import { STORE_ENV } from './tokens';
+import { RejectFiles } from '../rejects/reject-files';
+import { SERVICE_CONFIG } from '@mdp/service-kit';
 
 /** The per-sink dead-letter files. */
 @Module({
   providers: [
     {
-      provide: DeadLetterStore,
-      inject: [STORE_ENV, Registry],
+      provide: RejectFiles,
+      inject: [SERVICE_CONFIG, Registry],
       useFactory: (env: StoreEnv, registry: Registry) =>
-        new DeadLetterStore(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
+        new RejectFiles(env.MDS_DLQ_DIR, coordinatorMetrics(registry).dlqRecords),
     },
   ],
-  exports: [DeadLetterStore],
+  exports: [RejectFiles],
 })
-export class DlqModule {}
+export class RejectFilesModule {}

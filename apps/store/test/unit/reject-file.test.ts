@@ -2,9 +2,9 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { open } from 'fs/promises';
 import os from 'os';
 import path from 'path';
-import { DeadLetterFile } from '../../src/dlq/dead-letter-file';
+import { RejectFile } from '../../src/rejects/reject-file';
 
-describe('DeadLetterFile', () => {
+describe('RejectFile', () => {
   let dir: string;
   let file: string;
 
@@ -15,7 +15,7 @@ describe('DeadLetterFile', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('appends one NDJSON record per item with item, error, attempts and ts', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await Promise.all([
       dlq.append([{ n: 1 }, { n: 2 }], new Error('boom'), 5),
       dlq.append([{ n: 3 }], 'bad row', 0),
@@ -47,7 +47,7 @@ describe('DeadLetterFile', () => {
       return original.call(this);
     };
     try {
-      const dlq = new DeadLetterFile<{ n: number }>(file);
+      const dlq = new RejectFile<{ n: number }>(file);
       await dlq.append([{ n: 1 }, { n: 2 }], 'e', 1);
       await dlq.append([{ n: 3 }], 'e', 1);
     } finally {
@@ -57,7 +57,7 @@ describe('DeadLetterFile', () => {
   });
 
   it('lists with offset and limit and skips undecodable lines', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append(
       [1, 2, 3, 4].map((n) => ({ n })),
       'e',
@@ -67,14 +67,14 @@ describe('DeadLetterFile', () => {
     const page = await dlq.list({ offset: 1, limit: 2 });
     expect(page.total).toBe(4);
     expect(page.records.map((r) => r.item.n)).toEqual([2, 3]);
-    expect(await new DeadLetterFile(path.join(dir, 'missing.ndjson')).list()).toEqual({
+    expect(await new RejectFile(path.join(dir, 'missing.ndjson')).list()).toEqual({
       total: 0,
       records: [],
     });
   });
 
   it('replays every record and empties the file; corrupt lines are kept aside', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append(
       [1, 2, 3, 4, 5].map((n) => ({ n })),
       'e',
@@ -90,7 +90,7 @@ describe('DeadLetterFile', () => {
   });
 
   it('keeps what was not replayed when the replay fails part-way', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append(
       [1, 2, 3, 4, 5].map((n) => ({ n })),
       'e',
@@ -107,7 +107,7 @@ describe('DeadLetterFile', () => {
   });
 
   it('items dead-lettered again during a replay land in the fresh file, not the one being read', async () => {
-    const dlq = new DeadLetterFile<{ n: number }>(file);
+    const dlq = new RejectFile<{ n: number }>(file);
     await dlq.append([{ n: 1 }], 'e', 1);
     const res = await dlq.replay(async (items) => dlq.append(items, 'still bad', 1));
     expect(res.replayed).toBe(1);
