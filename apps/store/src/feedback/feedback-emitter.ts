@@ -1,17 +1,18 @@
 import type { FeedbackEvent } from '@mdp/contracts';
+import { OutageLog, type PulseLogger } from '@mdp/pulse';
 
 export type FeedbackSubscriber = (event: FeedbackEvent) => void | Promise<void>;
 
-export interface FeedbackEmitterLogger {
-  warn(obj: object, msg: string): void;
-}
+export type FeedbackEmitterLogger = PulseLogger;
 
 /**
  * In-process fan-out of backpressure events. Each subscriber is called independently: one that
  * throws (or rejects) is logged and does not stop the others, and nobody waits for a slow one.
+ * A subscriber failing over and over (the Pulse publisher while Redis is away, refreshed every
+ * 500 ms) is one warn line when it starts failing and one info line when it delivers again.
  */
 export class FeedbackEmitter {
-  private readonly subscribers = new Set<FeedbackSubscriber>();
+  private readonly subscribers = new Map<FeedbackSubscriber, OutageLog>();
 
   constructor(private readonly log?: FeedbackEmitterLogger) {}
 
@@ -21,7 +22,14 @@ export class FeedbackEmitter {
 
   /** Subscribing the same function twice is a no-op. Returns the matching unsubscribe. */
   subscribe(subscriber: FeedbackSubscriber): () => void {
-    this.subscribers.add(subscriber);
+    if (!this.subscribers.has(subscriber))
+      this.subscribers.set(
+        subscriber,
+        new OutageLog(this.log, {
+          down: 'feedback subscriber failed; events are not delivered to it until it recovers',
+          up: 'feedback subscriber delivering again',
+        }),
+      );
     return () => this.unsubscribe(subscriber);
   }
 
@@ -30,16 +38,15 @@ export class FeedbackEmitter {
   }
 
   publish(event: FeedbackEvent): void {
-    for (const subscriber of [...this.subscribers]) {
+    for (const [subscriber, outage] of [...this.subscribers]) {
+      const failed = (err: unknown) => outage.failed(err, { level: event.level });
       try {
         const out = subscriber(event);
-        if (out && typeof (out as Promise<void>).catch === 'function') {
-          (out as Promise<void>).catch((err) =>
-            this.log?.warn({ err: String(err), level: event.level }, 'feedback subscriber failed'),
-          );
-        }
+        if (out && typeof (out as Promise<void>).then === 'function')
+          (out as Promise<void>).then(() => outage.succeeded(), failed);
+        else outage.succeeded();
       } catch (err) {
-        this.log?.warn({ err: String(err), level: event.level }, 'feedback subscriber failed');
+        failed(err);
       }
     }
   }

@@ -24,7 +24,10 @@ const event = (
 describe('FeedbackEmitter', () => {
   it('fans out to every subscriber; a throwing or rejecting one does not affect the others', async () => {
     const warnings: string[] = [];
-    const bus = new FeedbackEmitter({ warn: (_o, m) => void warnings.push(m) });
+    const bus = new FeedbackEmitter({
+      warn: (_o, m) => void warnings.push(m ?? ''),
+      error: (_o, m) => void warnings.push(m ?? ''),
+    });
     const got: string[] = [];
     bus.subscribe(() => {
       throw new Error('sync boom');
@@ -40,8 +43,30 @@ describe('FeedbackEmitter', () => {
     bus.publish(event('ok'));
     await new Promise((r) => setImmediate(r));
     expect(got).toEqual(['a:hard', 'b:hard', 'b:ok']);
-    expect(warnings).toHaveLength(4);
+    // Each failing subscriber is one warn for its run of failures, not one per event.
+    expect(warnings).toHaveLength(2);
     expect(bus.subscriberCount).toBe(3);
+  });
+
+  it('a subscriber failing on every event is one warn line, and one info line once it delivers again', async () => {
+    const lines: Array<[string, string]> = [];
+    const bus = new FeedbackEmitter({
+      warn: (_o, m) => void lines.push(['warn', m ?? '']),
+      error: (_o, m) => void lines.push(['error', m ?? '']),
+      info: (_o, m) => void lines.push(['info', m ?? '']),
+    });
+    let down = true;
+    bus.subscribe(async () => {
+      if (down) throw new Error('Redis not connected');
+    });
+    for (let i = 0; i < 20; i++) bus.publish(event('hard'));
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map(([level]) => level)).toEqual(['warn']);
+    down = false;
+    bus.publish(event('ok'));
+    bus.publish(event('ok'));
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map(([level]) => level)).toEqual(['warn', 'info']);
   });
 });
 
