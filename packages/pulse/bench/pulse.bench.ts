@@ -11,11 +11,13 @@
  *   BENCH_PULSE_ROUNDS alternating rounds (default 3); each figure is the median over the rounds.
  *   The bus consumer reads BENCH_PULSE_BATCH entries per XREADGROUP (default 1000) with its default
  *   readAhead and maxInFlight.
- * Latency: publish-to-handle p50/p99 at a fixed offered rate (BENCH_PULSE_RATE/s, default 20 000, for
- * BENCH_PULSE_LATENCY_S seconds, default 3), publisher and consumer running together in this process,
- * for the bus and for a raw ioredis XADD -> XREADGROUP loop (the baseline), in BENCH_PULSE_ROUNDS
- * alternating rounds; medians. BENCH_PULSE_LATENCY_ONLY=1 skips the throughput part.
+ * Latency: publish-to-handle p50/p99 at a fixed offered rate (BENCH_PULSE_RATE/s, default 20 000, paced
+ * in BENCH_PULSE_TICK_MS ticks, default 1, for BENCH_PULSE_LATENCY_S seconds, default 3, after
+ * BENCH_PULSE_WARMUP_S seconds not counted, default 0.5), publisher and consumer in two separate
+ * processes as deployed, for the bus and for a raw ioredis XADD -> XREADGROUP loop (the baseline), in
+ * BENCH_PULSE_ROUNDS alternating rounds; medians. BENCH_PULSE_LATENCY_ONLY=1 skips the throughput part.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
 import type { EventEnvelope } from '@mdp/contracts';
@@ -38,7 +40,7 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_PULSE_ROUNDS ?? 3));
 const NS = `bench${Date.now().toString(36)}`;
 
 const symbols = ['AAPL', 'MSFT', 'GOOG', 'AMZN', 'TSLA', 'NVDA', 'META', 'IBM', 'ORCL', 'INTC'];
-function barEnvelope(i: number): EventEnvelope {
+function barEnvelope(i: number, id?: string): EventEnvelope {
   const open = 100 + (i % 97) / 4;
   return createEnvelope(
     'md.Bar',
@@ -53,7 +55,7 @@ function barEnvelope(i: number): EventEnvelope {
       close: open + 0.5,
       volume: 1000 + (i % 5000),
     },
-    { key: symbols[i % symbols.length] },
+    { key: symbols[i % symbols.length], id },
   );
 }
 
@@ -189,34 +191,178 @@ interface Latency {
 }
 
 /**
- * Publishes RATE/s in 10 ms ticks through `publish` while a consumer runs in the same process; the
- * consumer calls the returned `handled(id)` and latency = that moment - the publish call of its tick.
+ * Latency runs as users deploy: the publisher and the consumer are separate processes (children of
+ * this one, fresh heaps, nothing else on their event loops), the publisher pacing RATE/s in TICK_MS
+ * ticks (each tick publishes what is due by then, so a late timer catches up instead of lowering the
+ * rate). Envelope ids carry their sequence number; each side stamps `wallNow()` (same clock in both
+ * processes) into an array by sequence: latency = handled - publish call. The first WARMUP_S seconds
+ * warm the JIT and connections and are not counted.
  */
-async function pacedLatency(
-  publish: (batch: EventEnvelope[]) => Promise<unknown>,
-  startConsumer: (handled: (id: string) => void) => void,
-): Promise<Latency> {
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  startConsumer((id) => {
-    const at = sentAt.get(id);
-    if (at !== undefined) latencies.push(now() - at);
+const TICK_MS = Number(process.env.BENCH_PULSE_TICK_MS ?? 1);
+const WARMUP_S = Number(process.env.BENCH_PULSE_WARMUP_S ?? 0.5);
+const wallNow = () => performance.timeOrigin + performance.now();
+const seqId = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+const seqOf = (id: string) => parseInt(id.slice(24), 16);
+type LatencyKind = 'raw' | 'bus';
+type Role = 'latency-producer' | 'latency-consumer';
+
+function latencyStream(kind: LatencyKind, ns: string): string {
+  // The bus's physical name for md.bars in namespace `ns` (one partition).
+  return kind === 'raw' ? `${ns}.raw.md.bars` : `${ns}.md.bars`;
+}
+
+function child(role: Role, kind: LatencyKind, ns: string, total: number): ChildProcess {
+  return fork(__filename, [], {
+    env: {
+      ...process.env,
+      BENCH_PULSE_ROLE: role,
+      BENCH_PULSE_LAT_KIND: kind,
+      BENCH_PULSE_LAT_NS: ns,
+      BENCH_PULSE_LAT_TOTAL: String(total),
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  await sleep(100);
-  const perTick = Math.max(1, Math.round(RATE / 100));
-  const ticks = LATENCY_S * 100;
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  return proc.exitCode !== null || proc.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => proc.once('exit', () => resolve()));
+}
+
+function nextMessage<T>(proc: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) early`));
+    proc.once('exit', onExit);
+    proc.once('message', (m) => {
+      proc.off('exit', onExit);
+      resolve(m as T);
+    });
+  });
+}
+
+/** The publishing process: RATE/s for WARMUP_S + LATENCY_S seconds, then sends its publish times. */
+async function latencyProducer(kind: LatencyKind, ns: string, total: number): Promise<void> {
+  const stream = latencyStream(kind, ns);
+  const redis = kind === 'raw' ? new Redis(REDIS_URL) : undefined;
+  const b =
+    kind === 'bus'
+      ? createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: ns })
+      : undefined;
+  const publish = async (batch: EventEnvelope[]) => {
+    if (b) return b.publishBatch('md.bars', batch);
+    const pipe = redis!.pipeline();
+    for (const env of batch) pipe.xadd(stream, '*', ...encodeEntry(env));
+    await pipe.exec();
+  };
+  const sentAt = new Array<number>(total);
   const start = now();
-  let i = 0;
-  for (let tick = 0; tick < ticks; tick++) {
-    const batch = Array.from({ length: perTick }, () => barEnvelope(i++));
-    const at = now();
-    for (const env of batch) sentAt.set(env.id, at);
-    await publish(batch);
-    const wait = start + (tick + 1) * 10 - now();
-    if (wait > 0) await sleep(wait);
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((now() - start) * RATE) / 1000) + 1);
+    if (due > sent) {
+      const batch: EventEnvelope[] = [];
+      for (let i = sent; i < due; i++) batch.push(barEnvelope(i, seqId(i)));
+      const at = wallNow();
+      for (let i = sent; i < due; i++) sentAt[i] = at;
+      sent = due;
+      await publish(batch);
+    }
+    const elapsed = now() - start;
+    await sleep((Math.floor(elapsed / TICK_MS) + 1) * TICK_MS - elapsed);
   }
-  const deadline = now() + 10_000;
-  while (latencies.length < i && now() < deadline) await sleep(10);
+  process.send!(sentAt);
+  await b?.close();
+  await redis?.quit();
+}
+
+/** The consuming process: stamps each sequence number's handling time; sends them when all came. */
+async function latencyConsumer(kind: LatencyKind, ns: string, total: number): Promise<void> {
+  const handledAt = new Array<number>(total).fill(-1);
+  let count = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const handled = (id: string) => {
+    handledAt[seqOf(id)] = wallNow();
+    if (++count === total) finish();
+  };
+  const stream = latencyStream(kind, ns);
+  const redis = new Redis(REDIS_URL);
+  let close: () => Promise<void>;
+  if (kind === 'bus') {
+    const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: ns });
+    b.subscribe(
+      {
+        stream: 'md.bars',
+        group: 'g',
+        consumer: 'c',
+        batchSize: BATCH,
+        blockMs: 1000,
+        startFrom: '0',
+      },
+      (env) => handled(env.id),
+    );
+    close = () => b.close();
+  } else {
+    // The baseline: XREADGROUP BLOCK with the previous batch's XACK pipelined ahead of it, the envelope
+    // id read from the entry's `id` field without decoding the envelope.
+    await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    const sub = new Redis(REDIS_URL);
+    let running = true;
+    const loop = (async () => {
+      let toAck: string[] = [];
+      while (running) {
+        const pipe = sub.pipeline();
+        if (toAck.length) pipe.xack(stream, 'g', ...toAck);
+        pipe.xreadgroup('GROUP', 'g', 'c', 'COUNT', BATCH, 'BLOCK', 100, 'STREAMS', stream, '>');
+        const res = (await pipe.exec())!;
+        const reply = res[res.length - 1][1] as [string, [string, string[]][]][] | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        toAck = entries.map((e) => e[0]);
+        for (const [, fields] of entries) handled(fields[fields.indexOf('id') + 1]);
+      }
+    })();
+    close = async () => {
+      running = false;
+      await loop;
+      await sub.quit();
+    };
+  }
+  // Ready once the group exists and the consumer has had time to send its first (blocking) read.
+  for (;;) {
+    const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[];
+    if (groups.length) break;
+    await sleep(20);
+  }
+  await sleep(200);
+  process.send!('ready');
+  const deadline = sleep(LATENCY_S * 1000 + WARMUP_S * 1000 + 10_000);
+  await Promise.race([done, deadline]);
+  process.send!(handledAt);
+  await close();
+  await redis.unlink(stream, `${stream}.dlq`);
+  await redis.quit();
+}
+
+async function pacedLatency(kind: LatencyKind): Promise<Latency> {
+  const ns = `${NS}.lat${kind}${Date.now().toString(36)}`;
+  const warm = Math.round(WARMUP_S * RATE);
+  const total = warm + Math.round(LATENCY_S * RATE);
+  const consumer = child('latency-consumer', kind, ns, total);
+  await nextMessage<string>(consumer);
+  const handledP = nextMessage<number[]>(consumer);
+  const producer = child('latency-producer', kind, ns, total);
+  const sentAt = await nextMessage<number[]>(producer);
+  const handledAt = await handledP;
+  await Promise.all([consumer, producer].map(exited));
+  const latencies: number[] = [];
+  let missing = 0;
+  for (let i = warm; i < total; i++) {
+    if (handledAt[i] < 0) missing++;
+    else latencies.push(handledAt[i] - sentAt[i]);
+  }
+  if (missing)
+    console.warn(`[pulse bench] ${kind}: ${missing} of ${total - warm} not handled in time`);
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -224,65 +370,8 @@ async function pacedLatency(
   };
 }
 
-/** The bus: publishBatch, and a per-message `subscribe` with the bus defaults. */
-async function busLatency(): Promise<Latency> {
-  const b = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: `${NS}.lat` });
-  const lat = await pacedLatency(
-    (batch) => b.publishBatch('md.bars', batch),
-    (handled) =>
-      b.subscribe(
-        { stream: 'md.bars', group: 'g', consumer: 'c', batchSize: BATCH, blockMs: 1000 },
-        (env) => handled(env.id),
-      ),
-  );
-  await b.close();
-  const redis = new Redis(REDIS_URL);
-  await deleteKeys(redis, `${NS}.lat.*`);
-  await redis.quit();
-  return lat;
-}
-
-/**
- * The baseline: pipelined XADD of the same entries on one ioredis connection, XREADGROUP BLOCK (with
- * the previous batch's XACK pipelined ahead of it) on another, the envelope id read from the entry's
- * `id` field without decoding the envelope.
- */
-async function rawLatency(): Promise<Latency> {
-  const pub = new Redis(REDIS_URL);
-  const sub = new Redis(REDIS_URL);
-  const stream = `${NS}.rawlat.md.bars`;
-  await pub.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
-  let running = true;
-  let loop: Promise<void> = Promise.resolve();
-  const lat = await pacedLatency(
-    async (batch) => {
-      const pipe = pub.pipeline();
-      for (const env of batch) pipe.xadd(stream, '*', ...encodeEntry(env));
-      await pipe.exec();
-    },
-    (handled) => {
-      loop = (async () => {
-        let toAck: string[] = [];
-        while (running) {
-          const pipe = sub.pipeline();
-          if (toAck.length) pipe.xack(stream, 'g', ...toAck);
-          pipe.xreadgroup('GROUP', 'g', 'c', 'COUNT', BATCH, 'BLOCK', 100, 'STREAMS', stream, '>');
-          const res = (await pipe.exec())!;
-          const reply = res[res.length - 1][1] as [string, [string, string[]][]][] | null;
-          const entries = reply?.[0]?.[1] ?? [];
-          toAck = entries.map((e) => e[0]);
-          for (const [, fields] of entries) handled(fields[fields.indexOf('id') + 1]);
-        }
-      })();
-    },
-  );
-  running = false;
-  await loop;
-  await pub.unlink(stream);
-  await pub.quit();
-  await sub.quit();
-  return lat;
-}
+const busLatency = () => pacedLatency('bus');
+const rawLatency = () => pacedLatency('raw');
 
 async function latencyFigures() {
   // Latency, raw and bus alternating for ROUNDS rounds; each figure the median over the rounds.
@@ -377,7 +466,18 @@ async function main(): Promise<void> {
   console.log(`wrote ${writeBenchResult('pulse', figures)}`);
 }
 
-main().catch((err) => {
+const role = process.env.BENCH_PULSE_ROLE as Role | undefined;
+const roleArgs = [
+  process.env.BENCH_PULSE_LAT_KIND as LatencyKind,
+  process.env.BENCH_PULSE_LAT_NS!,
+  Number(process.env.BENCH_PULSE_LAT_TOTAL),
+] as const;
+(role === 'latency-producer'
+  ? latencyProducer(...roleArgs)
+  : role === 'latency-consumer'
+    ? latencyConsumer(...roleArgs)
+    : main()
+).catch((err) => {
   console.error(err);
   process.exit(1);
 });
