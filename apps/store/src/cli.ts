@@ -10,7 +10,7 @@
 import { parseArgs } from 'util';
 import { Registry } from 'prom-client';
 import { ConfigError } from '@mdp/service-kit';
-import { replayDeadLetters } from './app/admin.module';
+import { replayRejects } from './app/admin.module';
 import { createStoreCoordinator } from './app/coordinator.module';
 import { loadStoreEnv, StoreEnv } from './config/store-config';
 import { RejectFiles } from './rejects/reject-files';
@@ -43,7 +43,7 @@ export async function runCli(
     return values.help ? 0 : 2;
   }
   const settings = loadStoreEnv(env);
-  const dlq = new RejectFiles(settings.MDS_DLQ_DIR);
+  const rejects = new RejectFiles(settings.MDS_DLQ_DIR);
   const sink = values.sink;
   if (sink !== undefined && !(SINK_KINDS as readonly string[]).includes(sink))
     throw new Error(`unknown sink "${sink}"; one of ${SINK_KINDS.join(', ')}`);
@@ -51,14 +51,14 @@ export async function runCli(
   if (command === 'count') {
     const kinds = sink ? [sink as SinkKind] : SINK_KINDS;
     const counts: Record<string, number> = {};
-    for (const k of kinds) counts[k] = await dlq.file(k).count();
+    for (const k of kinds) counts[k] = await rejects.file(k).count();
     out(JSON.stringify(counts));
     return 0;
   }
   if (!sink) throw new Error(`--sink is required for "dlq ${command}"`);
   const kind = sink as SinkKind;
   if (command === 'list') {
-    const page = await dlq
+    const page = await rejects
       .file(kind)
       .list({ offset: Number(values.offset ?? 0), limit: Number(values.limit ?? 100) });
     out(JSON.stringify({ sink: kind, ...page }, null, 2));
@@ -70,13 +70,15 @@ export async function runCli(
     const coordinator = createStoreCoordinator(
       settings,
       db,
-      dlq,
+      rejects,
       new FeedbackEmitter(),
       new Registry(),
     );
     coordinator.start();
     try {
-      out(JSON.stringify(await replayDeadLetters(dlq, new StoreWriter(coordinator, dlq), kind)));
+      out(
+        JSON.stringify(await replayRejects(rejects, new StoreWriter(coordinator, rejects), kind)),
+      );
     } finally {
       await coordinator.stop(settings.MDS_COORDINATOR_DRAIN_TIMEOUT * 1000);
     }

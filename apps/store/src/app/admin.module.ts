@@ -70,12 +70,12 @@ function intOf(raw: string | undefined, fallback: number, name: string): number 
   return n;
 }
 
-/** Dead-letter inspection and replay: GET /admin/dlq, GET /admin/dlq/:sink, POST /admin/dlq/:sink/replay. */
+/** Reject-file inspection and replay (the routes keep their original names): GET /admin/dlq, GET /admin/dlq/:sink, POST /admin/dlq/:sink/replay. */
 @Controller('admin/dlq')
 @UseGuards(AdminTokenGuard)
-export class DlqAdminController {
+export class RejectFilesAdminController {
   constructor(
-    private readonly dlq: RejectFiles,
+    private readonly rejects: RejectFiles,
     private readonly writer: StoreWriter,
     @Inject(WRITE_COORDINATOR) private readonly coordinator: WriteCoordinator<StoreItem>,
   ) {}
@@ -83,7 +83,7 @@ export class DlqAdminController {
   @Get()
   async summary(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const kind of SINK_KINDS) out[kind] = await this.dlq.file(kind).count();
+    for (const kind of SINK_KINDS) out[kind] = await this.rejects.file(kind).count();
     return out;
   }
 
@@ -96,7 +96,7 @@ export class DlqAdminController {
     const kind = sinkOf(sink);
     return {
       sink: kind,
-      ...(await this.dlq
+      ...(await this.rejects
         .file(kind)
         .list({ offset: intOf(offset, 0, 'offset'), limit: intOf(limit, 100, 'limit') })),
     };
@@ -108,12 +108,12 @@ export class DlqAdminController {
     // The response waits for every replayed row to settle; with the circuit open that would hang.
     if (this.coordinator.circuitState !== CircuitState.Closed)
       throw new ServiceUnavailableException('database unavailable (circuit open); replay later');
-    return replayDeadLetters(this.dlq, this.writer, kind);
+    return replayRejects(this.rejects, this.writer, kind);
   }
 }
 
-/** Re-submits a sink's dead letters through the coordinator; rows that fail again are dead-lettered anew. */
-export async function replayDeadLetters(dlq: RejectFiles, writer: StoreWriter, kind: SinkKind) {
+/** Re-submits a sink's rejected rows through the coordinator; rows that fail again land in its reject file anew. */
+export async function replayRejects(rejects: RejectFiles, writer: StoreWriter, kind: SinkKind) {
   const totals: WriteReport = {
     submitted: 0,
     written: 0,
@@ -122,7 +122,7 @@ export async function replayDeadLetters(dlq: RejectFiles, writer: StoreWriter, k
     invalid: 0,
     failed: 0,
   };
-  const outcome = await dlq.file(kind).replay(async (rows) => {
+  const outcome = await rejects.file(kind).replay(async (rows) => {
     const r = await writer.write(kind, rows);
     for (const k of Object.keys(totals) as (keyof WriteReport)[]) totals[k] += r[k];
   });
@@ -131,7 +131,7 @@ export async function replayDeadLetters(dlq: RejectFiles, writer: StoreWriter, k
 
 @Module({
   imports: [CoordinatorModule],
-  controllers: [DlqAdminController],
+  controllers: [RejectFilesAdminController],
   providers: [AdminTokenGuard],
 })
 export class AdminModule {}

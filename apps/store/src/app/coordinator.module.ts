@@ -21,7 +21,7 @@ import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 export function createStoreCoordinator(
   env: StoreEnv,
   db: SqlClient,
-  dlq: RejectFiles,
+  rejects: RejectFiles,
   feedback: FeedbackEmitter,
   registry: Registry,
   log?: Logger,
@@ -42,7 +42,7 @@ export function createStoreCoordinator(
   const coordinator = new WriteCoordinator<StoreItem>({
     id: env.MDS_COORDINATOR_ID,
     sink,
-    deadLetter: (items, error, attempts) => dlq.recordItems(items, error, attempts),
+    deadLetter: (items, error, attempts) => rejects.recordItems(items, error, attempts),
     isRetryable: isRetryableDbError,
     onSettled: (items, outcome) => {
       for (const item of items) item.settle?.(outcome);
