@@ -206,9 +206,9 @@ const seqOf = (id: string) => parseInt(id.slice(24), 16);
 type LatencyKind = 'raw' | 'bus';
 type Role = 'latency-producer' | 'latency-consumer';
 
-function latencyStream(kind: LatencyKind, ns: string): string {
-  // The bus's physical name for md.bars in namespace `ns` (one partition).
-  return kind === 'raw' ? `${ns}.raw.md.bars` : `${ns}.md.bars`;
+/** The bus's physical name for md.bars in namespace `ns` (one partition); raw sides use it too. */
+function latencyStream(ns: string): string {
+  return `${ns}.md.bars`;
 }
 
 function child(role: Role, kind: LatencyKind, ns: string, total: number): ChildProcess {
@@ -243,7 +243,7 @@ function nextMessage<T>(proc: ChildProcess): Promise<T> {
 
 /** The publishing process: RATE/s for WARMUP_S + LATENCY_S seconds, then sends its publish times. */
 async function latencyProducer(kind: LatencyKind, ns: string, total: number): Promise<void> {
-  const stream = latencyStream(kind, ns);
+  const stream = latencyStream(ns);
   const redis = kind === 'raw' ? new Redis(REDIS_URL) : undefined;
   const b =
     kind === 'bus'
@@ -286,7 +286,7 @@ async function latencyConsumer(kind: LatencyKind, ns: string, total: number): Pr
     handledAt[seqOf(id)] = wallNow();
     if (++count === total) finish();
   };
-  const stream = latencyStream(kind, ns);
+  const stream = latencyStream(ns);
   const redis = new Redis(REDIS_URL);
   let close: () => Promise<void>;
   if (kind === 'bus') {
@@ -348,10 +348,15 @@ async function pacedLatency(kind: LatencyKind): Promise<Latency> {
   const ns = `${NS}.lat${kind}${Date.now().toString(36)}`;
   const warm = Math.round(WARMUP_S * RATE);
   const total = warm + Math.round(LATENCY_S * RATE);
-  const consumer = child('latency-consumer', kind, ns, total);
+  // BENCH_PULSE_LAT_SIDES=raw,bus (producer,consumer) mixes the sides to see which one costs.
+  const [producerKind, consumerKind] = (process.env.BENCH_PULSE_LAT_SIDES?.split(',') ?? [
+    kind,
+    kind,
+  ]) as [LatencyKind, LatencyKind];
+  const consumer = child('latency-consumer', consumerKind, ns, total);
   await nextMessage<string>(consumer);
   const handledP = nextMessage<number[]>(consumer);
-  const producer = child('latency-producer', kind, ns, total);
+  const producer = child('latency-producer', producerKind, ns, total);
   const sentAt = await nextMessage<number[]>(producer);
   const handledAt = await handledP;
   await Promise.all([consumer, producer].map(exited));
