@@ -1,22 +1,19 @@
 import { z } from 'zod';
 import {
-  envInt,
+  envIntAtLeast,
   envOptionalString,
   envString,
   parseEnv,
-  portShape,
-  sharedEnvShape,
+  serviceEnvShape,
 } from '@mdp/service-kit';
 
 export const ORCHESTRATOR_PORT = 8080;
 
-const positiveMs = (fallback: number) =>
-  envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1 (milliseconds)' }));
+const positiveMs = (fallback: number) => envIntAtLeast(fallback, 1, 'must be >= 1 (milliseconds)');
 
 /** Shared variables (SYSTEM.md) plus the orchestrator's own; parsed once at start-up. */
 export const OrchestratorEnv = z.object({
-  ...sharedEnvShape,
-  ...portShape(ORCHESTRATOR_PORT),
+  ...serviceEnvShape(ORCHESTRATOR_PORT),
   /** Bearer token of POST /control; unset disables control (403), it is never open. */
   ORCH_ADMIN_TOKEN: envOptionalString(),
   /** How long POST /control waits for the target's result before answering 202. */

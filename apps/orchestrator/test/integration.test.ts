@@ -11,6 +11,7 @@ import {
   deleteRedisPrefix,
   describeWithServices,
   redisUrl,
+  sharedRedisEnv,
   TestSchema,
   uniqueId,
 } from '@mdp/testing';
@@ -53,11 +54,8 @@ describeWithServices(
     let dlqDir: string | undefined;
 
     const env = (extra: Record<string, string> = {}) => ({
-      EVENT_BUS_BACKEND: 'redis',
-      REDIS_URL: redisUrl(),
-      MD_NAMESPACE: namespace,
+      ...sharedRedisEnv(namespace),
       DATABASE_URL: schema.url,
-      LOG_LEVEL: 'silent',
       ORCH_ADMIN_TOKEN: TOKEN,
       ORCH_AUDIT_COALESCE_MS: '300',
       ORCH_POLL_MS: '200',
@@ -357,10 +355,7 @@ describeWithServices(
         port: 0,
         handleSignals: false,
         env: {
-          EVENT_BUS_BACKEND: 'redis',
-          REDIS_URL: redisUrl(),
-          MD_NAMESPACE: namespace,
-          LOG_LEVEL: 'silent',
+          ...sharedRedisEnv(namespace),
           PIPELINE_CONSUMER_NAME: 'pipeline-it',
           HEARTBEAT_INTERVAL_MS: '300',
         },
@@ -414,10 +409,7 @@ describeWithServices(
         handleSignals: false,
         databaseUrl: schema.url,
         env: {
-          EVENT_BUS_BACKEND: 'redis',
-          REDIS_URL: redisUrl(),
-          MD_NAMESPACE: namespace,
-          LOG_LEVEL: 'silent',
+          ...sharedRedisEnv(namespace),
           MDS_CONSUMER_NAME: 'store-it2',
           MDS_DLQ_DIR: dlqDir,
           HEARTBEAT_INTERVAL_MS: '300',

@@ -1,7 +1,13 @@
 import Redis from 'ioredis';
 import request from 'supertest';
 import { createEnvelope, createEventBus, EventBus } from '@mdp/pulse';
-import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
+import {
+  deleteRedisPrefix,
+  describeWithRedis,
+  redisUrl,
+  sharedRedisEnv,
+  uniqueId,
+} from '@mdp/testing';
 import { bootstrap, OrchestratorHandle } from '../src/bootstrap';
 import { statusWhen } from './helpers';
 
@@ -16,10 +22,7 @@ describeWithRedis('observer on the Redis Streams bus', () => {
       port: 0,
       handleSignals: false,
       env: {
-        EVENT_BUS_BACKEND: 'redis',
-        REDIS_URL: redisUrl(),
-        MD_NAMESPACE: namespace,
-        LOG_LEVEL: 'silent',
+        ...sharedRedisEnv(namespace),
         ORCH_PGLITE_DIR: 'memory://',
       },
     });

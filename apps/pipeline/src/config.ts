@@ -7,12 +7,15 @@ import { z } from 'zod';
 import {
   envBool,
   envInt,
+  envNonNegativeInt,
   envNumber,
   envOptionalString,
+  envPositiveInt,
+  envPositiveNumber,
+  envProblem,
   envString,
   parseEnv,
-  portShape,
-  sharedEnvShape,
+  serviceEnvShape,
 } from '@mdp/service-kit';
 import { intervalSeconds } from './providers/interval';
 
@@ -22,12 +25,11 @@ const unit = (fallback: number) =>
   envNumber(fallback).pipe(
     z.number().min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' }),
   );
-const positive = (fallback: number) =>
-  envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
-const positiveInt = (fallback: number) =>
-  envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
-const nonNegativeInt = (fallback: number) =>
-  envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
+/** Strictly between 0 and 1. */
+const fraction = (fallback: number) =>
+  envNumber(fallback).pipe(
+    z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
+  );
 const list = (fallback: string) =>
   envString(fallback).transform((s) =>
     s
@@ -40,32 +42,27 @@ const PROVIDER_KINDS = ['synthetic', 'replay', 'binance'] as const;
 
 export const PipelineEnv = z
   .object({
-    ...sharedEnvShape,
-    ...portShape(DEFAULT_PORT),
+    ...serviceEnvShape(DEFAULT_PORT),
     /** Provider whose budget store feedback adjusts. */
     PIPELINE_FB_PROVIDER: envString('synthetic'),
     PIPELINE_FB_SCALE_OK: unit(1.0),
     PIPELINE_FB_SCALE_SOFT: unit(0.5),
     PIPELINE_FB_SCALE_HARD: unit(0.0),
-    PIPELINE_FB_MAX_DELIVERIES: positiveInt(5),
+    PIPELINE_FB_MAX_DELIVERIES: envPositiveInt(5),
     /** Step policy: a lowered scale stands this long before a higher one replaces it. */
-    PIPELINE_FB_MIN_DWELL_MS: nonNegativeInt(1000),
+    PIPELINE_FB_MIN_DWELL_MS: envNonNegativeInt(1000),
     /** A level is stale after its event's ttl_s, or this long for events without one (0: never). */
-    PIPELINE_FB_TTL_MS: nonNegativeInt(10_000),
+    PIPELINE_FB_TTL_MS: envNonNegativeInt(10_000),
     /** A stale level's hold on the rate fades to nothing over this long. */
-    PIPELINE_FB_DECAY_MS: nonNegativeInt(5000),
+    PIPELINE_FB_DECAY_MS: envNonNegativeInt(5000),
     /** How store feedback sets the rate: fixed scale per level, or steering the store's queue fill. */
     PIPELINE_FLOW_POLICY: envString('step').pipe(
       z.enum(['step', 'adaptive'], { error: 'must be step or adaptive' }),
     ),
-    PIPELINE_FLOW_TARGET: envNumber(0.6).pipe(
-      z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
-    ),
-    PIPELINE_FLOW_HORIZON_MS: positiveInt(2000),
-    PIPELINE_FLOW_INCREASE: positive(0.5),
-    PIPELINE_FLOW_DECREASE: envNumber(0.7).pipe(
-      z.number().gt(0, { error: 'must be > 0' }).lt(1, { error: 'must be < 1' }),
-    ),
+    PIPELINE_FLOW_TARGET: fraction(0.6),
+    PIPELINE_FLOW_HORIZON_MS: envPositiveInt(2000),
+    PIPELINE_FLOW_INCREASE: envPositiveNumber(0.5),
+    PIPELINE_FLOW_DECREASE: fraction(0.7),
     /** `name=weight,...`: the providers feedback governs and their shares (default: PIPELINE_FB_PROVIDER=1). */
     PIPELINE_FLOW_WEIGHTS: envString('').transform((raw, ctx) => {
       const weights: Record<string, number> = {};
@@ -96,9 +93,7 @@ export const PipelineEnv = z
      * holding its lease; the others stand by and take over within this time of the leader's death.
      * 0: every instance runs its providers.
      */
-    PIPELINE_PROVIDER_LEASE_MS: envInt(10_000).pipe(
-      z.number().int().min(0, { error: 'must be >= 0' }),
-    ),
+    PIPELINE_PROVIDER_LEASE_MS: envNonNegativeInt(10_000),
     PIPELINE_CONTROL_ENABLED: envBool(true),
     PIPELINE_CONTROL_GROUP: envString('pipeline'),
     /** Which providers run: a comma list of synthetic | replay | binance, or `none`. */
@@ -131,8 +126,8 @@ export const PipelineEnv = z
         .transform(Number)
         .optional(),
     ),
-    PIPELINE_SYNTHETIC_RATE: positive(10),
-    PIPELINE_SYNTHETIC_BURST: positiveInt(20),
+    PIPELINE_SYNTHETIC_RATE: envPositiveNumber(10),
+    PIPELINE_SYNTHETIC_BURST: envPositiveInt(20),
     PIPELINE_REPLAY_NAME: envString('replay'),
     PIPELINE_REPLAY_FILE: envOptionalString(),
     PIPELINE_REPLAY_KIND: envString('bar').pipe(
@@ -148,8 +143,8 @@ export const PipelineEnv = z
       return z.NEVER;
     }),
     PIPELINE_REPLAY_LOOP: envBool(false),
-    PIPELINE_REPLAY_RATE: positive(100),
-    PIPELINE_REPLAY_BURST: positiveInt(100),
+    PIPELINE_REPLAY_RATE: envPositiveNumber(100),
+    PIPELINE_REPLAY_BURST: envPositiveInt(100),
     PIPELINE_BINANCE_NAME: envString('binance'),
     PIPELINE_BINANCE_URL: envString('wss://stream.binance.com:9443').pipe(
       z.string().regex(/^wss?:\/\//, { error: 'must be a ws:// or wss:// URL' }),
@@ -162,27 +157,23 @@ export const PipelineEnv = z
         error: 'must be a Binance kline interval such as 1s, 1m, 1h, 1d',
       }),
     ),
-    PIPELINE_BINANCE_RATE: positive(50),
-    PIPELINE_BINANCE_BURST: positiveInt(50),
-    PIPELINE_BATCH_SIZE: positiveInt(100),
-    PIPELINE_BATCH_FLUSH_MS: positiveInt(200),
-    PIPELINE_RETRY_BASE_MS: positiveInt(500),
-    PIPELINE_RETRY_MAX_MS: positiveInt(30_000),
+    PIPELINE_BINANCE_RATE: envPositiveNumber(50),
+    PIPELINE_BINANCE_BURST: envPositiveInt(50),
+    PIPELINE_BATCH_SIZE: envPositiveInt(100),
+    PIPELINE_BATCH_FLUSH_MS: envPositiveInt(200),
+    PIPELINE_RETRY_BASE_MS: envPositiveInt(500),
+    PIPELINE_RETRY_MAX_MS: envPositiveInt(30_000),
   })
   .superRefine((env, ctx) => {
     if (env.PIPELINE_PROVIDERS.includes('replay') && !env.PIPELINE_REPLAY_FILE) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PIPELINE_REPLAY_FILE'],
-        message: 'is required when PIPELINE_PROVIDERS includes replay',
-      });
+      envProblem(
+        ctx,
+        'PIPELINE_REPLAY_FILE',
+        'is required when PIPELINE_PROVIDERS includes replay',
+      );
     }
     if (env.PIPELINE_PROVIDERS.includes('none') && env.PIPELINE_PROVIDERS.length > 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PIPELINE_PROVIDERS'],
-        message: '"none" cannot be combined with providers',
-      });
+      envProblem(ctx, 'PIPELINE_PROVIDERS', '"none" cannot be combined with providers');
     }
     const names = env.PIPELINE_PROVIDERS.filter((k) => k !== 'none').map(
       (k) =>
@@ -194,18 +185,14 @@ export const PipelineEnv = z
     );
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PIPELINE_PROVIDERS'],
-        message: `two providers are named "${duplicate}": give each a distinct PIPELINE_<KIND>_NAME`,
-      });
+      envProblem(
+        ctx,
+        'PIPELINE_PROVIDERS',
+        `two providers are named "${duplicate}": give each a distinct PIPELINE_<KIND>_NAME`,
+      );
     }
     if (env.PIPELINE_RETRY_MAX_MS < env.PIPELINE_RETRY_BASE_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PIPELINE_RETRY_MAX_MS'],
-        message: 'must be >= PIPELINE_RETRY_BASE_MS',
-      });
+      envProblem(ctx, 'PIPELINE_RETRY_MAX_MS', 'must be >= PIPELINE_RETRY_BASE_MS');
     }
   });
 

@@ -9,7 +9,7 @@ import {
   type JsonSchemaDocument,
 } from '../src';
 import { newAjv } from './ajv';
-import { clone, SAMPLES } from './samples';
+import { BAD_FEEDBACK_PATCHES, clone, SAMPLES } from './samples';
 
 const SCHEMA_DIR = join(__dirname, '..', 'schemas');
 const REGENERATE = 'run `pnpm --filter @mdp/contracts schemas` and commit the result';
@@ -90,12 +90,7 @@ describe('exported JSON Schemas agree with the zod schemas on the samples', () =
   it('rejects what zod rejects for the bounded FeedbackEvent fields', () => {
     const validate = validator('v1', 'telemetry.FeedbackEvent');
     const base = SAMPLES['telemetry.FeedbackEvent'].v1;
-    for (const patch of [
-      { queue_size: -1 },
-      { capacity: 0 },
-      { level: 'medium' },
-      { ts: '2024-01-01T00:00:00Z' },
-    ]) {
+    for (const patch of BAD_FEEDBACK_PATCHES) {
       expect(validate({ ...base, ...patch })).toBe(false);
     }
   });

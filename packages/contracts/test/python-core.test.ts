@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeEnvelope, decodePayload, jsonSchemaDocuments, type FeedbackEventV1 } from '../src';
 import { newAjv } from './ajv';
-import { clone, SAMPLES } from './samples';
+import { BAD_FEEDBACK_PATCHES, clone, SAMPLES } from './samples';
 
 /** Just enough of a JSON Schema node to compare the facts below. */
 interface SchemaNode {
@@ -65,13 +65,7 @@ describe('Python core v1 compatibility', () => {
 
   it('the Python v1 schema is a real check (it rejects what it should)', () => {
     const base = SAMPLES['telemetry.FeedbackEvent'].v1;
-    for (const patch of [
-      { queue_size: -1 },
-      { capacity: 0 },
-      { level: 'medium' },
-      { ts: '2024-01-01T00:00:00Z' },
-      { ts: undefined },
-    ]) {
+    for (const patch of [...BAD_FEEDBACK_PATCHES, { ts: undefined }]) {
       expect(pyFeedback(JSON.parse(JSON.stringify({ ...base, ...patch })))).toBe(false);
     }
   });

@@ -198,4 +198,12 @@ export const SYSTEM_SCHEMA_IDS = [
   'md.Fundamentals',
 ];
 
+/** Changes that each make a v1 FeedbackEvent invalid (a bound or an enum broken, ISO time). */
+export const BAD_FEEDBACK_PATCHES: Array<Record<string, unknown>> = [
+  { queue_size: -1 },
+  { capacity: 0 },
+  { level: 'medium' },
+  { ts: '2024-01-01T00:00:00Z' },
+];
+
 export const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;

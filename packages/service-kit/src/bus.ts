@@ -36,7 +36,8 @@ export interface ConnectBusOptions {
   pingTimeoutMs?: number;
 }
 
-type BusEnv = Pick<
+/** The variables `connectBus` reads. */
+export type BusEnv = Pick<
   SharedEnv,
   | 'PULSE_ENABLED'
   | 'EVENT_BUS_BACKEND'

@@ -59,6 +59,16 @@ export const envString = (fallback: string) =>
     .string()
     .optional()
     .transform((raw) => (raw === undefined || raw.trim() === '' ? fallback : raw.trim()));
+/** An integer with a default and a lower bound; `error` replaces `must be >= <min>`. */
+export const envIntAtLeast = (fallback: number, min: number, error = `must be >= ${min}`) =>
+  envInt(fallback).pipe(z.number().int().min(min, { error }));
+export const envPositiveInt = (fallback: number) => envIntAtLeast(fallback, 1);
+export const envNonNegativeInt = (fallback: number) => envIntAtLeast(fallback, 0);
+/** A number with a default and a lower bound (`must be >= <min>`). */
+export const envNumberAtLeast = (fallback: number, min: number) =>
+  envNumber(fallback).pipe(z.number().min(min, { error: `must be >= ${min}` }));
+export const envPositiveNumber = (fallback: number) =>
+  envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
 export const envOptionalString = () =>
   z
     .string()
@@ -108,14 +118,10 @@ export const sharedEnvShape = {
   PULSE_WIRE: envString('mdp').pipe(z.enum(['mdp', 'core'], { error: 'must be mdp or core' })),
   PUBLISHER_TOKEN: envOptionalString(),
   /** Largest stream entry field a consumer reads; larger entries are dead-lettered as too large. */
-  PULSE_MAX_ENTRY_BYTES: envInt(1024 * 1024).pipe(
-    z.number().int().min(1024, { error: 'must be >= 1024' }),
-  ),
+  PULSE_MAX_ENTRY_BYTES: envIntAtLeast(1024 * 1024, 1024),
   DATABASE_URL: envOptionalString(),
   /** How often each service publishes its HealthStatus on `<ns>.telemetry.health`. */
-  HEARTBEAT_INTERVAL_MS: envInt(5000).pipe(
-    z.number().int().min(100, { error: 'must be >= 100 (milliseconds)' }),
-  ),
+  HEARTBEAT_INTERVAL_MS: envIntAtLeast(5000, 100, 'must be >= 100 (milliseconds)'),
   LOG_LEVEL: envString('info').pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   ),
@@ -132,6 +138,17 @@ export const portShape = (defaultPort: number) => ({
     z.number().int().min(0).max(65535, { error: 'must be a TCP port (0-65535)' }),
   ),
 });
+
+/** What every service's schema starts from: the shared variables and `PORT` with its default. */
+export const serviceEnvShape = (defaultPort: number) => ({
+  ...sharedEnvShape,
+  ...portShape(defaultPort),
+});
+
+/** Reports a problem with `variable` from a schema's `superRefine`; `parseEnv` lists it with the others. */
+export function envProblem(ctx: z.RefinementCtx, variable: string, message: string): void {
+  ctx.addIssue({ code: 'custom', path: [variable], message });
+}
 
 /** Parses `env` with `schema`; throws ConfigError listing every bad variable. */
 export function parseEnv<S extends z.ZodType>(schema: S, env: Env = process.env): z.infer<S> {

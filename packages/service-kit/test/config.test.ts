@@ -3,10 +3,14 @@ import {
   ConfigError,
   envBool,
   envInt,
+  envIntAtLeast,
+  envNonNegativeInt,
+  envNumberAtLeast,
+  envPositiveInt,
+  envPositiveNumber,
   parseEnv,
-  portShape,
+  serviceEnvShape,
   SharedEnv,
-  sharedEnvShape,
 } from '../src/config';
 
 describe('parseEnv', () => {
@@ -50,8 +54,7 @@ describe('parseEnv', () => {
 
   it('lists every bad variable by name', () => {
     const schema = z.object({
-      ...sharedEnvShape,
-      ...portShape(8081),
+      ...serviceEnvShape(8081),
       CAP: envInt(10).pipe(z.number().gt(0, { error: 'must be > 0' })),
     });
     let error: unknown;
@@ -82,5 +85,29 @@ describe('parseEnv', () => {
       'N: must be an integer, got "2.5"',
     );
     expect(parseEnv(z.object({ B: envBool(false) }), { B: 'YES' })).toEqual({ B: true });
+  });
+
+  it('names the bound a bounded setting breaks, and applies its default', () => {
+    const schema = z.object({
+      A: envPositiveInt(5),
+      B: envNonNegativeInt(0),
+      C: envIntAtLeast(5000, 100, 'must be >= 100 (milliseconds)'),
+      D: envNumberAtLeast(2, 1),
+      E: envPositiveNumber(0.5),
+    });
+    expect(parseEnv(schema, {})).toEqual({ A: 5, B: 0, C: 5000, D: 2, E: 0.5 });
+    let error: unknown;
+    try {
+      parseEnv(schema, { A: '0', B: '-1', C: '99', D: '0.5', E: '0' });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'A: must be >= 1',
+      'B: must be >= 0',
+      'C: must be >= 100 (milliseconds)',
+      'D: must be >= 1',
+      'E: must be > 0',
+    ]);
   });
 });

@@ -7,17 +7,15 @@ import { z } from 'zod';
 import {
   bootstrapService,
   parseEnv,
-  portShape,
   SERVICE_CONFIG,
   SERVICE_LOGGER,
+  serviceEnvShape,
   serviceRegistry,
-  sharedEnvShape,
   type Logger,
 } from '../src';
 
 const Env = z.object({
-  ...sharedEnvShape,
-  ...portShape(9999),
+  ...serviceEnvShape(9999),
   GREETING: z.string().default('hello'),
 });
 type Env = z.infer<typeof Env>;

@@ -30,6 +30,16 @@ export function redisUrl(): string {
   return url;
 }
 
+/** The environment of a service under test on the shared Redis, in `namespace`, logging nothing. */
+export function sharedRedisEnv(namespace: string) {
+  return {
+    EVENT_BUS_BACKEND: 'redis',
+    REDIS_URL: redisUrl(),
+    MD_NAMESPACE: namespace,
+    LOG_LEVEL: 'silent',
+  };
+}
+
 export function databaseUrl(): string {
   const url = urlOf('postgres');
   if (!url) throw new Error(`Postgres unavailable: ${skipReasonOf('postgres')}`);

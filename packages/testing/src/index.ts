@@ -3,6 +3,7 @@ export type { ResolvedService, ServiceName } from './services';
 export {
   uniqueId,
   redisUrl,
+  sharedRedisEnv,
   databaseUrl,
   describeWithRedis,
   describeWithPostgres,

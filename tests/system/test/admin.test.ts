@@ -2,19 +2,14 @@
  * The store's admin endpoints as deployed: without MDS_ADMIN_TOKEN they are disabled (403), never
  * open; with one, a request without it or with another is refused and the right one is let in.
  */
-import { describeWithServices, redisUrl } from '@mdp/testing';
-import { SystemUnderTest } from './support/system';
+import { describeWithServices } from '@mdp/testing';
+import { useSystem } from './support/system';
 
 describeWithServices('the store admin endpoints', () => {
-  let sys: SystemUnderTest | undefined;
-  afterEach(async () => {
-    await sys?.close();
-    sys = undefined;
-  });
+  const newSystem = useSystem();
 
   it('are disabled without MDS_ADMIN_TOKEN and need the token with one', async () => {
-    sys = await SystemUnderTest.create(redisUrl());
-    const s = sys;
+    const s = await newSystem();
     const open = await s.start('store', s.sharedEnv('v1'), 'store-no-token');
     const guarded = await s.start(
       'store',

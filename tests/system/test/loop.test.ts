@@ -11,11 +11,9 @@
  * process on one in-memory bus, PostgreSQL as in the other legs. `pnpm test` (no leg named) runs
  * the separate processes at v1 and the embedded system.
  */
-import Redis from 'ioredis';
 import {
   describeWithPostgres,
   describeWithServices,
-  redisUrl,
   ServiceEndpoint,
   ServiceProcess,
   sumMetric,
@@ -25,7 +23,7 @@ import { legFromEnv, Leg } from './support/leg';
 import {
   ENTRY,
   Env,
-  lostKeys,
+  expectEveryBarOnce,
   report,
   RSS_BOUND_MB,
   SMALL_STORE,
@@ -33,6 +31,7 @@ import {
   syntheticPipeline,
   SystemUnderTest,
   Track,
+  useSystem,
 } from './support/system';
 
 const leg: Leg = legFromEnv(process.env);
@@ -168,17 +167,7 @@ async function expectOrchestratorSawTheLoop(
 (leg.backend === 'redis' ? describeWithServices : describe.skip)(
   'the overload loop, separate processes over Redis and PostgreSQL',
   () => {
-    let redis: Redis;
-    let sys: SystemUnderTest | undefined;
-
-    beforeAll(() => {
-      redis = new Redis(redisUrl());
-    });
-    afterEach(async () => {
-      await sys?.close(redis);
-      sys = undefined;
-    });
-    afterAll(() => redis.disconnect());
+    const newSystem = useSystem();
 
     const combos: Array<[Track, Track]> = [
       [leg.track, leg.track],
@@ -188,8 +177,7 @@ async function expectOrchestratorSawTheLoop(
 
     for (const [storeTrack, pipelineTrack] of combos) {
       it(`store on ${storeTrack}, pipeline on ${pipelineTrack}: hard slows the pipeline, ok restores it, every bar once`, async () => {
-        sys = await SystemUnderTest.create(redisUrl());
-        const s = sys;
+        const s = await newSystem();
         const store = await s.start('store', {
           ...s.sharedEnv(storeTrack),
           ...SMALL_STORE,
@@ -209,30 +197,17 @@ async function expectOrchestratorSawTheLoop(
         const rates = expectTheLoop(run);
         await expectOrchestratorSawTheLoop(orchestrator.endpoint, () => orchestrator.output(15));
 
-        const published = await s.published(redis);
-        const persisted = await s.persisted();
-        const lost = lostKeys(published.keys, persisted.keys);
-        const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published.entries);
+        const o = await s.outcome();
         report(
           `loop store=${storeTrack} pipeline=${pipelineTrack} redis`,
-          {
-            published: published.keys.size,
-            persisted: persisted.keys.size,
-            handledTwice,
-            deadLettered: await s.dlqLength(redis),
-            lost: lost.length,
-            maxRssMb: s.metrics.maxRssMb,
-          },
+          o.figures,
           `rate_paused=${rates.pausedRate}/s rate_full=${rates.fullRate}/s`,
         );
 
-        expect(published.entries).toBe(BARS);
-        expect(published.keys.size).toBe(BARS);
-        expect(lost).toEqual([]);
-        expect(persisted.rows).toBe(BARS);
-        expect(handledTwice).toBe(0);
-        expect(await s.dlqLength(redis)).toBe(0);
-        expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+        expect(o.published.entries).toBe(BARS);
+        expectEveryBarOnce(o, BARS);
+        expect(o.handledTwice).toBe(0);
+        expect(o.deadLettered).toBe(0);
       });
     }
   },
@@ -242,15 +217,11 @@ async function expectOrchestratorSawTheLoop(
 (leg.backend === 'inmem' || !leg.named ? describeWithPostgres : describe.skip)(
   'the overload loop, embedded (one process, in-memory bus)',
   () => {
-    let sys: SystemUnderTest | undefined;
-    afterEach(async () => {
-      await sys?.close();
-      sys = undefined;
-    });
+    const newSystem = useSystem();
 
     it(`on ${leg.track}: hard slows the pipeline, ok restores it, every bar once`, async () => {
-      sys = await SystemUnderTest.create('redis://127.0.0.1:1/0');
-      const s = sys;
+      // No Redis: the embedded system runs on its in-memory bus.
+      const s = await newSystem('redis://127.0.0.1:1/0');
       const launcher = ServiceProcess.start({
         name: 'embedded',
         script: ENTRY.launcher,

@@ -12,14 +12,19 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import type { PulseBus } from '@mdp/pulse';
-import { BUS_CONNECTION, BusConnection, HealthRegistry, Logger } from '@mdp/service-kit';
+import {
+  BUS_CONNECTION,
+  BusConnection,
+  HealthRegistry,
+  Logger,
+  SERVICE_LOGGER,
+} from '@mdp/service-kit';
 import { Registry } from 'prom-client';
 import { AuditTrail } from '../audit/audit-trail';
 import { DeadLetterAudit } from '../audit/dead-letter-audit';
 import { PulseObserver } from '../observer/pulse-observer.service';
 import { BusInspector, MemoryInspector, RedisInspector } from './bus-inspector';
 import { ClusterView, ClusterViewOptions } from './cluster-view';
-import { SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** GET /topology and GET /health/cluster (200 when healthy or degraded, 503 when unhealthy). */
 @Controller()

@@ -7,8 +7,13 @@ import {
 } from '@nestjs/common';
 import { STREAMS, streamSchemaId } from '@mdp/contracts';
 import { envelopeFor, type EventBus } from '@mdp/pulse';
-import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
-import type { Logger } from '@mdp/service-kit';
+import {
+  EVENT_BUS,
+  HealthRegistry,
+  SERVICE_CONFIG,
+  SERVICE_LOGGER,
+  type Logger,
+} from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
 import { FeedbackConsumer } from '../feedback/feedback-consumer';
 import { FeedbackHandler } from '../feedback/feedback-handler';
@@ -23,7 +28,6 @@ import { RateCoordinatorAdapter } from '../rate/rate-coordinator-adapter';
 import type { Clock } from '../rate/clock';
 import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
 import { CLOCK } from './tokens';
-import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 @Injectable()
 export class FeedbackLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {

@@ -7,8 +7,13 @@ import {
 } from '@nestjs/common';
 import { sleep, type EventBus } from '@mdp/pulse';
 import { PROVIDER_LEASES, type ProviderLeases } from '../leader/provider-leases';
-import { EVENT_BUS, HealthRegistry } from '@mdp/service-kit';
-import type { Logger } from '@mdp/service-kit';
+import {
+  EVENT_BUS,
+  HealthRegistry,
+  SERVICE_CONFIG,
+  SERVICE_LOGGER,
+  type Logger,
+} from '@mdp/service-kit';
 import type { PipelineConfig } from '../config';
 import { PipelineMetrics } from '../metrics/pipeline-metrics';
 import type { InvalidRecord, Provider } from '../providers/provider';
@@ -21,7 +26,6 @@ import { RateCoordinator } from '../rate/rate-coordinator';
 import { BatchPublisher } from '../router/batch-publisher';
 import { ProviderRouter } from '../router/provider-router';
 import { CLOCK } from './tokens';
-import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /** The providers the configuration asks for, with their budgets. */
 export function providersFromConfig(

@@ -22,54 +22,47 @@ export class PipelineMetrics {
     coordinator?: RateCoordinator,
   ) {
     const reg = [registry];
-    this.feedbackReceived = new Counter({
-      name: 'pipeline_feedback_events_received_total',
-      help: 'Feedback events received from the store, by source and level',
-      labelNames: ['source', 'level'],
-      registers: reg,
-    });
-    this.rateAdjustments = new Counter({
-      name: 'pipeline_rate_adjustments_total',
-      help: 'Rate adjustments applied to providers, by reason (backpressure level)',
-      labelNames: ['provider', 'reason'],
-      registers: reg,
-    });
-    this.records = new Counter({
-      name: 'pipeline_records_total',
-      help: 'Records read from providers',
-      labelNames: ['provider', 'kind'],
-      registers: reg,
-    });
-    this.invalidRecords = new Counter({
-      name: 'pipeline_records_invalid_total',
-      help: 'Provider records rejected as invalid',
-      labelNames: ['provider'],
-      registers: reg,
-    });
-    this.providerErrors = new Counter({
-      name: 'pipeline_provider_errors_total',
-      help: 'Provider stream failures (each is retried with backoff)',
-      labelNames: ['provider'],
-      registers: reg,
-    });
-    this.publishedRecords = new Counter({
-      name: 'pipeline_published_records_total',
-      help: 'Records published to the bus',
-      labelNames: ['stream'],
-      registers: reg,
-    });
-    this.publishErrors = new Counter({
-      name: 'pipeline_publish_errors_total',
-      help: 'Failed batch publishes (the batch is kept and retried)',
-      labelNames: ['stream'],
-      registers: reg,
-    });
-    this.controlActions = new Counter({
-      name: 'pipeline_control_actions_total',
-      help: 'Control actions handled, by result',
-      labelNames: ['action', 'result'],
-      registers: reg,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter<L>({ name, help, labelNames, registers: reg });
+    this.feedbackReceived = counter(
+      'pipeline_feedback_events_received_total',
+      'Feedback events received from the store, by source and level',
+      ['source', 'level'],
+    );
+    this.rateAdjustments = counter(
+      'pipeline_rate_adjustments_total',
+      'Rate adjustments applied to providers, by reason (backpressure level)',
+      ['provider', 'reason'],
+    );
+    this.records = counter('pipeline_records_total', 'Records read from providers', [
+      'provider',
+      'kind',
+    ]);
+    this.invalidRecords = counter(
+      'pipeline_records_invalid_total',
+      'Provider records rejected as invalid',
+      ['provider'],
+    );
+    this.providerErrors = counter(
+      'pipeline_provider_errors_total',
+      'Provider stream failures (each is retried with backoff)',
+      ['provider'],
+    );
+    this.publishedRecords = counter(
+      'pipeline_published_records_total',
+      'Records published to the bus',
+      ['stream'],
+    );
+    this.publishErrors = counter(
+      'pipeline_publish_errors_total',
+      'Failed batch publishes (the batch is kept and retried)',
+      ['stream'],
+    );
+    this.controlActions = counter(
+      'pipeline_control_actions_total',
+      'Control actions handled, by result',
+      ['action', 'result'],
+    );
 
     if (coordinator) {
       const perProvider = (

@@ -6,11 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import request from 'supertest';
-import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
-import { bootstrap, PipelineApp } from '../../src/bootstrap';
+import { describeWithRedis } from '@mdp/testing';
 import { waitFor } from '../support/fake-clock';
+import { usePipelineOnRedis } from '../support/pipeline-on-redis';
 
 /** Golden `data` bodies, hand-written from the core's models (packages/contracts/test/fixtures). */
 const golden = (file: string) =>
@@ -20,61 +18,33 @@ const golden = (file: string) =>
   );
 
 describeWithRedis('pipeline reading the core layout (PULSE_WIRE=core)', () => {
-  let redis: Redis;
-  let ns: string;
-  let svc: PipelineApp;
-  let feedbackKey: string;
-
-  const synthetic = async () =>
-    (
-      (await request(svc.app.getHttpServer()).get('/providers').expect(200)).body as Array<{
-        provider: string;
-        scale: number;
-        pressure: string;
-      }>
-    ).find((p) => p.provider === 'synthetic')!;
-
-  beforeAll(async () => {
-    ns = uniqueId('pipecore');
-    feedbackKey = `${ns}:${ns}.telemetry.feedback`;
-    redis = new Redis(redisUrl());
-    svc = await bootstrap({
-      port: 0,
-      handleSignals: false,
-      env: {
-        LOG_LEVEL: 'silent',
-        EVENT_BUS_BACKEND: 'redis',
-        REDIS_URL: redisUrl(),
-        MD_NAMESPACE: ns,
-        SCHEMA_TRACK: 'v1',
-        PULSE_WIRE: 'core',
-        // Every event applied as it comes: the assertions count one adjustment per event.
-        PIPELINE_FB_MIN_DWELL_MS: '0',
-        PIPELINE_PROVIDERS: 'synthetic',
-        PIPELINE_FB_PROVIDER: 'synthetic',
-        PIPELINE_SYNTHETIC_RATE: '100',
-      },
-    });
-    expect(svc.connection.mode).toBe('redis');
+  const pipe = usePipelineOnRedis('pipecore', {
+    SCHEMA_TRACK: 'v1',
+    PULSE_WIRE: 'core',
+    // Every event applied as it comes: the assertions count one adjustment per event.
+    PIPELINE_FB_MIN_DWELL_MS: '0',
+    PIPELINE_PROVIDERS: 'synthetic',
+    PIPELINE_FB_PROVIDER: 'synthetic',
+    PIPELINE_SYNTHETIC_RATE: '100',
   });
-
-  afterAll(async () => {
-    await svc?.close();
-    await deleteRedisPrefix(redis, ns);
-    redis.disconnect();
-  });
+  const feedbackKey = () => `${pipe.ns}:${pipe.ns}.telemetry.feedback`;
 
   it('a FeedbackEvent published by the core (class-path schema id, key null) changes the rate', async () => {
-    expect(await synthetic()).toMatchObject({ scale: 1 });
+    expect(await pipe.synthetic()).toMatchObject({ scale: 1 });
     // The group is created from `0` on start, so an entry written before the first read is seen too.
-    await redis.xadd(feedbackKey, '*', 'data', golden('core-publish.FeedbackEvent.v1.json'));
-    await waitFor(async () => (await synthetic()).scale === 0.5, 15_000, 'scale 0.5 (soft)');
-    expect(await synthetic()).toMatchObject({ pressure: 'soft' });
+    await pipe.redis.xadd(feedbackKey(), '*', 'data', golden('core-publish.FeedbackEvent.v1.json'));
+    await waitFor(async () => (await pipe.synthetic()).scale === 0.5, 15_000, 'scale 0.5 (soft)');
+    expect(await pipe.synthetic()).toMatchObject({ pressure: 'soft' });
   });
 
   it("the store's nested envelope (events.envelope.EventEnvelope) changes it again", async () => {
-    await redis.xadd(feedbackKey, '*', 'data', golden('store-publish.FeedbackEvent.v2.json'));
-    await waitFor(async () => (await synthetic()).scale === 0, 15_000, 'scale 0 (hard)');
+    await pipe.redis.xadd(
+      feedbackKey(),
+      '*',
+      'data',
+      golden('store-publish.FeedbackEvent.v2.json'),
+    );
+    await waitFor(async () => (await pipe.synthetic()).scale === 0, 15_000, 'scale 0 (hard)');
   });
 
   it('an entry spelled the way Python json.dumps writes it brings the rate back', async () => {
@@ -83,12 +53,16 @@ describeWithRedis('pipeline reading the core layout (PULSE_WIRE=core)', () => {
       `{"ts": ${ts}, "key": "bars-coord", "meta": {"schema_id": "telemetry.backpressure.FeedbackEvent", ` +
       `"track": "v1", "headers": {}, "hash": null}, "payload": {"coordinator_id": "bars-coord", ` +
       `"queue_size": 10, "capacity": 100, "level": "ok", "source": "store", "ts": ${ts}}}`;
-    const entryId = await redis.xadd(feedbackKey, '*', 'data', data);
-    await waitFor(async () => (await synthetic()).scale === 1, 15_000, 'scale 1 (ok)');
+    const entryId = await pipe.redis.xadd(feedbackKey(), '*', 'data', data);
+    await waitFor(async () => (await pipe.synthetic()).scale === 1, 15_000, 'scale 1 (ok)');
 
     // Every rate adjustment went out in the core layout: colon key, one `data` field, no id, and the
     // schema id the core's reader resolves.
-    const adjustments = await redis.xrange(`${ns}:${ns}.telemetry.rate_adjustment`, '-', '+');
+    const adjustments = await pipe.redis.xrange(
+      `${pipe.ns}:${pipe.ns}.telemetry.rate_adjustment`,
+      '-',
+      '+',
+    );
     expect(adjustments).toHaveLength(3);
     const bodies = adjustments.map(([, f]) => {
       expect(f).toHaveLength(2);
@@ -112,6 +86,8 @@ describeWithRedis('pipeline reading the core layout (PULSE_WIRE=core)', () => {
     ]);
     expect(entryId).toMatch(/^\d+-\d+$/);
     // Nothing went to the mdp keys or to a dead-letter stream.
-    expect(await redis.exists(`${ns}.telemetry.feedback`, `${feedbackKey}.dlq`)).toBe(0);
+    expect(await pipe.redis.exists(`${pipe.ns}.telemetry.feedback`, `${feedbackKey()}.dlq`)).toBe(
+      0,
+    );
   });
 });

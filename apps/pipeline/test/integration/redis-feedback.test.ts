@@ -7,9 +7,9 @@ import { randomUUID } from 'crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { SIGNATURE_HEADER, signatureOf } from '@mdp/pulse';
-import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
-import { bootstrap, PipelineApp } from '../../src/bootstrap';
+import { describeWithRedis } from '@mdp/testing';
 import { waitFor } from '../support/fake-clock';
+import { usePipelineOnRedis } from '../support/pipeline-on-redis';
 
 /** A FeedbackEvent envelope spelled out in its wire form (not built by the project's own helpers). */
 function wireFeedback(
@@ -46,53 +46,25 @@ function xaddEnvelope(
 }
 
 describeWithRedis('pipeline over Redis', () => {
-  let redis: Redis;
-  let ns: string;
-  let svc: PipelineApp;
-
-  const providers = async () =>
-    (await request(svc.app.getHttpServer()).get('/providers').expect(200)).body as Array<{
-      provider: string;
-      scale: number;
-      pressure: string;
-      effectiveRate: number;
-    }>;
-  const synthetic = async () => (await providers()).find((p) => p.provider === 'synthetic')!;
-
-  beforeAll(async () => {
-    ns = uniqueId('pipe');
-    redis = new Redis(redisUrl());
-    svc = await bootstrap({
-      port: 0,
-      handleSignals: false,
-      env: {
-        LOG_LEVEL: 'silent',
-        EVENT_BUS_BACKEND: 'redis',
-        REDIS_URL: redisUrl(),
-        MD_NAMESPACE: ns,
-        SCHEMA_TRACK: 'v2',
-        PIPELINE_PROVIDERS: 'synthetic',
-        PIPELINE_FB_PROVIDER: 'synthetic',
-        PIPELINE_SYNTHETIC_RATE: '100',
-        PIPELINE_BATCH_SIZE: '10',
-        PIPELINE_BATCH_FLUSH_MS: '50',
-        PIPELINE_IDEMPOTENCY: 'shared',
-        // Every event applied as it comes: the assertions count one adjustment per event.
-        PIPELINE_FB_MIN_DWELL_MS: '0',
-      },
-    });
-    expect(svc.connection.mode).toBe('redis');
-  });
-
-  afterAll(async () => {
-    await svc?.close();
-    await deleteRedisPrefix(redis, `${ns}.`);
-    redis.disconnect();
+  const pipe = usePipelineOnRedis('pipe', {
+    SCHEMA_TRACK: 'v2',
+    PIPELINE_PROVIDERS: 'synthetic',
+    PIPELINE_FB_PROVIDER: 'synthetic',
+    PIPELINE_SYNTHETIC_RATE: '100',
+    PIPELINE_BATCH_SIZE: '10',
+    PIPELINE_BATCH_FLUSH_MS: '50',
+    PIPELINE_IDEMPOTENCY: 'shared',
+    // Every event applied as it comes: the assertions count one adjustment per event.
+    PIPELINE_FB_MIN_DWELL_MS: '0',
   });
 
   it('publishes synthetic bars to <ns>.md.bars', async () => {
-    await waitFor(async () => (await redis.xlen(`${ns}.md.bars`)) > 0, 15_000, 'bars in Redis');
-    const [[, fields]] = await redis.xrange(`${ns}.md.bars`, '-', '+', 'COUNT', 1);
+    await waitFor(
+      async () => (await pipe.redis.xlen(`${pipe.ns}.md.bars`)) > 0,
+      15_000,
+      'bars in Redis',
+    );
+    const [[, fields]] = await pipe.redis.xrange(`${pipe.ns}.md.bars`, '-', '+', 'COUNT', 1);
     const envelope = JSON.parse(fields[fields.indexOf('envelope') + 1]);
     expect(envelope).toMatchObject({
       meta: { schema_id: 'md.Bar', track: 'v2' },
@@ -102,11 +74,11 @@ describeWithRedis('pipeline over Redis', () => {
   });
 
   it('a v1 FeedbackEvent XADDed by hand changes the provider rate', async () => {
-    expect(await synthetic()).toMatchObject({ scale: 1 });
+    expect(await pipe.synthetic()).toMatchObject({ scale: 1 });
     const envelope = wireFeedback('v1', { queue_size: 700, capacity: 1000, level: 'soft' });
-    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
-    await waitFor(async () => (await synthetic()).scale === 0.5, 15_000, 'scale 0.5');
-    expect(await synthetic()).toMatchObject({ pressure: 'soft', effectiveRate: 50 });
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.telemetry.feedback`, envelope);
+    await waitFor(async () => (await pipe.synthetic()).scale === 0.5, 15_000, 'scale 0.5');
+    expect(await pipe.synthetic()).toMatchObject({ pressure: 'soft', effectiveRate: 50 });
   });
 
   it('a v2 FeedbackEvent XADDed by hand changes it again; a redelivered copy changes nothing', async () => {
@@ -117,25 +89,25 @@ describeWithRedis('pipeline over Redis', () => {
       utilization: 0.99,
       reason: 'queue nearly full',
     });
-    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
-    await waitFor(async () => (await synthetic()).scale === 0, 15_000, 'scale 0');
-    expect(await synthetic()).toMatchObject({ pressure: 'hard', effectiveRate: 0 });
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.telemetry.feedback`, envelope);
+    await waitFor(async () => (await pipe.synthetic()).scale === 0, 15_000, 'scale 0');
+    expect(await pipe.synthetic()).toMatchObject({ pressure: 'hard', effectiveRate: 0 });
 
     // The same envelope again (e.g. a producer retry): dropped as a duplicate.
-    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, envelope);
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.telemetry.feedback`, envelope);
     await waitFor(
       async () =>
         /pulse_consume_total\{[^}]*outcome="duplicate"[^}]*\} 1/.test(
-          (await request(svc.app.getHttpServer()).get('/metrics')).text,
+          (await request(pipe.svc.app.getHttpServer()).get('/metrics')).text,
         ),
       15_000,
       'duplicate counted',
     );
 
     // Each applied adjustment was announced on <ns>.telemetry.rate_adjustment.
-    const announced = (await redis.xrange(`${ns}.telemetry.rate_adjustment`, '-', '+')).map(
-      ([, f]) => JSON.parse(f[f.indexOf('envelope') + 1]),
-    );
+    const announced = (
+      await pipe.redis.xrange(`${pipe.ns}.telemetry.rate_adjustment`, '-', '+')
+    ).map(([, f]) => JSON.parse(f[f.indexOf('envelope') + 1]));
     expect(
       announced.map((e) => [
         e.meta.schema_id,
@@ -151,8 +123,8 @@ describeWithRedis('pipeline over Redis', () => {
   });
 
   it('junk on the feedback stream is dead-lettered and does not stop the consumer', async () => {
-    await redis.xadd(
-      `${ns}.telemetry.feedback`,
+    await pipe.redis.xadd(
+      `${pipe.ns}.telemetry.feedback`,
       '*',
       'id',
       'junk-1',
@@ -164,22 +136,22 @@ describeWithRedis('pipeline over Redis', () => {
       '{"not": "an envelope"',
     );
     const ok = wireFeedback('v1', { queue_size: 1, capacity: 1000, level: 'ok' });
-    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, ok);
-    await waitFor(async () => (await synthetic()).scale === 1, 15_000, 'scale restored to 1');
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.telemetry.feedback`, ok);
+    await waitFor(async () => (await pipe.synthetic()).scale === 1, 15_000, 'scale restored to 1');
     await waitFor(
-      async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1,
+      async () => (await pipe.redis.xlen(`${pipe.ns}.telemetry.feedback.dlq`)) === 1,
       15_000,
       'dead letter',
     );
   });
 
   it('exposes the flow on /metrics', async () => {
-    const stream = `${ns}.telemetry.feedback`;
+    const stream = `${pipe.ns}.telemetry.feedback`;
     const v1Success = new RegExp(
       `pulse_consume_total\\{stream="${stream}",track="v1",outcome="success"\\} 2`,
     );
     const scrape = async () =>
-      (await request(svc.app.getHttpServer()).get('/metrics').expect(200)).text;
+      (await request(pipe.svc.app.getHttpServer()).get('/metrics').expect(200)).text;
     // Pulse tallies consume outcomes per read loop, so the last success may show one loop later.
     await waitFor(
       async () => v1Success.test(await scrape()),
@@ -210,13 +182,13 @@ describeWithRedis('pipeline over Redis', () => {
       meta: { schema_id: 'control.ControlAction', track: 'v1', headers: {} },
       payload: { action: 'pause', target: 'pipeline', ts: Date.now() / 1000 },
     };
-    await xaddEnvelope(redis, `${ns}.control.actions`, action);
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.control.actions`, action);
     await waitFor(
-      async () => (await redis.xlen(`${ns}.telemetry.audit`)) === 1,
+      async () => (await pipe.redis.xlen(`${pipe.ns}.telemetry.audit`)) === 1,
       15_000,
       'audit entry',
     );
-    const [[, f]] = await redis.xrange(`${ns}.telemetry.audit`, '-', '+');
+    const [[, f]] = await pipe.redis.xrange(`${pipe.ns}.telemetry.audit`, '-', '+');
     const audit = JSON.parse(f[f.indexOf('envelope') + 1]);
     expect(audit).toMatchObject({
       meta: { schema_id: 'telemetry.AuditEnvelope' },
@@ -228,64 +200,42 @@ describeWithRedis('pipeline over Redis', () => {
         correlation_id: action.id,
       },
     });
-    expect(await synthetic()).toMatchObject({ effectiveRate: 0 });
-    expect((await providers())[0]).toMatchObject({ paused: true });
+    expect(await pipe.synthetic()).toMatchObject({ effectiveRate: 0 });
+    expect((await pipe.providers())[0]).toMatchObject({ paused: true });
   });
 });
 
 describeWithRedis('pipeline over Redis with PUBLISHER_TOKEN', () => {
   const token = 's3cret';
-  let redis: Redis;
-  let ns: string;
-  let svc: PipelineApp;
-
-  beforeAll(async () => {
-    ns = uniqueId('pipesig');
-    redis = new Redis(redisUrl());
-    svc = await bootstrap({
-      port: 0,
-      handleSignals: false,
-      env: {
-        LOG_LEVEL: 'silent',
-        EVENT_BUS_BACKEND: 'redis',
-        REDIS_URL: redisUrl(),
-        MD_NAMESPACE: ns,
-        PUBLISHER_TOKEN: token,
-        PIPELINE_CONTROL_ENABLED: 'false',
-        PIPELINE_BATCH_FLUSH_MS: '50',
-      },
-    });
-  });
-
-  afterAll(async () => {
-    await svc?.close();
-    await deleteRedisPrefix(redis, `${ns}.`);
-    redis.disconnect();
+  const pipe = usePipelineOnRedis('pipesig', {
+    PUBLISHER_TOKEN: token,
+    PIPELINE_CONTROL_ENABLED: 'false',
+    PIPELINE_BATCH_FLUSH_MS: '50',
   });
 
   const feedbackEnvelope = (level: string) =>
     wireFeedback('v1', { queue_size: 1, capacity: 10, level }, 'store');
 
   it('signs what it publishes, dead-letters unsigned feedback and applies signed feedback', async () => {
-    await waitFor(async () => (await redis.xlen(`${ns}.md.bars`)) > 0, 15_000, 'bars');
-    const [[, fields]] = await redis.xrange(`${ns}.md.bars`, '-', '+', 'COUNT', 1);
+    await waitFor(async () => (await pipe.redis.xlen(`${pipe.ns}.md.bars`)) > 0, 15_000, 'bars');
+    const [[, fields]] = await pipe.redis.xrange(`${pipe.ns}.md.bars`, '-', '+', 'COUNT', 1);
     const bar = JSON.parse(fields[fields.indexOf('envelope') + 1]);
     expect(bar.meta.headers[SIGNATURE_HEADER]).toBe(signatureOf(bar, token));
 
-    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, feedbackEnvelope('hard'));
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.telemetry.feedback`, feedbackEnvelope('hard'));
     const signed = feedbackEnvelope('soft');
     signed.meta.headers[SIGNATURE_HEADER] = signatureOf(signed, token);
-    await xaddEnvelope(redis, `${ns}.telemetry.feedback`, signed);
+    await xaddEnvelope(pipe.redis, `${pipe.ns}.telemetry.feedback`, signed);
 
     const scale = async () =>
-      (await request(svc.app.getHttpServer()).get('/providers')).body[0].scale;
+      (await request(pipe.svc.app.getHttpServer()).get('/providers')).body[0].scale;
     await waitFor(async () => (await scale()) === 0.5, 15_000, 'signed soft feedback applied');
     await waitFor(
-      async () => (await redis.xlen(`${ns}.telemetry.feedback.dlq`)) === 1,
+      async () => (await pipe.redis.xlen(`${pipe.ns}.telemetry.feedback.dlq`)) === 1,
       15_000,
       'unsigned feedback dead-lettered',
     );
-    const metrics = (await request(svc.app.getHttpServer()).get('/metrics')).text;
+    const metrics = (await request(pipe.svc.app.getHttpServer()).get('/metrics')).text;
     expect(metrics).toMatch(
       /pipeline_rate_adjustments_total\{provider="synthetic",reason="soft"\} 1/,
     );

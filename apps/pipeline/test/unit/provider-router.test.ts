@@ -28,6 +28,24 @@ const bar = (symbol: string, i: number): BarRecord => ({
   },
 });
 
+type LogLine = [level: string, msg: string, fields: Record<string, unknown>];
+
+/** A logger that keeps every warn, error and info line. */
+function recordingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (obj: object, msg: string) =>
+    void lines.push([level, msg, obj as Record<string, unknown>]);
+  const logger = {
+    warn: at('warn'),
+    error: at('error'),
+    info: at('info'),
+    child: () => logger,
+  } as unknown as Logger;
+  return { logger, lines };
+}
+
+const messages = (lines: LogLine[]) => lines.map(([level, msg]) => [level, msg]);
+
 /** Endless provider that counts how far its iterator was advanced. */
 class CountingProvider implements Provider {
   readonly kinds = ['bar'] as const;
@@ -180,15 +198,7 @@ describe('ProviderRouter', () => {
   });
 
   it('a provider failing on every retry is one warn with its cause and one info once it runs again', async () => {
-    const lines: Array<[string, string, Record<string, unknown>]> = [];
-    const at = (level: string) => (obj: object, msg: string) =>
-      void lines.push([level, msg, obj as Record<string, unknown>]);
-    const logger = {
-      warn: at('warn'),
-      error: at('error'),
-      info: at('info'),
-      child: () => logger,
-    } as unknown as Logger;
+    const { logger, lines } = recordingLogger();
     const clock = new FakeClock();
     const bus = new RecordingBus();
     const coordinator = new RateCoordinator(clock);
@@ -218,7 +228,7 @@ describe('ProviderRouter', () => {
     await clock.advance(5000);
     await router.idle();
     expect(bus.published()).toHaveLength(3);
-    expect(lines.map(([level, msg]) => [level, msg])).toEqual([
+    expect(messages(lines)).toEqual([
       ['warn', 'provider failed; retrying with backoff'],
       ['info', 'provider running again'],
       ['info', 'provider finished'],
@@ -228,14 +238,7 @@ describe('ProviderRouter', () => {
   });
 
   it("a bus outage is the bus's to log: the router backs off without a line of its own, and recovers after the publisher", async () => {
-    const lines: Array<[string, string]> = [];
-    const at = (level: string) => (_obj: object, msg: string) => void lines.push([level, msg]);
-    const logger = {
-      warn: at('warn'),
-      error: at('error'),
-      info: at('info'),
-      child: () => logger,
-    } as unknown as Logger;
+    const { logger, lines } = recordingLogger();
     const clock = new FakeClock();
     const bus = new RecordingBus();
     bus.failNext = 4;
@@ -274,7 +277,7 @@ describe('ProviderRouter', () => {
     await publisher.close();
     expect(bus.published().length).toBe(30);
     expect(failingSeen).toEqual([false, true, false]);
-    expect(lines).toEqual([['info', 'provider finished']]);
+    expect(messages(lines)).toEqual([['info', 'provider finished']]);
   });
 
   it('flushes partial batches on the interval and on close', async () => {
@@ -294,20 +297,16 @@ describe('ProviderRouter', () => {
 
   it('routes each record kind to its own stream, with the v1 field set on track v1', async () => {
     const { bus, publisher } = setup({ batchSize: 100, track: 'v1' });
-    await publisher.add('opra', {
-      kind: 'option',
-      key: 'AAPL',
-      data: {
-        provider: 'opra',
-        symbol: 'AAPL',
-        expiry: '2026-12-18',
-        option_type: 'C',
-        strike: 200,
-        ts: 1,
-        iv: 0.2,
-        bid: 3,
-      },
-    });
+    const v1Option = {
+      provider: 'opra',
+      symbol: 'AAPL',
+      expiry: '2026-12-18',
+      option_type: 'C' as const,
+      strike: 200,
+      ts: 1,
+      iv: 0.2,
+    };
+    await publisher.add('opra', { kind: 'option', key: 'AAPL', data: { ...v1Option, bid: 3 } });
     await publisher.add('wire', {
       kind: 'news',
       key: 'n1',
@@ -323,15 +322,8 @@ describe('ProviderRouter', () => {
       key: 'AAPL',
       meta: { schema_id: 'md.OptionSnap' },
     });
-    expect(bus.published('md.options')[0].payload).toEqual({
-      provider: 'opra',
-      symbol: 'AAPL',
-      expiry: '2026-12-18',
-      option_type: 'C',
-      strike: 200,
-      ts: 1,
-      iv: 0.2,
-    });
+    // `bid` is a v2 field: on v1 the snapshot goes out without it.
+    expect(bus.published('md.options')[0].payload).toEqual(v1Option);
     expect(bus.published('md.news')[0]).toMatchObject({
       key: 'n1',
       meta: { schema_id: 'md.News' },

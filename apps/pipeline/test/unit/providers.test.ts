@@ -256,19 +256,8 @@ describe('ReplayProvider', () => {
       }),
       10,
     );
-    expect(out.map((r) => r.data)).toEqual([
-      {
-        provider: 'csvfeed',
-        symbol: 'AAPL',
-        interval: '1m',
-        ts: 1_700_000_000,
-        open: 1,
-        high: 2,
-        low: 0.5,
-        close: 1.5,
-        volume: 10,
-      },
-    ]);
+    // The one good row is the first bar, under the provider's name (the file has no provider column).
+    expect(out.map((r) => r.data)).toEqual([{ ...bars[0], provider: 'csvfeed' }]);
     expect(invalid.map((i) => i.location)).toEqual(['bad.csv:3', 'bad.csv:4']);
     expect(invalid[0].reason).toMatch(/ts/);
   });

@@ -5,7 +5,7 @@ import {
   Module,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { Logger } from '@mdp/service-kit';
+import { SERVICE_CONFIG, SERVICE_LOGGER, type Logger } from '@mdp/service-kit';
 import type { StoreEnv } from '../config/store-config';
 import { sleep } from '@mdp/pulse';
 import type { WriteCoordinator } from '../coordinator/write-coordinator';
@@ -15,7 +15,6 @@ import { CoordinatorModule } from './coordinator.module';
 import { DatabaseService } from './database.module';
 import { IngestModule } from './ingest.module';
 import { WRITE_COORDINATOR } from './tokens';
-import { SERVICE_CONFIG, SERVICE_LOGGER } from '@mdp/service-kit';
 
 /**
  * Orders start and stop. Start: migrations (retried in the background so /health answers meanwhile),

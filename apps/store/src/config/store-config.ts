@@ -1,24 +1,20 @@
 import { z } from 'zod';
 import {
   envBool,
-  envInt,
-  envNumber,
+  envNonNegativeInt,
+  envNumberAtLeast,
   envOptionalString,
+  envPositiveInt,
+  envPositiveNumber,
+  envProblem,
   envString,
   parseEnv,
-  portShape,
-  sharedEnvShape,
+  serviceEnvShape,
 } from '@mdp/service-kit';
 import { OVERFLOW_STRATEGIES, OverflowStrategy } from '../coordinator/bounded-queue';
 
 export const STORE_DEFAULT_PORT = 8081;
 
-const positiveInt = (fallback: number) =>
-  envInt(fallback).pipe(z.number().int().min(1, { error: 'must be >= 1' }));
-const nonNegativeInt = (fallback: number) =>
-  envInt(fallback).pipe(z.number().int().min(0, { error: 'must be >= 0' }));
-const positiveNumber = (fallback: number) =>
-  envNumber(fallback).pipe(z.number().gt(0, { error: 'must be > 0' }));
 const optionalInt = () =>
   envOptionalString().pipe(
     z
@@ -40,12 +36,11 @@ const optionalPositiveNumber = () =>
 /** Every setting the store reads (shared ones from SYSTEM.md plus MDS_* / MDS_FB_*). */
 export const StoreEnv = z
   .object({
-    ...sharedEnvShape,
-    ...portShape(STORE_DEFAULT_PORT),
-    MDS_COORDINATOR_CAPACITY: positiveInt(10_000),
-    MDS_COORDINATOR_WORKERS: positiveInt(4),
-    MDS_COORDINATOR_BATCH_SIZE: positiveInt(500),
-    MDS_COORDINATOR_FLUSH_INTERVAL: positiveNumber(0.25),
+    ...serviceEnvShape(STORE_DEFAULT_PORT),
+    MDS_COORDINATOR_CAPACITY: envPositiveInt(10_000),
+    MDS_COORDINATOR_WORKERS: envPositiveInt(4),
+    MDS_COORDINATOR_BATCH_SIZE: envPositiveInt(500),
+    MDS_COORDINATOR_FLUSH_INTERVAL: envPositiveNumber(0.25),
     MDS_COORDINATOR_HIGH_WATERMARK: optionalInt(),
     MDS_COORDINATOR_LOW_WATERMARK: optionalInt(),
     MDS_COORDINATOR_OVERFLOW: envString('block').pipe(
@@ -53,46 +48,46 @@ export const StoreEnv = z
         error: 'must be block, drop_oldest or error',
       }),
     ),
-    MDS_COORDINATOR_DRAIN_TIMEOUT: envNumber(10).pipe(z.number().min(0, { error: 'must be >= 0' })),
+    MDS_COORDINATOR_DRAIN_TIMEOUT: envNumberAtLeast(10, 0),
     MDS_COORDINATOR_ID: envString('store'),
-    MDS_RETRY_MAX_ATTEMPTS: positiveInt(5),
-    MDS_RETRY_INITIAL_BACKOFF_MS: nonNegativeInt(50),
-    MDS_RETRY_MAX_BACKOFF_MS: nonNegativeInt(2000),
-    MDS_RETRY_BACKOFF_MULTIPLIER: envNumber(2).pipe(z.number().min(1, { error: 'must be >= 1' })),
+    MDS_RETRY_MAX_ATTEMPTS: envPositiveInt(5),
+    MDS_RETRY_INITIAL_BACKOFF_MS: envNonNegativeInt(50),
+    MDS_RETRY_MAX_BACKOFF_MS: envNonNegativeInt(2000),
+    MDS_RETRY_BACKOFF_MULTIPLIER: envNumberAtLeast(2, 1),
     MDS_RETRY_JITTER: envBool(true),
-    MDS_CB_FAILURE_THRESHOLD: positiveInt(5),
-    MDS_CB_HALF_OPEN_AFTER_SEC: positiveNumber(1),
-    MDS_CB_HALF_OPEN_MAX_SEC: positiveNumber(5),
-    MDS_COPY_MIN_ROWS: positiveInt(1000),
+    MDS_CB_FAILURE_THRESHOLD: envPositiveInt(5),
+    MDS_CB_HALF_OPEN_AFTER_SEC: envPositiveNumber(1),
+    MDS_CB_HALF_OPEN_MAX_SEC: envPositiveNumber(5),
+    MDS_COPY_MIN_ROWS: envPositiveInt(1000),
     MDS_DB_POOL_MAX: optionalInt(),
-    MDS_DB_STATEMENT_TIMEOUT_MS: positiveInt(30_000),
+    MDS_DB_STATEMENT_TIMEOUT_MS: envPositiveInt(30_000),
     MDS_PGLITE_DIR: envString('.data/store/pglite'),
     MDS_DLQ_DIR: envString('.data/store/dlq'),
     MDS_INGEST_ENABLED: envBool(true),
     MDS_CONSUMER_NAME: envOptionalString(),
-    MDS_INGEST_BATCH_SIZE: positiveInt(500),
-    MDS_INGEST_BLOCK_MS: positiveInt(1000),
-    MDS_INGEST_CONSUMERS: positiveInt(1),
+    MDS_INGEST_BATCH_SIZE: envPositiveInt(500),
+    MDS_INGEST_BLOCK_MS: envPositiveInt(1000),
+    MDS_INGEST_CONSUMERS: envPositiveInt(1),
     /** A delivery unacked this long (its store instance died) is reclaimed by another instance. */
-    MDS_INGEST_MIN_IDLE_MS: positiveInt(30_000),
+    MDS_INGEST_MIN_IDLE_MS: envPositiveInt(30_000),
     /** Consumers idle this long that hold nothing (instances that are gone) leave the group; 0: never. */
-    MDS_CONSUMER_GRACE_MS: nonNegativeInt(600_000),
+    MDS_CONSUMER_GRACE_MS: envNonNegativeInt(600_000),
     MDS_ADMIN_TOKEN: envOptionalString(),
     /** Act on orchestrator control actions (pause / resume ingest, replay_dlq). */
     MDS_CONTROL_ENABLED: envBool(true),
     MDS_FB_ENABLE_FEEDBACK: envBool(true),
-    MDS_FB_MIN_DWELL_MS: nonNegativeInt(1000),
-    MDS_FB_REFRESH_MS: nonNegativeInt(500),
-    MDS_FB_REFRESH_OK_MS: nonNegativeInt(5000),
+    MDS_FB_MIN_DWELL_MS: envNonNegativeInt(1000),
+    MDS_FB_REFRESH_MS: envNonNegativeInt(500),
+    MDS_FB_REFRESH_OK_MS: envNonNegativeInt(5000),
     MDS_FB_ENABLE_HTTP_BROADCAST: envBool(false),
     MDS_FB_HTTP_ENDPOINT: envOptionalString().pipe(
       z.url({ error: 'must be an http(s) URL' }).optional(),
     ),
-    MDS_FB_HTTP_TIMEOUT: positiveNumber(2.5),
-    MDS_FB_HTTP_MAX_RETRIES: nonNegativeInt(3),
-    MDS_FB_HTTP_BACKOFF: envNumber(0.5).pipe(z.number().min(0, { error: 'must be >= 0' })),
+    MDS_FB_HTTP_TIMEOUT: envPositiveNumber(2.5),
+    MDS_FB_HTTP_MAX_RETRIES: envNonNegativeInt(3),
+    MDS_FB_HTTP_BACKOFF: envNumberAtLeast(0.5, 0),
     // Fault injection at the sink edge (system tests, benchmarks): see sinks/sink-faults.ts.
-    MDS_FAULT_SINK_DELAY_MS: nonNegativeInt(0),
+    MDS_FAULT_SINK_DELAY_MS: envNonNegativeInt(0),
     MDS_FAULT_SINK_MAX_ROWS_PER_SEC: optionalPositiveNumber(),
     MDS_FAULT_SINK_DURATION_SEC: optionalPositiveNumber(),
     MDS_FAULT_SINK_ADMIN: envBool(false),
@@ -103,38 +98,34 @@ export const StoreEnv = z
     const high = env.MDS_COORDINATOR_HIGH_WATERMARK ?? Math.max(1, Math.floor(cap * 0.8));
     const low = env.MDS_COORDINATOR_LOW_WATERMARK ?? Math.min(Math.floor(cap * 0.5), high - 1);
     if (high > cap)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MDS_COORDINATOR_HIGH_WATERMARK'],
-        message: `must be <= MDS_COORDINATOR_CAPACITY (${cap}), got ${high}`,
-      });
+      envProblem(
+        ctx,
+        'MDS_COORDINATOR_HIGH_WATERMARK',
+        `must be <= MDS_COORDINATOR_CAPACITY (${cap}), got ${high}`,
+      );
     if (low >= high)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MDS_COORDINATOR_LOW_WATERMARK'],
-        message: `must be below the high watermark (${high}), got ${low}`,
-      });
+      envProblem(
+        ctx,
+        'MDS_COORDINATOR_LOW_WATERMARK',
+        `must be below the high watermark (${high}), got ${low}`,
+      );
     if (env.MDS_RETRY_MAX_BACKOFF_MS < env.MDS_RETRY_INITIAL_BACKOFF_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MDS_RETRY_MAX_BACKOFF_MS'],
-        message: `must be >= MDS_RETRY_INITIAL_BACKOFF_MS (${env.MDS_RETRY_INITIAL_BACKOFF_MS})`,
-      });
+      envProblem(
+        ctx,
+        'MDS_RETRY_MAX_BACKOFF_MS',
+        `must be >= MDS_RETRY_INITIAL_BACKOFF_MS (${env.MDS_RETRY_INITIAL_BACKOFF_MS})`,
+      );
     }
     // Embedded PGlite needs ~875 MB and keeps its data in the container: never a production database.
     if (env.NODE_ENV === 'production' && !env.DATABASE_URL) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DATABASE_URL'],
-        message: 'is required when NODE_ENV=production (embedded PGlite is for development only)',
-      });
+      envProblem(
+        ctx,
+        'DATABASE_URL',
+        'is required when NODE_ENV=production (embedded PGlite is for development only)',
+      );
     }
     if (env.MDS_FB_ENABLE_HTTP_BROADCAST && !env.MDS_FB_HTTP_ENDPOINT) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MDS_FB_HTTP_ENDPOINT'],
-        message: 'is required when MDS_FB_ENABLE_HTTP_BROADCAST=true',
-      });
+      envProblem(ctx, 'MDS_FB_HTTP_ENDPOINT', 'is required when MDS_FB_ENABLE_HTTP_BROADCAST=true');
     }
   });
 export type StoreEnv = z.infer<typeof StoreEnv>;

@@ -4,41 +4,21 @@
  * is a function of seed, symbol, interval and ts), so the store's diff-aware upsert changes nothing:
  * `mds_rows_changed_total` (inserted or changed rows) equals the rows in the table.
  */
-import Redis from 'ioredis';
-import { delay, describeWithServices, redisUrl, sumMetric, waitFor } from '@mdp/testing';
-import {
-  lostKeys,
-  report,
-  RSS_BOUND_MB,
-  SMALL_STORE,
-  SUBMITTED,
-  syntheticPipeline,
-  SystemUnderTest,
-} from '../support/system';
+import { delay, describeWithServices, sumMetric, waitFor } from '@mdp/testing';
+import { report, RSS_BOUND_MB, useSystem } from '../support/system';
 
 const BARS = 4_000;
 const RATE = 2_000;
 
 describeWithServices('kill -9 of the pipeline and a restart', () => {
-  let redis: Redis;
-  let sys: SystemUnderTest | undefined;
-  beforeAll(() => {
-    redis = new Redis(redisUrl());
-  });
-  afterEach(async () => {
-    await sys?.close(redis);
-    sys = undefined;
-  });
-  afterAll(() => redis.disconnect());
+  const newSystem = useSystem();
 
   it('republishes identical bars: no row of the table is rewritten', async () => {
-    sys = await SystemUnderTest.create(redisUrl());
-    const s = sys;
-    const store = await s.start('store', { ...s.sharedEnv('v1'), ...SMALL_STORE });
-    await store.waitReady();
-    const pipelineEnv = { ...s.sharedEnv('v1'), ...syntheticPipeline(BARS, RATE) };
-    const pipeline = await s.start('pipeline', pipelineEnv);
-    await pipeline.waitReady();
+    const s = await newSystem();
+    const { store, pipeline, pipelineEnv } = await s.startStoreAndPipeline({
+      bars: BARS,
+      rate: RATE,
+    });
 
     await s.waitPersisted(BARS / 2, 30_000, () => store.output());
     pipeline.kill('SIGKILL');
@@ -55,38 +35,27 @@ describeWithServices('kill -9 of the pipeline and a restart', () => {
         detail: () => restarted.output(10),
       },
     );
-    await waitFor(() => s.barsSettled(redis), {
+    await waitFor(() => s.barsSettled(), {
       timeoutMs: 30_000,
       what: 'the store to settle every entry',
       detail: () => store.output(10),
     });
-    await s.metrics.scrapeAll();
 
-    const published = await s.published(redis);
-    const persisted = await s.persisted();
-    const lost = lostKeys(published.keys, persisted.keys);
+    const o = await s.outcome();
     const changed = sumMetric(await store.endpoint.metrics(), 'mds_rows_changed_total', {
       sink: 'bars',
     });
-    const handledTwice = Math.max(0, s.metrics.total(SUBMITTED) - published.entries);
     report(
       'pipeline kill -9 and restart',
-      {
-        published: published.keys.size,
-        persisted: persisted.keys.size,
-        handledTwice,
-        deadLettered: await s.dlqLength(redis),
-        lost: lost.length,
-        maxRssMb: s.metrics.maxRssMb,
-      },
-      `entries=${published.entries} rows_changed=${changed}`,
+      o.figures,
+      `entries=${o.published.entries} rows_changed=${changed}`,
     );
     // The restart really did republish keys (otherwise this test would prove nothing).
-    expect(published.entries).toBeGreaterThan(published.keys.size);
-    expect(lost).toEqual([]);
-    expect(persisted.rows).toBe(published.keys.size);
-    expect(changed).toBe(persisted.rows);
-    expect(handledTwice).toBe(0);
-    expect(s.metrics.maxRssMb).toBeLessThan(RSS_BOUND_MB);
+    expect(o.published.entries).toBeGreaterThan(o.published.keys.size);
+    expect(o.lost).toEqual([]);
+    expect(o.persisted.rows).toBe(o.published.keys.size);
+    expect(changed).toBe(o.persisted.rows);
+    expect(o.handledTwice).toBe(0);
+    expect(o.figures.maxRssMb).toBeLessThan(RSS_BOUND_MB);
   });
 });

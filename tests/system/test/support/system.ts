@@ -12,6 +12,7 @@ import {
   createTestSchema,
   deleteRedisPrefix,
   freePort,
+  redisUrl,
   ServiceEndpoint,
   ServiceProcess,
   stopAll,
@@ -157,20 +158,37 @@ export class SystemUnderTest {
   readonly dlqDir = mkdtempSync(path.join(os.tmpdir(), 'mdp-sys-dlq-'));
   readonly metrics = new MetricsWatch([{ name: SUBMITTED }]);
   private pg?: Client;
+  private client?: Redis;
 
   private constructor(
     readonly schema: TestSchema,
     /** Redis the services use (the shared one, or a private server). */
     readonly redisUrl: string,
+    /** On the shared server the namespace is removed after the test; a private one goes as a whole. */
+    private readonly onSharedRedis: boolean,
   ) {}
 
-  static async create(redisUrl: string): Promise<SystemUnderTest> {
+  /** A system on the shared Redis, or on `privateRedisUrl` (a `RedisServer`, a cluster, nothing at all). */
+  static async create(privateRedisUrl?: string): Promise<SystemUnderTest> {
     assertBuilt();
-    return new SystemUnderTest(await createTestSchema(), redisUrl);
+    return new SystemUnderTest(
+      await createTestSchema(),
+      privateRedisUrl ?? redisUrl(),
+      privateRedisUrl === undefined,
+    );
   }
 
   get barsStream(): string {
     return `${this.namespace}.md.bars`;
+  }
+
+  /**
+   * A client of the system's Redis for reading the streams back, connected on first use: a test
+   * that starts or kills a private server uses it once the server is up again.
+   */
+  get redis(): Redis {
+    this.client ??= new Redis(this.redisUrl);
+    return this.client;
   }
 
   /** The environment every service of this system shares. */
@@ -209,6 +227,37 @@ export class SystemUnderTest {
     return proc;
   }
 
+  /**
+   * The store (with SMALL_STORE) and then a synthetic pipeline publishing `bars` bars at `rate`/s,
+   * both on v1, each waited ready unless `ready` is false. `store` and `pipeline` add to (or
+   * override) their environments; the environments are returned for restarting a service as it was.
+   */
+  async startStoreAndPipeline(load: {
+    bars: number;
+    rate: number;
+    store?: Env;
+    pipeline?: Env;
+    ready?: boolean;
+  }): Promise<{
+    store: ServiceProcess;
+    pipeline: ServiceProcess;
+    storeEnv: Env;
+    pipelineEnv: Env;
+  }> {
+    const ready = load.ready ?? true;
+    const storeEnv = { ...this.sharedEnv('v1'), ...SMALL_STORE, ...load.store };
+    const pipelineEnv = {
+      ...this.sharedEnv('v1'),
+      ...syntheticPipeline(load.bars, load.rate),
+      ...load.pipeline,
+    };
+    const store = await this.start('store', storeEnv);
+    if (ready) await store.waitReady();
+    const pipeline = await this.start('pipeline', pipelineEnv);
+    if (ready) await pipeline.waitReady();
+    return { store, pipeline, storeEnv, pipelineEnv };
+  }
+
   async db(): Promise<Client> {
     if (!this.pg) {
       this.pg = new Client({ connectionString: this.schema.url });
@@ -239,12 +288,12 @@ export class SystemUnderTest {
   }
 
   /** Every bar entry on `<ns>.md.bars`: entries, and their distinct keys. */
-  async published(redis: Redis): Promise<{ entries: number; keys: Set<string> }> {
+  async published(): Promise<{ entries: number; keys: Set<string> }> {
     const keys = new Set<string>();
     let entries = 0;
     let from = '-';
     for (;;) {
-      const page = await redis.xrange(this.barsStream, from, '+', 'COUNT', 5000);
+      const page = await this.redis.xrange(this.barsStream, from, '+', 'COUNT', 5000);
       for (const [, fields] of page) {
         entries++;
         const json = fields[fields.indexOf('envelope') + 1];
@@ -258,8 +307,8 @@ export class SystemUnderTest {
   }
 
   /** Whether the `store` group has read every entry of `<ns>.md.bars` and acked or dead-lettered it. */
-  async barsSettled(redis: Redis): Promise<boolean> {
-    const groups = (await redis.xinfo('GROUPS', this.barsStream)) as unknown[][];
+  async barsSettled(): Promise<boolean> {
+    const groups = (await this.redis.xinfo('GROUPS', this.barsStream)) as unknown[][];
     for (const g of groups) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
@@ -268,8 +317,8 @@ export class SystemUnderTest {
     return false;
   }
 
-  async dlqLength(redis: Redis): Promise<number> {
-    return redis.xlen(`${this.barsStream}.dlq`);
+  async dlqLength(): Promise<number> {
+    return this.redis.xlen(`${this.barsStream}.dlq`);
   }
 
   /** Waits until `bars_ohlcv` holds `n` rows. */
@@ -283,15 +332,82 @@ export class SystemUnderTest {
     });
   }
 
+  /**
+   * What a run left once it settled: the stream read back against the table, the dead letters, and
+   * the rows handed to the writer beyond one per published entry (the counters scraped once more).
+   */
+  async outcome(): Promise<Outcome> {
+    await this.metrics.scrapeAll();
+    const published = await this.published();
+    const persisted = await this.persisted();
+    const lost = lostKeys(published.keys, persisted.keys);
+    const handledTwice = Math.max(0, this.metrics.total(SUBMITTED) - published.entries);
+    const deadLettered = await this.dlqLength();
+    return {
+      published,
+      persisted,
+      lost,
+      handledTwice,
+      deadLettered,
+      figures: {
+        published: published.keys.size,
+        persisted: persisted.keys.size,
+        handledTwice,
+        deadLettered,
+        lost: lost.length,
+        maxRssMb: this.metrics.maxRssMb,
+      },
+    };
+  }
+
   /** Stops every process, then removes the namespace, the schema and the dead-letter directory. */
-  async close(redis?: Redis): Promise<void> {
+  async close(): Promise<void> {
     this.metrics.stop();
+    // A private server is stopped with everything else: let go of it first rather than reconnect.
+    if (!this.onSharedRedis) this.client?.disconnect();
     await stopAll();
     await this.pg?.end().catch(() => undefined);
-    if (redis) await deleteRedisPrefix(redis, this.namespace).catch(() => undefined);
+    if (this.onSharedRedis) {
+      await deleteRedisPrefix(this.redis, this.namespace).catch(() => undefined);
+      this.redis.disconnect();
+    }
     await this.schema.drop().catch(() => undefined);
     rmSync(this.dlqDir, { recursive: true, force: true });
   }
+}
+
+export interface Outcome {
+  /** Every entry of `<ns>.md.bars`, and their distinct keys. */
+  published: { entries: number; keys: Set<string> };
+  persisted: { keys: Set<string>; rows: number };
+  /** Published keys that are not in the table. */
+  lost: string[];
+  handledTwice: number;
+  deadLettered: number;
+  /** The figures of the test's `[system]` line. */
+  figures: Figures;
+}
+
+/**
+ * The system of each test of the enclosing block: `const newSystem = useSystem()`, then
+ * `const s = await newSystem()` in the test (`newSystem(url)` for a private Redis). After the test
+ * every process is stopped and what the system made is removed.
+ */
+export function useSystem(): (privateRedisUrl?: string) => Promise<SystemUnderTest> {
+  let sys: SystemUnderTest | undefined;
+  afterEach(async () => {
+    await sys?.close();
+    sys = undefined;
+  });
+  return async (privateRedisUrl) => (sys = await SystemUnderTest.create(privateRedisUrl));
+}
+
+/** Every one of `bars` bars published, in the table once, none lost, and memory bounded. */
+export function expectEveryBarOnce(o: Outcome, bars: number): void {
+  expect(o.published.keys.size).toBe(bars);
+  expect(o.lost).toEqual([]);
+  expect(o.persisted.rows).toBe(bars);
+  expect(o.figures.maxRssMb).toBeLessThan(RSS_BOUND_MB);
 }
 
 /** Missing from `published`, in neither the table nor (for good entries) the dead letters. */
