@@ -4,8 +4,10 @@ import { sleep } from '@mdp/pulse';
 /**
  * A slow database on demand, for system tests and benchmarks (`MDS_FAULT_SINK_*`): every batch waits
  * `delayMs` before it is written, and rows are admitted at most `maxRowsPerSec` across all workers.
- * The fault lasts `durationMs` from the moment the sink is built (unset: for good), so a test can
- * watch the store fall behind and then recover without restarting it. The wrapped sink is untouched:
+ * The fault lasts `durationMs` from the first batch it holds back (unset: for good), so a test can
+ * watch the store fall behind and then recover without restarting it; timing it from the first write
+ * rather than from start-up keeps a slow start (a busy host, services started one after another) from
+ * using up the window before any load arrives. The wrapped sink is untouched:
  * what reaches the database, and when a write counts as done, is exactly what it would be without.
  */
 export interface SinkFaults {
@@ -19,7 +21,8 @@ export function sinkFaultsActive(f: SinkFaults): boolean {
 }
 
 export class FaultySink<T> implements BatchSink<T> {
-  private until!: number;
+  /** End of the fault; undefined until the first write after `set` starts its window. */
+  private until?: number;
   /** When the next row may go: admissions are booked one after another, so workers share the rate. */
   private nextFreeAt = 0;
 
@@ -41,12 +44,12 @@ export class FaultySink<T> implements BatchSink<T> {
    */
   set(faults: SinkFaults): void {
     this.faults = { ...faults };
-    this.until = faults.durationMs === undefined ? Infinity : this.now() + faults.durationMs;
+    this.until = faults.durationMs === undefined ? Infinity : undefined;
     this.nextFreeAt = 0;
   }
 
   get active(): boolean {
-    return this.now() < this.until;
+    return this.until === undefined || this.now() < this.until;
   }
 
   async write(items: T[]): Promise<void> {
@@ -58,6 +61,7 @@ export class FaultySink<T> implements BatchSink<T> {
   /** Milliseconds this batch must wait (0 once the fault is over). */
   admit(rows: number): number {
     const now = this.now();
+    this.until ??= now + this.faults.durationMs!;
     if (now >= this.until) return 0;
     let wait = this.faults.delayMs;
     const rate = this.faults.maxRowsPerSec;

@@ -82,6 +82,19 @@ describe('sink fault injection (MDS_FAULT_SINK_*)', () => {
     expect(sink.admit(1_000_000)).toBe(0);
   });
 
+  it('times its duration from the first batch, not from start-up', () => {
+    let now = 0;
+    const sink = new FaultySink(new CountingSink(), { delayMs: 50, durationMs: 1_000 }, () => now);
+    now = 5_000; // a slow start: no load for longer than the fault lasts
+    expect(sink.active).toBe(true);
+    expect(sink.admit(10)).toBe(50);
+    now = 5_999;
+    expect(sink.admit(10)).toBe(1);
+    now = 6_000;
+    expect(sink.active).toBe(false);
+    expect(sink.admit(10)).toBe(0);
+  });
+
   it('writes every batch it is given, unchanged', async () => {
     const inner = new CountingSink();
     const sink = new FaultySink(inner, { delayMs: 1 });
