@@ -15,8 +15,8 @@ import {
   decodeEntry,
   type PulseBus,
 } from '../src';
-import { Bridge, BRIDGED_HEADER } from '../src/bridge';
-import { bridgeFromEnv } from '../src/bridge-cli';
+import { Bridge, BRIDGED_HEADER } from '../src/bridge/bridge';
+import { bridgeFromEnv } from '../src/bridge/bridge-cli';
 import { waitFor } from './helpers';
 
 const BODIES = join(__dirname, '../../contracts/test/fixtures/core-1.4.61/bodies');

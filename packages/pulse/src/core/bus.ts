@@ -3,21 +3,21 @@
  * emulation). Publishing is one pipeline per call; consuming runs one `Consumer` loop per subscription.
  */
 import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
-import { Consumer } from './consumer';
-import { createEnvelope, type CreateEnvelopeOptions } from './envelope';
+import { Consumer } from './consumer-loop';
+import { createEnvelope, type CreateEnvelopeOptions } from '../wire/envelope';
 import {
   MemoryIdempotencyStore,
   SharedIdempotencyStore,
   type IdempotencyStore,
 } from './idempotency';
-import { InMemoryTransport } from './inmem-transport';
+import { InMemoryTransport } from '../inmem/inmem-transport';
 import { OutcomeTally, PulseMetrics } from './metrics';
 import { compose, perMessage } from './middleware';
 import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
-import { parseClusterNodes } from './cluster-route';
+import { parseClusterNodes } from '../redis/cluster-route';
 import { OutageLog } from './outage-log';
-import { RedisTransport } from './redis-transport';
-import { signEnvelope } from './signing';
+import { RedisTransport } from '../redis/redis-transport';
+import { signEnvelope } from '../wire/signing';
 import type { GroupStats, StreamInfo, Transport } from './transport';
 import type {
   BatchHandler,
@@ -38,7 +38,7 @@ import {
   fieldsToObject,
   objectToFields,
   type Fields,
-} from './wire';
+} from '../wire/wire';
 
 export const DEFAULTS = {
   namespace: 'mdp',

@@ -3,7 +3,7 @@
  * redis transport maps each call to (pipelined) Redis commands; the in-memory one emulates the same
  * semantics, so both backends share one consumer implementation and one behavioural test suite.
  */
-import type { Fields } from './wire';
+import type { Fields } from '../wire/wire';
 
 export interface RawEntry {
   /** Backend entry id (`<ms>-<seq>`). */

@@ -28,7 +28,7 @@ import type {
   TransportReader,
 } from './transport';
 import type { BatchHandler, Delivery, PulseLogger, Subscription, WireLayout } from './types';
-import { decodeCoreEntry, decodeEntry, dlqFields, type Fields } from './wire';
+import { decodeCoreEntry, decodeEntry, dlqFields, type Fields } from '../wire/wire';
 
 export interface ConsumerConfig {
   /** Logical stream (Delivery.stream). */

@@ -16,9 +16,9 @@ import type {
   TrimSpec,
   Transport,
   TransportReader,
-} from './transport';
-import { compareIds } from './transport';
-import type { Fields } from './wire';
+} from '../core/transport';
+import { compareIds } from '../core/transport';
+import type { Fields } from '../wire/wire';
 
 interface MemEntry {
   id: string;

@@ -24,10 +24,10 @@ import type {
   TrimSpec,
   Transport,
   TransportReader,
-} from './transport';
+} from '../core/transport';
 import { ClusterRoute, type NodeAddress } from './cluster-route';
 import { ReaderConnection } from './reader-connection';
-import type { Fields } from './wire';
+import type { Fields } from '../wire/wire';
 
 type XEntry = [id: string, fields: string[] | null];
 type PipelineResult = Array<[Error | null, unknown]> | null;
