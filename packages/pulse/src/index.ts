@@ -1,5 +1,6 @@
 export * from './core/types';
-export { createEventBus, DEFAULTS } from './core/bus';
+export { createEventBus } from './create-event-bus';
+export { DEFAULTS } from './core/defaults';
 export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './core/bus';
 export { createEnvelope, envelopeFor, payloadForV1 } from './wire/envelope';
 export type { CreateEnvelopeOptions } from './wire/envelope';

@@ -36,7 +36,8 @@ export interface ConnectBusOptions {
   pingTimeoutMs?: number;
 }
 
-type BusEnv = Pick<
+/** The environment a bus connection reads (every service has it: see `ServiceEnv`). */
+export type BusEnv = Pick<
   SharedEnv,
   | 'PULSE_ENABLED'
   | 'EVENT_BUS_BACKEND'

@@ -20,7 +20,7 @@ import { NestFactory } from '@nestjs/core';
 import type { ServiceName } from '@mdp/contracts';
 import type { EventBus, PulseBus } from '@mdp/pulse';
 import { collectDefaultMetrics, Metric, Registry } from 'prom-client';
-import { connectBus, type BusConnection } from './bus';
+import { connectBus, type BusConnection, type BusEnv } from './bus';
 import { BusModule } from './bus.module';
 import { listenWithGracefulShutdown, nestLogger, type ServiceBootstrapOptions } from './bootstrap';
 import type { SharedEnv } from './config';
@@ -44,18 +44,8 @@ export interface ServiceContext<E extends ServiceEnv> {
   version: string;
 }
 
-export type ServiceEnv = Pick<
-  SharedEnv,
-  | 'PULSE_ENABLED'
-  | 'EVENT_BUS_BACKEND'
-  | 'REDIS_URL'
-  | 'MD_NAMESPACE'
-  | 'SCHEMA_TRACK'
-  | 'PUBLISHER_TOKEN'
-  | 'HEARTBEAT_INTERVAL_MS'
-  | 'LOG_LEVEL'
-  | 'LOG_FORMAT'
-> & { PORT: number };
+export type ServiceEnv = BusEnv &
+  Pick<SharedEnv, 'HEARTBEAT_INTERVAL_MS' | 'LOG_LEVEL' | 'LOG_FORMAT'> & { PORT: number };
 
 export interface ServiceDefinition<E extends ServiceEnv> {
   service: ServiceName;

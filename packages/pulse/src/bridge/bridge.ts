@@ -14,7 +14,8 @@
  */
 import Redis, { Cluster } from 'ioredis';
 import { parseClusterNodes } from '../redis/cluster-route';
-import { createEventBus, type PulseBus } from '../core/bus';
+import type { PulseBus } from '../core/bus';
+import { createEventBus } from '../create-event-bus';
 import { signEnvelope, SIGNATURE_HEADER } from '../wire/signing';
 import type { Delivery, PulseLogger, Subscription, WireLayout } from '../core/types';
 import { encodeCoreEntry, encodeEntry, type Fields } from '../wire/wire';

@@ -335,7 +335,14 @@ export class Consumer implements Subscription, StageContext {
     const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
     const batches = this.outbox.send(
       acks,
-      this.reader.readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks),
+      this.reader.readNew({
+        streams: this.cfg.physical,
+        group: this.cfg.group,
+        consumer: this.cfg.consumer,
+        count,
+        blockMs: block,
+        acks,
+      }),
     );
     batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
     return { batches };
@@ -370,13 +377,13 @@ export class Consumer implements Subscription, StageContext {
     for (const stream of this.cfg.physical) {
       let after = '0-0';
       while (!this.closing && !this.readingStopped && this.inFlight < this.cfg.maxInFlight) {
-        const entries = await this.reader.readOwnPending(
+        const entries = await this.reader.readOwnPending({
           stream,
-          this.cfg.group,
-          this.cfg.consumer,
-          after,
-          this.cfg.batchSize,
-        );
+          group: this.cfg.group,
+          consumer: this.cfg.consumer,
+          afterId: after,
+          count: this.cfg.batchSize,
+        });
         if (!entries.length) break;
         after = entries[entries.length - 1].id;
         await this.processRedelivered(stream, entries);
@@ -391,15 +398,15 @@ export class Consumer implements Subscription, StageContext {
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
         if (room <= 0 || this.closing || this.readingStopped) break;
-        const res = await this.reader.claimIdle(
+        const res = await this.reader.claimIdle({
           stream,
-          this.cfg.group,
-          this.cfg.consumer,
-          this.cfg.minIdleMs,
+          group: this.cfg.group,
+          consumer: this.cfg.consumer,
+          minIdleMs: this.cfg.minIdleMs,
           cursor,
-          Math.min(this.cfg.batchSize, room),
-          this.keptIds(stream),
-        );
+          count: Math.min(this.cfg.batchSize, room),
+          exclude: this.keptIds(stream),
+        });
         cursor = res.cursor;
         // Trimmed while pending: nothing left to deliver, so ack the ids.
         for (const id of res.deleted) this.outbox.ack(stream, id);
