@@ -312,7 +312,7 @@ export class Consumer implements Subscription, StageContext {
   }
 
   private async processAll(batches: StreamBatch[]): Promise<void> {
-    for (const b of batches) await this.process(b.stream, b.entries);
+    for (const b of batches) await runStages(this, b.stream, b.entries);
   }
 
   /** The reads' preparation, chained so reads reach the connection in the order they were issued. */
@@ -443,12 +443,8 @@ export class Consumer implements Subscription, StageContext {
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
     const holding = this.keptIds(stream);
     const fresh = entries.filter((e) => !holding.has(e.id));
-    if (fresh.length) await this.process(stream, fresh);
+    if (fresh.length) await runStages(this, stream, fresh);
     await this.flush();
-  }
-
-  private process(physical: string, entries: RawEntry[]): Promise<void> {
-    return runStages(this, physical, entries);
   }
 
   private async updateGroupStats(): Promise<void> {

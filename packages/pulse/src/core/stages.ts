@@ -15,7 +15,8 @@
  *     9. metrics       outcomes counted here, sent by the outbox's drain (see `outbox.ts`)
  *
  * Everything a stage owes Redis (acks, dead-letter moves, idempotency marks) goes to the outbox,
- * which sends it in one order. The hot path allocates nothing per entry beyond the delivery itself.
+ * which sends it in one order. The stages add no closure or promise per entry: the hot path allocates
+ * what decoding needs and the delivery itself.
  */
 import type { EventEnvelope } from '@mdp/contracts';
 import { decodeCoreEntry, decodeEntry, fieldOf, FIELD, type Fields } from '../wire/wire';
