@@ -1,17 +1,18 @@
-export * from './types';
-export { createEventBus, DEFAULTS } from './bus';
-export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './bus';
-export { createEnvelope, envelopeFor, payloadForV1 } from './envelope';
-export type { CreateEnvelopeOptions } from './envelope';
-export { OutageLog, causeOf } from './outage-log';
-export type { OutageMessages } from './outage-log';
-export { MemoryIdempotencyStore, SharedIdempotencyStore } from './idempotency';
-export type { IdempotencyStore } from './idempotency';
-export { InMemoryStreams } from './inmem-transport';
-export { PulseMetrics } from './metrics';
-export type { ConsumeOutcome, PublishOutcome } from './metrics';
-export { compose, perMessage, retry, timeout } from './middleware';
-export type { RetryOptions } from './middleware';
+export * from './core/types';
+export { createEventBus } from './create-event-bus';
+export { DEFAULTS } from './core/defaults';
+export type { PulseBus, DeadLetter, ReadDeadLettersOptions } from './core/bus';
+export { createEnvelope, envelopeFor, payloadForV1 } from './wire/envelope';
+export type { CreateEnvelopeOptions } from './wire/envelope';
+export { OutageLog, causeOf } from './core/outage-log';
+export type { OutageMessages } from './core/outage-log';
+export { MemoryIdempotencyStore, SharedIdempotencyStore } from './core/idempotency';
+export type { IdempotencyStore } from './core/idempotency';
+export { InMemoryStreams } from './inmem/inmem-transport';
+export { PulseMetrics } from './core/metrics';
+export type { ConsumeOutcome, PublishOutcome } from './core/metrics';
+export { compose, perMessage, retry, timeout } from './core/middleware';
+export type { RetryOptions } from './core/middleware';
 export {
   assignPartitions,
   coreStream,
@@ -20,9 +21,9 @@ export {
   partitionStream,
   physicalStream,
   physicalStreams,
-} from './names';
-export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './signing';
-export type { GroupStats, StreamInfo } from './transport';
+} from './core/names';
+export { SIGNATURE_HEADER, canonicalJson, signEnvelope, signatureOf } from './wire/signing';
+export type { GroupStats, StreamInfo } from './core/transport';
 export {
   CORE_FIELD,
   DLQ_FIELD,
@@ -31,9 +32,9 @@ export {
   decodeEntry,
   encodeCoreEntry,
   encodeEntry,
-} from './wire';
-export type { DecodedEntry, Fields } from './wire';
-export { parseClusterNodes } from './cluster-route';
-export type { NodeAddress } from './cluster-route';
-export { calculateSlot } from './slot';
-export { sleep } from './sleep';
+} from './wire/wire';
+export type { DecodedEntry, Fields } from './wire/wire';
+export { parseClusterNodes } from './redis/cluster-route';
+export type { NodeAddress } from './redis/cluster-route';
+export { calculateSlot } from './redis/slot';
+export { sleep } from './core/sleep';

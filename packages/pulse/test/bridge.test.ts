@@ -5,19 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
 import type { FeedbackEvent } from '@mdp/contracts';
-import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
-import {
-  createEnvelope,
-  createEventBus,
-  decodeCoreEntry,
-  decodeEntry,
-  type PulseBus,
-} from '../src';
-import { Bridge, BRIDGED_HEADER } from '../src/bridge';
-import { bridgeFromEnv } from '../src/bridge-cli';
+import { describeWithRedis, redisUrl } from '@mdp/testing';
+import { createEnvelope, decodeCoreEntry, decodeEntry, type PulseBus } from '../src';
+import { Bridge, BRIDGED_HEADER } from '../src/bridge/bridge';
+import { bridgeFromEnv } from '../src/bridge/bridge-cli';
 import { waitFor } from './helpers';
+import { redisBed } from './redis-bed';
 
 const BODIES = join(__dirname, '../../contracts/test/fixtures/core-1.4.61/bodies');
 const golden = (file: string) => readFileSync(join(BODIES, file), 'utf8');
@@ -32,50 +26,37 @@ const feedback = (queue_size: number): FeedbackEvent => ({
 });
 
 describeWithRedis('pulse-bridge', () => {
-  let raw: Redis;
-  let ns: string;
+  const bed = redisBed('bridge');
   let bus: PulseBus;
-  let bridges: Bridge[];
   let coreKey: string;
   let mdpKey: string;
 
-  const entries = async (key: string) => (await raw.xrange(key, '-', '+')) as [string, string[]][];
+  const entries = async (key: string) =>
+    (await bed.raw.xrange(key, '-', '+')) as [string, string[]][];
   const bridge = (group = 'bridge') => {
-    const b = new Bridge({
-      redisUrl: redisUrl(),
-      namespace: ns,
-      streams: ['telemetry.feedback'],
-      group,
-      blockMs: 20,
-    });
-    bridges.push(b);
+    const b = bed.closeAfter(
+      new Bridge({
+        redisUrl: redisUrl(),
+        namespace: bed.ns,
+        streams: ['telemetry.feedback'],
+        group,
+        blockMs: 20,
+      }),
+    );
     b.start();
     return b;
   };
 
-  beforeAll(() => {
-    raw = new Redis(redisUrl());
-  });
-  afterAll(async () => {
-    await raw.quit();
-  });
   beforeEach(() => {
-    ns = uniqueId('bridge');
-    coreKey = `${ns}:${ns}.telemetry.feedback`;
-    mdpKey = `${ns}.telemetry.feedback`;
-    bus = createEventBus({ backend: 'redis', redisUrl: redisUrl(), namespace: ns, clientName: ns });
-    bridges = [];
-  });
-  afterEach(async () => {
-    await Promise.all(bridges.map((b) => b.close()));
-    await bus.close();
-    await deleteRedisPrefix(raw, ns);
+    coreKey = `${bed.ns}:${bed.ns}.telemetry.feedback`;
+    mdpKey = `${bed.ns}.telemetry.feedback`;
+    bus = bed.bus();
   });
 
   it('copies both ways, once each, without copying a copy back', async () => {
     const coreIds = [
-      await raw.xadd(coreKey, '*', 'data', golden('core-publish.FeedbackEvent.v1.json')),
-      await raw.xadd(coreKey, '*', 'data', golden('store-publish.FeedbackEvent.v1.json')),
+      await bed.raw.xadd(coreKey, '*', 'data', golden('core-publish.FeedbackEvent.v1.json')),
+      await bed.raw.xadd(coreKey, '*', 'data', golden('store-publish.FeedbackEvent.v1.json')),
     ];
     const mdpSent = [
       createEnvelope('telemetry.FeedbackEvent', feedback(10)),
@@ -85,7 +66,7 @@ describeWithRedis('pulse-bridge', () => {
 
     const b = bridge();
     await waitFor(
-      async () => (await raw.xlen(mdpKey)) === 4 && (await raw.xlen(coreKey)) === 4,
+      async () => (await bed.raw.xlen(mdpKey)) === 4 && (await bed.raw.xlen(coreKey)) === 4,
       'two copies each way',
     );
     await waitFor(
@@ -141,13 +122,13 @@ describeWithRedis('pulse-bridge', () => {
     );
     expect(again.counts['core-to-mdp']).toEqual({ copied: 0, duplicate: 2, loop: 2 });
     expect(again.counts['mdp-to-core']).toEqual({ copied: 0, duplicate: 2, loop: 2 });
-    expect([await raw.xlen(mdpKey), await raw.xlen(coreKey)]).toEqual([4, 4]);
+    expect([await bed.raw.xlen(mdpKey), await bed.raw.xlen(coreKey)]).toEqual([4, 4]);
 
     // A new entry after that is copied once, by whichever bridge reads it.
-    await raw.xadd(coreKey, '*', 'data', golden('core-publish.FeedbackEvent.v2.json'));
-    await waitFor(async () => (await raw.xlen(mdpKey)) === 5, 'the new core entry copied');
+    await bed.raw.xadd(coreKey, '*', 'data', golden('core-publish.FeedbackEvent.v2.json'));
+    await waitFor(async () => (await bed.raw.xlen(mdpKey)) === 5, 'the new core entry copied');
     await new Promise((r) => setTimeout(r, 100));
-    expect(await raw.xlen(mdpKey)).toBe(5);
+    expect(await bed.raw.xlen(mdpKey)).toBe(5);
   });
 
   it('is configured from the environment, and says what is wrong', () => {
@@ -156,9 +137,9 @@ describeWithRedis('pulse-bridge', () => {
     );
     const b = bridgeFromEnv({
       REDIS_URL: redisUrl(),
-      MD_NAMESPACE: ns,
+      MD_NAMESPACE: bed.ns,
       BRIDGE_STREAMS: 'telemetry.feedback',
     });
-    bridges.push(b);
+    bed.closeAfter(b);
   });
 });

@@ -5,19 +5,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
 import type { EventEnvelope, FeedbackEvent } from '@mdp/contracts';
-import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
+import { describeWithRedis } from '@mdp/testing';
 import {
   coreStream,
   createEnvelope,
   createEventBus,
   decodeCoreEntry,
   encodeCoreEntry,
-  type EventBusOptions,
-  type PulseBus,
 } from '../src';
 import { waitFor } from './helpers';
+import { redisBed } from './redis-bed';
 
 const BODIES = join(__dirname, '../../contracts/test/fixtures/core-1.4.61/bodies');
 const body = (file: string): string => readFileSync(join(BODIES, file), 'utf8');
@@ -151,43 +149,16 @@ describe('core layout on the in-memory bus', () => {
 });
 
 describeWithRedis('core layout over Redis', () => {
-  let raw: Redis;
-  let ns: string;
-  let buses: PulseBus[];
-  const bus = (opts: Partial<EventBusOptions> = {}) => {
-    const b = createEventBus({
-      backend: 'redis',
-      redisUrl: redisUrl(),
-      namespace: ns,
-      clientName: ns,
-      ...opts,
-    });
-    buses.push(b);
-    return b;
-  };
-
-  beforeAll(() => {
-    raw = new Redis(redisUrl());
-  });
-  afterAll(async () => {
-    await raw.quit();
-  });
-  beforeEach(() => {
-    ns = uniqueId('pcore');
-    buses = [];
-  });
-  afterEach(async () => {
-    await Promise.all(buses.map((b) => b.close()));
-    await deleteRedisPrefix(raw, ns);
-  });
+  const bed = redisBed('pcore');
+  const bus = bed.bus;
 
   it('reads entries XADDed as the core writes them: colon key, data field, no id, class path, nested envelope', async () => {
-    const key = `${ns}:${ns}.telemetry.feedback`;
-    expect(coreStream(ns, 'telemetry.feedback')).toBe(key);
+    const key = `${bed.ns}:${bed.ns}.telemetry.feedback`;
+    expect(coreStream(bed.ns, 'telemetry.feedback')).toBe(key);
     const ids = [
-      (await raw.xadd(key, '*', 'data', body('core-publish.FeedbackEvent.v1.json'))) as string,
-      (await raw.xadd(key, '*', 'data', body('store-publish.FeedbackEvent.v2.json'))) as string,
-      (await raw.xadd(
+      (await bed.raw.xadd(key, '*', 'data', body('core-publish.FeedbackEvent.v1.json'))) as string,
+      (await bed.raw.xadd(key, '*', 'data', body('store-publish.FeedbackEvent.v2.json'))) as string,
+      (await bed.raw.xadd(
         key,
         '*',
         'data',
@@ -207,7 +178,10 @@ describeWithRedis('core layout over Redis', () => {
       (e) => void got.push(e),
     );
     await waitFor(() => got.length === 2, 'two core entries delivered');
-    await waitFor(async () => (await raw.xlen(`${key}.dlq`)) === 1, 'the junk entry dead-lettered');
+    await waitFor(
+      async () => (await bed.raw.xlen(`${key}.dlq`)) === 1,
+      'the junk entry dead-lettered',
+    );
     expect(got.map((e) => [e.id, e.meta.schema_id, e.meta.track, e.payload.level])).toEqual([
       [ids[0], 'telemetry.FeedbackEvent', 'v1', 'soft'],
       [ids[1], 'telemetry.FeedbackEvent', 'v2', 'hard'],
@@ -218,7 +192,7 @@ describeWithRedis('core layout over Redis', () => {
       sourceEntryId: ids[2],
       reason: /^poison: schema: payload\.coordinator_id: is required/,
     });
-    expect(await raw.exists(`${ns}.telemetry.feedback`)).toBe(0);
+    expect(await bed.raw.exists(`${bed.ns}.telemetry.feedback`)).toBe(0);
     await sub.close();
   });
 
@@ -230,8 +204,8 @@ describeWithRedis('core layout over Redis', () => {
     });
     const entryId = await b.publish('telemetry.feedback', env, { wire: 'core' });
     await b.publish('telemetry.feedback', createEnvelope('telemetry.FeedbackEvent', feedback()));
-    const key = `${ns}:${ns}.telemetry.feedback`;
-    const [[id, fields]] = (await raw.xrange(key, '-', '+')) as [string, string[]][];
+    const key = `${bed.ns}:${bed.ns}.telemetry.feedback`;
+    const [[id, fields]] = (await bed.raw.xrange(key, '-', '+')) as [string, string[]][];
     expect(id).toBe(entryId);
     expect(fields[0]).toBe('data');
     expect(fields).toHaveLength(2);
@@ -245,6 +219,6 @@ describeWithRedis('core layout over Redis', () => {
       hash: null,
     });
     expect(data.payload).toEqual(feedback());
-    expect(await raw.xlen(`${ns}.telemetry.feedback`)).toBe(1);
+    expect(await bed.raw.xlen(`${bed.ns}.telemetry.feedback`)).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { createEventBus, InMemoryStreams, type PulseBus } from '../src';
-import { InMemoryTransport } from '../src/inmem-transport';
+import { InMemoryTransport } from '../src/inmem/inmem-transport';
 import { behaviourSuite } from './behaviour';
 
 let world: InMemoryStreams;

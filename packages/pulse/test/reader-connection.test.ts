@@ -3,7 +3,7 @@
  * (a peer that stops answering, an answer cut into pieces, a refused handshake).
  */
 import net from 'node:net';
-import { ReaderConnection } from '../src/reader-connection';
+import { ReaderConnection } from '../src/redis/reader-connection';
 
 interface Script {
   /** Reply to the n-th command received (0-based), or undefined to stay silent. */

@@ -13,8 +13,8 @@ import {
   partitionStream,
   type PulseBus,
 } from '../src';
-import { Bridge } from '../src/bridge';
-import { calculateSlot } from '../src/slot';
+import { Bridge } from '../src/bridge/bridge';
+import { calculateSlot } from '../src/redis/slot';
 import { barEnvelope, waitFor } from './helpers';
 
 describeWithRedis('pulse on a Redis Cluster', () => {

@@ -7,14 +7,14 @@ import net from 'node:net';
 import Redis from 'ioredis';
 import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
 import RedisParser from 'redis-parser';
-import { parseRedisUrl } from '../src/reader-connection';
+import { parseRedisUrl } from '../src/redis/reader-connection';
 import {
   decodeReply,
   encodeCommand,
   RedisReplyError,
   ReplyScanner,
   StreamReplyDecoder,
-} from '../src/resp';
+} from '../src/redis/resp';
 
 /** Sends one command at a time on a raw socket and keeps the exact bytes of each reply. */
 async function captureReplies(commands: Array<Array<string | number>>): Promise<Buffer[]> {

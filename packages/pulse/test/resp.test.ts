@@ -5,8 +5,8 @@ import {
   ReplyScanner,
   RespProtocolError,
   StreamReplyDecoder,
-} from '../src/resp';
-import { parseRedisUrl } from '../src/reader-connection';
+} from '../src/redis/resp';
+import { parseRedisUrl } from '../src/redis/reader-connection';
 
 /** RESP2 as Redis writes it: strings are bulk strings, null a null array, arrays nest. */
 type Reply = string | null | Reply[];

@@ -1,6 +1,12 @@
 import { decodeEnvelope } from '@mdp/contracts';
 import { createEnvelope } from '../src';
-import { decodeEntry, dlqFields, encodeEntry, fieldsToObject, quickEnvelope } from '../src/wire';
+import {
+  decodeEntry,
+  dlqFields,
+  encodeEntry,
+  fieldsToObject,
+  quickEnvelope,
+} from '../src/wire/wire';
 
 const bar = {
   provider: 'ibkr',

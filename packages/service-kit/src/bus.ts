@@ -36,7 +36,7 @@ export interface ConnectBusOptions {
   pingTimeoutMs?: number;
 }
 
-/** The variables `connectBus` reads. */
+/** The environment a bus connection reads (every service has it: see `ServiceEnv`). */
 export type BusEnv = Pick<
   SharedEnv,
   | 'PULSE_ENABLED'

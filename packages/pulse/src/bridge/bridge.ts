@@ -13,11 +13,12 @@
  *   direction acks such entries without copying them back.
  */
 import Redis, { Cluster } from 'ioredis';
-import { parseClusterNodes } from './cluster-route';
-import { createEventBus, type PulseBus } from './bus';
-import { signEnvelope, SIGNATURE_HEADER } from './signing';
-import type { Delivery, PulseLogger, Subscription, WireLayout } from './types';
-import { encodeCoreEntry, encodeEntry, type Fields } from './wire';
+import { parseClusterNodes } from '../redis/cluster-route';
+import type { PulseBus } from '../core/bus';
+import { createEventBus } from '../create-event-bus';
+import { signEnvelope, SIGNATURE_HEADER } from '../wire/signing';
+import type { Delivery, PulseLogger, Subscription, WireLayout } from '../core/types';
+import { encodeCoreEntry, encodeEntry, type Fields } from '../wire/wire';
 
 export const BRIDGED_HEADER = 'x-pulse-bridged';
 export const BRIDGE_DIRECTIONS = ['core-to-mdp', 'mdp-to-core'] as const;

@@ -16,9 +16,10 @@ import type {
   TrimSpec,
   Transport,
   TransportReader,
-} from './transport';
-import { compareIds } from './transport';
-import type { Fields } from './wire';
+} from '../core/transport';
+import type { ClaimIdleRequest, OwnPendingRequest, ReadNewRequest } from '../core/transport';
+import { compareIds } from '../core/transport';
+import type { Fields } from '../wire/wire';
 
 interface MemEntry {
   id: string;
@@ -156,14 +157,8 @@ class InMemoryReader implements TransportReader {
 
   constructor(private readonly transport: InMemoryTransport) {}
 
-  async readNew(
-    streams: string[],
-    group: string,
-    consumer: string,
-    count: number,
-    blockMs: number,
-    acks: AckMap,
-  ): Promise<StreamBatch[]> {
+  async readNew(req: ReadNewRequest): Promise<StreamBatch[]> {
+    const { streams, group, consumer, count, blockMs, acks } = req;
     await this.transport.ack(group, acks);
     const deadline = Date.now() + blockMs;
     for (;;) {
@@ -191,13 +186,8 @@ class InMemoryReader implements TransportReader {
     }
   }
 
-  async readOwnPending(
-    stream: string,
-    group: string,
-    consumer: string,
-    afterId: string,
-    count: number,
-  ): Promise<RawEntry[]> {
+  async readOwnPending(req: OwnPendingRequest): Promise<RawEntry[]> {
+    const { stream, group, consumer, afterId, count } = req;
     const s = this.transport.world.stream(stream, false);
     const g = s?.groups.get(group);
     if (!s || !g) throw nogroup(stream, group);
@@ -215,15 +205,8 @@ class InMemoryReader implements TransportReader {
     });
   }
 
-  async claimIdle(
-    stream: string,
-    group: string,
-    consumer: string,
-    minIdleMs: number,
-    cursor: string,
-    count: number,
-    exclude: ReadonlySet<string>,
-  ): Promise<ClaimResult> {
+  async claimIdle(req: ClaimIdleRequest): Promise<ClaimResult> {
+    const { stream, group, consumer, minIdleMs, cursor, count, exclude } = req;
     const s = this.transport.world.stream(stream, false);
     const g = s?.groups.get(group);
     if (!s || !g) throw nogroup(stream, group);

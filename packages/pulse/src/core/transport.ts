@@ -3,7 +3,7 @@
  * redis transport maps each call to (pipelined) Redis commands; the in-memory one emulates the same
  * semantics, so both backends share one consumer implementation and one behavioural test suite.
  */
-import type { Fields } from './wire';
+import type { Fields } from '../wire/wire';
 
 export interface RawEntry {
   /** Backend entry id (`<ms>-<seq>`). */
@@ -68,40 +68,49 @@ export interface GroupStats {
   lag: number | null;
 }
 
+/** The consumer of a group a reader reads for. */
+export interface GroupConsumer {
+  group: string;
+  consumer: string;
+}
+
+/** XREADGROUP `>` over `streams`, up to `count` entries, blocking up to `blockMs`. */
+export interface ReadNewRequest extends GroupConsumer {
+  streams: string[];
+  count: number;
+  blockMs: number;
+  /** Sent in the same round trip, before the read. */
+  acks: AckMap;
+}
+
+/** This consumer's own pending entries of `stream` after `afterId`. */
+export interface OwnPendingRequest extends GroupConsumer {
+  stream: string;
+  afterId: string;
+  count: number;
+}
+
+/**
+ * Up to `count` pending entries of `stream` idle at least `minIdleMs`, scanning the pending list from
+ * `cursor` ('0-0': the start) and skipping `exclude` (what this consumer holds or has settled: those
+ * must be neither handed out again nor have their delivery count raised).
+ */
+export interface ClaimIdleRequest extends GroupConsumer {
+  stream: string;
+  minIdleMs: number;
+  cursor: string;
+  count: number;
+  exclude: ReadonlySet<string>;
+}
+
 /** A reader owns its own connection: a blocking read must not stall anyone else. */
 export interface TransportReader {
-  /** XREADGROUP `>`; sends `acks` in the same round trip first. */
-  readNew(
-    streams: string[],
-    group: string,
-    consumer: string,
-    count: number,
-    blockMs: number,
-    acks: AckMap,
-  ): Promise<StreamBatch[]>;
-  /** This consumer's own pending entries (XREADGROUP with an id), after `afterId`. */
-  readOwnPending(
-    stream: string,
-    group: string,
-    consumer: string,
-    afterId: string,
-    count: number,
-  ): Promise<RawEntry[]>;
-  /**
-   * Claims up to `count` pending entries idle at least `minIdleMs`, scanning the pending list from
-   * `cursor` ('0-0': the start) and skipping `exclude` (what this consumer holds or has settled: those
-   * must be neither handed out again nor have their delivery count raised). Each entry claimed counts
-   * one more delivery. The cursor returned is '0-0' once the list is covered.
-   */
-  claimIdle(
-    stream: string,
-    group: string,
-    consumer: string,
-    minIdleMs: number,
-    cursor: string,
-    count: number,
-    exclude: ReadonlySet<string>,
-  ): Promise<ClaimResult>;
+  /** XREADGROUP `>`; sends the request's acks in the same round trip first. */
+  readNew(req: ReadNewRequest): Promise<StreamBatch[]>;
+  /** XREADGROUP with an id: this consumer's own pending entries. */
+  readOwnPending(req: OwnPendingRequest): Promise<RawEntry[]>;
+  /** Claims idle pending entries; each counts one more delivery. The cursor returned is '0-0' once the list is covered. */
+  claimIdle(req: ClaimIdleRequest): Promise<ClaimResult>;
   /** Interrupts a blocked read and releases the connection. */
   close(): void;
 }

@@ -24,10 +24,11 @@ import type {
   TrimSpec,
   Transport,
   TransportReader,
-} from './transport';
+} from '../core/transport';
+import type { ClaimIdleRequest, OwnPendingRequest, ReadNewRequest } from '../core/transport';
 import { ClusterRoute, type NodeAddress } from './cluster-route';
 import { ReaderConnection } from './reader-connection';
-import type { Fields } from './wire';
+import type { Fields } from '../wire/wire';
 
 type XEntry = [id: string, fields: string[] | null];
 type PipelineResult = Array<[Error | null, unknown]> | null;
@@ -183,14 +184,8 @@ class RedisReader implements TransportReader {
     private readonly onClose: () => void,
   ) {}
 
-  readNew(
-    streams: string[],
-    group: string,
-    consumer: string,
-    count: number,
-    blockMs: number,
-    acks: AckMap,
-  ): Promise<StreamBatch[]> {
+  readNew(req: ReadNewRequest): Promise<StreamBatch[]> {
+    const { streams, group, consumer, count, blockMs, acks } = req;
     const xacks: Array<Array<string | number>> = [];
     for (const [stream, ids] of acks) if (ids.length) xacks.push(['XACK', stream, group, ...ids]);
     const block = Math.max(1, Math.round(blockMs));
@@ -223,13 +218,8 @@ class RedisReader implements TransportReader {
     return attempt(0);
   }
 
-  async readOwnPending(
-    stream: string,
-    group: string,
-    consumer: string,
-    afterId: string,
-    count: number,
-  ): Promise<RawEntry[]> {
+  async readOwnPending(req: OwnPendingRequest): Promise<RawEntry[]> {
+    const { stream, group, consumer, afterId, count } = req;
     await this.ready();
     const reply = (await this.commands.xreadgroup(
       'GROUP',
@@ -245,15 +235,8 @@ class RedisReader implements TransportReader {
     return withDeliveryCounts(this.commands, stream, group, consumer, entries);
   }
 
-  async claimIdle(
-    stream: string,
-    group: string,
-    consumer: string,
-    minIdleMs: number,
-    cursor: string,
-    count: number,
-    exclude: ReadonlySet<string>,
-  ): Promise<ClaimResult> {
+  async claimIdle(req: ClaimIdleRequest): Promise<ClaimResult> {
+    const { stream, group, consumer, minIdleMs, cursor, count, exclude } = req;
     await this.ready();
     const minIdle = Math.max(0, Math.round(minIdleMs));
     // XPENDING first, XCLAIM only the chosen ids: XAUTOCLAIM would also take (and count one more

@@ -4,8 +4,8 @@
  * `StreamBatch` strings, without the intermediate Buffer per field a general client builds, because
  * that reply is the consume hot path (see README "Performance"). Pure: no I/O.
  */
-import type { RawEntry, StreamBatch } from './transport';
-import { FIELD, type Fields } from './wire';
+import type { RawEntry, StreamBatch } from '../core/transport';
+import { FIELD, type Fields } from '../wire/wire';
 
 const CR = 13;
 const BANG = 33;

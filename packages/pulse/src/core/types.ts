@@ -5,7 +5,7 @@
 import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
 import type { Registry } from 'prom-client';
 import type { IdempotencyStore } from './idempotency';
-import type { InMemoryStreams } from './inmem-transport';
+import type { InMemoryStreams } from '../inmem/inmem-transport';
 
 /**
  * pino-compatible subset used for what the bus cannot throw (reader loop errors, outages: see

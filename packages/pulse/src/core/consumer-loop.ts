@@ -1,40 +1,27 @@
 /**
- * The consumer core shared by both backends. One loop per subscription:
+ * The consumer loop shared by both backends, one per subscription (or per partition on a cluster):
  *
- *   reclaim (XPENDING IDLE + XCLAIM, cursor carried) -> read (XREADGROUP COUNT/BLOCK, pending acks
- *   in the same round trip) -> decode + validate in a tight loop (poison -> DLQ) -> idempotency -> handler
+ *   recover own pending (on start) -> reclaim other consumers' idle entries + prune idle consumers
+ *   (every reclaimIntervalMs) -> read (XREADGROUP COUNT/BLOCK, reads ahead while entries flow, the
+ *   outbox's acks in the same round trip) -> `runStages` (see `stages.ts`) -> heartbeat -> shutdown
  *
  * What this consumer holds (handed to the handler, unsettled) or has settled without the ack or
  * dead-letter move having landed is never claimed again, and a heartbeat (XCLAIM JUSTID every
  * `reclaimIntervalMs`) keeps it from looking idle to other consumers: a delivery count only grows
  * when an entry is handed to a handler again.
  *
- * Acks are coalesced into one XACK per stream per batch; dead-letter moves into one MULTI. The
- * number of unsettled deliveries is capped by `maxInFlight`: at the cap the loop stops reading.
+ * The number of unsettled deliveries is capped by `maxInFlight`: at the cap the loop stops reading.
  */
-import type { EventEnvelope } from '@mdp/contracts';
-import type { IdempotencyStore } from './idempotency';
+import type { HeldBatch, PulseDelivery, Settlement } from './delivery';
 import type { PulseMetrics } from './metrics';
-import { OutcomeTally } from './metrics';
 import { errorMessage } from './middleware';
-import { dlqStream } from './names';
 import type { OutageLog } from './outage-log';
-import type {
-  AckMap,
-  DeadLetterMove,
-  RawEntry,
-  StreamBatch,
-  Transport,
-  TransportReader,
-} from './transport';
-import type { BatchHandler, Delivery, PulseLogger, Subscription, WireLayout } from './types';
-import { decodeCoreEntry, decodeEntry, dlqFields, type Fields } from './wire';
+import { Outbox } from './outbox';
+import { runStages, settle, type StageConfig, type StageContext } from './stages';
+import type { RawEntry, StreamBatch, Transport, TransportReader } from './transport';
+import type { BatchHandler, PulseLogger, Subscription } from './types';
 
-export interface ConsumerConfig {
-  /** Logical stream (Delivery.stream). */
-  stream: string;
-  /** Metric label: `<namespace>.<stream>`. */
-  metricStream: string;
+export interface ConsumerConfig extends StageConfig {
   /** Physical streams this consumer reads. */
   physical: string[];
   /**
@@ -47,19 +34,11 @@ export interface ConsumerConfig {
   batchSize: number;
   blockMs: number;
   maxInFlight: number;
-  maxDeliveries: number;
   minIdleMs: number;
   reclaimIntervalMs: number;
   /** XREADGROUP calls kept in flight on the reader connection while entries flow. */
   readAhead: number;
-  /** Field values over this many bytes: the entry is dead-lettered as too large, unparsed. */
-  maxEntryBytes: number;
   startFrom: '0' | '$';
-  wire: WireLayout;
-  token?: string;
-  /** Accepted `meta.schema_id`s; undefined: any. */
-  schemaIds?: ReadonlySet<string>;
-  idempotency?: IdempotencyStore;
   readerName: string;
   /** Remove the group's consumers idle this long that hold nothing (0: never). */
   consumerGraceMs: number;
@@ -73,63 +52,10 @@ export interface ConsumerDeps {
   outage?: OutageLog;
 }
 
-/** A dead-letter move to send with the next flush. */
-interface PendingDeadLetter {
-  physical: string;
-  entryId: string;
-  fields: Fields | null;
-  reason: string;
-  attempts: number;
-  /** Epoch ms. */
-  failedAt: number;
-}
-
-/** Deliveries handed to the handler together; `open` counts the unsettled ones. */
-interface HeldBatch {
-  physical: string;
-  deliveries: PulseDelivery<unknown>[];
-  open: number;
-}
-
-class PulseDelivery<T> implements Delivery<T> {
-  settled = false;
-  held?: HeldBatch;
-  constructor(
-    readonly envelope: EventEnvelope<T>,
-    readonly stream: string,
-    readonly entryId: string,
-    readonly deliveryCount: number,
-    readonly physical: string,
-    private readonly owner: Consumer,
-  ) {}
-
-  ack(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.owner.settleAck(this as PulseDelivery<unknown>);
-  }
-
-  fail(reason: string): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.owner.settleFail(this as PulseDelivery<unknown>, reason);
-  }
-
-  deadLetter(reason: string): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.owner.settleDeadLetter(this as PulseDelivery<unknown>, reason);
-  }
-}
-
-export class Consumer implements Subscription {
+export class Consumer implements Subscription, StageContext {
+  readonly outbox: Outbox;
+  readonly metrics: PulseMetrics;
   private readonly reader: TransportReader;
-  private readonly tally = new OutcomeTally();
-  private acks: AckMap = new Map();
-  private dlq: PendingDeadLetter[] = [];
-  /** Acks and dead-letter moves on their way to Redis (settled, not yet confirmed). */
-  private readonly sendingAcks = new Set<AckMap>();
-  private readonly sendingDlq = new Set<PendingDeadLetter[]>();
   private readonly heartbeat: NodeJS.Timeout;
   private touching = false;
   private lateFlush?: NodeJS.Timeout;
@@ -142,7 +68,6 @@ export class Consumer implements Subscription {
   private readonly claimCursor = new Map<string, string>();
   private dispatching = false;
   private flushScheduled = false;
-  private flushChain: Promise<void> = Promise.resolve();
   private closing = false;
   /** stopReading(): no more reads or claims; the loop finishes what is on its way and idles. */
   private readingStopped = false;
@@ -159,56 +84,51 @@ export class Consumer implements Subscription {
   private closed?: Promise<void>;
 
   constructor(
-    private readonly cfg: ConsumerConfig,
+    readonly cfg: ConsumerConfig,
     private readonly deps: ConsumerDeps,
-    private readonly handler: BatchHandler<unknown>,
+    readonly handler: BatchHandler<unknown>,
     private readonly onClosed: (c: Consumer) => void,
   ) {
+    this.metrics = deps.metrics;
+    this.outbox = new Outbox(cfg, deps);
     this.reader = deps.transport.reader(cfg.readerName);
     this.heartbeat = setInterval(() => this.touchHeld(), cfg.reclaimIntervalMs);
     this.heartbeat.unref();
     this.loop = this.run();
   }
 
-  // ---- settlement (called by deliveries, possibly long after the handler returned) ----
+  // ---- holding and settling (StageContext; settling may come long after the handler returned) ----
 
-  settleAck(d: PulseDelivery<unknown>): void {
-    this.release(d);
-    this.cfg.idempotency?.mark(d.envelope.id);
-    this.pushAck(d.physical, d.entryId);
-    this.tally.add(d.envelope.meta.track, 'success');
-    this.afterSettle();
+  hold(physical: string, deliveries: PulseDelivery<unknown>[]): void {
+    this.inFlight += deliveries.length;
+    const held: HeldBatch = { physical, deliveries, open: deliveries.length };
+    for (let i = 0; i < deliveries.length; i++) deliveries[i].held = held;
+    this.held.add(held);
+    this.dispatching = true;
   }
 
-  settleFail(d: PulseDelivery<unknown>, reason: string): void {
-    this.release(d);
-    if (d.deliveryCount >= this.cfg.maxDeliveries) {
-      this.toDeadLetter(
-        d.physical,
-        d.entryId,
-        null,
-        `failed ${d.deliveryCount} of ${this.cfg.maxDeliveries} allowed deliveries: ${reason}`,
-        d.deliveryCount,
-      );
-      this.tally.add(d.envelope.meta.track, 'dead_letter');
-    } else {
-      // Left pending: redelivered through a reclaim once idle for minIdleMs.
-      this.tally.add(d.envelope.meta.track, 'error');
-    }
-    this.afterSettle();
+  handed(): void {
+    this.dispatching = false;
   }
 
-  settleDeadLetter(d: PulseDelivery<unknown>, reason: string): void {
-    this.release(d);
-    this.toDeadLetter(d.physical, d.entryId, null, reason, d.deliveryCount);
-    this.tally.add(d.envelope.meta.track, 'dead_letter');
-    this.afterSettle();
-  }
-
-  private release(d: PulseDelivery<unknown>): void {
+  settled(d: PulseDelivery<unknown>, how: Settlement, reason: string): void {
     this.inFlight--;
     const held = d.held;
     if (held && --held.open === 0) this.held.delete(held);
+    settle(this, d, how, reason);
+    const wake = this.capacityWaiter;
+    if (wake && this.inFlight < this.cfg.maxInFlight) {
+      this.capacityWaiter = undefined;
+      wake();
+    }
+    if (!this.dispatching) this.scheduleFlush();
+    // While a handler is still busy (e.g. waiting for room downstream) the loop sends no read to
+    // carry the acks: flush shortly unless a read has taken them by then.
+    else
+      this.lateFlush ??= setTimeout(() => {
+        this.lateFlush = undefined;
+        if (this.outbox.queued) this.scheduleFlush();
+      }, LATE_FLUSH_MS);
   }
 
   /**
@@ -222,10 +142,7 @@ export class Consumer implements Subscription {
       if (b.physical !== physical) continue;
       for (const d of b.deliveries) if (!d.settled) ids.add(d.entryId);
     }
-    for (const acks of [this.acks, ...this.sendingAcks])
-      for (const id of acks.get(physical) ?? []) ids.add(id);
-    for (const moves of [this.dlq, ...this.sendingDlq])
-      for (const m of moves) if (m.physical === physical) ids.add(m.entryId);
+    this.outbox.addOwed(physical, ids);
     return ids;
   }
 
@@ -249,87 +166,6 @@ export class Consumer implements Subscription {
       .finally(() => (this.touching = false));
   }
 
-  private afterSettle(): void {
-    const wake = this.capacityWaiter;
-    if (wake && this.inFlight < this.cfg.maxInFlight) {
-      this.capacityWaiter = undefined;
-      wake();
-    }
-    if (!this.dispatching) this.scheduleFlush();
-    // While a handler is still busy (e.g. waiting for room downstream) the loop sends no read to
-    // carry the acks: flush shortly unless a read has taken them by then.
-    else
-      this.lateFlush ??= setTimeout(() => {
-        this.lateFlush = undefined;
-        if (this.acks.size || this.dlq.length) this.scheduleFlush();
-      }, LATE_FLUSH_MS);
-  }
-
-  private pushAck(stream: string, id: string): void {
-    const list = this.acks.get(stream);
-    if (list) list.push(id);
-    else this.acks.set(stream, [id]);
-  }
-
-  private takeAcks(): AckMap {
-    const acks = this.acks;
-    this.acks = new Map();
-    return acks;
-  }
-
-  private requeueAcks(acks: AckMap): void {
-    for (const [stream, ids] of acks) for (const id of ids) this.pushAck(stream, id);
-  }
-
-  /** `fields` null: read the entry back from the stream when the move is sent. */
-  private toDeadLetter(
-    physical: string,
-    entryId: string,
-    fields: Fields | null,
-    reason: string,
-    attempts: number,
-  ): void {
-    this.dlq.push({ physical, entryId, fields, reason, attempts, failedAt: Date.now() });
-  }
-
-  private async deadLetterMoves(pending: PendingDeadLetter[]): Promise<DeadLetterMove[]> {
-    const moves: DeadLetterMove[] = [];
-    for (const p of pending) {
-      let fields = p.fields;
-      if (!fields) {
-        // Deliveries do not hold their raw entry (a store holds tens of thousands in flight, and
-        // dead-lettering is rare): it is still in the stream, pending, so read it back.
-        const [entry] = await this.deps.transport.range(p.physical, p.entryId, p.entryId, 1);
-        fields = entry?.id === p.entryId ? entry.fields : null;
-        if (!fields) {
-          // Trimmed away while pending: nothing is left to dead-letter; ack it like any trimmed entry.
-          this.deps.logger?.warn(
-            { stream: p.physical, entryId: p.entryId },
-            'pulse: entry to dead-letter was trimmed from the stream; acking it',
-          );
-          this.pushAck(p.physical, p.entryId);
-          continue;
-        }
-      }
-      moves.push({
-        stream: p.physical,
-        entryId: p.entryId,
-        dlqStream: dlqStream(p.physical),
-        fields: dlqFields({
-          sourceStream: p.physical,
-          sourceEntryId: p.entryId,
-          group: this.cfg.group,
-          consumer: this.cfg.consumer,
-          reason: p.reason,
-          attempts: p.attempts,
-          fields,
-          failedAt: p.failedAt,
-        }),
-      });
-    }
-    return moves;
-  }
-
   private scheduleFlush(): void {
     if (this.flushScheduled || this.abandoned) return;
     this.flushScheduled = true;
@@ -339,60 +175,9 @@ export class Consumer implements Subscription {
     });
   }
 
-  /**
-   * The outbox, drained in one order whoever drains it: take the acks queued so far, make their
-   * idempotency marks durable (an ack must never land before the mark that keeps a redelivery from
-   * being handled twice), count the outcomes, move the dead letters. The caller then sends the acks,
-   * alone (`flush`) or in the round trip of the next read (`sendRead`); on failure they go back.
-   */
-  private async drainOutbox(): Promise<AckMap> {
-    const acks = this.takeAcks();
-    // Still this consumer's while they travel: a reclaim must not take them (see heldIds).
-    if (acks.size) this.sendingAcks.add(acks);
-    try {
-      await this.cfg.idempotency?.flush();
-      this.tally.flush(this.deps.metrics.consumeTotal, this.cfg.metricStream);
-      await this.flushDeadLetters();
-    } catch (err) {
-      this.sendingAcks.delete(acks);
-      this.requeueAcks(acks);
-      throw err;
-    }
-    return acks;
-  }
-
-  /** Drains the outbox and sends its acks. Serialised. */
+  /** Drains the outbox and sends its acks alone. */
   flush(): Promise<void> {
-    const run = async () => {
-      if (this.abandoned) return;
-      const acks = await this.drainOutbox();
-      if (!acks.size) return;
-      try {
-        await this.deps.transport.ack(this.cfg.group, acks);
-      } catch (err) {
-        this.requeueAcks(acks);
-        throw err;
-      } finally {
-        this.sendingAcks.delete(acks);
-      }
-    };
-    this.flushChain = this.flushChain.catch(() => undefined).then(run);
-    return this.flushChain;
-  }
-
-  private async flushDeadLetters(): Promise<void> {
-    if (!this.dlq.length) return;
-    const pending = this.dlq;
-    this.dlq = [];
-    this.sendingDlq.add(pending);
-    try {
-      await this.deps.transport.deadLetter(this.cfg.group, await this.deadLetterMoves(pending));
-    } catch (err) {
-      this.dlq.unshift(...pending);
-      throw err;
-    } finally {
-      this.sendingDlq.delete(pending);
-    }
+    return this.outbox.flush();
   }
 
   // ---- the loop ----
@@ -527,13 +312,13 @@ export class Consumer implements Subscription {
   }
 
   private async processAll(batches: StreamBatch[]): Promise<void> {
-    for (const b of batches) await this.process(b.stream, b.entries);
+    for (const b of batches) await runStages(this, b.stream, b.entries);
   }
 
   /** The reads' preparation, chained so reads reach the connection in the order they were issued. */
   private readQueue: Promise<unknown> = Promise.resolve();
 
-  /** XREADGROUP `>` with the queued acks in the same round trip (after their idempotency marks). */
+  /** XREADGROUP `>` with the outbox's acks in the same round trip (after the rest of its drain). */
   private read(count: number): Promise<StreamBatch[]> {
     // A read ahead must not overtake the one before it (whose dead-letter flush may still be on the
     // wire): the later read would get the earlier entries, and per-consumer order would break.
@@ -546,15 +331,19 @@ export class Consumer implements Subscription {
   }
 
   private async sendRead(count: number): Promise<{ batches: Promise<StreamBatch[]> }> {
-    const acks = await this.drainOutbox();
+    const acks = await this.outbox.drain();
     const block = Math.max(1, Math.min(this.cfg.blockMs, this.nextReclaimAt - Date.now()));
-    const batches = this.reader
-      .readNew(this.cfg.physical, this.cfg.group, this.cfg.consumer, count, block, acks)
-      .catch((err: unknown) => {
-        this.requeueAcks(acks);
-        throw err;
-      })
-      .finally(() => this.sendingAcks.delete(acks));
+    const batches = this.outbox.send(
+      acks,
+      this.reader.readNew({
+        streams: this.cfg.physical,
+        group: this.cfg.group,
+        consumer: this.cfg.consumer,
+        count,
+        blockMs: block,
+        acks,
+      }),
+    );
     batches.catch(() => undefined); // the caller handles it; this only marks it as handled early
     return { batches };
   }
@@ -588,13 +377,13 @@ export class Consumer implements Subscription {
     for (const stream of this.cfg.physical) {
       let after = '0-0';
       while (!this.closing && !this.readingStopped && this.inFlight < this.cfg.maxInFlight) {
-        const entries = await this.reader.readOwnPending(
+        const entries = await this.reader.readOwnPending({
           stream,
-          this.cfg.group,
-          this.cfg.consumer,
-          after,
-          this.cfg.batchSize,
-        );
+          group: this.cfg.group,
+          consumer: this.cfg.consumer,
+          afterId: after,
+          count: this.cfg.batchSize,
+        });
         if (!entries.length) break;
         after = entries[entries.length - 1].id;
         await this.processRedelivered(stream, entries);
@@ -609,18 +398,18 @@ export class Consumer implements Subscription {
       do {
         const room = this.cfg.maxInFlight - this.inFlight;
         if (room <= 0 || this.closing || this.readingStopped) break;
-        const res = await this.reader.claimIdle(
+        const res = await this.reader.claimIdle({
           stream,
-          this.cfg.group,
-          this.cfg.consumer,
-          this.cfg.minIdleMs,
+          group: this.cfg.group,
+          consumer: this.cfg.consumer,
+          minIdleMs: this.cfg.minIdleMs,
           cursor,
-          Math.min(this.cfg.batchSize, room),
-          this.keptIds(stream),
-        );
+          count: Math.min(this.cfg.batchSize, room),
+          exclude: this.keptIds(stream),
+        });
         cursor = res.cursor;
         // Trimmed while pending: nothing left to deliver, so ack the ids.
-        for (const id of res.deleted) this.pushAck(stream, id);
+        for (const id of res.deleted) this.outbox.ack(stream, id);
         await this.processRedelivered(stream, res.entries);
       } while (cursor !== '0-0' && cursor !== '0');
       this.claimCursor.set(stream, cursor);
@@ -650,145 +439,12 @@ export class Consumer implements Subscription {
     }
   }
 
+  /** Entries read again (own pending on recovery, or claimed): those this consumer keeps are skipped. */
   private async processRedelivered(stream: string, entries: RawEntry[]): Promise<void> {
-    const fresh: RawEntry[] = [];
     const holding = this.keptIds(stream);
-    for (const e of entries) {
-      if (holding.has(e.id)) continue;
-      if (e.fields === null) {
-        this.pushAck(stream, e.id);
-      } else if (e.deliveryCount > this.cfg.maxDeliveries) {
-        this.toDeadLetter(
-          stream,
-          e.id,
-          e.fields,
-          `delivered ${e.deliveryCount} times without an ack (max ${this.cfg.maxDeliveries}): consumers died or timed out handling it`,
-          e.deliveryCount,
-        );
-        this.tally.add(trackOf(e.fields), 'dead_letter');
-      } else {
-        fresh.push(e);
-      }
-    }
-    if (fresh.length) await this.process(stream, fresh);
+    const fresh = entries.filter((e) => !holding.has(e.id));
+    if (fresh.length) await runStages(this, stream, fresh);
     await this.flush();
-  }
-
-  private async process(physical: string, entries: RawEntry[]): Promise<void> {
-    const { token, stream } = this.cfg;
-    let deliveries: PulseDelivery<unknown>[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      if (e.fields === null) {
-        this.pushAck(physical, e.id);
-        continue;
-      }
-      const tooLarge = e.tooLarge ?? this.oversized(e.fields);
-      if (tooLarge) {
-        this.deadLetterTooLarge(physical, e, tooLarge);
-        continue;
-      }
-      const decoded =
-        this.cfg.wire === 'core'
-          ? decodeCoreEntry(e.fields, e.id, token)
-          : decodeEntry(e.fields, token);
-      if (!decoded.ok) {
-        this.toDeadLetter(physical, e.id, e.fields, `poison: ${decoded.reason}`, e.deliveryCount);
-        this.tally.add(decoded.track ?? 'unknown', 'dead_letter');
-        continue;
-      }
-      const schemaId = decoded.envelope.meta.schema_id;
-      if (this.cfg.schemaIds && !this.cfg.schemaIds.has(schemaId)) {
-        const expected = [...this.cfg.schemaIds].join(' | ');
-        this.toDeadLetter(
-          physical,
-          e.id,
-          e.fields,
-          `poison: unexpected schema "${schemaId}" on ${stream} (expected ${expected})`,
-          e.deliveryCount,
-        );
-        this.tally.add(decoded.envelope.meta.track, 'dead_letter');
-        continue;
-      }
-      deliveries.push(
-        new PulseDelivery(decoded.envelope, stream, e.id, e.deliveryCount, physical, this),
-      );
-    }
-    if (!deliveries.length) return;
-    const newest = deliveries[deliveries.length - 1].envelope.ts;
-    this.deps.metrics.lagSeconds.set(
-      { stream: this.cfg.metricStream },
-      Math.max(0, Date.now() / 1000 - newest),
-    );
-
-    if (this.cfg.idempotency) deliveries = await this.dropDuplicates(deliveries);
-    if (!deliveries.length) return;
-
-    this.inFlight += deliveries.length;
-    const held: HeldBatch = { physical, deliveries, open: deliveries.length };
-    for (let i = 0; i < deliveries.length; i++) deliveries[i].held = held;
-    this.held.add(held);
-    this.dispatching = true;
-    try {
-      await this.handler(deliveries);
-    } catch (err) {
-      const reason = errorMessage(err);
-      for (const d of deliveries) d.fail(reason);
-    } finally {
-      this.dispatching = false;
-    }
-  }
-
-  /** The first field value over `maxEntryBytes` (entries read through ioredis or in memory). */
-  private oversized(fields: Fields): RawEntry['tooLarge'] {
-    const max = this.cfg.maxEntryBytes;
-    for (let i = 1; i < fields.length; i += 2) {
-      const v = fields[i];
-      // UTF-8 takes 1-3 bytes per UTF-16 unit here: count bytes only when the length is ambiguous.
-      if (v.length > max || (v.length * 3 > max && Buffer.byteLength(v) > max))
-        return { field: fields[i - 1], bytes: Buffer.byteLength(v) };
-    }
-    return undefined;
-  }
-
-  /** Dead-letters an entry with an oversized field, keeping its small fields only (never the big one). */
-  private deadLetterTooLarge(
-    physical: string,
-    e: RawEntry,
-    big: NonNullable<RawEntry['tooLarge']>,
-  ): void {
-    const small: Fields = [];
-    const fields = e.fields ?? [];
-    for (let i = 0; i + 1 < fields.length; i += 2)
-      if (fields[i] !== big.field) small.push(fields[i], fields[i + 1]);
-    this.toDeadLetter(
-      physical,
-      e.id,
-      small,
-      `too large: field ${big.field} is ${big.bytes} bytes (max ${this.cfg.maxEntryBytes}); not parsed, not copied (the entry stays in the source stream until trimmed)`,
-      e.deliveryCount,
-    );
-    this.tally.add(trackOf(small), 'dead_letter');
-  }
-
-  private async dropDuplicates(
-    deliveries: PulseDelivery<unknown>[],
-  ): Promise<PulseDelivery<unknown>[]> {
-    const seen = await this.cfg.idempotency!.seen(deliveries.map((d) => d.envelope.id));
-    const inBatch = new Set<string>();
-    const fresh: PulseDelivery<unknown>[] = [];
-    for (let i = 0; i < deliveries.length; i++) {
-      const d = deliveries[i];
-      if (seen[i] || inBatch.has(d.envelope.id)) {
-        d.settled = true;
-        this.pushAck(d.physical, d.entryId);
-        this.tally.add(d.envelope.meta.track, 'duplicate');
-      } else {
-        inBatch.add(d.envelope.id);
-        fresh.push(d);
-      }
-    }
-    return fresh;
   }
 
   private async updateGroupStats(): Promise<void> {
@@ -826,8 +482,7 @@ export class Consumer implements Subscription {
     this.abandoned = true;
     this.closing = true;
     this.stopTimers();
-    this.dlq = [];
-    this.acks = new Map();
+    this.outbox.abandon();
     this.capacityWaiter?.();
     this.reader.close();
     this.closed ??= Promise.resolve();
@@ -882,9 +537,4 @@ function withinGrace<T>(work: Promise<T>): Promise<T> {
     );
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
-function trackOf(fields: Fields): string {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'track') return fields[i + 1];
-  return 'unknown';
 }

@@ -1,23 +1,16 @@
 /**
- * `createEventBus`: one EventBus implementation over a Transport (Redis Streams or the in-memory
- * emulation). Publishing is one pipeline per call; consuming runs one `Consumer` loop per subscription.
+ * The bus: one EventBus implementation over a Transport (Redis Streams or the in-memory emulation).
+ * Publishing is one pipeline per call; subscriptions go to the `Router` (one consumer loop each);
+ * dead letters are read back and replayed here.
  */
 import type { EventEnvelope, SchemaTrack } from '@mdp/contracts';
-import { Consumer } from './consumer';
-import { createEnvelope, type CreateEnvelopeOptions } from './envelope';
-import {
-  MemoryIdempotencyStore,
-  SharedIdempotencyStore,
-  type IdempotencyStore,
-} from './idempotency';
-import { InMemoryTransport } from './inmem-transport';
+import { createEnvelope, type CreateEnvelopeOptions } from '../wire/envelope';
 import { OutcomeTally, PulseMetrics } from './metrics';
-import { compose, perMessage } from './middleware';
 import { coreStream, dlqStream, partitionOf, physicalStream, physicalStreams } from './names';
-import { parseClusterNodes } from './cluster-route';
 import { OutageLog } from './outage-log';
-import { RedisTransport } from './redis-transport';
-import { signEnvelope } from './signing';
+import { Router } from './router';
+import { DEFAULTS } from './defaults';
+import { signEnvelope } from '../wire/signing';
 import type { GroupStats, StreamInfo, Transport } from './transport';
 import type {
   BatchHandler,
@@ -37,33 +30,15 @@ import {
   FIELD,
   fieldsToObject,
   objectToFields,
+  type DeadLetterInfo,
   type Fields,
-} from './wire';
-
-export const DEFAULTS = {
-  namespace: 'mdp',
-  track: 'v1' as SchemaTrack,
-  batchSize: 500,
-  blockMs: 1000,
-  maxDeliveries: 5,
-  minIdleMs: 30_000,
-  idempotencyCacheSize: 10_000,
-  readAhead: 2,
-  idempotencyTtlSec: 7 * 24 * 3600,
-  maxEntryBytes: 1024 * 1024,
-};
+} from '../wire/wire';
 
 /** One dead-letter entry, as read back by `readDeadLetters`. */
-export interface DeadLetter {
+export interface DeadLetter extends Omit<DeadLetterInfo, 'fields' | 'failedAt'> {
   /** DLQ stream and its entry id (what `replayDeadLetters` selects by). */
   dlqStream: string;
   dlqEntryId: string;
-  sourceStream: string;
-  sourceEntryId: string;
-  group: string;
-  consumer: string;
-  reason: string;
-  attempts: number;
   /** Epoch seconds. */
   failedAt: number;
   /** Envelope id, when the entry had one. */
@@ -128,12 +103,12 @@ export interface PulseBus extends EventBus {
   disconnect(): void;
 }
 
-class Bus implements PulseBus {
+export class Bus implements PulseBus {
   readonly namespace: string;
   readonly track: SchemaTrack;
   readonly wire: WireLayout;
   readonly metrics: PulseMetrics;
-  private readonly consumers = new Set<Consumer>();
+  private readonly router: Router;
   /** Shared by publishing and every consumer of this bus: one outage is one pair of log lines. */
   private readonly outage: OutageLog;
   private closed = false;
@@ -157,6 +132,7 @@ class Bus implements PulseBus {
       },
       { backend, namespace: this.namespace },
     );
+    this.router = new Router(this, transport, opts, this.outage, this.maxEntryBytes);
   }
 
   streamName(stream: string): string {
@@ -243,101 +219,13 @@ class Bus implements PulseBus {
   }
 
   subscribe<T>(opts: SubscribeOptions, handler: MessageHandler<T>): Subscription {
-    const wrapped = compose<MessageHandler<T>>(
-      ...((opts.middleware ?? []) as Array<(h: MessageHandler<T>) => MessageHandler<T>>),
-    )(handler);
-    return this.subscribeBatch(opts, perMessage(wrapped));
+    this.assertOpen();
+    return this.router.subscribe(opts, handler);
   }
 
   subscribeBatch<T>(opts: SubscribeOptions, handler: BatchHandler<T>): Subscription {
     this.assertOpen();
-    if (!opts.stream || !opts.group || !opts.consumer)
-      throw new Error('subscribe needs stream, group and consumer');
-    const wrapped = compose<BatchHandler<T>>(
-      ...((opts.batchMiddleware ?? []) as Array<(h: BatchHandler<T>) => BatchHandler<T>>),
-    )(handler);
-    const batchSize = Math.max(1, opts.batchSize ?? DEFAULTS.batchSize);
-    const minIdleMs = Math.max(0, opts.minIdleMs ?? DEFAULTS.minIdleMs);
-    const readAhead = Math.max(1, Math.floor(opts.readAhead ?? DEFAULTS.readAhead));
-    const wire = opts.wire ?? this.wire;
-    if (wire === 'core' && opts.partitions)
-      throw new Error(`stream ${opts.stream}: the core layout has no partitions`);
-    const all = this.physicalStreams(opts.stream, wire);
-    const physical = opts.partitions
-      ? opts.partitions.map((p) => {
-          if (!all[p])
-            throw new Error(
-              `stream ${opts.stream} has ${all.length} partition(s); no partition ${p}`,
-            );
-          return all[p];
-        })
-      : all;
-    const clientName = (this.opts.clientName ?? 'pulse').replace(/\s/g, '_');
-    const readerName = `${clientName}:${this.namespace}:${opts.group}:${opts.consumer}`.replace(
-      /\s/g,
-      '_',
-    );
-    const config = {
-      stream: opts.stream,
-      metricStream: wire === 'core' ? all[0] : this.streamName(opts.stream),
-      physical,
-      wire,
-      group: opts.group,
-      consumer: opts.consumer,
-      batchSize,
-      blockMs: Math.max(1, opts.blockMs ?? DEFAULTS.blockMs),
-      maxInFlight: Math.max(1, opts.maxInFlight ?? batchSize * (readAhead + 1)),
-      maxDeliveries: Math.max(1, opts.maxDeliveries ?? DEFAULTS.maxDeliveries),
-      minIdleMs,
-      reclaimIntervalMs: Math.max(5, opts.reclaimIntervalMs ?? Math.max(5, minIdleMs / 2)),
-      readAhead,
-      maxEntryBytes: this.maxEntryBytes,
-      startFrom: opts.startFrom ?? '0',
-      token: this.opts.publisherToken,
-      schemaIds: opts.schemaIds ? new Set(opts.schemaIds) : undefined,
-      idempotency: this.idempotencyFor(opts),
-      readerName,
-      consumerGraceMs: Math.max(0, opts.consumerGraceMs ?? 0),
-    };
-    const start = (physicalSet: string[], name: string) => {
-      const consumer = new Consumer(
-        { ...config, physical: physicalSet, statsStreams: physical, readerName: name },
-        {
-          transport: this.transport,
-          metrics: this.metrics,
-          logger: this.opts.logger,
-          outage: this.outage,
-        },
-        wrapped as BatchHandler<unknown>,
-        (c) => this.consumers.delete(c),
-      );
-      this.consumers.add(consumer);
-      return consumer;
-    };
-    if (physical.length === 1 || !this.transport.oneStreamPerReader)
-      return start(physical, readerName);
-    // Redis Cluster: one XREADGROUP reads one slot, so each partition gets its own loop and reader
-    // connection (to that partition's slot owner), all under the same consumer name.
-    const parts = physical.map((p) => start([p], `${readerName}:${p}`));
-    return {
-      stopReading: async () => void (await Promise.all(parts.map((c) => c.stopReading()))),
-      close: async () => void (await Promise.all(parts.map((c) => c.close()))),
-    };
-  }
-
-  private idempotencyFor(opts: SubscribeOptions): IdempotencyStore | undefined {
-    const mode = opts.idempotency ?? 'memory';
-    if (mode === false) return undefined;
-    if (mode === 'memory')
-      return new MemoryIdempotencyStore(opts.idempotencyCacheSize ?? DEFAULTS.idempotencyCacheSize);
-    if (mode === 'shared') {
-      return new SharedIdempotencyStore(
-        this.transport,
-        `${this.namespace}.idem.${opts.group}.`,
-        opts.idempotencyTtlSec ?? DEFAULTS.idempotencyTtlSec,
-      );
-    }
-    return mode;
+    return this.router.subscribeBatch(opts, handler);
   }
 
   async readDeadLetters(stream: string, opts: ReadDeadLettersOptions = {}): Promise<DeadLetter[]> {
@@ -429,13 +317,13 @@ class Bus implements PulseBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.consumers].map((c) => c.close()));
+    await this.router.close();
     await this.transport.close();
   }
 
   disconnect(): void {
     this.closed = true;
-    for (const c of [...this.consumers]) c.abandon();
+    this.router.abandon();
     this.transport.abort();
   }
 
@@ -484,27 +372,4 @@ function toDeadLetter(dlq: string, id: string, fields: Fields): DeadLetter {
     envelope: f[DLQ_FIELD.envelope],
     original,
   };
-}
-
-export function createEventBus(opts: EventBusOptions): PulseBus {
-  if (opts.backend === 'inmem') return new Bus('inmem', new InMemoryTransport(opts.inmem), opts);
-  if (opts.backend === 'redis') {
-    const clusterNodes = opts.clusterNodes ? parseClusterNodes(opts.clusterNodes) : [];
-    if (!clusterNodes.length && !opts.redisUrl)
-      throw new Error('createEventBus: backend "redis" needs redisUrl or clusterNodes');
-    const maxEntryBytes = Math.max(1, opts.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
-    return new Bus(
-      'redis',
-      new RedisTransport({
-        url: opts.redisUrl,
-        clusterNodes,
-        clientName: opts.clientName,
-        maxEntryBytes,
-      }),
-      opts,
-    );
-  }
-  throw new Error(
-    `createEventBus: unknown backend "${String((opts as { backend?: unknown }).backend)}" (inmem | redis)`,
-  );
 }

@@ -1,7 +1,7 @@
 /**
  * Handler composition in the spirit of Watermill's router: a middleware wraps the next handler.
- * The consumer core runs the fixed stages (decode + validate + signature check -> dead-letter
- * poison, idempotency, metrics, ack batching); user middleware wraps the application handler.
+ * The consumer runs its fixed stages around the handler (`stages.ts`: size cap, decode, schema check,
+ * dedup, settle, metrics); user middleware wraps the application handler inside the handler stage.
  */
 import { sleep as pause } from './sleep';
 import type { BatchHandler, Delivery, MessageHandler, MessageMiddleware } from './types';

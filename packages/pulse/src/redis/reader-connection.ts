@@ -16,7 +16,7 @@ import {
   ReplyScanner,
   StreamReplyDecoder,
 } from './resp';
-import type { StreamBatch } from './transport';
+import type { StreamBatch } from '../core/transport';
 
 export interface ReaderConnectionOptions {
   /** redis://[user:password@]host[:port][/db] or rediss:// for TLS. */
