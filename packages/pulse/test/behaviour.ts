@@ -208,7 +208,7 @@ export function behaviourSuite(
           batchSize: 10,
           readAhead: 1,
           blockMs: 5,
-          minIdleMs: 50,
+          minIdleMs: 250,
           reclaimIntervalMs: 10,
         },
         async (batch) => {
@@ -232,7 +232,7 @@ export function behaviourSuite(
           group: 'g',
           consumer: 'other',
           blockMs: 5,
-          minIdleMs: 50,
+          minIdleMs: 250,
           reclaimIntervalMs: 10,
         },
         (batch) => {
@@ -240,7 +240,9 @@ export function behaviourSuite(
           batch.forEach((d) => d.ack());
         },
       );
-      await new Promise((r) => setTimeout(r, 300));
+      // Held for several minIdleMs: without the heartbeat (every reclaimIntervalMs) 'other' would
+      // claim it; minIdleMs leaves room for the timer stalls of a loaded 2-core host.
+      await new Promise((r) => setTimeout(r, 800));
       release();
       await waitFor(async () => (await bus.groupStats('md.bars', 'g')).pending === 0, 'all acked');
       const twice = [...handled.values()].filter((n) => n > 1).length;
