@@ -8,6 +8,8 @@ import { decodeEnvelope } from '@mdp/contracts';
 import { deleteRedisPrefix, describeWithRedis, redisUrl } from '@mdp/testing';
 import { barEnvelope, waitFor } from './helpers';
 import { redisBed } from './redis-bed';
+import { consumerBeatsKey } from '../src/redis/redis-transport';
+import { calculateSlot } from '../src/redis/slot';
 
 describeWithRedis('pulse on real Redis', () => {
   const bed = redisBed('pulse');
@@ -397,6 +399,34 @@ describeWithRedis('pulse on real Redis', () => {
     expect(await shared.metrics()).toMatch(
       new RegExp(`pulse_lag_seconds\\{stream="${bed.ns}.md.bars"\\} [\\d.e-]+`),
     );
+  });
+  describe('idle consumers', () => {
+    it('live consumers of a quiet stream keep each other; a gone consumer holding nothing is removed', async () => {
+      const stream = `${bed.ns}.md.bars`;
+      await bed.raw.xgroup('CREATE', stream, 'store', '0', 'MKSTREAM');
+      await bed.raw.xgroup('CREATECONSUMER', stream, 'store', 'gone');
+      const opts = {
+        stream: 'md.bars',
+        group: 'store',
+        blockMs: 20,
+        minIdleMs: 60_000,
+        reclaimIntervalMs: 20,
+        consumerGraceMs: 400,
+      };
+      // No entry ever arrives: before Redis 7.2 neither consumer's idle time restarts.
+      bus().subscribe({ ...opts, consumer: 'a' }, () => undefined);
+      bus().subscribe({ ...opts, consumer: 'b' }, () => undefined);
+      const names = async () =>
+        ((await bed.raw.xinfo('CONSUMERS', stream, 'store')) as string[][]).map((c) => c[1]).sort();
+      await waitFor(async () => !(await names()).includes('gone'), 'the gone consumer removed');
+      await new Promise((r) => setTimeout(r, 2000)); // several grace periods of silence
+      expect(await names()).toEqual(['a', 'b']);
+    });
+
+    it('keeps the beats of a stream in its Redis Cluster slot', () => {
+      for (const stream of ['mdp.telemetry.feedback', '{mdp.md.bars.p3}', 'mdp.{t}.x'])
+        expect(calculateSlot(consumerBeatsKey(stream))).toBe(calculateSlot(stream));
+    });
   });
 });
 

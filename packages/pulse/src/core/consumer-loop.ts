@@ -418,7 +418,8 @@ export class Consumer implements Subscription, StageContext {
 
   /**
    * Consumers of instances that are gone stay in the group forever (names are per instance). Once
-   * idle for the grace period and holding nothing (their pending entries were reclaimed), they go.
+   * idle for the grace period, holding nothing (their pending entries were reclaimed) and silent (no
+   * beat: each pruning consumer records its own beat in the same call, every grace / 2), they go.
    */
   private async pruneIdleConsumers(): Promise<void> {
     const grace = this.cfg.consumerGraceMs;

@@ -137,8 +137,9 @@ export interface Transport {
   /** Which keys exist. */
   existKeys(keys: string[]): Promise<boolean[]>;
   /**
-   * XGROUP DELCONSUMER of every consumer of `group` that holds no pending entry and was idle at
-   * least `idleMs`, except `keep`, checked and removed atomically; returns the names removed.
+   * Records that `keep` is alive, then XGROUP DELCONSUMER of every other consumer of `group` that
+   * holds no pending entry, was idle at least `idleMs` and has not recorded itself alive for as long,
+   * checked and removed atomically; returns the names removed.
    */
   pruneConsumers(stream: string, group: string, idleMs: number, keep: string): Promise<string[]>;
   /** Stores `value` under `key` unless something is stored there; returns what is stored. */

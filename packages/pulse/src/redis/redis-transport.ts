@@ -298,9 +298,20 @@ export interface RedisTransportOptions {
   maxEntryBytes?: number;
 }
 
-/** Removes the group's consumers that hold nothing and were idle `ARGV[2]` ms, except `ARGV[3]`. */
+/**
+ * Records `ARGV[3]`'s beat (server time) in the hash `KEYS[2]`, then removes the group's consumers that
+ * hold nothing, were idle `ARGV[2]` ms and have not beaten for as long. The beat is what tells a live
+ * consumer on a quiet stream from a gone one: before Redis 7.2 a consumer's idle time only restarts
+ * when a read brings it entries, so on a stream with no traffic every live consumer looks idle.
+ */
 const PRUNE_CONSUMERS = `
 local removed = {}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local grace = tonumber(ARGV[2])
+local field = ARGV[1] .. '/'
+redis.call('HSET', KEYS[2], field .. ARGV[3], now)
+redis.call('PEXPIRE', KEYS[2], grace * 2)
 local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 if not ok then return removed end
 for _, c in ipairs(consumers) do
@@ -310,12 +321,27 @@ for _, c in ipairs(consumers) do
     elseif c[i] == 'pending' then pending = c[i + 1]
     elseif c[i] == 'idle' then idle = c[i + 1] end
   end
-  if name ~= ARGV[3] and pending == 0 and idle >= tonumber(ARGV[2]) then
+  local beat = redis.call('HGET', KEYS[2], field .. name)
+  local silent = not beat or now - tonumber(beat) >= grace
+  if name ~= ARGV[3] and pending == 0 and idle >= grace and silent then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    redis.call('HDEL', KEYS[2], field .. name)
     table.insert(removed, name)
   end
 end
 return removed`;
+
+/**
+ * The hash of consumer beats for `stream`, in the stream's Redis Cluster slot: a name without a hash
+ * tag hashes whole, which is what the tag `{<name>}` hashes; a tagged name keeps its tag.
+ */
+export function consumerBeatsKey(stream: string): string {
+  const open = stream.indexOf('{');
+  const close = open < 0 ? -1 : stream.indexOf('}', open + 1);
+  const tagged = close > open + 1; // `{}` is no tag: the name hashes whole
+
+  return tagged ? `${stream}.beats` : `{${stream}}.beats`;
+}
 
 /** Takes the lease for `ARGV[1]` when free, extends it when already held: returns the holder. */
 const HOLD_LEASE = `
@@ -603,8 +629,9 @@ export class RedisTransport implements Transport {
   ): Promise<string[]> {
     return (await this.redis.eval(
       PRUNE_CONSUMERS,
-      1,
+      2,
       stream,
+      consumerBeatsKey(stream),
       group,
       Math.round(idleMs),
       keep,
