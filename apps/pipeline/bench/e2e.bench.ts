@@ -13,7 +13,9 @@
  *     `mds_coord_items_written_total`) over the window, `published_per_s` the entries added to the
  *     stream (XLEN). Then the pipeline is stopped (SIGTERM: it publishes what it holds) and the store
  *     is given time to write everything: `published` (XLEN), `persisted` (count(*)), `lost`.
- *     Each process's share of a CPU over the window (from /proc) shows which one is the limit.
+ *     Each process's share of a CPU over the window and its CPU time per bar (pipeline and store from
+ *     /proc, redis-server from its INFO, PostgreSQL as its processes alive through the window; the
+ *     last two are shared, so on a busy host they include others' work) show which one is the limit.
  *  2. fixed load: BENCH_E2E_FIXED_RATE (default 20 000 bars/s) for BENCH_E2E_FIXED_SECONDS (default 20)
  *     s, other symbols (fresh keys). Latency of every bar of one symbol in 100: from its XADD (the
  *     stream entry id's milliseconds, Redis's clock on this host) to its row's COMMIT (LISTEN on an
@@ -29,6 +31,8 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import {
   cpuSeconds,
+  cpuSecondsBetween,
+  cpuSecondsByPid,
   envWithPrefix,
   machineJiffies,
   openBenchRun,
@@ -43,6 +47,7 @@ import {
   DATABASE_URL,
   PIPELINE_TUNED,
   REDIS_URL,
+  redisCpuSeconds,
   rowsInBars,
   STORE_TUNED,
   watchCommits,
@@ -144,6 +149,8 @@ async function main(): Promise<Record<string, unknown>> {
     const cpuFrom = {
       store: cpuSeconds(store.pid!),
       pipeline: cpuSeconds(pipeline.pid!),
+      redis: await redisCpuSeconds(redis),
+      postgres: cpuSecondsByPid('postgres'),
       machine: machineJiffies(),
     };
     const depths: number[] = [];
@@ -156,8 +163,12 @@ async function main(): Promise<Record<string, unknown>> {
     const cpuTo = {
       store: cpuSeconds(store.pid!),
       pipeline: cpuSeconds(pipeline.pid!),
+      redis: await redisCpuSeconds(redis),
+      postgres: cpuSecondsByPid('postgres'),
       machine: machineJiffies(),
     };
+    const redisCpu = cpuTo.redis - cpuFrom.redis;
+    const postgresCpu = cpuSecondsBetween(cpuFrom.postgres, cpuTo.postgres);
     const window = (to.at - from.at) / 1000;
     const pipelineMetrics = await pipeline.endpoint.metrics();
     const feedbackReceived = Object.fromEntries(
@@ -184,6 +195,9 @@ async function main(): Promise<Record<string, unknown>> {
         // Share of one core over the window: 1.0 = a process kept one core busy the whole time.
         pipeline: Number(((cpuTo.pipeline - cpuFrom.pipeline) / window).toFixed(2)),
         store: Number(((cpuTo.store - cpuFrom.store) / window).toFixed(2)),
+        // Shared servers: these include whatever else used them during the window.
+        redis: Number((redisCpu / window).toFixed(2)),
+        postgres: Number((postgresCpu / window).toFixed(2)),
         machine_busy_pct: Math.round(machine * 100),
       },
       // CPU time per bar, which moves far less with the host's load than the rates do.
@@ -192,6 +206,8 @@ async function main(): Promise<Record<string, unknown>> {
           ((cpuTo.pipeline - cpuFrom.pipeline) * 1e6) / Math.max(1, to.published - from.published),
         ),
         store: round1(((cpuTo.store - cpuFrom.store) * 1e6) / Math.max(1, to.rows - from.rows)),
+        redis: round1((redisCpu * 1e6) / Math.max(1, to.rows - from.rows)),
+        postgres: round1((postgresCpu * 1e6) / Math.max(1, to.rows - from.rows)),
       },
       store_queue_depth_avg_pct: Number(
         ((depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length) / capacity) * 100).toFixed(
@@ -290,7 +306,7 @@ async function main(): Promise<Record<string, unknown>> {
     console.log(
       `[e2e bench] ${figures.bars_per_s.toLocaleString()} bars/s persisted at saturation over ${saturation.seconds} s ` +
         `(published ${saturation.published_per_s.toLocaleString()}/s; CPU pipeline ${saturation.cpu_share.pipeline} core = ${saturation.cpu_us_per_bar.pipeline} us/bar, ` +
-        `store ${saturation.cpu_share.store} core = ${saturation.cpu_us_per_bar.store} us/bar, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
+        `store ${saturation.cpu_share.store} core = ${saturation.cpu_us_per_bar.store} us/bar, redis ${saturation.cpu_us_per_bar.redis} us/bar, postgres ${saturation.cpu_us_per_bar.postgres} us/bar, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
         `published ${figures.published}, persisted ${figures.persisted}, lost ${figures.lost}; at ${FIXED_RATE.toLocaleString()}/s offered: p50 ${figures.latency_p50_ms} ms, p99 ${figures.latency_p99_ms} ms`,
     );
     return figures;

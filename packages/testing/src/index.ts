@@ -15,7 +15,14 @@ export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBacken
 export type { BenchBackend } from './bench';
 export { openBenchRun, envWithPrefix, runBench } from './bench-run';
 export type { BenchRun } from './bench-run';
-export { cpuSeconds, machineJiffies, peakRssMb, startScriptFlags } from './proc-stats';
+export {
+  cpuSeconds,
+  cpuSecondsBetween,
+  cpuSecondsByPid,
+  machineJiffies,
+  peakRssMb,
+  startScriptFlags,
+} from './proc-stats';
 export { TcpProxy } from './system/tcp-proxy';
 export { freePort } from './system/ports';
 export { parsePrometheus, sumMetric } from './system/prometheus';
