@@ -27,21 +27,19 @@
  * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_E2E_BARS (default 500000, ~10 s here), and any
  * MDS_* / PIPELINE_* setting to override the ones below.
  */
-import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { EventEnvelope, FeedbackEvent } from '@mdp/contracts';
 import { createEventBus, type EventBus } from '@mdp/pulse';
+import { envWithPrefix, openBenchRun, percentile, runBench } from '@mdp/testing';
 import {
-  benchMachine,
-  createTestSchema,
-  deleteRedisPrefix,
-  percentile,
-  uniqueId,
-  writeBenchResult,
-} from '@mdp/testing';
+  DATABASE_URL,
+  PIPELINE_TUNED,
+  REDIS_URL,
+  rowsInBars,
+  storeRequire,
+  STORE_TUNED,
+  watchCommits,
+} from './e2e-support';
 
 // The services run from their builds: NestJS needs the decorator metadata tsc emits, which tsx's
 // esbuild transform does not.
@@ -54,9 +52,8 @@ const { SyntheticProvider } =
   require('../dist/providers/synthetic-provider') as typeof import('../src/providers/synthetic-provider');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-// The store is another app: it is loaded from its build, and `pg` through the store's own
-// dependencies. Typed here by the little this benchmark uses (its sources are outside this
-// package's type-check).
+// The store is another app: it is loaded from its build. Typed here by the little this benchmark
+// uses (its sources are outside this package's type-check).
 interface StoreApp {
   started: Promise<boolean>;
   registry: Registry;
@@ -64,13 +61,6 @@ interface StoreApp {
   feedback: { subscribe(fn: (event: FeedbackEvent) => void): () => void };
   close(): Promise<void>;
 }
-interface PgClient {
-  connect(): Promise<void>;
-  query<R = Record<string, unknown>>(sql: string): Promise<{ rows: R[] }>;
-  on(event: 'notification', fn: (msg: { channel: string; payload?: string }) => void): void;
-  end(): Promise<void>;
-}
-const storeRequire = createRequire(join(__dirname, '..', '..', 'store', 'package.json'));
 const { bootstrap: startStore } = storeRequire('./dist/bootstrap') as {
   bootstrap(opts: {
     port: number;
@@ -79,12 +69,7 @@ const { bootstrap: startStore } = storeRequire('./dist/bootstrap') as {
     env: Record<string, string | undefined>;
   }): Promise<StoreApp>;
 };
-const { Client } = storeRequire('pg') as {
-  Client: new (opts: { connectionString: string }) => PgClient;
-};
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_E2E_BARS ?? 500_000);
 const SYMBOLS = Array.from({ length: 100 }, (_, i) => `S${String(i).padStart(3, '0')}`);
 /** Latency is sampled on every bar of this symbol (1 bar in SYMBOLS.length). */
@@ -93,19 +78,7 @@ const PROVIDER = 'synthetic';
 const BUDGET = { rate: 1e9, burst: 1e6 };
 const LEVELS = ['ok', 'soft', 'hard'] as const;
 
-/** The store's throughput settings, as in `pnpm bench store` (shipped with the store). */
-const { THROUGHPUT_SETTINGS: STORE_TUNED } = storeRequire('./dist/config/throughput-settings') as {
-  THROUGHPUT_SETTINGS: Record<string, string>;
-};
-/** Pipeline batches of 500 records per XADD pipeline (the default 100 favours latency). */
-const PIPELINE_TUNED: Record<string, string> = {
-  PIPELINE_BATCH_SIZE: '500',
-  PIPELINE_BATCH_FLUSH_MS: '50',
-};
-
 const now = () => performance.timeOrigin + performance.now();
-const fromEnv = (prefix: string) =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith(prefix)));
 const round = (x: number) => Math.round(x * 10) / 10;
 const summary = (xs: number[]) => ({
   samples: xs.length,
@@ -153,12 +126,9 @@ async function counterSum(
   return out;
 }
 
-async function main(): Promise<void> {
-  const ns = uniqueId('bench');
-  const schema = await createTestSchema(DATABASE_URL);
-  const redis = new Redis(REDIS_URL);
-  const pg = new Client({ connectionString: schema.url });
-  await pg.connect();
+async function main(): Promise<Record<string, unknown>> {
+  const run = await openBenchRun({ redisUrl: REDIS_URL, databaseUrl: DATABASE_URL });
+  const { ns, schema } = run;
   let peakRss = process.memoryUsage().rss;
   const rssSampler = setInterval(
     () => (peakRss = Math.max(peakRss, process.memoryUsage.rss())),
@@ -194,11 +164,11 @@ async function main(): Promise<void> {
   try {
     const storeEnv: Record<string, string | undefined> = {
       ...STORE_TUNED,
-      ...fromEnv('MDS_'),
+      ...envWithPrefix('MDS_'),
       EVENT_BUS_BACKEND: 'redis',
       REDIS_URL,
       MD_NAMESPACE: ns,
-      MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
+      MDS_DLQ_DIR: run.dlqDir,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     };
     store = await startStore({
@@ -211,15 +181,8 @@ async function main(): Promise<void> {
     store.feedback.subscribe((e) => emitted[e.level]++);
 
     // Migrations have run: watch commits of the sampled symbol's rows.
-    const channel = `${schema.schema}_written`;
-    await pg.query(`CREATE FUNCTION bench_notify_written() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_notify('${channel}', extract(epoch FROM NEW.ts)::bigint::text); RETURN NULL; END $$`);
-    await pg.query(`CREATE TRIGGER bench_sample_written AFTER INSERT ON bars_ohlcv FOR EACH ROW
-      WHEN (NEW.symbol = '${SAMPLE_SYMBOL}') EXECUTE FUNCTION bench_notify_written()`);
-    pg.on('notification', (msg) => {
-      if (msg.channel !== channel || !msg.payload) return;
+    await watchCommits(run, SAMPLE_SYMBOL, (ts) => {
       const at = now();
-      const ts = Number(msg.payload);
       const published = publishedAt.get(ts);
       const batched = batchedAt.get(ts);
       if (published === undefined || batched === undefined) return; // e.g. a batch written twice
@@ -228,11 +191,10 @@ async function main(): Promise<void> {
       publishToWritten.push(at - published);
       batchedToWritten.push(at - batched);
     });
-    await pg.query(`LISTEN "${channel}"`);
 
     const pipelineEnv: Record<string, string | undefined> = {
       ...PIPELINE_TUNED,
-      ...fromEnv('PIPELINE_'),
+      ...envWithPrefix('PIPELINE_'),
       EVENT_BUS_BACKEND: 'redis',
       REDIS_URL,
       MD_NAMESPACE: ns,
@@ -286,9 +248,7 @@ async function main(): Promise<void> {
       if (got >= totalEmitted() && publishedAt.size === 0) break;
       await new Promise((r) => setTimeout(r, 10));
     }
-    const rows = Number(
-      (await pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n,
-    );
+    const rows = await rowsInBars(run);
     if (rows !== N)
       throw new Error(`the store reported ${N} rows written but the table holds ${rows}`);
     const pipelineReceived = await received();
@@ -338,26 +298,15 @@ async function main(): Promise<void> {
         `store queue ${figures.store_queue_depth_avg_pct}% full on average`,
     );
     console.log('[e2e bench] figures', JSON.stringify(figures, null, 2));
-    console.log('[e2e bench] machine', JSON.stringify(benchMachine()));
-    console.log(`[e2e bench] wrote ${writeBenchResult('e2e-one-process', figures)}`);
+    return figures;
   } finally {
     clearInterval(rssSampler);
     // Pipeline first, so nothing new arrives while the store drains.
     await pipeline?.close().catch((e) => console.error('[e2e bench] pipeline close:', e));
     await store?.close().catch((e) => console.error('[e2e bench] store close:', e));
     await pipelineBus.close();
-    await deleteRedisPrefix(redis, ns);
-    redis.disconnect();
-    await pg.end();
-    await schema.drop();
-    rmSync(`/tmp/${ns}-dlq`, { recursive: true, force: true });
+    await run.close();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('[e2e bench] failed:', err);
-    process.exit(1);
-  },
-);
+runBench('e2e-one-process', main);

@@ -13,7 +13,9 @@
  *     `mds_coord_items_written_total`) over the window, `published_per_s` the entries added to the
  *     stream (XLEN). Then the pipeline is stopped (SIGTERM: it publishes what it holds) and the store
  *     is given time to write everything: `published` (XLEN), `persisted` (count(*)), `lost`.
- *     Each process's share of a CPU over the window (from /proc) shows which one is the limit.
+ *     Each process's share of a CPU over the window and its CPU time per bar (pipeline and store from
+ *     /proc, redis-server from its INFO, PostgreSQL as its processes alive through the window; the
+ *     last two are shared, so on a busy host they include others' work) show which one is the limit.
  *  2. fixed load: BENCH_E2E_FIXED_RATE (default 20 000 bars/s) for BENCH_E2E_FIXED_SECONDS (default 20)
  *     s, other symbols (fresh keys). Latency of every bar of one symbol in 100: from its XADD (the
  *     stream entry id's milliseconds, Redis's clock on this host) to its row's COMMIT (LISTEN on an
@@ -25,45 +27,32 @@
  * (`--cpu-prof` for both processes, profiles in <dir>/store and <dir>/pipeline), and any MDS_* /
  * PIPELINE_* setting to override the ones below.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import {
-  benchMachine,
-  createTestSchema,
-  deleteRedisPrefix,
-  freePort,
+  cpuSeconds,
+  cpuSecondsBetween,
+  cpuSecondsByPid,
+  envWithPrefix,
+  machineJiffies,
+  openBenchRun,
+  peakRssMb,
   percentile,
+  runBench,
   ServiceProcess,
   sumMetric,
-  uniqueId,
-  writeBenchResult,
 } from '@mdp/testing';
+import {
+  APPS_DIR,
+  DATABASE_URL,
+  PIPELINE_TUNED,
+  REDIS_URL,
+  redisCpuSeconds,
+  rowsInBars,
+  STORE_TUNED,
+  watchCommits,
+} from './e2e-support';
 
-interface PgClient {
-  connect(): Promise<void>;
-  query<R = Record<string, unknown>>(sql: string): Promise<{ rows: R[] }>;
-  on(event: 'notification', fn: (msg: { channel: string; payload?: string }) => void): void;
-  end(): Promise<void>;
-}
-const APPS = join(__dirname, '..', '..');
-const storeRequire = createRequire(join(APPS, 'store', 'package.json'));
-const { Client } = storeRequire('pg') as {
-  Client: new (opts: { connectionString: string }) => PgClient;
-};
-/** The store's throughput settings, as in `pnpm bench store` (shipped with the store). */
-const { THROUGHPUT_SETTINGS: STORE_TUNED } = storeRequire('./dist/config/throughput-settings') as {
-  THROUGHPUT_SETTINGS: Record<string, string>;
-};
-/** Pipeline batches of 500 records per XADD pipeline (the default 100 favours latency). */
-const PIPELINE_TUNED: Record<string, string> = {
-  PIPELINE_BATCH_SIZE: '500',
-  PIPELINE_BATCH_FLUSH_MS: '50',
-};
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
 const RATE = num('BENCH_E2E_RATE', 300_000);
 const WARMUP_S = num('BENCH_E2E_WARMUP_S', 5);
@@ -78,72 +67,34 @@ const FIXED_SYMBOLS = symbols('L');
 const SAMPLE_SYMBOL = FIXED_SYMBOLS[0];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fromEnv = (prefix: string) =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith(prefix)));
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-/** The Node flags of an app's `start` script (`node <flags> dist/main.js`). */
-function startFlags(app: string): string[] {
-  const pkg = JSON.parse(readFileSync(join(APPS, app, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  return (pkg.scripts.start.match(/^node (.*)dist\/main\.js$/)?.[1] ?? '')
-    .split(' ')
-    .filter(Boolean);
-}
-
-/** CPU seconds (user + system) a process has used so far (Linux /proc; clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Busy and total jiffies of the whole machine (/proc/stat). */
-function machineJiffies(): { busy: number; total: number } {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  const total = cpu.reduce((a, b) => a + b, 0);
-  return { busy: total - cpu[3] - cpu[4], total };
-}
-
-function peakRssMb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
-
-async function main(): Promise<void> {
-  const ns = uniqueId('bench');
-  const schema = await createTestSchema(DATABASE_URL);
-  const redis = new Redis(REDIS_URL);
-  const pg = new Client({ connectionString: schema.url });
-  await pg.connect();
+async function main(): Promise<Record<string, unknown>> {
+  const run = await openBenchRun({ redisUrl: REDIS_URL, databaseUrl: DATABASE_URL });
+  const { ns, redis, schema } = run;
   const stream = `${ns}.md.bars`;
   const profileDir = process.env.BENCH_CPU_PROFILE;
-  const nodeArgs = (app: string) => [
-    ...startFlags(app),
-    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, app)}`] : []),
-  ];
+  const profileArgs = (app: string) =>
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, app)}`] : [];
   const shared = {
     EVENT_BUS_BACKEND: 'redis',
     REDIS_URL,
     MD_NAMESPACE: ns,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
-  const storeSettings = { ...STORE_TUNED, ...fromEnv('MDS_') };
-  const pipelineSettings = { ...PIPELINE_TUNED, ...fromEnv('PIPELINE_') };
+  const storeSettings = { ...STORE_TUNED, ...envWithPrefix('MDS_') };
+  const pipelineSettings = { ...PIPELINE_TUNED, ...envWithPrefix('PIPELINE_') };
   let store: ServiceProcess | undefined;
   let pipeline: ServiceProcess | undefined;
+  let pipelineNodeArgs: readonly string[] = [];
 
   const startPipeline = async (name: string, rate: number, syms: string[]) => {
-    const port = await freePort();
-    const proc = ServiceProcess.start({
+    const proc = await ServiceProcess.startApp(join(APPS_DIR, 'pipeline'), {
       name,
-      script: join(APPS, 'pipeline', 'dist', 'main.js'),
-      nodeArgs: nodeArgs('pipeline'),
-      port,
+      extraNodeArgs: profileArgs('pipeline'),
       env: {
         ...pipelineSettings,
         ...shared,
-        PORT: String(port),
         PIPELINE_CONSUMER_NAME: name,
         PIPELINE_PROVIDERS: 'synthetic',
         PIPELINE_FB_PROVIDER: 'synthetic',
@@ -152,6 +103,7 @@ async function main(): Promise<void> {
         PIPELINE_SYNTHETIC_BURST: String(Math.max(1000, Math.round(rate / 100))),
       },
     });
+    pipelineNodeArgs = proc.opts.nodeArgs ?? [];
     await proc.waitReady(60_000);
     return proc;
   };
@@ -175,19 +127,14 @@ async function main(): Promise<void> {
   };
 
   try {
-    const storePort = await freePort();
-    store = ServiceProcess.start({
-      name: 'store',
-      script: join(APPS, 'store', 'dist', 'main.js'),
-      nodeArgs: nodeArgs('store'),
-      port: storePort,
+    store = await ServiceProcess.startApp(join(APPS_DIR, 'store'), {
+      extraNodeArgs: profileArgs('store'),
       env: {
         ...storeSettings,
         ...shared,
-        PORT: String(storePort),
         DATABASE_URL: schema.url,
         MDS_CONSUMER_NAME: 'store-bench',
-        MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
+        MDS_DLQ_DIR: run.dlqDir,
       },
     });
     await store.waitReady(60_000);
@@ -202,6 +149,8 @@ async function main(): Promise<void> {
     const cpuFrom = {
       store: cpuSeconds(store.pid!),
       pipeline: cpuSeconds(pipeline.pid!),
+      redis: await redisCpuSeconds(redis),
+      postgres: cpuSecondsByPid('postgres'),
       machine: machineJiffies(),
     };
     const depths: number[] = [];
@@ -214,8 +163,12 @@ async function main(): Promise<void> {
     const cpuTo = {
       store: cpuSeconds(store.pid!),
       pipeline: cpuSeconds(pipeline.pid!),
+      redis: await redisCpuSeconds(redis),
+      postgres: cpuSecondsByPid('postgres'),
       machine: machineJiffies(),
     };
+    const redisCpu = cpuTo.redis - cpuFrom.redis;
+    const postgresCpu = cpuSecondsBetween(cpuFrom.postgres, cpuTo.postgres);
     const window = (to.at - from.at) / 1000;
     const pipelineMetrics = await pipeline.endpoint.metrics();
     const feedbackReceived = Object.fromEntries(
@@ -226,9 +179,7 @@ async function main(): Promise<void> {
     );
     const pipelineRss = peakRssMb(pipeline.pid!);
     const published = await drain();
-    const persisted = Number(
-      (await pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n,
-    );
+    const persisted = await rowsInBars(run);
     const machine =
       (cpuTo.machine.busy - cpuFrom.machine.busy) / (cpuTo.machine.total - cpuFrom.machine.total);
     const saturation = {
@@ -244,6 +195,9 @@ async function main(): Promise<void> {
         // Share of one core over the window: 1.0 = a process kept one core busy the whole time.
         pipeline: Number(((cpuTo.pipeline - cpuFrom.pipeline) / window).toFixed(2)),
         store: Number(((cpuTo.store - cpuFrom.store) / window).toFixed(2)),
+        // Shared servers: these include whatever else used them during the window.
+        redis: Number((redisCpu / window).toFixed(2)),
+        postgres: Number((postgresCpu / window).toFixed(2)),
         machine_busy_pct: Math.round(machine * 100),
       },
       // CPU time per bar, which moves far less with the host's load than the rates do.
@@ -252,6 +206,8 @@ async function main(): Promise<void> {
           ((cpuTo.pipeline - cpuFrom.pipeline) * 1e6) / Math.max(1, to.published - from.published),
         ),
         store: round1(((cpuTo.store - cpuFrom.store) * 1e6) / Math.max(1, to.rows - from.rows)),
+        redis: round1((redisCpu * 1e6) / Math.max(1, to.rows - from.rows)),
+        postgres: round1((postgresCpu * 1e6) / Math.max(1, to.rows - from.rows)),
       },
       store_queue_depth_avg_pct: Number(
         ((depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length) / capacity) * 100).toFixed(
@@ -264,18 +220,10 @@ async function main(): Promise<void> {
     console.log(`[e2e bench] saturation ${JSON.stringify(saturation)}`);
 
     // ---- phase 2: fixed offered load, latency ----
-    const channel = `${schema.schema}_written`;
-    await pg.query(`CREATE FUNCTION bench_notify_written() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_notify('${channel}', extract(epoch FROM NEW.ts)::bigint::text); RETURN NULL; END $$`);
-    await pg.query(`CREATE TRIGGER bench_sample_written AFTER INSERT ON bars_ohlcv FOR EACH ROW
-      WHEN (NEW.symbol = '${SAMPLE_SYMBOL}') EXECUTE FUNCTION bench_notify_written()`);
     const xaddAt = new Map<number, number>();
     const batchedAt = new Map<number, number>();
     const committed = new Map<number, number>();
-    pg.on('notification', (msg) => {
-      if (msg.channel === channel && msg.payload) committed.set(Number(msg.payload), Date.now());
-    });
-    await pg.query(`LISTEN "${channel}"`);
+    await watchCommits(run, SAMPLE_SYMBOL, (ts) => committed.set(ts, Date.now()));
     // Reads the stream from where phase 1 ended, noting when each sampled bar was added (entry id ms).
     const reader = new Redis(REDIS_URL);
     let cursor = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0';
@@ -316,9 +264,7 @@ async function main(): Promise<void> {
       if (added !== undefined) fromXadd.push(at - added);
       if (batched !== undefined) fromBatched.push(at - batched);
     }
-    const persistedAll = Number(
-      (await pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv')).rows[0].n,
-    );
+    const persistedAll = await rowsInBars(run);
     const fixed = {
       offered_per_s: FIXED_RATE,
       seconds: FIXED_SECONDS,
@@ -353,18 +299,17 @@ async function main(): Promise<void> {
       settings: {
         ...storeSettings,
         ...pipelineSettings,
-        store_node_args: nodeArgs('store').join(' '),
-        pipeline_node_args: nodeArgs('pipeline').join(' '),
+        store_node_args: (store.opts.nodeArgs ?? []).join(' '),
+        pipeline_node_args: pipelineNodeArgs.join(' '),
       },
     };
     console.log(
       `[e2e bench] ${figures.bars_per_s.toLocaleString()} bars/s persisted at saturation over ${saturation.seconds} s ` +
         `(published ${saturation.published_per_s.toLocaleString()}/s; CPU pipeline ${saturation.cpu_share.pipeline} core = ${saturation.cpu_us_per_bar.pipeline} us/bar, ` +
-        `store ${saturation.cpu_share.store} core = ${saturation.cpu_us_per_bar.store} us/bar, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
+        `store ${saturation.cpu_share.store} core = ${saturation.cpu_us_per_bar.store} us/bar, redis ${saturation.cpu_us_per_bar.redis} us/bar, postgres ${saturation.cpu_us_per_bar.postgres} us/bar, machine ${saturation.cpu_share.machine_busy_pct}% busy), ` +
         `published ${figures.published}, persisted ${figures.persisted}, lost ${figures.lost}; at ${FIXED_RATE.toLocaleString()}/s offered: p50 ${figures.latency_p50_ms} ms, p99 ${figures.latency_p99_ms} ms`,
     );
-    console.log('[e2e bench] machine', JSON.stringify(benchMachine()));
-    console.log(`[e2e bench] wrote ${writeBenchResult('e2e', figures)}`);
+    return figures;
   } catch (err) {
     if (pipeline) console.error(pipeline.output());
     if (store) console.error(store.output());
@@ -372,18 +317,8 @@ async function main(): Promise<void> {
   } finally {
     await pipeline?.stop(10_000);
     await store?.stop(20_000);
-    await deleteRedisPrefix(redis, ns);
-    redis.disconnect();
-    await pg.end();
-    await schema.drop();
-    rmSync(`/tmp/${ns}-dlq`, { recursive: true, force: true });
+    await run.close();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('[e2e bench] failed:', err);
-    process.exit(1);
-  },
-);
+runBench('e2e', main);

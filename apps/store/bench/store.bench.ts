@@ -19,22 +19,18 @@
  * BENCH_HEAP_SNAPSHOT=1 has the store write a heap snapshot when its queue is fullest (SIGUSR2,
  * `--heapsnapshot-signal`) into the working directory.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { createEnvelope, createEventBus } from '@mdp/pulse';
 import { PgSqlClient } from '@mdp/sql';
 import {
-  benchMachine,
-  createTestSchema,
-  deleteRedisPrefix,
-  freePort,
+  envWithPrefix,
+  openBenchRun,
+  peakRssMb,
   percentile,
+  runBench,
   ServiceProcess,
   sumMetric,
-  uniqueId,
-  writeBenchResult,
 } from '@mdp/testing';
 import { THROUGHPUT_SETTINGS } from '../src/config/throughput-settings';
 import { binaryEncoderFor } from '../src/sinks/copy-binary';
@@ -46,20 +42,8 @@ const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
 const N = Number(process.env.BENCH_BARS ?? 300_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 /** The Node flags of the store's `start` script, unless BENCH_NODE_ARGS says otherwise. */
-const START_FLAGS =
-  (
-    JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
-      scripts: { start: string };
-    }
-  ).scripts.start.match(/^node (.*)dist\/main\.js$/)?.[1] ?? '';
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? START_FLAGS).split(' ').filter(Boolean);
-const STORE_MAIN = require.resolve('../dist/main.js');
-
-/** Peak resident set of a process so far, in MB (Linux /proc). */
-function peakRssMb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
+const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+const STORE_DIR = join(__dirname, '..');
 
 interface RoundFigures {
   bars_per_s: number;
@@ -111,12 +95,9 @@ async function plainCopy(schemaUrl: string, workers: number, batchSize: number):
 
 /** One round: a fresh namespace and schema, N bars published, then ingested by a store process and timed. */
 async function round(): Promise<RoundFigures> {
-  const ns = uniqueId('bench');
-  const schema = await createTestSchema(DATABASE_URL);
-  const redis = new Redis(REDIS_URL);
+  const run = await openBenchRun({ redisUrl: REDIS_URL, databaseUrl: DATABASE_URL });
+  const { ns, schema, pg } = run;
   const publisher = createEventBus({ backend: 'redis', redisUrl: REDIS_URL, namespace: ns });
-  const pg = new Client({ connectionString: schema.url });
-  await pg.connect();
   let store: ServiceProcess | undefined;
 
   try {
@@ -133,30 +114,27 @@ async function round(): Promise<RoundFigures> {
 
     const settings: Record<string, string | undefined> = {
       ...THROUGHPUT_SETTINGS,
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MDS_'))),
+      ...envWithPrefix('MDS_'),
     };
-    const port = await freePort();
-    const nodeArgs = [...NODE_ARGS];
+    const extraNodeArgs: string[] = [];
     if (process.env.BENCH_CPU_PROFILE)
-      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`);
-    if (process.env.BENCH_HEAP_SNAPSHOT) nodeArgs.push('--heapsnapshot-signal=SIGUSR2');
-    store = ServiceProcess.start({
-      name: 'store',
-      script: STORE_MAIN,
-      nodeArgs,
-      port,
+      extraNodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`);
+    if (process.env.BENCH_HEAP_SNAPSHOT) extraNodeArgs.push('--heapsnapshot-signal=SIGUSR2');
+    store = await ServiceProcess.startApp(STORE_DIR, {
+      nodeArgs: NODE_ARGS,
+      extraNodeArgs,
       env: {
         ...settings,
-        PORT: String(port),
         EVENT_BUS_BACKEND: 'redis',
         REDIS_URL,
         MD_NAMESPACE: ns,
         DATABASE_URL: schema.url,
         MDS_CONSUMER_NAME: 'store-bench',
-        MDS_DLQ_DIR: `/tmp/${ns}-dlq`,
+        MDS_DLQ_DIR: run.dlqDir,
         LOG_LEVEL: 'info',
       },
     });
+    const nodeArgs = store.opts.nodeArgs ?? [];
     // Reading starts when the ingest logs that it started (migrations done, workers up): Nest
     // start-up is not counted. The line is caught as it is printed, not by polling.
     let start = 0;
@@ -238,15 +216,12 @@ async function round(): Promise<RoundFigures> {
   } finally {
     if (store) await store.stop();
     await publisher.close();
-    await deleteRedisPrefix(redis, ns);
-    redis.disconnect();
-    await pg.end();
-    await schema.drop();
+    await run.close();
   }
 }
 
 /** The machine is shared and single runs move by 10-20 %: figures are the medians of ROUNDS rounds. */
-async function main(): Promise<void> {
+async function main(): Promise<Record<string, unknown>> {
   const rounds: RoundFigures[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(await round());
   const median = (pick: (r: RoundFigures) => number) => percentile(rounds.map(pick), 50);
@@ -272,14 +247,7 @@ async function main(): Promise<void> {
     `[store bench] median ${barsPerS.toLocaleString()} bars/s over ${ROUNDS} rounds (${rounds.map((r) => r.bars_per_s).join(' / ')}), ` +
       `plain COPY ${copyPerS.toLocaleString()} rows/s (ratio ${figures.store_vs_copy}), peak RSS ${figures.peak_rss_mb} MB`,
   );
-  console.log('[store bench] machine', JSON.stringify(benchMachine()));
-  console.log(`[store bench] wrote ${writeBenchResult('store', figures)}`);
+  return figures;
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('[store bench] failed:', err);
-    process.exit(1);
-  },
-);
+runBench('store', main);

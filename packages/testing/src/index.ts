@@ -14,6 +14,16 @@ export {
 export type { TestSchema } from './fixtures';
 export { benchMachine, writeBenchResult, percentile, redisAnswers, measureBackends } from './bench';
 export type { BenchBackend } from './bench';
+export { openBenchRun, envWithPrefix, runBench } from './bench-run';
+export type { BenchRun } from './bench-run';
+export {
+  cpuSeconds,
+  cpuSecondsBetween,
+  cpuSecondsByPid,
+  machineJiffies,
+  peakRssMb,
+  startScriptFlags,
+} from './proc-stats';
 export { TcpProxy } from './system/tcp-proxy';
 export { freePort } from './system/ports';
 export { parsePrometheus, sumMetric } from './system/prometheus';
@@ -21,7 +31,11 @@ export type { MetricSample } from './system/prometheus';
 export { stopAll, track, untrack } from './system/cleanup';
 export type { Stoppable } from './system/cleanup';
 export { ServiceEndpoint, ServiceProcess, describeExit } from './system/service-process';
-export type { ExitStatus, ServiceProcessOptions } from './system/service-process';
+export type {
+  AppProcessOptions,
+  ExitStatus,
+  ServiceProcessOptions,
+} from './system/service-process';
 export { RedisServer } from './system/redis-server';
 export type { RedisServerOptions } from './system/redis-server';
 export { RedisCluster } from './system/redis-cluster';

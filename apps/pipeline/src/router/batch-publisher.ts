@@ -7,7 +7,7 @@ import { MarketRecord, RECORD_KINDS } from '../providers/provider';
 export interface BatchPublisherOptions {
   /** Publish a stream's buffer once it holds this many records. */
   batchSize: number;
-  /** ...or when it is this old (ms), whichever comes first. */
+  /** ...or at the latest every this many ms (sooner when the producer waits: `flushIfIdle`). */
   flushIntervalMs: number;
   clock?: Clock;
   metrics?: PipelineMetrics;
@@ -26,6 +26,8 @@ export class BatchPublisher {
   private readonly stop = new AbortController();
   private ticker?: Promise<void>;
   private publishFailing = false;
+  /** Publishes scheduled and not yet settled. */
+  private publishing = 0;
 
   constructor(
     private readonly bus: EventBus,
@@ -70,6 +72,16 @@ export class BatchPublisher {
     return buffer.length >= this.opts.batchSize ? this.flushStream(stream) : undefined;
   }
 
+  /**
+   * The producer has to wait (its budget is spent for now): publish what is buffered at once, unless
+   * a publish is under way; then the records join the next batch (group commit). A failure is
+   * counted and logged as any publish's; the records stay buffered for the next one.
+   */
+  flushIfIdle(): void {
+    if (this.publishing > 0 || this.buffered() === 0) return;
+    this.flush().catch(() => undefined);
+  }
+
   buffered(): number {
     let n = 0;
     for (const b of this.buffers.values()) n += b.length;
@@ -93,7 +105,8 @@ export class BatchPublisher {
 
   /** Serialised so batches of one stream leave in order and never interleave. */
   private flushStream(stream: string): Promise<void> {
-    const run = this.chain.then(() => this.publishNow(stream));
+    this.publishing++;
+    const run = this.chain.then(() => this.publishNow(stream)).finally(() => this.publishing--);
     this.chain = run.catch(() => undefined);
     return run;
   }

@@ -141,11 +141,11 @@ export class ProviderRouter {
             if (gate && !gate.holds(provider.name)) break; // another instance leads it now
             // Per record, so the common cases stay synchronous: a token in the bucket and a
             // publisher buffer with room cost no promise; the waits happen only when they must.
-            if (
-              !coordinator.tryAcquire(provider.name, 1) &&
-              !(await coordinator.acquire(provider.name, 1, signal))
-            )
-              break;
+            if (!coordinator.tryAcquire(provider.name, 1)) {
+              // Out of budget until the next token: what is buffered leaves now, not at the next tick.
+              publisher.flushIfIdle();
+              if (!(await coordinator.acquire(provider.name, 1, signal))) break;
+            }
             const next = await it.next();
             if (next.done) {
               state.status = 'finished';

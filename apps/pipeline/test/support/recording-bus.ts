@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@mdp/contracts';
 import type { EventBus } from '@mdp/pulse';
 
-/** Publish-side test double: records batches, can be told to fail the next N publishes. */
+/** Publish-side test double: records batches, can be told to fail the next N publishes or to hold them. */
 export class RecordingBus implements Pick<
   EventBus,
   'backend' | 'namespace' | 'track' | 'streamName' | 'publish' | 'publishBatch'
@@ -10,6 +10,8 @@ export class RecordingBus implements Pick<
   readonly namespace = 'test';
   readonly batches: Array<{ stream: string; envelopes: EventEnvelope[] }> = [];
   failNext = 0;
+  /** While set, publishes wait for it (a slow Redis). */
+  gate?: Promise<void>;
 
   constructor(readonly track: 'v1' | 'v2' = 'v1') {}
 
@@ -22,6 +24,7 @@ export class RecordingBus implements Pick<
   }
 
   async publishBatch<T>(stream: string, envelopes: EventEnvelope<T>[]): Promise<string[]> {
+    if (this.gate) await this.gate;
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('redis down');

@@ -95,13 +95,15 @@ describe('ProviderRouter', () => {
   it('publishes records as envelopes keyed by symbol, in batches, paced by the provider budget', async () => {
     const { clock, bus, router, publisher } = setup({ batchSize: 5, track: 'v2' });
     const p = new CountingProvider('a');
-    router.add(p, { rate: 10, burst: 1 });
+    router.add(p, { rate: 10, burst: 10 });
     router.start();
     await clock.advance(1000);
-    // burst 1 + 10/s for one second
-    expect(p.pulled).toBeGreaterThanOrEqual(10);
-    expect(p.pulled).toBeLessThanOrEqual(11);
-    expect(bus.batches.every((b) => b.envelopes.length === 5 && b.stream === 'md.bars')).toBe(true);
+    // burst 10 + 10/s for one second
+    expect(p.pulled).toBeGreaterThanOrEqual(20);
+    expect(p.pulled).toBeLessThanOrEqual(21);
+    expect(bus.batches.every((b) => b.stream === 'md.bars')).toBe(true);
+    // The burst fills whole batches; after it, each record goes once the budget runs out.
+    expect(bus.batches.map((b) => b.envelopes.length)).toEqual([5, 5, ...Array(10).fill(1)]);
     const env = bus.published()[0];
     expect(env).toMatchObject({
       key: 'Sa',
@@ -292,6 +294,39 @@ describe('ProviderRouter', () => {
     expect(bus.published()).toHaveLength(0);
     await clock.advance(1000);
     expect(bus.published()).toHaveLength(3);
+    await publisher.close();
+  });
+
+  it('publishes what is buffered as soon as the provider runs out of budget, not at the flush interval', async () => {
+    const { clock, bus, router, publisher } = setup({ batchSize: 100 });
+    publisher.start(); // flush interval 1000 ms
+    router.add(new CountingProvider('a'), { rate: 1, burst: 3 });
+    router.start();
+    await clock.advance(10);
+    expect(bus.batches.map((b) => b.envelopes.length)).toEqual([3]);
+    await router.stop();
+    await publisher.close();
+  });
+
+  it('records buffered while a publish is under way go together in the next one (group commit)', async () => {
+    const { clock, bus, router, publisher } = setup({ batchSize: 100 });
+    let release!: () => void;
+    bus.gate = new Promise<void>((r) => (release = r));
+    const p = new CountingProvider('a');
+    router.add(p, { rate: 10, burst: 2 });
+    router.start();
+    await clock.advance(250); // [0, 1] held at the bus; 2 and 3 arrive meanwhile
+    expect(bus.batches).toEqual([]);
+    bus.gate = undefined;
+    release();
+    await clock.advance(100); // 4 arrives, the budget runs out again: 2, 3, 4 leave together
+    expect(
+      bus.batches.map((b) => b.envelopes.map((e) => (e.payload as { volume: number }).volume)),
+    ).toEqual([
+      [0, 1],
+      [2, 3, 4],
+    ]);
+    await router.stop();
     await publisher.close();
   });
 

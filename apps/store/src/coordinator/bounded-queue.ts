@@ -116,11 +116,31 @@ export class BoundedQueue<T> {
    * `max` items. May return fewer than `max`, or none when another consumer got there first.
    */
   async takeBatch(max: number, lingerMs: number, signal?: AbortSignal): Promise<T[]> {
-    if (this.size === 0) await this.waitFor(() => this.size > 0 || this.closed, signal);
-    if (this.size < max && lingerMs > 0 && !signal?.aborted && !this.closed) {
-      await this.waitFor(() => this.size >= max || this.closed, signal, lingerMs);
-    }
+    await this.waitForBatch(max, lingerMs, signal);
     return this.takeUpTo(max);
+  }
+
+  /**
+   * Resolves once there is at least one item (or `signal`, or the queue closed) and then either a full
+   * batch of `max`, or `hold` (default: always) returned false, or `lingerMs` passed. The caller takes
+   * with `takeUpTo` in the same tick, so what it saw is what it gets. `hold` is re-checked on every
+   * put and on `recheck()`.
+   */
+  async waitForBatch(
+    max: number,
+    lingerMs: number,
+    signal?: AbortSignal,
+    hold: () => boolean = () => true,
+  ): Promise<void> {
+    if (this.size === 0) await this.waitFor(() => this.size > 0 || this.closed, signal);
+    if (this.size < max && lingerMs > 0 && !signal?.aborted && !this.closed && hold()) {
+      await this.waitFor(() => this.size >= max || this.closed || !hold(), signal, lingerMs);
+    }
+  }
+
+  /** Re-evaluates waiting consumers after something their `hold` depends on changed. */
+  recheck(): void {
+    this.wakeTakers();
   }
 
   /** Takes up to `max` items without waiting. */

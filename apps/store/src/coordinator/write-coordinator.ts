@@ -58,6 +58,7 @@ export interface WriteCoordinatorOptions<T> {
   overflow?: OverflowStrategy;
   workers?: number;
   batchSize?: number;
+  /** The longest a partial batch waits for more rows while another batch is being written. */
   flushIntervalMs?: number;
   retry?: Partial<RetrySettings>;
   breaker?: Partial<BreakerSettings>;
@@ -97,7 +98,11 @@ const silentLogger: CoordinatorLogger = { warn: () => undefined, error: () => un
 class StopRequested extends Error {}
 
 /**
- * Bounded queue + N sink workers with retry and a circuit breaker. Workers never die of a batch:
+ * Bounded queue + N sink workers with retry and a circuit breaker. Batching is group commit: a free
+ * worker writes what is queued at once when no other batch is being written, so a moderate load is
+ * written within one write's time; while batches are being written rows accumulate, so under load
+ * batches grow to `batchSize` and every worker writes full ones. `flushIntervalMs` only caps how long
+ * a partial batch waits behind a write in flight. Workers never die of a batch:
  * retryable failures are retried with backoff; an open circuit holds the batch (attempts are not
  * spent) until the breaker half-opens; a batch the database keeps rejecting is bisected so the bad
  * rows are dead-lettered and the good ones written.
@@ -121,6 +126,8 @@ export class WriteCoordinator<T> {
   private workers: Promise<void>[] = [];
   private alive = 0;
   private inFlight = 0;
+  /** Batches being written: a worker holds a partial batch back only while this is above zero. */
+  private writing = 0;
   /** Items settled so far (written, dead-lettered, dropped, failed): what the drain rate counts. */
   private drained = 0;
   private openedAt = 0;
@@ -295,16 +302,21 @@ export class WriteCoordinator<T> {
     this.metrics.workersAlive.set({ coord_id: this.id }, this.alive);
     try {
       while (!this.abort.signal.aborted) {
-        const batch = await this.queue.takeBatch(
+        // Group commit: with no other write under way a partial batch goes at once; while one is,
+        // rows gather for a full batch until a write ends or the flush interval caps the wait.
+        await this.queue.waitForBatch(
           this.batchSize,
           this.flushIntervalMs,
           this.abort.signal,
+          () => this.writing > 0,
         );
+        const batch = this.queue.takeUpTo(this.batchSize);
         if (batch.length === 0) {
           if (this.queue.isClosed && this.queue.size === 0) break;
           continue;
         }
         this.inFlight += batch.length;
+        this.writing++;
         try {
           await this.processBatch(workerId, batch);
         } catch (err) {
@@ -316,6 +328,8 @@ export class WriteCoordinator<T> {
             );
         } finally {
           this.inFlight -= batch.length;
+          this.writing--;
+          this.queue.recheck();
           this.notifyIdle();
         }
       }

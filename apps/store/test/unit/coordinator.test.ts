@@ -22,11 +22,14 @@ class DataError extends Error {
 /** Sink double: records batches; can be made to fail transiently, or to reject batches holding bad items. */
 class FakeSink {
   batches: number[][] = [];
+  /** Every write as it begins (before the gate), failed ones included. */
+  started: number[][] = [];
   written = new Set<number>();
   down = false;
   failNext = 0;
   gate?: Promise<void>;
   async write(items: Item[]): Promise<void> {
+    this.started.push(items.map((i) => i.id));
     if (this.gate) await this.gate;
     if (this.down) throw new TransientError('connect ECONNREFUSED 127.0.0.1:1');
     if (this.failNext > 0) {
@@ -75,6 +78,21 @@ function setup(overrides: Partial<WriteCoordinatorOptions<Item>> = {}) {
   return { sink, dead, settled, events, registry, coord };
 }
 
+/** A coordinator with two workers whose first write (item 0) is held at the sink until `release()`. */
+async function withFirstWriteHeld(overrides: Partial<WriteCoordinatorOptions<Item>>) {
+  const ctx = setup({ workers: 2, ...overrides });
+  let open!: () => void;
+  ctx.sink.gate = new Promise<void>((r) => (open = r));
+  ctx.coord.start();
+  await ctx.coord.submit({ id: 0 });
+  await until(() => ctx.sink.started.length === 1);
+  const release = () => {
+    ctx.sink.gate = undefined;
+    open();
+  };
+  return { ...ctx, release };
+}
+
 const items = (from: number, n: number): Item[] =>
   Array.from({ length: n }, (_, i) => ({ id: from + i }));
 
@@ -84,21 +102,54 @@ async function metric(registry: Registry, name: string): Promise<number> {
 }
 
 describe('WriteCoordinator', () => {
-  it('batches by size: a full batch is written without waiting for the flush interval', async () => {
+  it('batches by size: a backlog is written in batches of at most the batch size, without waiting for the flush interval', async () => {
     const { coord, sink } = setup({ workers: 1, flushIntervalMs: 60_000 });
     coord.start();
     await coord.submitMany(items(0, 25));
-    await until(() => sink.written.size === 20);
-    expect(sink.batches.map((b) => b.length)).toEqual([10, 10]);
+    await until(() => sink.written.size === 25);
+    expect(sink.batches.map((b) => b.length)).toEqual([10, 10, 5]);
     await coord.stop(1000);
   });
 
-  it('batches by time: a partial batch is flushed after the flush interval', async () => {
-    const { coord, sink } = setup({ workers: 1, flushIntervalMs: 20 });
+  it('group commit: with no batch being written, a partial batch is written at once, not after the flush interval', async () => {
+    const { coord, sink } = setup({ workers: 2, flushIntervalMs: 60_000 });
     coord.start();
     await coord.submitMany(items(0, 3));
     await until(() => sink.written.size === 3);
     expect(sink.batches).toEqual([[0, 1, 2]]);
+    await coord.stop(1000);
+  });
+
+  it('group commit: rows arriving while a batch is being written gather and go as one batch when it ends', async () => {
+    const { coord, sink, release } = await withFirstWriteHeld({ flushIntervalMs: 60_000 });
+    for (const item of items(1, 3)) await coord.submit(item);
+    // The second worker is free, but holds the partial batch back while the first write runs.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sink.started).toEqual([[0]]);
+    release();
+    await until(() => sink.written.size === 4);
+    expect(sink.batches).toEqual([[0], [1, 2, 3]]);
+    await coord.stop(1000);
+  });
+
+  it('group commit: a full batch is written at once while another is being written', async () => {
+    const { coord, sink, release } = await withFirstWriteHeld({ flushIntervalMs: 60_000 });
+    await coord.submitMany(items(1, 10));
+    await until(() => sink.started.length === 2);
+    expect(sink.started).toEqual([[0], items(1, 10).map((i) => i.id)]);
+    release();
+    await until(() => sink.written.size === 11);
+    await coord.stop(1000);
+  });
+
+  it('group commit: the flush interval caps how long a partial batch waits behind a write in flight', async () => {
+    const { coord, sink, release } = await withFirstWriteHeld({ flushIntervalMs: 20 });
+    await coord.submitMany(items(1, 3));
+    // The first write never ends until released: only the flush interval lets the second one start.
+    await until(() => sink.started.length === 2);
+    expect(sink.started).toEqual([[0], [1, 2, 3]]);
+    release();
+    await until(() => sink.written.size === 4);
     await coord.stop(1000);
   });
 

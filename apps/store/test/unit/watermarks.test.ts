@@ -153,6 +153,27 @@ describe('BoundedQueue', () => {
     expect(await later).toEqual([6, 7, 8]);
   });
 
+  it('waitForBatch lingers only while hold() says so; recheck() re-evaluates it', async () => {
+    const { q } = queue('block', 100);
+    await q.putMany([1, 2]);
+    let holding = false;
+    await q.waitForBatch(3, 10_000, undefined, () => holding); // not holding: a partial batch at once
+    expect(q.takeUpTo(3)).toEqual([1, 2]);
+    holding = true;
+    await q.putMany([3]);
+    let released = false;
+    const waiting = q
+      .waitForBatch(3, 10_000, undefined, () => holding)
+      .then(() => (released = true));
+    await q.putMany([4]);
+    await tick();
+    expect(released).toBe(false); // still holding, batch not full
+    holding = false;
+    q.recheck();
+    await waiting;
+    expect(q.takeUpTo(3)).toEqual([3, 4]);
+  });
+
   it('close releases blocked producers with QueueClosedError and waiting consumers with nothing', async () => {
     const { q } = queue('block', 1);
     await q.put(1);

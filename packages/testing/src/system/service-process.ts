@@ -1,6 +1,9 @@
 import { ChildProcess, spawn } from 'child_process';
+import path from 'path';
+import { startScriptFlags } from '../proc-stats';
 import { MetricSample, parsePrometheus, sumMetric } from './prometheus';
 import { Stoppable, track, untrack } from './cleanup';
+import { freePort } from './ports';
 import { waitFor } from './wait';
 
 /** The HTTP face every service shares: `/health`, `/ready`, `/metrics`. */
@@ -85,6 +88,14 @@ export interface ServiceProcessOptions {
   keepLines?: number;
 }
 
+export interface AppProcessOptions {
+  name?: string;
+  env: Record<string, string | undefined>;
+  /** Instead of the flags of the app's `start` script. */
+  nodeArgs?: string[];
+  extraNodeArgs?: string[];
+}
+
 export interface ExitStatus {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -140,6 +151,21 @@ export class ServiceProcess implements Stoppable {
 
   static start(opts: ServiceProcessOptions): ServiceProcess {
     return track(new ServiceProcess(opts));
+  }
+
+  /**
+   * Starts an app as it is deployed: `<appDir>/dist/main.js` with the Node flags of its `start`
+   * script (`nodeArgs` replaces them, `extraNodeArgs` adds to them), on a free port given as PORT.
+   */
+  static async startApp(appDir: string, opts: AppProcessOptions): Promise<ServiceProcess> {
+    const port = await freePort();
+    return ServiceProcess.start({
+      name: opts.name ?? path.basename(appDir),
+      script: path.join(appDir, 'dist', 'main.js'),
+      nodeArgs: [...(opts.nodeArgs ?? startScriptFlags(appDir)), ...(opts.extraNodeArgs ?? [])],
+      port,
+      env: { ...opts.env, PORT: String(port) },
+    });
   }
 
   get name(): string {

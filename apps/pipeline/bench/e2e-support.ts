@@ -1,0 +1,63 @@
+/**
+ * What the two end-to-end benchmarks (`e2e.bench.ts`, separate processes; `e2e-one-process.bench.ts`)
+ * share: the settings both services run with, and the commit watch that timestamps sampled rows.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+import type { BenchRun } from '@mdp/testing';
+
+export const APPS_DIR = join(__dirname, '..', '..');
+/** Loads from the store app's build and dependencies (another app: outside this package's type-check). */
+export const storeRequire = createRequire(join(APPS_DIR, 'store', 'package.json'));
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The store's throughput settings, as in `pnpm bench store` (shipped with the store). */
+export const STORE_TUNED = (
+  storeRequire('./dist/config/throughput-settings') as {
+    THROUGHPUT_SETTINGS: Record<string, string>;
+  }
+).THROUGHPUT_SETTINGS;
+
+/** Pipeline batches of 500 records per XADD pipeline (the default 100 favours latency). */
+export const PIPELINE_TUNED: Record<string, string> = {
+  PIPELINE_BATCH_SIZE: '500',
+  PIPELINE_BATCH_FLUSH_MS: '50',
+};
+
+/**
+ * Calls `onCommit(ts)` when a row of `symbol` is committed to `bars_ohlcv` (`ts`: the bar's epoch
+ * seconds): an AFTER INSERT trigger NOTIFYs, and NOTIFY is delivered at commit. Needs the store's
+ * migrations to have run.
+ */
+export async function watchCommits(
+  run: BenchRun,
+  symbol: string,
+  onCommit: (ts: number) => void,
+): Promise<void> {
+  const channel = `${run.schema.schema}_written`;
+  await run.pg.query(`CREATE FUNCTION bench_notify_written() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_notify('${channel}', extract(epoch FROM NEW.ts)::bigint::text); RETURN NULL; END $$`);
+  await run.pg.query(`CREATE TRIGGER bench_sample_written AFTER INSERT ON bars_ohlcv FOR EACH ROW
+      WHEN (NEW.symbol = '${symbol}') EXECUTE FUNCTION bench_notify_written()`);
+  run.pg.on('notification', (msg) => {
+    if (msg.channel === channel && msg.payload) onCommit(Number(msg.payload));
+  });
+  await run.pg.query(`LISTEN "${channel}"`);
+}
+
+/** Rows in `bars_ohlcv`. */
+export async function rowsInBars(run: BenchRun): Promise<number> {
+  const res = await run.pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv');
+  return Number(res.rows[0].n);
+}
+
+/** CPU seconds (user + system) redis-server has used so far, from its INFO. */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) =>
+    Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
