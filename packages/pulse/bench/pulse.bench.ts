@@ -15,7 +15,8 @@
  * in BENCH_PULSE_TICK_MS ticks, default 1, for BENCH_PULSE_LATENCY_S seconds, default 3, after
  * BENCH_PULSE_WARMUP_S seconds not counted, default 0.5), publisher and consumer in two separate
  * processes as deployed, for the bus and for a raw ioredis XADD -> XREADGROUP loop (the baseline), in
- * BENCH_PULSE_ROUNDS alternating rounds; medians. BENCH_PULSE_LATENCY_ONLY=1 skips the throughput part.
+ * BENCH_PULSE_ROUNDS alternating rounds; medians. BENCH_PULSE_LATENCY_ONLY=1 skips the throughput part;
+ * BENCH_PULSE_LAT_DEBUG=1 prints when (per 100 ms of the run) the messages over 10 ms were sent.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
@@ -365,6 +366,19 @@ async function pacedLatency(kind: LatencyKind): Promise<Latency> {
   for (let i = warm; i < total; i++) {
     if (handledAt[i] < 0) missing++;
     else latencies.push(handledAt[i] - sentAt[i]);
+  }
+  if (process.env.BENCH_PULSE_LAT_DEBUG) {
+    const t0 = sentAt[warm];
+    const buckets = new Map<number, number>();
+    for (let i = warm; i < total; i++)
+      if (handledAt[i] - sentAt[i] > 10) {
+        const b = Math.floor((sentAt[i] - t0) / 100);
+        buckets.set(b, (buckets.get(b) ?? 0) + 1);
+      }
+    console.log(
+      `[debug] ${kind} late (>10 ms) per 100 ms of send time:`,
+      [...buckets].map(([b, n]) => `${b * 100}ms:${n}`).join(' '),
+    );
   }
   if (missing)
     console.warn(`[pulse bench] ${kind}: ${missing} of ${total - warm} not handled in time`);
