@@ -23,7 +23,9 @@
  *     `latency_p99_ms`; from the pipeline batching it (the envelope `ts`) as a second figure.
  *
  * Every run uses its own stream namespace and Postgres schema and removes both afterwards.
- * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), the BENCH_E2E_* above, BENCH_CPU_PROFILE=<dir>
+ * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), the BENCH_E2E_* above, BENCH_NODE_ARGS (replaces
+ * the Node flags of both services' start scripts, e.g. "" for V8's defaults; BENCH_STORE_NODE_ARGS and
+ * BENCH_PIPELINE_NODE_ARGS for one service), BENCH_CPU_PROFILE=<dir>
  * (`--cpu-prof` for both processes, profiles in <dir>/store and <dir>/pipeline), and any MDS_* /
  * PIPELINE_* setting to override the ones below.
  */
@@ -53,6 +55,11 @@ import {
   watchCommits,
 } from './e2e-support';
 
+/** The Node flags of the services' `start` scripts, unless BENCH_{STORE,PIPELINE}_NODE_ARGS or BENCH_NODE_ARGS say otherwise. */
+const nodeArgsOf = (service: 'STORE' | 'PIPELINE') =>
+  (process.env[`BENCH_${service}_NODE_ARGS`] ?? process.env.BENCH_NODE_ARGS)
+    ?.split(' ')
+    .filter(Boolean);
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
 const RATE = num('BENCH_E2E_RATE', 300_000);
 const WARMUP_S = num('BENCH_E2E_WARMUP_S', 5);
@@ -91,6 +98,7 @@ async function main(): Promise<Record<string, unknown>> {
   const startPipeline = async (name: string, rate: number, syms: string[]) => {
     const proc = await ServiceProcess.startApp(join(APPS_DIR, 'pipeline'), {
       name,
+      nodeArgs: nodeArgsOf('PIPELINE'),
       extraNodeArgs: profileArgs('pipeline'),
       env: {
         ...pipelineSettings,
@@ -128,6 +136,7 @@ async function main(): Promise<Record<string, unknown>> {
 
   try {
     store = await ServiceProcess.startApp(join(APPS_DIR, 'store'), {
+      nodeArgs: nodeArgsOf('STORE'),
       extraNodeArgs: profileArgs('store'),
       env: {
         ...storeSettings,
