@@ -9,6 +9,7 @@
  * before the lease can expire and a standby start: two instances never publish the same provider at
  * the same time as long as clocks run at the same rate.
  */
+import { OutageLog } from '@mdp/pulse';
 import type { Logger } from '@mdp/service-kit';
 import { systemClock } from '../rate/clock';
 
@@ -41,19 +42,27 @@ export class ProviderLeases implements ProviderGate {
   private readonly listeners: Array<(leading: number) => void> = [];
   /** Who holds each provider's lease, as last seen (for /status and logs). */
   readonly holders = new Map<string, string>();
+  /** Redis away: one warn when the lease calls start failing, one info when they answer again. */
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly store: LeaseStore,
     readonly instance: string,
     private readonly ttlMs: number,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, {
+      down: 'provider lease: Redis did not answer; taking and extending leases keep retrying',
+      up: 'provider lease: Redis answers again',
+    });
+  }
 
   async acquire(provider: string, signal: AbortSignal): Promise<boolean> {
     let announced = false;
     while (!signal.aborted) {
       try {
         const holder = await this.store.holdLease(leaseName(provider), this.instance, this.ttlMs);
+        this.outage.succeeded({ provider }, provider);
         this.holders.set(provider, holder);
         if (holder === this.instance) {
           this.keep(provider);
@@ -70,10 +79,7 @@ export class ProviderLeases implements ProviderGate {
           );
         announced = true;
       } catch (err) {
-        this.logger?.warn(
-          { provider, err: (err as Error).message },
-          'provider lease: Redis did not answer; retrying',
-        );
+        this.outage.failed(err, { provider }, provider);
       }
       await systemClock.sleep(this.ttlMs / 3, signal);
     }
@@ -116,6 +122,7 @@ export class ProviderLeases implements ProviderGate {
   private async renew(provider: string, h: Held): Promise<void> {
     try {
       const holder = await this.store.holdLease(leaseName(provider), this.instance, this.ttlMs);
+      this.outage.succeeded({ provider }, provider);
       this.holders.set(provider, holder);
       if (holder === this.instance) {
         h.renewedAt = Date.now();
@@ -127,10 +134,7 @@ export class ProviderLeases implements ProviderGate {
       );
       this.drop(provider);
     } catch (err) {
-      this.logger?.warn(
-        { provider, err: (err as Error).message },
-        'provider lease could not be extended',
-      );
+      this.outage.failed(err, { provider }, provider);
     }
   }
 

@@ -67,4 +67,38 @@ describe('ProviderLeases: one pipeline instance runs each provider', () => {
     stop.abort();
     await Promise.all([a.releaseAll(), b.releaseAll()]);
   });
+  it('a Redis outage is one warn line when lease calls start failing and one info line when they answer again', async () => {
+    const shared = bus();
+    let failures = 0;
+    const flaky: LeaseStore = {
+      holdLease: (name, holder, ttl) =>
+        failures > 0 && failures-- > 0
+          ? Promise.reject(new Error('Redis down'))
+          : shared.holdLease(name, holder, ttl),
+      releaseLease: (name, holder) => shared.releaseLease(name, holder),
+    };
+    const lines: Array<[string, string]> = [];
+    const logger = {
+      info: (_o: object, msg: string) => lines.push(['info', msg]),
+      warn: (_o: object, msg: string) => lines.push(['warn', msg]),
+      error: (_o: object, msg: string) => lines.push(['error', msg]),
+      debug: () => undefined,
+    };
+    const a = new ProviderLeases(flaky, 'pipeline-a', TTL, logger as never);
+    const stop = new AbortController();
+    expect(await a.acquire('synthetic', stop.signal)).toBe(true);
+    failures = 6; // six extensions in a row fail, then Redis answers again
+    await until(
+      () => failures === 0 && a.holders.size > 0 && lines.some(([, m]) => /again/.test(m)),
+      5000,
+    );
+    expect(lines.filter(([level]) => level === 'warn')).toEqual([
+      ['warn', 'provider lease: Redis did not answer; taking and extending leases keep retrying'],
+    ]);
+    expect(lines.filter(([level]) => level === 'info').map(([, m]) => m)).toContain(
+      'provider lease: Redis answers again',
+    );
+    stop.abort();
+    await a.releaseAll();
+  });
 });
