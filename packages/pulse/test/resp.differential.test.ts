@@ -7,7 +7,7 @@ import net from 'node:net';
 import Redis from 'ioredis';
 import { deleteRedisPrefix, describeWithRedis, redisUrl, uniqueId } from '@mdp/testing';
 import RedisParser from 'redis-parser';
-import { parseRedisUrl } from '../src/redis/reader-connection';
+import { parseRedisUrl } from '../src/redis/resp-connection';
 import {
   decodeReply,
   encodeCommand,

@@ -6,7 +6,7 @@ import {
   RespProtocolError,
   StreamReplyDecoder,
 } from '../src/redis/resp';
-import { parseRedisUrl } from '../src/redis/reader-connection';
+import { parseRedisUrl } from '../src/redis/resp-connection';
 
 /** RESP2 as Redis writes it: strings are bulk strings, null a null array, arrays nest. */
 type Reply = string | null | Reply[];

@@ -1,6 +1,6 @@
 /**
  * Redis Streams transport. One ioredis command client for publishing, acks, dead-lettering,
- * reclaims and stats; every reader gets its own `ReaderConnection` (named with CLIENT SETNAME)
+ * reclaims and stats; every reader gets its own `RespConnection` (named with CLIENT SETNAME)
  * because XREADGROUP BLOCK holds its connection, and because that connection decodes the read's
  * reply straight into strings. Everything on a hot path is one pipelined round trip per batch.
  *
@@ -27,7 +27,7 @@ import type {
 } from '../core/transport';
 import type { ClaimIdleRequest, OwnPendingRequest, ReadNewRequest } from '../core/transport';
 import { ClusterRoute, type NodeAddress } from './cluster-route';
-import { ReaderConnection } from './reader-connection';
+import { RespConnection } from './resp-connection';
 import type { Fields } from '../wire/wire';
 
 type XEntry = [id: string, fields: string[] | null];
@@ -85,19 +85,19 @@ async function withDeliveryCounts(
 /** The connection(s) a reader's XREADGROUPs go to. */
 interface ReadTarget {
   /** The connection for a read of `streams`, and whether each command needs ASKING first. */
-  connection(streams: string[]): { conn: ReaderConnection; asking: boolean };
+  connection(streams: string[]): { conn: RespConnection; asking: boolean };
   /** A read on `conn` failed with `err`: true when the caller should retry at once (a redirection). */
-  failed(err: unknown, conn: ReaderConnection): boolean;
+  failed(err: unknown, conn: RespConnection): boolean;
   close(): void;
 }
 
 /** One server: one connection for the reader's lifetime. */
 class SingleTarget implements ReadTarget {
-  private readonly conn: ReaderConnection;
+  private readonly conn: RespConnection;
   constructor(url: string, name: string, maxEntryBytes?: number) {
-    this.conn = new ReaderConnection({ url, name, maxEntryBytes });
+    this.conn = new RespConnection({ url, name, maxEntryBytes });
   }
-  connection(): { conn: ReaderConnection; asking: boolean } {
+  connection(): { conn: RespConnection; asking: boolean } {
     return { conn: this.conn, asking: false };
   }
   failed(): boolean {
@@ -115,8 +115,8 @@ class SingleTarget implements ReadTarget {
  */
 class ClusterTarget implements ReadTarget {
   private route?: ClusterRoute;
-  private current?: { conn: ReaderConnection; node: NodeAddress };
-  private readonly retired: ReaderConnection[] = [];
+  private current?: { conn: RespConnection; node: NodeAddress };
+  private readonly retired: RespConnection[] = [];
   private closed = false;
 
   constructor(
@@ -125,7 +125,7 @@ class ClusterTarget implements ReadTarget {
     private readonly maxEntryBytes?: number,
   ) {}
 
-  connection(streams: string[]): { conn: ReaderConnection; asking: boolean } {
+  connection(streams: string[]): { conn: RespConnection; asking: boolean } {
     if (this.closed) throw new Error('reader connection closed');
     if (!this.route) {
       const slot = calculateSlot(streams[0]);
@@ -146,7 +146,7 @@ class ClusterTarget implements ReadTarget {
     ) {
       if (this.current) this.retired.push(this.current.conn);
       this.current = {
-        conn: new ReaderConnection({
+        conn: new RespConnection({
           url: `redis://${node.host}:${node.port}`,
           name: this.name,
           maxEntryBytes: this.maxEntryBytes,
@@ -157,7 +157,7 @@ class ClusterTarget implements ReadTarget {
     return { conn: this.current.conn, asking: this.route.asking };
   }
 
-  failed(err: unknown, conn: ReaderConnection): boolean {
+  failed(err: unknown, conn: RespConnection): boolean {
     if (!this.route) return false;
     // A replaced connection's late redirection: the route already moved on, so retry there.
     if (conn !== this.current?.conn)
@@ -366,6 +366,8 @@ export class RedisTransport implements Transport {
   readonly redis: Redis | Cluster;
   readonly cluster?: Cluster;
   private readonly readers = new Set<ReadTarget>();
+  /** Publishing's own connection (one server; a cluster publishes through ioredis's routing). */
+  private readonly publisher?: RespConnection;
   private lastError?: string;
 
   constructor(private readonly opts: RedisTransportOptions) {
@@ -383,6 +385,7 @@ export class RedisTransport implements Transport {
     } else {
       if (!opts.url) throw new Error('RedisTransport needs url or clusterNodes');
       this.redis = new Redis(opts.url, { connectionName, maxRetriesPerRequest });
+      this.publisher = new RespConnection({ url: opts.url, name: `${connectionName}:publish` });
     }
     // Errors surface on the commands (the last one names the cause while Redis is away); an
     // unhandled 'error' event would crash the process.
@@ -414,6 +417,12 @@ export class RedisTransport implements Transport {
   async add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]> {
     if (!entries.length) return [];
     const targs = trimArgs(trim);
+    if (this.publisher) {
+      const head = ['XADD', stream, ...targs, '*'];
+      const replies = await this.publisher.call(entries.map((fields) => head.concat(fields)));
+      for (const reply of replies) if (reply instanceof Error) throw reply;
+      return replies as string[];
+    }
     if (entries.length === 1)
       return [(await this.redis.xadd(stream, ...targs, '*', ...entries[0])) as string];
     const pipe = this.redis.pipeline();
@@ -659,12 +668,14 @@ export class RedisTransport implements Transport {
   abort(): void {
     for (const r of this.readers) r.close();
     this.readers.clear();
+    this.publisher?.close();
     this.redis.disconnect();
   }
 
   async close(): Promise<void> {
     for (const r of this.readers) r.close();
     this.readers.clear();
+    this.publisher?.close();
     // QUIT only over a live connection: ioredis never settles it once it has given up reconnecting
     // (status `end`, e.g. after the credentials were revoked).
     if (this.redis.status !== 'ready') {

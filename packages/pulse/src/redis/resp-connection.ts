@@ -1,11 +1,15 @@
 /**
- * A consumer's own Redis connection for XREADGROUP (with the acks pipelined in front of it).
- * A blocking read holds its connection, so every consumer has one; this one decodes the read's
- * reply straight into strings (`resp.ts`) instead of going through a general client's reply tree.
+ * A Redis connection for the hot paths, written over a plain socket: a consumer's XREADGROUP (with
+ * the acks pipelined in front of it; a blocking read holds its connection, so every consumer has
+ * one) and a publisher's XADD batches. Replies are decoded straight into strings (`resp.ts`)
+ * instead of going through a general client's reply tree, and a batch of commands goes out as one
+ * write: a general client's per-command objects outlive a young-generation collection and are
+ * copied and promoted, which on a small VM made each scavenge take 10-25 ms.
  *
  * Lifecycle: connects (and authenticates, selects the database, sets the client name) on first use
  * and again on the first use after the connection dropped; a drop fails the commands in flight, and
- * the consumer loop retries with backoff, so nothing here retries on its own. `close()` is final.
+ * the callers retry (the consumer loop with backoff, the publisher with its kept batch), so nothing
+ * here retries on its own. `close()` is final.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -18,7 +22,7 @@ import {
 } from './resp';
 import type { StreamBatch } from '../core/transport';
 
-export interface ReaderConnectionOptions {
+export interface RespConnectionOptions {
   /** redis://[user:password@]host[:port][/db] or rediss:// for TLS. */
   url: string;
   /** CLIENT SETNAME (spaces are not allowed in client names). */
@@ -75,7 +79,7 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-export class ReaderConnection {
+export class RespConnection {
   private readonly endpoint: Endpoint;
   private socket?: net.Socket;
   private ready?: Promise<void>;
@@ -88,7 +92,7 @@ export class ReaderConnection {
   private head = 0;
   private len = 0;
 
-  constructor(private readonly opts: ReaderConnectionOptions) {
+  constructor(private readonly opts: RespConnectionOptions) {
     this.endpoint = parseRedisUrl(opts.url);
     this.scanner = new ReplyScanner(opts.maxEntryBytes ?? Infinity);
   }
@@ -102,26 +106,54 @@ export class ReaderConnection {
     xreadgroup: Array<string | number>,
     blockMs = 0,
   ): Promise<StreamBatch[]> {
+    const wire = acks.map(encodeCommand);
+    wire.push(encodeCommand(xreadgroup));
+    return this.send(wire, blockMs, () => {
+      const acked = Promise.all(acks.map(() => this.expect('reply')));
+      const batches = this.expect('streams') as Promise<StreamBatch[]>;
+      batches.catch(() => undefined); // settled below, or the acks' error is the one reported
+      return async () => {
+        for (const value of await acked) if (value instanceof Error) throw value;
+        return batches;
+      };
+    });
+  }
+
+  /**
+   * Sends `commands` in one write and resolves with their replies in order. An error reply comes
+   * back as a `RedisReplyError` in its place, so the caller knows which command failed.
+   */
+  call(commands: ReadonlyArray<ReadonlyArray<string | number>>): Promise<unknown[]> {
+    return this.send(commands.map(encodeCommand), 0, () => {
+      const replies = Promise.all(commands.map(() => this.expect('reply')));
+      return () => replies;
+    });
+  }
+
+  /**
+   * Connects if needed, registers the replies `expect` awaits, writes `wire` at once, and drops the
+   * connection when no reply comes in time. Reads queue on a connection: each blocking read ahead of
+   * this one may hold it for its full block time first, so those count into the limit.
+   */
+  private async send<T>(
+    wire: string[],
+    blockMs: number,
+    expect: () => () => Promise<T>,
+  ): Promise<T> {
     await this.connect();
     const socket = this.socket;
     if (!socket) throw new Error('Redis connection closed');
-    const wire = acks.map(encodeCommand);
-    wire.push(encodeCommand(xreadgroup));
-    const acked = Promise.all(acks.map(() => this.expect('reply')));
-    const batches = this.expect('streams') as Promise<StreamBatch[]>;
-    batches.catch(() => undefined); // settled below, or the acks' error is the one reported
-    // Reads queue on the connection: each one ahead of this may block for its full time first.
     let reads = 0;
     for (const p of this.pending) if (p.decode === 'streams') reads++;
-    const limit = blockMs * reads + (this.opts.replyTimeoutMs ?? 10_000);
+    const settled = expect();
+    const limit = blockMs * (reads + 1) + (this.opts.replyTimeoutMs ?? 10_000);
     const timer = setTimeout(
       () => this.drop(new Error(`no reply from Redis within ${limit} ms; reconnecting`), socket),
       limit,
     );
     try {
-      socket.write(wire.join(''));
-      for (const value of await acked) if (value instanceof Error) throw value;
-      return await batches;
+      socket.write(wire.length === 1 ? wire[0] : wire.join(''));
+      return await settled();
     } finally {
       clearTimeout(timer);
     }
@@ -134,7 +166,7 @@ export class ReaderConnection {
 
   close(): void {
     this.closed = true;
-    this.drop(new Error('reader connection closed'));
+    this.drop(new Error('Redis connection closed by its owner'));
   }
 
   private expect(decode: Decode): Promise<unknown> {
@@ -142,7 +174,7 @@ export class ReaderConnection {
   }
 
   private connect(): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('reader connection closed'));
+    if (this.closed) return Promise.reject(new Error('Redis connection closed by its owner'));
     if (!this.ready) {
       this.ready = this.open();
       this.ready.catch(() => undefined);

@@ -1,9 +1,9 @@
 /**
- * The reader connection against a scripted server: the cases real Redis will not produce on demand
+ * The hot-path connection against a scripted server: the cases real Redis will not produce on demand
  * (a peer that stops answering, an answer cut into pieces, a refused handshake).
  */
 import net from 'node:net';
-import { ReaderConnection } from '../src/redis/reader-connection';
+import { RespConnection } from '../src/redis/resp-connection';
 
 interface Script {
   /** Reply to the n-th command received (0-based), or undefined to stay silent. */
@@ -13,9 +13,12 @@ interface Script {
 }
 
 /** A TCP server speaking just enough RESP to read commands; answers as the script says. */
-async function scriptedServer(
-  script: Script,
-): Promise<{ url: string; commands: string[][]; close: () => Promise<void> }> {
+async function scriptedServer(script: Script): Promise<{
+  url: string;
+  commands: string[][];
+  close: () => Promise<void>;
+  dropClients: () => Promise<void>;
+}> {
   const commands: string[][] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -45,6 +48,10 @@ async function scriptedServer(
   return {
     url: `redis://127.0.0.1:${port}`,
     commands,
+    dropClients: async () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -81,7 +88,7 @@ const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 const entryReply = (envelope: string) =>
   `*1\r\n*2\r\n${bulk('s')}*1\r\n*2\r\n${bulk('1-0')}*2\r\n${bulk('envelope')}${bulk(envelope)}`;
 
-describe('ReaderConnection', () => {
+describe('RespConnection', () => {
   const cleanup: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanup.splice(0)) await c();
@@ -95,7 +102,7 @@ describe('ReaderConnection', () => {
       pieces: 7,
     });
     cleanup.push(server.close);
-    const conn = new ReaderConnection({ url: `${server.url}/2`, name: 'pulse:ns:g:c 1' });
+    const conn = new RespConnection({ url: `${server.url}/2`, name: 'pulse:ns:g:c 1' });
     cleanup.push(() => conn.close());
     const batches = await conn.read(
       [['XACK', 's', 'g', '0-1', '0-2']],
@@ -121,7 +128,7 @@ describe('ReaderConnection', () => {
       },
     });
     cleanup.push(server.close);
-    const conn = new ReaderConnection({ url: server.url, name: 'c', replyTimeoutMs: 100 });
+    const conn = new RespConnection({ url: server.url, name: 'c', replyTimeoutMs: 100 });
     cleanup.push(() => conn.close());
     const read = ['XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', 50, 'STREAMS', 's', '>'];
     await expect(conn.read([], read, 50)).rejects.toThrow(/no reply from Redis within 150 ms/);
@@ -141,10 +148,10 @@ describe('ReaderConnection', () => {
             : '+OK\r\n',
     });
     cleanup.push(server.close);
-    const wrong = new ReaderConnection({ url: server.url.replace('//', '//u:wrong@'), name: 'c' });
+    const wrong = new RespConnection({ url: server.url.replace('//', '//u:wrong@'), name: 'c' });
     cleanup.push(() => wrong.close());
     await expect(wrong.read([], ['XREADGROUP'])).rejects.toThrow('WRONGPASS');
-    const right = new ReaderConnection({ url: server.url.replace('//', '//u:right@'), name: 'c' });
+    const right = new RespConnection({ url: server.url.replace('//', '//u:right@'), name: 'c' });
     cleanup.push(() => right.close());
     await expect(right.read([], ['XREADGROUP'])).rejects.toThrow('NOGROUP No such key');
   });
@@ -156,7 +163,7 @@ describe('ReaderConnection', () => {
         args[0] !== 'XREADGROUP' ? '+OK\r\n' : ++reads === 1 ? '%1\r\n+s\r\n*0\r\n' : '*-1\r\n',
     });
     cleanup.push(server.close);
-    const conn = new ReaderConnection({ url: server.url, name: 'c' });
+    const conn = new RespConnection({ url: server.url, name: 'c' });
     cleanup.push(() => conn.close());
     const read = ['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', 's', '>'];
     await expect(conn.read([], read)).rejects.toThrow(/unknown RESP type '%'/);
@@ -169,11 +176,58 @@ describe('ReaderConnection', () => {
       reply: (_, args) => (args[0] === 'XREADGROUP' ? undefined : '+OK\r\n'),
     });
     cleanup.push(server.close);
-    const conn = new ReaderConnection({ url: server.url, name: 'c' });
+    const conn = new RespConnection({ url: server.url, name: 'c' });
     const inFlight = conn.read([], ['XREADGROUP']);
     await new Promise((r) => setTimeout(r, 50));
     conn.close();
-    await expect(inFlight).rejects.toThrow('reader connection closed');
-    await expect(conn.read([], ['XREADGROUP'])).rejects.toThrow('reader connection closed');
+    await expect(inFlight).rejects.toThrow('Redis connection closed by its owner');
+    await expect(conn.read([], ['XREADGROUP'])).rejects.toThrow(
+      'Redis connection closed by its owner',
+    );
+  });
+  it('pipelines a batch of commands and gives each reply its place, an error reply too', async () => {
+    const server = await scriptedServer({
+      reply: (_, args) =>
+        args[0] !== 'XADD'
+          ? '+OK\r\n'
+          : args[3] === 'bad'
+            ? '-ERR wrong\r\n'
+            : bulk(`${args[4]}-0`),
+      pieces: 5,
+    });
+    cleanup.push(server.close);
+    const conn = new RespConnection({ url: server.url, name: 'p' });
+    cleanup.push(() => conn.close());
+    const replies = await conn.call([
+      ['XADD', 's', '*', 'n', 1],
+      ['XADD', 's', '*', 'bad', 2],
+      ['XADD', 's', '*', 'n', 3],
+    ]);
+    expect(replies.map((r) => (r instanceof Error ? r.message : r))).toEqual([
+      '1-0',
+      'ERR wrong',
+      '3-0',
+    ]);
+    expect(server.commands.slice(1).map((c) => c.join(' '))).toEqual([
+      'XADD s * n 1',
+      'XADD s * bad 2',
+      'XADD s * n 3',
+    ]);
+  });
+
+  it('fails the commands in flight when the server goes away, and connects again for the next call', async () => {
+    let xadds = 0;
+    const server = await scriptedServer({
+      reply: (_, args) =>
+        args[0] !== 'XADD' ? '+OK\r\n' : ++xadds === 1 ? undefined : bulk('9-0'),
+    });
+    cleanup.push(server.close);
+    const conn = new RespConnection({ url: server.url, name: 'p' });
+    cleanup.push(() => conn.close());
+    const inFlight = conn.call([['XADD', 's', '*', 'n', 1]]);
+    await new Promise((r) => setTimeout(r, 50));
+    await server.dropClients();
+    await expect(inFlight).rejects.toThrow('Redis connection closed');
+    await expect(conn.call([['XADD', 's', '*', 'n', 2]])).resolves.toEqual(['9-0']);
   });
 });
