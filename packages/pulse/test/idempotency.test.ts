@@ -7,7 +7,7 @@ describe('MemoryIdempotencyStore', () => {
     expect(store.seen(['a', 'b'])).toEqual([true, false]);
   });
 
-  it('remembers exactly the last `max` marked ids (least recently marked go first)', () => {
+  it('remembers exactly the last `max` marked ids (first marked, first forgotten)', () => {
     const max = 100;
     const store = new MemoryIdempotencyStore(max);
     const ids = Array.from({ length: 1000 }, (_, i) => `id-${i}`);

@@ -122,7 +122,7 @@ export interface SubscribeOptions {
    * instances); `false`: off; or a custom store.
    */
   idempotency?: 'memory' | 'shared' | false | IdempotencyStore;
-  /** Handled ids `memory` idempotency remembers (an LRU); default 10,000. */
+  /** Handled ids `memory` idempotency remembers (the last ones, first in first out); default 10,000. */
   idempotencyCacheSize?: number;
   /** Expiry of `shared` idempotency keys; default 7 days. */
   idempotencyTtlSec?: number;

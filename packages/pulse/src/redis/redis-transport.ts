@@ -43,6 +43,16 @@ function trimArgs(trim: TrimSpec | undefined): (string | number)[] {
   return [];
 }
 
+/** `commands` in one write; throws the first error reply. */
+async function callAll(
+  conn: RespConnection,
+  commands: ReadonlyArray<ReadonlyArray<string | number>>,
+): Promise<unknown[]> {
+  const replies = await conn.call(commands);
+  for (const reply of replies) if (reply instanceof Error) throw reply;
+  return replies;
+}
+
 function check(results: PipelineResult): unknown[] {
   if (!results) throw new Error('pipeline aborted');
   return results.map(([err, value]) => {
@@ -366,8 +376,11 @@ export class RedisTransport implements Transport {
   readonly redis: Redis | Cluster;
   readonly cluster?: Cluster;
   private readonly readers = new Set<ReadTarget>();
-  /** Publishing's own connection (one server; a cluster publishes through ioredis's routing). */
-  private readonly publisher?: RespConnection;
+  /**
+   * The hot path's own connection for publishing and acks (one server; a cluster goes through
+   * ioredis's routing): a batch is one write, with no per-command client objects (see RespConnection).
+   */
+  private readonly hotPath?: RespConnection;
   private lastError?: string;
 
   constructor(private readonly opts: RedisTransportOptions) {
@@ -385,7 +398,7 @@ export class RedisTransport implements Transport {
     } else {
       if (!opts.url) throw new Error('RedisTransport needs url or clusterNodes');
       this.redis = new Redis(opts.url, { connectionName, maxRetriesPerRequest });
-      this.publisher = new RespConnection({ url: opts.url, name: `${connectionName}:publish` });
+      this.hotPath = new RespConnection({ url: opts.url, name: `${connectionName}:hot` });
     }
     // Errors surface on the commands (the last one names the cause while Redis is away); an
     // unhandled 'error' event would crash the process.
@@ -417,11 +430,12 @@ export class RedisTransport implements Transport {
   async add(stream: string, entries: Fields[], trim?: TrimSpec): Promise<string[]> {
     if (!entries.length) return [];
     const targs = trimArgs(trim);
-    if (this.publisher) {
+    if (this.hotPath) {
       const head = ['XADD', stream, ...targs, '*'];
-      const replies = await this.publisher.call(entries.map((fields) => head.concat(fields)));
-      for (const reply of replies) if (reply instanceof Error) throw reply;
-      return replies as string[];
+      return (await callAll(
+        this.hotPath,
+        entries.map((fields) => head.concat(fields)),
+      )) as string[];
     }
     if (entries.length === 1)
       return [(await this.redis.xadd(stream, ...targs, '*', ...entries[0])) as string];
@@ -465,6 +479,13 @@ export class RedisTransport implements Transport {
           .filter(([, ids]) => ids.length)
           .map(([stream, ids]) => this.redis.xack(stream, group, ...ids)),
       );
+      return;
+    }
+    if (this.hotPath) {
+      const commands: Array<Array<string | number>> = [];
+      for (const [stream, ids] of acks)
+        if (ids.length) commands.push(['XACK', stream, group, ...ids]);
+      if (commands.length) await callAll(this.hotPath, commands);
       return;
     }
     const pipe = this.redis.pipeline();
@@ -668,14 +689,14 @@ export class RedisTransport implements Transport {
   abort(): void {
     for (const r of this.readers) r.close();
     this.readers.clear();
-    this.publisher?.close();
+    this.hotPath?.close();
     this.redis.disconnect();
   }
 
   async close(): Promise<void> {
     for (const r of this.readers) r.close();
     this.readers.clear();
-    this.publisher?.close();
+    this.hotPath?.close();
     // QUIT only over a live connection: ioredis never settles it once it has given up reconnecting
     // (status `end`, e.g. after the credentials were revoked).
     if (this.redis.status !== 'ready') {
