@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
+import fs from 'fs';
 import path from 'path';
 import { startScriptFlags } from '../proc-stats';
 import { MetricSample, parsePrometheus, sumMetric } from './prometheus';
@@ -132,6 +133,15 @@ export class ServiceProcess implements Stoppable {
     );
     this.child.stdout!.on('data', (chunk: Buffer) => this.collect(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => this.collect(chunk));
+    // SERVICE_LOG_DIR keeps each process's whole output (e.g. a service's --trace-gc during a bench).
+    const logDir = process.env.SERVICE_LOG_DIR;
+    if (logDir) {
+      fs.mkdirSync(logDir, { recursive: true });
+      const file = fs.createWriteStream(path.join(logDir, `${opts.name}-${this.child.pid}.log`));
+      this.child.stdout!.pipe(file, { end: false });
+      this.child.stderr!.pipe(file, { end: false });
+      this.child.once('close', () => file.end());
+    }
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exit = { code, signal };
