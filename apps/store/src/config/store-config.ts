@@ -58,7 +58,8 @@ export const StoreEnv = z
     MDS_CB_FAILURE_THRESHOLD: envPositiveInt(5),
     MDS_CB_HALF_OPEN_AFTER_SEC: envPositiveNumber(1),
     MDS_CB_HALF_OPEN_MAX_SEC: envPositiveNumber(5),
-    MDS_COPY_MIN_ROWS: envPositiveInt(1000),
+    // From ~50 rows COPY beats a multi-row INSERT (200 rows: 4.7 vs 7.3 ms; 1000: 14.5 vs 30.1 ms).
+    MDS_COPY_MIN_ROWS: envPositiveInt(50),
     MDS_DB_POOL_MAX: optionalInt(),
     MDS_DB_STATEMENT_TIMEOUT_MS: envPositiveInt(30_000),
     MDS_PGLITE_DIR: envString('.data/store/pglite'),

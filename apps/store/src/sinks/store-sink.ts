@@ -38,7 +38,7 @@ export class StoreSink implements BatchSink<StoreItem> {
     }
     for (const [kind, rows] of byKind) {
       const result = await upsertRows(this.db, TABLES[kind], rows, {
-        copyMinRows: this.opts.copyMinRows ?? 1000,
+        copyMinRows: this.opts.copyMinRows ?? 50,
       });
       this.opts.onWritten?.(kind, result);
     }
