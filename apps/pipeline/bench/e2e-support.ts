@@ -35,15 +35,22 @@ export const PIPELINE_TUNED: Record<string, string> = {
 export async function watchCommits(
   run: BenchRun,
   symbol: string,
-  onCommit: (ts: number) => void,
+  onCommit: (ts: number, committedAtMs: number) => void,
 ): Promise<void> {
   const channel = `${run.schema.schema}_written`;
+  // A deferred constraint trigger runs as its row's transaction commits, so `clock_timestamp()` there
+  // is the commit time on the host's clock (the one Redis stamps entry ids with), whatever delays
+  // this process has in receiving the notification.
   await run.pg.query(`CREATE FUNCTION bench_notify_written() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_notify('${channel}', extract(epoch FROM NEW.ts)::bigint::text); RETURN NULL; END $$`);
-  await run.pg.query(`CREATE TRIGGER bench_sample_written AFTER INSERT ON bars_ohlcv FOR EACH ROW
+      BEGIN PERFORM pg_notify('${channel}', extract(epoch FROM NEW.ts)::bigint::text || ' ' ||
+        (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text); RETURN NULL; END $$`);
+  await run.pg.query(`CREATE CONSTRAINT TRIGGER bench_sample_written AFTER INSERT ON bars_ohlcv
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
       WHEN (NEW.symbol = '${symbol}') EXECUTE FUNCTION bench_notify_written()`);
   run.pg.on('notification', (msg) => {
-    if (msg.channel === channel && msg.payload) onCommit(Number(msg.payload));
+    if (msg.channel !== channel || !msg.payload) return;
+    const [ts, at] = msg.payload.split(' ');
+    onCommit(Number(ts), Number(at));
   });
   await run.pg.query(`LISTEN "${channel}"`);
 }
