@@ -12,7 +12,7 @@
  *
  * The number of unsettled deliveries is capped by `maxInFlight`: at the cap the loop stops reading.
  */
-import type { HeldBatch, PulseDelivery, Settlement } from './delivery';
+import { HeldBatches, type HeldBatch, type PulseDelivery, type Settlement } from './delivery';
 import type { PulseMetrics } from './metrics';
 import { errorMessage } from './middleware';
 import type { OutageLog } from './outage-log';
@@ -64,7 +64,7 @@ export class Consumer implements Subscription, StageContext {
    * Batches with unsettled deliveries: a reclaim must not hand those entries out twice. Kept per
    * batch (not per id) so the hot path only counts; the id set is built when a reclaim needs it.
    */
-  private readonly held = new Set<HeldBatch>();
+  private readonly held = new HeldBatches();
   private readonly claimCursor = new Map<string, string>();
   private dispatching = false;
   private flushScheduled = false;

@@ -17,6 +17,49 @@ export interface HeldBatch {
   physical: string;
   deliveries: PulseDelivery<unknown>[];
   open: number;
+  /** Neighbours in the holder's `HeldBatches`; cleared when the batch leaves it. */
+  prev?: HeldBatch;
+  next?: HeldBatch;
+}
+
+/**
+ * The batches a consumer holds, as a list threaded through the batches themselves.
+ *
+ * Not a `Set`: when a Set grows or shrinks into a new hash table, V8 leaves the entries in the table
+ * it left (iterators may still be reading it), and once that table had been promoted it kept every
+ * batch it listed, with their deliveries and envelopes, alive until the next full collection. With a
+ * handler that settles after it returns (the store acks after its COPY commits), that promoted every
+ * delivery: at 20 000 msgs/s, 2.3 MB a scavenge and 8-9 ms pauses, against 0.2-0.3 MB and 3 ms with
+ * no Set. A removed batch's links are cleared, so it holds on to no neighbour either.
+ */
+export class HeldBatches implements Iterable<HeldBatch> {
+  private head?: HeldBatch;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(batch: HeldBatch): void {
+    batch.prev = undefined;
+    batch.next = this.head;
+    if (this.head) this.head.prev = batch;
+    this.head = batch;
+    this.count++;
+  }
+
+  delete(batch: HeldBatch): void {
+    if (batch.prev) batch.prev.next = batch.next;
+    else if (this.head === batch) this.head = batch.next;
+    else return; // not in the list
+    if (batch.next) batch.next.prev = batch.prev;
+    batch.prev = batch.next = undefined;
+    this.count--;
+  }
+
+  *[Symbol.iterator](): Iterator<HeldBatch> {
+    for (let b = this.head; b; b = b.next) yield b;
+  }
 }
 
 export class PulseDelivery<T> implements Delivery<T> {
