@@ -22,7 +22,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
 import type { EventEnvelope } from '@mdp/contracts';
-import { benchMachine, percentile, writeBenchResult } from '@mdp/testing';
+import { benchMachine, deleteRedisPrefix, percentile, writeBenchResult } from '@mdp/testing';
 // The build, as services run it (`pnpm bench` builds first): tsx's transform of the sources adds an
 // export getter to every cross-module access, which is not what ships.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -63,15 +63,6 @@ function barEnvelope(i: number, id?: string): EventEnvelope {
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
 
 interface Figures {
   publish_msgs_per_s: number;
@@ -138,7 +129,7 @@ async function bus(envelopes: EventEnvelope[]): Promise<Figures> {
   const consumeMs = now() - t;
   await b.close();
   const redis = new Redis(REDIS_URL);
-  await deleteKeys(redis, `${NS}.bus.*`);
+  await deleteRedisPrefix(redis, `${NS}.bus.`);
   await redis.quit();
   return {
     publish_msgs_per_s: rate(envelopes.length, publishMs),
@@ -343,7 +334,7 @@ async function latencyConsumer(kind: LatencyKind, ns: string, total: number): Pr
   await Promise.race([done, deadline]);
   process.send!(Array.from(handledAt));
   await close();
-  await redis.unlink(stream, `${stream}.dlq`);
+  await redis.unlink(stream, `${stream}.dlq`, `{${stream}}.beats`);
   await redis.quit();
 }
 

@@ -64,14 +64,19 @@ export const describeWithPostgres = (title: string, body: () => void) =>
 export const describeWithServices = (title: string, body: () => void) =>
   describeWith(['redis', 'postgres'], title, body);
 
-/** Deletes every key under `prefix` (SCAN, never KEYS). */
+/**
+ * Deletes every key under `prefix` (SCAN, never KEYS), and those whose name starts with `{prefix`:
+ * Pulse puts a stream's consumer beats in its cluster slot as `{<stream>}.beats`.
+ */
 export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  }
 }
 
 export interface TestSchema {
