@@ -25,8 +25,8 @@ import type { EventEnvelope } from '@mdp/contracts';
 import { benchMachine, deleteRedisPrefix, percentile, writeBenchResult } from '@mdp/testing';
 // The build, as services run it (`pnpm bench` builds first): tsx's transform of the sources adds an
 // export getter to every cross-module access, which is not what ships.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createEnvelope, createEventBus, encodeEntry } =
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('../dist') as typeof import('../src');
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
