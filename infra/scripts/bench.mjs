@@ -30,7 +30,8 @@ const names = asked.length
   ? asked
   : Object.keys(BENCHES).filter((n) => existsSync(join(root, BENCHES[n])));
 
-// Benchmarks run with the Node flags the services run with (infra/Dockerfile, apps' start scripts).
+// Benchmarks run with the Node flags the services run with (infra/Dockerfile, apps' start scripts);
+// `--no-allocation-site-pretenuring` is not allowed in NODE_OPTIONS, so it is passed to tsx below.
 const env = {
   ...process.env,
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim(),
@@ -48,6 +49,7 @@ for (const name of names) {
     continue;
   }
   console.log(`\n[bench] ${name} (${file})`);
-  if (run('pnpm', ['exec', 'tsx', file]) !== 0) failed++;
+  // V8 flags outside NODE_OPTIONS's allow-list go on the command line (children forked by a bench inherit them).
+  if (run('pnpm', ['exec', 'tsx', '--no-allocation-site-pretenuring', file]) !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

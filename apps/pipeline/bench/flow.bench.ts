@@ -194,7 +194,7 @@ async function runPolicy(policy: string) {
     const proc = ServiceProcess.start({
       name: `store-${policy}`,
       script: join(ROOT, 'apps/store/dist/main.js'),
-      nodeArgs: ['--max-semi-space-size=64'],
+      nodeArgs: ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'],
       env: { ...shared, ...STORE_ENV, MDS_DLQ_DIR: dlqDir, ...faults, PORT: String(port) },
       port,
     });
@@ -215,7 +215,7 @@ async function runPolicy(policy: string) {
   const pipeline = ServiceProcess.start({
     name: `pipeline-${policy}`,
     script: join(ROOT, 'apps/pipeline/dist/main.js'),
-    nodeArgs: ['--max-semi-space-size=64'],
+    nodeArgs: ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'],
     env: { ...shared, ...PIPELINE_ENV, PIPELINE_FLOW_POLICY: policy, PORT: String(pipelinePort) },
     port: pipelinePort,
   });

@@ -83,7 +83,7 @@ async function run(cluster: RedisCluster, instances: number): Promise<RunFigures
       const store = ServiceProcess.start({
         name: `store-${i + 1}`,
         script: MAIN,
-        nodeArgs: ['--max-semi-space-size=64'],
+        nodeArgs: ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'],
         env: { ...env, PORT: String(port) },
         port,
       });

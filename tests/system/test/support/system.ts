@@ -32,7 +32,7 @@ export const ENTRY = {
 } as const;
 
 /** As the services are run in production (see the apps' `start` scripts). */
-const NODE_ARGS = ['--max-semi-space-size=64'];
+const NODE_ARGS = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'];
 
 export function assertBuilt(): void {
   const missing = Object.values(ENTRY).filter((f) => !existsSync(f));
