@@ -1,8 +1,10 @@
 /**
- * Redis Streams transport. One ioredis command client for publishing, acks, dead-lettering,
- * reclaims and stats; every reader gets its own `RespConnection` (named with CLIENT SETNAME)
- * because XREADGROUP BLOCK holds its connection, and because that connection decodes the read's
- * reply straight into strings. Everything on a hot path is one pipelined round trip per batch.
+ * Redis Streams transport. On one server, publishing and acks go over the transport's own
+ * `RespConnection` (`<clientName>:hot`, a batch in one write), and every reader gets its own
+ * `RespConnection` (named with CLIENT SETNAME) because XREADGROUP BLOCK holds its connection and
+ * because that connection decodes the read's reply straight into strings; one ioredis client does
+ * the rest (dead-lettering, reclaims, leases, stats), and everything on a cluster. Everything on a
+ * hot path is one pipelined round trip per batch.
  *
  * Redis Cluster (`clusterNodes`): commands go through ioredis's `Cluster` (slot routing, MOVED/ASK,
  * slot-map refreshes), and each reader connects to the master owning its stream's slot and follows
@@ -59,10 +61,6 @@ function check(results: PipelineResult): unknown[] {
     if (err) throw err;
     return value;
   });
-}
-
-function appendAcks(pipe: ReturnType<Redis['pipeline']>, group: string, acks: AckMap): void {
-  for (const [stream, ids] of acks) if (ids.length) pipe.xack(stream, group, ...ids);
 }
 
 /** Delivery counts of `entries` (now owned by `consumer`) from XPENDING, one round trip. */
@@ -473,24 +471,17 @@ export class RedisTransport implements Transport {
 
   async ack(group: string, acks: AckMap): Promise<void> {
     await this.ready();
+    const streams = [...acks].filter(([, ids]) => ids.length);
+    if (!streams.length) return;
     if (this.cluster) {
-      await Promise.all(
-        [...acks]
-          .filter(([, ids]) => ids.length)
-          .map(([stream, ids]) => this.redis.xack(stream, group, ...ids)),
-      );
+      // Each stream's XACK goes to its own slot.
+      await Promise.all(streams.map(([stream, ids]) => this.redis.xack(stream, group, ...ids)));
       return;
     }
-    if (this.hotPath) {
-      const commands: Array<Array<string | number>> = [];
-      for (const [stream, ids] of acks)
-        if (ids.length) commands.push(['XACK', stream, group, ...ids]);
-      if (commands.length) await callAll(this.hotPath, commands);
-      return;
-    }
-    const pipe = this.redis.pipeline();
-    appendAcks(pipe, group, acks);
-    if (pipe.length) check((await pipe.exec()) as PipelineResult);
+    await callAll(
+      this.hotPath!,
+      streams.map(([stream, ids]) => ['XACK', stream, group, ...ids]),
+    );
   }
 
   async touch(stream: string, group: string, consumer: string, ids: string[]): Promise<void> {
