@@ -99,61 +99,65 @@ export class RespConnection {
 
   /**
    * Sends `acks` (XACK commands) and one XREADGROUP in a single write; resolves with the read's
-   * batches (empty when the block timed out). Any error reply rejects the whole call.
+   * batches (empty when the block timed out). Any error reply rejects the whole call, the acks'
+   * first.
    */
   async read(
     acks: Array<Array<string | number>>,
     xreadgroup: Array<string | number>,
     blockMs = 0,
   ): Promise<StreamBatch[]> {
-    const wire = acks.map(encodeCommand);
-    wire.push(encodeCommand(xreadgroup));
-    return this.send(wire, blockMs, () => {
-      const acked = Promise.all(acks.map(() => this.expect('reply')));
-      const batches = this.expect('streams') as Promise<StreamBatch[]>;
-      batches.catch(() => undefined); // settled below, or the acks' error is the one reported
-      return async () => {
-        for (const value of await acked) if (value instanceof Error) throw value;
-        return batches;
-      };
-    });
+    const decodes: Decode[] = acks.map(() => 'reply');
+    decodes.push('streams');
+    const results = await this.send([...acks, xreadgroup], decodes, blockMs);
+    const batches = results.pop()!;
+    for (const r of results) valueOf(r);
+    return valueOf(batches) as StreamBatch[];
   }
 
   /**
    * Sends `commands` in one write and resolves with their replies in order. An error reply comes
    * back as a `RedisReplyError` in its place, so the caller knows which command failed.
    */
-  call(commands: ReadonlyArray<ReadonlyArray<string | number>>): Promise<unknown[]> {
-    return this.send(commands.map(encodeCommand), 0, () => {
-      const replies = Promise.all(commands.map(() => this.expect('reply')));
-      return () => replies;
+  async call(commands: ReadonlyArray<ReadonlyArray<string | number>>): Promise<unknown[]> {
+    const results = await this.send(
+      commands,
+      commands.map(() => 'reply'),
+      0,
+    );
+    return results.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
     });
   }
 
   /**
-   * Connects if needed, registers the replies `expect` awaits, writes `wire` at once, and drops the
-   * connection when no reply comes in time. Reads queue on a connection: each blocking read ahead of
-   * this one may hold it for its full block time first, so those count into the limit.
+   * Connects if needed, writes `commands` at once, and settles with one reply per command, decoded
+   * as `decodes` says; drops the connection when no reply comes in time. Reads queue on a
+   * connection: each blocking read ahead of this one may hold it for its full block time first, so
+   * those count into the limit.
    */
-  private async send<T>(
-    wire: string[],
+  private async send(
+    commands: ReadonlyArray<ReadonlyArray<string | number>>,
+    decodes: Decode[],
     blockMs: number,
-    expect: () => () => Promise<T>,
-  ): Promise<T> {
+  ): Promise<PromiseSettledResult<unknown>[]> {
     await this.connect();
     const socket = this.socket;
     if (!socket) throw new Error('Redis connection closed');
     let reads = 0;
     for (const p of this.pending) if (p.decode === 'streams') reads++;
-    const settled = expect();
+    const replies = Promise.allSettled(decodes.map((d) => this.expect(d)));
     const limit = blockMs * (reads + 1) + (this.opts.replyTimeoutMs ?? 10_000);
     const timer = setTimeout(
       () => this.drop(new Error(`no reply from Redis within ${limit} ms; reconnecting`), socket),
       limit,
     );
     try {
-      socket.write(wire.length === 1 ? wire[0] : wire.join(''));
-      return await settled();
+      socket.write(
+        commands.length === 1 ? encodeCommand(commands[0]) : commands.map(encodeCommand).join(''),
+      );
+      return await replies;
     } finally {
       clearTimeout(timer);
     }
@@ -285,6 +289,13 @@ export class RespConnection {
     this.scanner.reset();
     for (const p of this.pending.splice(0)) p.reject(err);
   }
+}
+
+/** A settled reply's value; a failed call or an error reply throws. */
+function valueOf(result: PromiseSettledResult<unknown>): unknown {
+  if (result.status === 'rejected') throw result.reason;
+  if (result.value instanceof Error) throw result.value;
+  return result.value;
 }
 
 export { RedisReplyError };
