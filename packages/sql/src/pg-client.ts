@@ -1,4 +1,4 @@
-import { Pool, PoolClient, PoolConfig } from 'pg';
+import { DatabaseError, Pool, PoolClient, PoolConfig } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'stream/promises';
 import { Readable } from 'stream';
@@ -14,6 +14,11 @@ export interface PgClientOptions {
 
 const memos = new WeakMap<PoolClient, Set<string>>();
 
+async function copyOn(client: PoolClient, sql: string, data: string | Buffer): Promise<void> {
+  const stream = client.query(copyFrom(sql));
+  await pipeline(Readable.from([data]), stream);
+}
+
 function sessionFor(client: PoolClient): SqlSession {
   let memo = memos.get(client);
   if (!memo) memos.set(client, (memo = new Set()));
@@ -23,10 +28,7 @@ function sessionFor(client: PoolClient): SqlSession {
       const res = await client.query(sql, params as unknown[]);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
-    async copyFrom(sql: string, data: string | Buffer): Promise<void> {
-      const stream = client.query(copyFrom(sql));
-      await pipeline(Readable.from([data]), stream);
-    },
+    copyFrom: (sql, data) => copyOn(client, sql, data),
   };
 }
 
@@ -56,6 +58,22 @@ export class PgSqlClient implements SqlClient {
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   }
 
+  /**
+   * One COPY as its own transaction: two round trips (COPY, then its data), where BEGIN / COPY /
+   * COMMIT take four. A COPY is one statement, so it commits all of its rows or none.
+   */
+  async copyFrom(sql: string, data: string | Buffer): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await copyOn(client, sql, data);
+      client.release();
+    } catch (err) {
+      // A COPY the server rejected leaves the connection usable; one that broke mid-stream does not.
+      client.release(!isServerError(err));
+      throw err;
+    }
+  }
+
   async transaction<X>(fn: (session: SqlSession) => Promise<X>): Promise<X> {
     const client = await this.pool.connect();
     let broken = false;
@@ -79,4 +97,9 @@ export class PgSqlClient implements SqlClient {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** An error the server answered with (a SQLSTATE), as opposed to a connection that failed. */
+export function isServerError(err: unknown): boolean {
+  return err instanceof DatabaseError;
 }

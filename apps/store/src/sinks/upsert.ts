@@ -1,4 +1,4 @@
-import type { SqlClient, SqlSession } from '@mdp/sql';
+import { isServerError, type SqlClient, type SqlSession } from '@mdp/sql';
 import { CopyBufferPool, binaryEncoderFor } from './copy-binary';
 import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
 import { Row, TableSpec, quote } from './tables';
@@ -131,21 +131,16 @@ export async function upsertRows(
 ): Promise<UpsertResult> {
   if (input.length === 0) return { rows: 0, changed: 0, method: 'unnest' };
   const sql = statements(spec);
-  if (input.length >= opts.copyMinRows && db.dialect === 'postgres') {
-    const viaCopy = await db.transaction(async (session): Promise<UpsertResult | undefined> => {
-      if (!session.copyFrom) return undefined;
-      // A key twice in the batch fails this COPY just as an existing key does: both fall back to the
-      // de-duplicated upsert, so fresh batches skip building a key per row.
-      if (await tryInsertOnly(session, spec, sql, input))
-        return { rows: input.length, changed: input.length, method: 'insert' };
-      const rows = dedupeByKey(spec, input);
-      return {
-        rows: rows.length,
-        changed: await copyUpsert(session, spec, sql, rows),
-        method: 'copy',
-      };
-    });
-    if (viaCopy !== undefined) return viaCopy;
+  if (input.length >= opts.copyMinRows && db.copyFrom) {
+    // A key twice in the batch fails this COPY just as an existing key does: both fall back to the
+    // de-duplicated upsert, so fresh batches skip building a key per row.
+    if (await tryInsertOnly(db, spec, sql, input))
+      return { rows: input.length, changed: input.length, method: 'insert' };
+    const rows = dedupeByKey(spec, input);
+    const viaCopy = await db.transaction(async (session) =>
+      session.copyFrom ? copyUpsert(session, spec, sql, rows) : undefined,
+    );
+    if (viaCopy !== undefined) return { rows: rows.length, changed: viaCopy, method: 'copy' };
   }
   const rows = dedupeByKey(spec, input);
   const columns = spec.columns.map((c) => rows.map((r) => c.read(r)));
@@ -155,12 +150,14 @@ export async function upsertRows(
 
 /**
  * Fresh data (the common case) is COPYed straight into the table, skipping the staging round trip
- * (in the binary format where the table's column types allow, see copy-binary.ts).
- * Any error (normally a key that already exists) rolls back to the savepoint and the caller falls
- * back to the diff-aware upsert in the same transaction.
+ * (in the binary format where the table's column types allow, see copy-binary.ts). The COPY is its
+ * own transaction, two round trips to the server where BEGIN / SAVEPOINT / COPY / RELEASE / COMMIT
+ * took six; on a busy host every round trip waits for both processes to be scheduled. When the
+ * server refuses it (normally a key that already exists) nothing is written and the caller falls
+ * back to the diff-aware upsert.
  */
 async function tryInsertOnly(
-  session: SqlSession,
+  db: SqlClient,
   spec: TableSpec,
   sql: Statements,
   rows: readonly Row[],
@@ -170,16 +167,15 @@ async function tryInsertOnly(
     fastPathSkips.set(spec, skips - 1);
     return false;
   }
-  await session.query('SAVEPOINT mds_insert_only');
   const scratch = copyBuffers.take();
   try {
     const binary = binaryEncoderFor(spec)?.(rows, scratch);
-    if (binary) await session.copyFrom!(sql.directBinary, binary);
-    else await session.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
-    await session.query('RELEASE SAVEPOINT mds_insert_only');
+    if (binary) await db.copyFrom!(sql.directBinary, binary);
+    else await db.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
     return true;
-  } catch {
-    await session.query('ROLLBACK TO SAVEPOINT mds_insert_only');
+  } catch (err) {
+    // A lost connection is the coordinator's to retry; a refusal by the server is the fallback's.
+    if (!isServerError(err)) throw err;
     fastPathSkips.set(spec, FAST_PATH_COOLDOWN);
     return false;
   } finally {

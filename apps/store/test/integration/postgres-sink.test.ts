@@ -248,6 +248,31 @@ describeWithPostgres('PostgreSQL sinks', () => {
     expect((await db.query('SELECT trades FROM bars_ohlcv')).rows).toEqual([{ trades: '12' }]);
   });
 
+  it('gives the connection of a refused insert-only COPY back to the pool for the fallback', async () => {
+    const one = new PgSqlClient({ connectionString: schema.url, maxConnections: 1 });
+    try {
+      const bars = makeBars(5, { symbol: 'pool' });
+      const spec = { ...BARS };
+      expect(await upsertRows(one, spec, bars, { copyMinRows: 1 })).toMatchObject({
+        method: 'insert',
+      });
+      const corrected = bars.map((b) => ({ ...b, close: b.close + 1 }));
+      // The key exists: the COPY is refused, and the upsert needs the pool's only connection.
+      expect(await upsertRows(one, spec, corrected, { copyMinRows: 1 })).toEqual({
+        rows: 5,
+        changed: 5,
+        method: 'copy',
+      });
+      const { rows } = await one.query<{ n: string }>(
+        `SELECT count(*) AS n FROM bars_ohlcv WHERE symbol = 'POOL' AND close = ANY($1)`,
+        [corrected.map((b) => b.close)],
+      );
+      expect(rows).toEqual([{ n: '5' }]);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('reports rows the database rejects as non-retryable data errors', async () => {
     const [bar] = makeBars(1);
     const err = await upsertRows(db, BARS, [{ ...bar, volume: 'lots' }], {

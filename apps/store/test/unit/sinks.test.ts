@@ -68,6 +68,21 @@ describe('upsert SQL', () => {
     expect(rows.find((r) => r.ts === a.ts)?.close).toBe(1);
   });
 
+  it('leaves a connection lost during the insert-only COPY to the caller to retry, not to the fallback', async () => {
+    const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const db = new (class extends FakeSql {
+      override readonly dialect = 'postgres' as const;
+      async copyFrom(): Promise<void> {
+        throw lost;
+      }
+    })(false);
+    const transaction = jest.spyOn(db, 'transaction');
+    await expect(upsertRows(db, { ...BARS }, makeBars(3), { copyMinRows: 1 })).rejects.toBe(lost);
+    expect(isRetryableDbError(lost)).toBe(true);
+    expect(transaction).not.toHaveBeenCalled();
+    expect(db.statements).toEqual([]);
+  });
+
   it('writes COPY text with NULLs and escapes', () => {
     const text = toCopyText(NEWS, [
       { provider: 'p', id: 'a\tb', published_at: 1.5, title: 'x\\y\nz', symbols: ['q'] },
