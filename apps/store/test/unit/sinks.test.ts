@@ -13,7 +13,7 @@ import { makeBars } from '../helpers/bars';
 
 /** Records statements; answers pg_available_extensions as told. */
 class FakeSql implements SqlClient {
-  readonly dialect = 'pglite' as const;
+  readonly dialect: SqlClient['dialect'] = 'pglite';
   statements: Array<{ sql: string; params?: unknown[] }> = [];
   constructor(private readonly timescale: boolean) {}
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -71,7 +71,7 @@ describe('upsert SQL', () => {
   it('leaves a connection lost during the insert-only COPY to the caller to retry, not to the fallback', async () => {
     const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     const db = new (class extends FakeSql {
-      override readonly dialect = 'postgres' as const;
+      override readonly dialect: SqlClient['dialect'] = 'postgres';
       async copyFrom(): Promise<void> {
         throw lost;
       }
