@@ -4,7 +4,6 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
 import type { BenchRun } from '@mdp/testing';
 
 export const APPS_DIR = join(__dirname, '..', '..');
@@ -59,12 +58,4 @@ export async function watchCommits(
 export async function rowsInBars(run: BenchRun): Promise<number> {
   const res = await run.pg.query<{ n: string }>('SELECT count(*) AS n FROM bars_ohlcv');
   return Number(res.rows[0].n);
-}
-
-/** CPU seconds (user + system) redis-server has used so far, from its INFO. */
-export async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) =>
-    Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))?.[1] ?? 0);
-  return field('used_cpu_sys') + field('used_cpu_user');
 }

@@ -5,6 +5,10 @@
  * count(*) at the end), and the store process's peak RSS (VmHWM: the kernel's high-water mark, so no
  * sample can miss the peak). The bench process's own memory (the publisher) is not counted.
  *
+ * CPU time per bar over the same window (`cpu_us_per_bar`: the store process from /proc, redis-server
+ * from its INFO, the PostgreSQL processes from /proc, those the store connects meanwhile included)
+ * and how busy the machine was show which process is the limit.
+ *
  * In the same round, `copy_rows_per_s`: the same rows, encoded beforehand, COPYed (binary) into a
  * table shaped like `bars_ohlcv` by as many connections as the store has workers, in batches of the
  * store's batch size: the database's own limit for this write shape, so the ratio shows how close
@@ -19,15 +23,21 @@
  * BENCH_HEAP_SNAPSHOT=1 has the store write a heap snapshot when its queue is fullest (SIGUSR2,
  * `--heapsnapshot-signal`) into the working directory.
  */
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createEnvelope, createEventBus } from '@mdp/pulse';
 import { PgSqlClient } from '@mdp/sql';
 import {
+  cpuSeconds,
+  cpuSecondsBetween,
+  cpuSecondsByPid,
   envWithPrefix,
+  machineJiffies,
   openBenchRun,
   peakRssMb,
   percentile,
+  redisCpuSeconds,
   runBench,
   ServiceProcess,
   sumMetric,
@@ -57,6 +67,9 @@ interface RoundFigures {
   queue_depth_avg_pct: number;
   queue_depth_max: number;
   copy_rows_per_s: number;
+  /** CPU time per bar while the store wrote: where the two cores went. */
+  cpu_us_per_bar: { store: number; redis: number; postgres: number };
+  machine_busy_pct: number;
   settings: Record<string, string | undefined>;
 }
 
@@ -143,6 +156,13 @@ async function round(): Promise<RoundFigures> {
     });
     await store.waitForOutput(/stream ingest started/, 60_000);
     const endpoint = store.endpoint;
+    const cpu = async () => ({
+      store: cpuSeconds(store!.pid!),
+      redis: await redisCpuSeconds(run.redis),
+      postgres: cpuSecondsByPid('postgres'),
+      machine: machineJiffies(),
+    });
+    const cpuFrom = await cpu();
 
     const depths: number[] = [];
     let heapUsed = 0;
@@ -177,6 +197,7 @@ async function round(): Promise<RoundFigures> {
       if (written < N) await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (Date.now() - start) / 1000;
+    const cpuTo = await cpu();
     const peakRss = peakRssMb(store.pid!);
     await store.stop();
     store = undefined;
@@ -190,6 +211,7 @@ async function round(): Promise<RoundFigures> {
       Number(settings.MDS_COORDINATOR_BATCH_SIZE),
     );
     const mb = (b: number) => Math.round(b / 2 ** 20);
+    const usPerBar = (cpuS: number) => Math.round((cpuS * 1e6 * 10) / N) / 10;
     const capacity = Number(settings.MDS_COORDINATOR_CAPACITY);
     const avgDepth = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length);
     const figures: RoundFigures = {
@@ -205,12 +227,25 @@ async function round(): Promise<RoundFigures> {
       queue_depth_avg_pct: Number(((avgDepth / capacity) * 100).toFixed(1)),
       queue_depth_max: Math.max(...depths),
       copy_rows_per_s: copyRate,
+      cpu_us_per_bar: {
+        store: usPerBar(cpuTo.store - cpuFrom.store),
+        redis: usPerBar(cpuTo.redis - cpuFrom.redis),
+        // The store's connections open once it writes: they count from their start.
+        postgres: usPerBar(
+          cpuSecondsBetween(cpuFrom.postgres, cpuTo.postgres, { includeNew: true }),
+        ),
+      },
+      machine_busy_pct: Math.round(
+        ((cpuTo.machine.busy - cpuFrom.machine.busy) /
+          (cpuTo.machine.total - cpuFrom.machine.total)) *
+          100,
+      ),
       settings: { ...settings, node_args: nodeArgs.join(' ') },
     };
     console.log(
       `[store bench] ${figures.bars_per_s.toLocaleString()} bars/s (${N} bars in ${figures.seconds} s), plain COPY ${copyRate.toLocaleString()} rows/s, ` +
         `peak RSS ${peakRss} MB (heap used ${figures.peak_heap_used_mb} MB, external ${figures.peak_external_mb} MB, ${JSON.stringify(figures.peak_heap_space_used_mb)}), ` +
-        `queue ${figures.queue_depth_avg_pct}% full on average`,
+        `queue ${figures.queue_depth_avg_pct}% full on average; CPU per bar: store ${figures.cpu_us_per_bar.store} us, redis ${figures.cpu_us_per_bar.redis} us, postgres ${figures.cpu_us_per_bar.postgres} us, machine ${figures.machine_busy_pct}% busy`,
     );
     return figures;
   } finally {
@@ -227,6 +262,15 @@ async function main(): Promise<Record<string, unknown>> {
   const median = (pick: (r: RoundFigures) => number) => percentile(rounds.map(pick), 50);
   const barsPerS = median((r) => r.bars_per_s);
   const copyPerS = median((r) => r.copy_rows_per_s);
+  const cpuUs = {
+    store: median((r) => r.cpu_us_per_bar.store),
+    redis: median((r) => r.cpu_us_per_bar.redis),
+    postgres: median((r) => r.cpu_us_per_bar.postgres),
+  };
+  // What the cores could carry if these three processes had all of them and nothing else ran.
+  const cpuCeiling = Math.round(
+    (cpus().length * 1e6) / (cpuUs.store + cpuUs.redis + cpuUs.postgres),
+  );
   const figures = {
     mode: 'store as its own process (dist/main.js); bench process publishes beforehand',
     bars_published: N,
@@ -235,6 +279,9 @@ async function main(): Promise<Record<string, unknown>> {
     copy_rows_per_s: copyPerS,
     store_vs_copy: Number((barsPerS / copyPerS).toFixed(3)),
     peak_rss_mb: Math.max(...rounds.map((r) => r.peak_rss_mb)),
+    cpu_us_per_bar: cpuUs,
+    cpu_ceiling_bars_per_s: cpuCeiling,
+    machine_busy_pct: median((r) => r.machine_busy_pct),
     target_bars_per_s: 100_000,
     target_peak_rss_mb: 200,
     rounds: rounds.map(({ settings: _settings, ...r }) => r),
@@ -245,7 +292,8 @@ async function main(): Promise<Record<string, unknown>> {
   };
   console.log(
     `[store bench] median ${barsPerS.toLocaleString()} bars/s over ${ROUNDS} rounds (${rounds.map((r) => r.bars_per_s).join(' / ')}), ` +
-      `plain COPY ${copyPerS.toLocaleString()} rows/s (ratio ${figures.store_vs_copy}), peak RSS ${figures.peak_rss_mb} MB`,
+      `plain COPY ${copyPerS.toLocaleString()} rows/s (ratio ${figures.store_vs_copy}), peak RSS ${figures.peak_rss_mb} MB; ` +
+      `CPU per bar ${JSON.stringify(cpuUs)} us, so ${cpuCeiling.toLocaleString()} bars/s would take all ${cpus().length} cores (machine ${figures.machine_busy_pct}% busy)`,
   );
   return figures;
 }

@@ -22,6 +22,7 @@ export {
   cpuSecondsByPid,
   machineJiffies,
   peakRssMb,
+  redisCpuSeconds,
   startScriptFlags,
 } from './proc-stats';
 export { TcpProxy } from './system/tcp-proxy';

@@ -39,15 +39,31 @@ export function cpuSecondsByPid(comm: string): Map<number, number> {
 
 /**
  * CPU seconds the processes alive at both readings used between them: short-lived ones (other
- * clients' connections) drop out instead of skewing the sum.
+ * clients' connections) drop out instead of skewing the sum. With `includeNew`, processes born after
+ * the first reading count from their start (connections a service opens once it is busy).
  */
-export function cpuSecondsBetween(from: Map<number, number>, to: Map<number, number>): number {
+export function cpuSecondsBetween(
+  from: Map<number, number>,
+  to: Map<number, number>,
+  opts: { includeNew?: boolean } = {},
+): number {
   let sum = 0;
-  for (const [pid, before] of from) {
-    const after = to.get(pid);
-    if (after !== undefined) sum += after - before;
+  for (const [pid, after] of to) {
+    const before = from.get(pid);
+    if (before !== undefined) sum += after - before;
+    else if (opts.includeNew) sum += after;
   }
   return sum;
+}
+
+/** CPU seconds (user + system) redis-server has used so far, from its INFO (it may run elsewhere). */
+export async function redisCpuSeconds(redis: {
+  info(section: 'cpu'): Promise<string>;
+}): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) =>
+    Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user');
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat). */
