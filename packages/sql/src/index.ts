@@ -1,3 +1,3 @@
 export type { QueryResult, SqlClient, SqlSession } from './sql-client';
-export { PgSqlClient, isServerError, type PgClientOptions } from './pg-client';
+export { PgSqlClient, type PgClientOptions } from './pg-client';
 export { PgliteSqlClient } from './pglite-client';

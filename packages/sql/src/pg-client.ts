@@ -69,7 +69,7 @@ export class PgSqlClient implements SqlClient {
       client.release();
     } catch (err) {
       // A COPY the server rejected leaves the connection usable; one that broke mid-stream does not.
-      client.release(!isServerError(err));
+      client.release(!(err instanceof DatabaseError));
       throw err;
     }
   }
@@ -97,9 +97,4 @@ export class PgSqlClient implements SqlClient {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-/** An error the server answered with (a SQLSTATE), as opposed to a connection that failed. */
-export function isServerError(err: unknown): boolean {
-  return err instanceof DatabaseError;
 }

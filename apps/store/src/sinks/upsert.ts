@@ -1,4 +1,5 @@
-import { isServerError, type SqlClient, type SqlSession } from '@mdp/sql';
+import type { SqlClient, SqlSession } from '@mdp/sql';
+import { isRetryableDbError } from './errors';
 import { CopyBufferPool, binaryEncoderFor } from './copy-binary';
 import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
 import { Row, TableSpec, quote } from './tables';
@@ -153,8 +154,8 @@ export async function upsertRows(
  * (in the binary format where the table's column types allow, see copy-binary.ts). The COPY is its
  * own transaction, two round trips to the server where BEGIN / SAVEPOINT / COPY / RELEASE / COMMIT
  * took six; on a busy host every round trip waits for both processes to be scheduled. When the
- * server refuses it (normally a key that already exists) nothing is written and the caller falls
- * back to the diff-aware upsert.
+ * server refuses the data (normally a key that already exists) nothing is written and the caller
+ * falls back to the diff-aware upsert.
  */
 async function tryInsertOnly(
   db: SqlClient,
@@ -174,8 +175,9 @@ async function tryInsertOnly(
     else await db.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
     return true;
   } catch (err) {
-    // A lost connection is the coordinator's to retry; a refusal by the server is the fallback's.
-    if (!isServerError(err)) throw err;
+    // A lost connection, a timeout or a shutting-down server is the coordinator's to retry; data the
+    // COPY cannot take (a key that exists, a value out of range) is the fallback's.
+    if (err instanceof Error && isRetryableDbError(err)) throw err;
     fastPathSkips.set(spec, FAST_PATH_COOLDOWN);
     return false;
   } finally {

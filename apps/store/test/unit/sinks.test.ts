@@ -68,19 +68,41 @@ describe('upsert SQL', () => {
     expect(rows.find((r) => r.ts === a.ts)?.close).toBe(1);
   });
 
-  it('leaves a connection lost during the insert-only COPY to the caller to retry, not to the fallback', async () => {
-    const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    const db = new (class extends FakeSql {
+  const failingCopy = (err: Error) =>
+    new (class extends FakeSql {
       override readonly dialect: SqlClient['dialect'] = 'postgres';
       async copyFrom(): Promise<void> {
-        throw lost;
+        throw err;
       }
     })(false);
+  const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+
+  it.each([
+    ['a lost connection', withCode('read ECONNRESET', 'ECONNRESET')],
+    ['a statement timeout', withCode('canceling statement due to statement timeout', '57014')],
+    ['a server shutting down', withCode('terminating connection', '57P01')],
+  ])(
+    'leaves %s during the insert-only COPY to the coordinator to retry, not to the fallback',
+    async (_what, err) => {
+      const db = failingCopy(err);
+      const transaction = jest.spyOn(db, 'transaction');
+      await expect(upsertRows(db, { ...BARS }, makeBars(3), { copyMinRows: 1 })).rejects.toBe(err);
+      expect(isRetryableDbError(err)).toBe(true);
+      expect(transaction).not.toHaveBeenCalled();
+      expect(db.statements).toEqual([]);
+    },
+  );
+
+  it("falls back to the de-duplicated upsert when the server refuses the COPY's data", async () => {
+    const db = failingCopy(withCode('duplicate key value violates unique constraint', '23505'));
     const transaction = jest.spyOn(db, 'transaction');
-    await expect(upsertRows(db, { ...BARS }, makeBars(3), { copyMinRows: 1 })).rejects.toBe(lost);
-    expect(isRetryableDbError(lost)).toBe(true);
-    expect(transaction).not.toHaveBeenCalled();
-    expect(db.statements).toEqual([]);
+    expect(await upsertRows(db, { ...BARS }, makeBars(3), { copyMinRows: 1 })).toEqual({
+      rows: 3,
+      changed: 0,
+      method: 'unnest', // this fake's sessions cannot COPY, so the staged upsert is unnest here
+    });
+    expect(transaction).toHaveBeenCalledTimes(1);
+    expect(db.statements[0].sql).toMatch(/^INSERT INTO "bars_ohlcv" AS t .* ON CONFLICT/);
   });
 
   it('writes COPY text with NULLs and escapes', () => {
