@@ -21,10 +21,10 @@
  *     pipeline process: BENCH_E2E_FIXED_WARMUP_S (default 5) s of warm-up, as in phase 1 (the new
  *     process compiles its hot code while it publishes; its p99 is kept as `warmup_latency_p99_ms`),
  *     then BENCH_E2E_FIXED_SECONDS (default 20) s measured. Latency of every bar of one symbol in 100
- *     added in that window: from its XADD (the
- *     stream entry id's milliseconds, Redis's clock on this host) to its row's COMMIT
- *     (`clock_timestamp()` in a deferred constraint trigger for that symbol, which runs as the row's
- *     transaction commits; same host clock) -> `latency_p50_ms`, `latency_p99_ms`; from the pipeline
+ *     added in that window: from its XADD (the stream entry id's milliseconds, Redis's clock on this
+ *     host) to its row's COMMIT (`clock_timestamp()` in a deferred constraint trigger for that
+ *     symbol, which runs as the row's transaction commits; same host clock) -> `latency_p50_ms`,
+ *     `latency_p99_ms`; from the pipeline
  *     batching it (the envelope `ts`) as a second figure, and until this process received the NOTIFY
  *     (`xadd_to_notified_*`: includes this process's own delays, which until 2026-12-07 were in
  *     `latency_*`).
