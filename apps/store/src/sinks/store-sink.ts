@@ -2,7 +2,7 @@ import type { BatchSink } from '../coordinator/write-coordinator';
 import type { SettleOutcome } from '../coordinator/write-coordinator';
 import type { SqlClient } from '@mdp/sql';
 import { Row, SinkKind, TABLES } from './tables';
-import { UpsertResult, upsertRows } from './upsert';
+import { DEFAULT_COPY_MIN_ROWS, UpsertResult, upsertRows } from './upsert';
 
 /** One unit of work for the coordinator: a contract row of some kind, and who to tell when it is settled. */
 export interface StoreItem {
@@ -38,7 +38,7 @@ export class StoreSink implements BatchSink<StoreItem> {
     }
     for (const [kind, rows] of byKind) {
       const result = await upsertRows(this.db, TABLES[kind], rows, {
-        copyMinRows: this.opts.copyMinRows ?? 50,
+        copyMinRows: this.opts.copyMinRows ?? DEFAULT_COPY_MIN_ROWS,
       });
       this.opts.onWritten?.(kind, result);
     }
