@@ -399,6 +399,54 @@ export function behaviourSuite(
       expect(calls).toBe(3);
     });
 
+    it('a released delivery settles as before: its dead letter carries the entry as written', async () => {
+      const registry = new Registry();
+      const bus = h.bus({ registry });
+      const envs = [barEnvelope(1), barEnvelope(2)];
+      const readAfterRelease: string[] = [];
+      bus.subscribeBatch(
+        { stream: 'md.bars', group: 'g', consumer: 'c11', blockMs: 20, maxDeliveries: 5 },
+        (batch) => {
+          // What the handler keeps of each delivery, as the store keeps its row's COPY tuple.
+          const kept = batch.map((d) => ({ d, id: d.envelope.id }));
+          for (const d of batch) d.release();
+          for (const d of batch) {
+            try {
+              void d.envelope;
+            } catch (err) {
+              readAfterRelease.push((err as Error).message);
+            }
+          }
+          setTimeout(() => {
+            for (const { d, id } of kept)
+              if (id === envs[0].id) d.deadLetter('refused by the database');
+              else d.ack();
+          }, 5);
+        },
+      );
+      await bus.publishBatch('md.bars', envs);
+      await waitFor(
+        async () => (await bus.readDeadLetters('md.bars')).length === 1,
+        'the dead letter',
+      );
+      await waitFor(
+        async () => (await bus.groupStats('md.bars', 'g')).pending === 0,
+        'both settled',
+      );
+      const [dl] = await bus.readDeadLetters('md.bars');
+      expect([dl.envelopeId, dl.reason, dl.envelope]).toEqual([
+        envs[0].id,
+        'refused by the database',
+        JSON.stringify(envs[0]),
+      ]);
+      expect(readAfterRelease).toHaveLength(2);
+      expect(readAfterRelease[0]).toMatch(/was released \(Delivery\.release\)/);
+      const metric = await registry.getSingleMetric('pulse_consume_total')!.get();
+      const count = (outcome: string) =>
+        metric.values.find((v) => v.labels.outcome === outcome && v.labels.track === 'v1')?.value;
+      expect([count('success'), count('dead_letter')]).toEqual([1, 1]);
+    });
+
     it('sends poison entries straight to the DLQ with a readable reason and keeps consuming', async () => {
       const bus = h.bus();
       const stream = bus.streamName('md.bars');

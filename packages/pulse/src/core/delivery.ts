@@ -65,14 +65,34 @@ export class HeldBatches implements Iterable<HeldBatch> {
 export class PulseDelivery<T> implements Delivery<T> {
   settled = false;
   held?: HeldBatch;
+  /** What settling needs of the envelope, kept apart so the envelope itself can be released. */
+  readonly envelopeId: string;
+  readonly track: string;
+  private decoded: EventEnvelope<T> | undefined;
   constructor(
-    readonly envelope: EventEnvelope<T>,
+    envelope: EventEnvelope<T>,
     readonly stream: string,
     readonly entryId: string,
     readonly deliveryCount: number,
     readonly physical: string,
     private readonly holder: Holder,
-  ) {}
+  ) {
+    this.decoded = envelope;
+    this.envelopeId = envelope.id;
+    this.track = envelope.meta.track;
+  }
+
+  get envelope(): EventEnvelope<T> {
+    if (this.decoded === undefined)
+      throw new Error(
+        `the envelope of ${this.physical} ${this.entryId} was released (Delivery.release): the handler keeps what it needs before releasing`,
+      );
+    return this.decoded;
+  }
+
+  release(): void {
+    this.decoded = undefined;
+  }
 
   ack(): void {
     this.settle('ack', '');

@@ -225,9 +225,9 @@ export function settle(
   reason: string,
 ): void {
   const { outbox, cfg } = ctx;
-  const track = d.envelope.meta.track;
+  const track = d.track;
   if (how === 'ack') {
-    outbox.handled(d.physical, d.entryId, d.envelope.id);
+    outbox.handled(d.physical, d.entryId, d.envelopeId);
     outbox.count(track, 'success');
     return;
   }

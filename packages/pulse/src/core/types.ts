@@ -87,6 +87,14 @@ export interface Delivery<T = unknown> {
    * never be accepted, e.g. a row the database refuses).
    */
   deadLetter(reason: string): void;
+  /**
+   * Drops the decoded envelope while the delivery waits to be settled, for handlers that keep what
+   * they need in a form of their own and hold many deliveries at once (the store holds tens of
+   * thousands while it writes them: each envelope is a dozen objects the garbage collector copies and
+   * promotes). Settling works as before, a dead letter still carries the entry as it was written (it
+   * is read back from the stream); reading `envelope` afterwards throws.
+   */
+  release(): void;
 }
 
 export interface SubscribeOptions {
