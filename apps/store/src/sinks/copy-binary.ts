@@ -7,8 +7,8 @@
  * A batch holding a value the column's binary form cannot carry as is (a string in a float column,
  * a fractional bigint, ...) is not encoded: the caller sends it as text, where the server decides.
  */
-import { pgMicros } from './pg-time';
-import type { Row, TableSpec } from './tables';
+import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
+import type { ColumnSpec, Row, TableSpec } from './tables';
 
 /**
  * Encodes rows; with `into`, the bytes are written into that reusable buffer and the result is a view
@@ -88,69 +88,132 @@ export class CopyBuffer {
 }
 
 const encoders = new WeakMap<TableSpec, BinaryEncoder | null>();
+const tupleEncoders = new WeakMap<TableSpec, TupleEncoder | null>();
+
+/**
+ * Writes one row as a COPY binary tuple at `out.at` and returns true; false (with `out.at` back where
+ * it was) when a value cannot go over in its column's binary form.
+ */
+export type TupleEncoder = (row: Row, out: CopyBuffer) => boolean;
+
+/** The table's tuple encoder, or undefined when a column's type is not one of the four above. */
+export function tupleEncoderFor(spec: TableSpec): TupleEncoder | undefined {
+  const hit = tupleEncoders.get(spec);
+  if (hit !== undefined) return hit ?? undefined;
+  const kinds = spec.columns.map((c) => KINDS[c.type]);
+  const encoder: TupleEncoder | null = kinds.every(Boolean)
+    ? (row, out) => {
+        const at = out.at;
+        if (encodeTuple(spec.columns, kinds as Kind[], row, out)) return true;
+        out.at = at;
+        return false;
+      }
+    : null;
+  tupleEncoders.set(spec, encoder);
+  return encoder ?? undefined;
+}
 
 /** The table's binary encoder, or undefined when a column's type is not one of the four above. */
 export function binaryEncoderFor(spec: TableSpec): BinaryEncoder | undefined {
   const hit = encoders.get(spec);
   if (hit !== undefined) return hit ?? undefined;
-  const kinds = spec.columns.map((c) => KINDS[c.type]);
-  const encoder: BinaryEncoder | null = kinds.every(Boolean)
-    ? (rows, into) => encode(spec, kinds as Kind[], rows, into)
+  const tuple = tupleEncoderFor(spec);
+  const encoder: BinaryEncoder | null = tuple
+    ? (rows, into) => {
+        const out = into ?? new CopyBuffer(64 + rows.length * (2 + spec.columns.length * 16));
+        startCopyData(out);
+        for (let r = 0; r < rows.length; r++) if (!tuple(rows[r], out)) return undefined;
+        return endCopyData(out);
+      }
     : null;
   encoders.set(spec, encoder);
   return encoder ?? undefined;
 }
 
-function encode(
-  spec: TableSpec,
-  kinds: Kind[],
-  rows: readonly Row[],
-  into?: CopyBuffer,
-): Buffer | undefined {
-  const columns = spec.columns;
-  const size = 64 + rows.length * (2 + columns.length * 16);
-  const out = into ?? new CopyBuffer(size);
+/** Starts COPY binary data in `out` (from its beginning): signature, flags, header extension. */
+export function startCopyData(out: CopyBuffer): void {
   out.at = 0;
-  out.ensure(size);
-  out.ensure(SIGNATURE.length);
+  out.ensure(SIGNATURE.length + 8);
   out.at += SIGNATURE.copy(out.buf, out.at);
   out.int32(0); // flags
   out.int32(0); // header extension length
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r];
-    out.int16(columns.length);
-    for (let c = 0; c < columns.length; c++) {
-      const v = columns[c].read(row);
-      if (v === null || v === undefined) {
-        out.int32(-1);
-        continue;
-      }
-      switch (kinds[c]) {
-        case 'text':
-          out.textField(
-            typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v),
-          );
-          break;
-        case 'float8':
-          if (typeof v !== 'number') return undefined;
-          out.float8Field(v);
-          break;
-        case 'int8':
-          if (!Number.isSafeInteger(v)) return undefined;
-          out.int64Field(v as number);
-          break;
-        case 'timestamptz': {
-          if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
-          const micros = pgMicros(v);
-          if (!Number.isSafeInteger(micros)) return undefined;
-          out.int64Field(micros);
-          break;
-        }
+}
+
+/** Ends the COPY binary data started in `out`: the trailer, and a view of the whole. */
+export function endCopyData(out: CopyBuffer): Buffer {
+  out.int16(-1);
+  return out.buf.subarray(0, out.at);
+}
+
+function encodeTuple(columns: ColumnSpec[], kinds: Kind[], row: Row, out: CopyBuffer): boolean {
+  out.int16(columns.length);
+  for (let c = 0; c < columns.length; c++) {
+    const v = columns[c].read(row);
+    if (v === null || v === undefined) {
+      out.int32(-1);
+      continue;
+    }
+    switch (kinds[c]) {
+      case 'text':
+        out.textField(
+          typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v),
+        );
+        break;
+      case 'float8':
+        if (typeof v !== 'number') return false;
+        out.float8Field(v);
+        break;
+      case 'int8':
+        if (!Number.isSafeInteger(v)) return false;
+        out.int64Field(v as number);
+        break;
+      case 'timestamptz': {
+        if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+        const micros = pgMicros(v);
+        if (!Number.isSafeInteger(micros)) return false;
+        out.int64Field(micros);
+        break;
       }
     }
   }
-  out.int16(-1); // trailer
-  return out.buf.subarray(0, out.at);
+  return true;
+}
+
+/**
+ * The row a tuple of `spec` holds, keyed by column name: what the fallback paths need of a row kept
+ * only as its tuple. Every column of a binary-encodable table reads its own name (symbols upper-cased
+ * again, which changes nothing), so the decoded row encodes to the same tuple.
+ */
+export function decodeTuple(spec: TableSpec, buf: Buffer, start: number): Row {
+  const row: Row = {};
+  const columns = spec.columns;
+  let at = start + 2;
+  for (let c = 0; c < columns.length; c++) {
+    const n = buf.readInt32BE(at);
+    at += 4;
+    const name = columns[c].name;
+    if (n < 0) {
+      row[name] = null;
+      continue;
+    }
+    switch (KINDS[columns[c].type]) {
+      case 'text':
+        row[name] = buf.toString('utf8', at, at + n);
+        break;
+      case 'float8':
+        row[name] = buf.readDoubleBE(at);
+        break;
+      case 'int8':
+        row[name] = buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
+        break;
+      case 'timestamptz':
+        row[name] =
+          (buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4)) / 1e6 + PG_EPOCH_OFFSET_SEC;
+        break;
+    }
+    at += n;
+  }
+  return row;
 }
 
 /**

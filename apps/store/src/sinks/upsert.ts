@@ -1,6 +1,12 @@
 import type { SqlClient, SqlSession } from '@mdp/sql';
 import { isRetryableDbError } from './errors';
-import { CopyBufferPool, binaryEncoderFor } from './copy-binary';
+import {
+  CopyBuffer,
+  CopyBufferPool,
+  binaryEncoderFor,
+  endCopyData,
+  startCopyData,
+} from './copy-binary';
 import { PG_EPOCH_OFFSET_SEC, pgMicros } from './pg-time';
 import { Row, TableSpec, quote } from './tables';
 
@@ -129,11 +135,27 @@ const FAST_PATH_COOLDOWN = 20;
 const fastPathSkips = new WeakMap<TableSpec, number>();
 const copyBuffers = new CopyBufferPool();
 
+/**
+ * Rows the caller already holds as COPY binary tuples (the store encodes bars as it reads them, so
+ * it need not keep their objects while they wait): the insert-only COPY sends the tuples as they are;
+ * the fallbacks ask for the row objects.
+ */
+export interface EncodedRows {
+  readonly length: number;
+  /** Appends every row's tuple to `out`, in order. */
+  writeTuples(out: CopyBuffer): void;
+  rows(): readonly Row[];
+}
+
+function rowsOf(input: readonly Row[] | EncodedRows): readonly Row[] {
+  return Array.isArray(input) ? input : (input as EncodedRows).rows();
+}
+
 /** Diff-aware idempotent upsert of contract rows into `spec.table`. */
 export async function upsertRows(
   db: SqlClient,
   spec: TableSpec,
-  input: readonly Row[],
+  input: readonly Row[] | EncodedRows,
   opts: UpsertOptions,
 ): Promise<UpsertResult> {
   if (input.length === 0) return { rows: 0, changed: 0, method: 'unnest' };
@@ -143,13 +165,13 @@ export async function upsertRows(
     // de-duplicated upsert, so fresh batches skip building a key per row.
     if (await tryInsertOnly(db, spec, sql, input))
       return { rows: input.length, changed: input.length, method: 'insert' };
-    const rows = dedupeByKey(spec, input);
+    const rows = dedupeByKey(spec, rowsOf(input));
     const viaCopy = await db.transaction(async (session) =>
       session.copyFrom ? copyUpsert(session, spec, sql, rows) : undefined,
     );
     if (viaCopy !== undefined) return { rows: rows.length, changed: viaCopy, method: 'copy' };
   }
-  const rows = dedupeByKey(spec, input);
+  const rows = dedupeByKey(spec, rowsOf(input));
   const columns = spec.columns.map((c) => rows.map((r) => c.read(r)));
   const res = await db.query(sql.unnest, columns);
   return { rows: rows.length, changed: res.rowCount, method: 'unnest' };
@@ -167,7 +189,7 @@ async function tryInsertOnly(
   db: SqlClient,
   spec: TableSpec,
   sql: Statements,
-  rows: readonly Row[],
+  input: readonly Row[] | EncodedRows,
 ): Promise<boolean> {
   const skips = fastPathSkips.get(spec) ?? 0;
   if (skips > 0) {
@@ -176,9 +198,11 @@ async function tryInsertOnly(
   }
   const scratch = copyBuffers.take();
   try {
-    const binary = binaryEncoderFor(spec)?.(rows, scratch);
+    const binary = Array.isArray(input)
+      ? binaryEncoderFor(spec)?.(input, scratch)
+      : encodedCopyData(input as EncodedRows, scratch);
     if (binary) await db.copyFrom!(sql.directBinary, binary);
-    else await db.copyFrom!(sql.direct, toDirectCopyText(spec, rows));
+    else await db.copyFrom!(sql.direct, toDirectCopyText(spec, input as readonly Row[]));
     return true;
   } catch (err) {
     // A lost connection, a timeout or a shutting-down server is the coordinator's to retry; data the
@@ -189,6 +213,12 @@ async function tryInsertOnly(
   } finally {
     copyBuffers.give(scratch);
   }
+}
+
+function encodedCopyData(input: EncodedRows, out: CopyBuffer): Buffer {
+  startCopyData(out);
+  input.writeTuples(out);
+  return endCopyData(out);
 }
 
 async function copyUpsert(

@@ -1,4 +1,7 @@
 import type { Bar } from '@mdp/contracts';
+import { CopyBuffer, decodeTuple, tupleEncoderFor } from '../../src/sinks/copy-binary';
+import type { StoreItem } from '../../src/sinks/store-sink';
+import { Row, SinkKind, TABLES } from '../../src/sinks/tables';
 
 export const BASE_TS = 1_700_000_000;
 
@@ -35,4 +38,27 @@ export async function until(
     if (Date.now() - start > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Store items holding their rows as COPY binary tuples in one chunk, as the store's stream ingest
+ * holds what it reads from a Redis bus.
+ */
+export function tupleItems(kind: SinkKind, rows: Row[]): StoreItem[] {
+  const spec = TABLES[kind];
+  const encode = tupleEncoderFor(spec)!;
+  const chunk = new CopyBuffer(64);
+  return rows.map((row) => {
+    const tupleStart = chunk.at;
+    if (!encode(row, chunk)) throw new Error(`not binary-encodable: ${JSON.stringify(row)}`);
+    return {
+      kind,
+      tuples: chunk,
+      tupleStart,
+      tupleEnd: chunk.at,
+      get row() {
+        return decodeTuple(spec, chunk.buf, tupleStart);
+      },
+    };
+  });
 }

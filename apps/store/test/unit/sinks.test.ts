@@ -1,8 +1,14 @@
 import { isRetryableDbError } from '../../src/sinks/errors';
 import { runMigrations } from '../../src/sinks/migrations';
 import type { QueryResult, SqlClient, SqlSession } from '@mdp/sql';
-import { CopyBufferPool, binaryEncoderFor } from '../../src/sinks/copy-binary';
-import { BARS, FUNDAMENTALS, NEWS, OPTIONS } from '../../src/sinks/tables';
+import {
+  CopyBuffer,
+  CopyBufferPool,
+  binaryEncoderFor,
+  decodeTuple,
+  tupleEncoderFor,
+} from '../../src/sinks/copy-binary';
+import { BARS, FUNDAMENTALS, NEWS, OPTIONS, Row, TableSpec } from '../../src/sinks/tables';
 import {
   dedupeByKey,
   epochToTimestamptzText,
@@ -187,6 +193,40 @@ describe('binary COPY encoding', () => {
     expect(encode([{ ...bar, trades: 1.5 }])).toBeUndefined();
     expect(encode([{ ...bar, open: '1.5' }])).toBeUndefined();
     expect(encode([{ ...bar, ts: Number.NaN }])).toBeUndefined();
+  });
+});
+
+describe('COPY tuples held per row', () => {
+  it('decode to a row that encodes to the same tuple (bars and fundamentals, nulls, negatives, UTF-8)', () => {
+    const [bar] = makeBars(1);
+    const cases: Array<[TableSpec, Row]> = [
+      [BARS, { ...bar, symbol: 'brk.b', provider: 'é✓', ts: 1_700_000_000.123_456_7, trades: -5 }],
+      [BARS, { ...bar, ts: 12.5e-7, vwap: -0.1, trades: 2 ** 40 + 3 }],
+      [
+        FUNDAMENTALS,
+        { provider: 'p', symbol: 'x', asof: 1_600_000_000, eps: -1.25, currency: null },
+      ],
+    ];
+    for (const [spec, row] of cases) {
+      const encode = tupleEncoderFor(spec)!;
+      const first = new CopyBuffer(16);
+      expect(encode(row, first)).toBe(true);
+      const decoded = decodeTuple(spec, first.buf, 0);
+      const again = new CopyBuffer(16);
+      expect(encode(decoded, again)).toBe(true);
+      expect(again.buf.subarray(0, again.at)).toEqual(first.buf.subarray(0, first.at));
+    }
+  });
+
+  it('a row the binary form cannot carry leaves the chunk as it was', () => {
+    const [bar] = makeBars(1);
+    const chunk = new CopyBuffer(16);
+    const encode = tupleEncoderFor(BARS)!;
+    expect(encode(bar, chunk)).toBe(true);
+    const at = chunk.at;
+    expect(encode({ ...bar, trades: 1.5 }, chunk)).toBe(false);
+    expect(chunk.at).toBe(at);
+    expect(tupleEncoderFor(OPTIONS)).toBeUndefined();
   });
 });
 

@@ -8,9 +8,10 @@ import type { Row } from '../../src/sinks/tables';
 import { makeBars, until } from '../helpers/bars';
 
 /** Captures subscriptions so a test can hand batches to the ingest handler itself. */
-function fakeBus() {
+function fakeBus(backend: 'inmem' | 'redis' = 'inmem') {
   const subs: Array<{ opts: SubscribeOptions; handler: BatchHandler<Row>; closed: boolean }> = [];
   const bus = {
+    backend,
     subscribeBatch: (opts: SubscribeOptions, handler: BatchHandler<Row>) => {
       const sub = { opts, handler, closed: false };
       subs.push(sub);
@@ -22,18 +23,23 @@ function fakeBus() {
 
 type Outcome = 'pending' | 'acked' | string;
 
-function deliveries(n: number): { batch: Delivery<Row>[]; outcome: Outcome[] } {
+function deliveries(
+  n: number,
+  bars: Row[] = makeBars(n),
+): { batch: Delivery<Row>[]; outcome: Outcome[]; released: boolean[] } {
   const outcome: Outcome[] = Array(n).fill('pending');
-  const batch = makeBars(n).map((bar, i) => ({
-    envelope: createEnvelope('md.Bar', bar as Row),
+  const released: boolean[] = Array(n).fill(false);
+  const batch = bars.map((bar, i) => ({
+    envelope: createEnvelope('md.Bar', bar),
     stream: 'md.bars',
     entryId: `${i}-0`,
     deliveryCount: 1,
     ack: () => void (outcome[i] = 'acked'),
     fail: (reason: string) => void (outcome[i] = `failed: ${reason}`),
     deadLetter: (reason: string) => void (outcome[i] = `dead-lettered: ${reason}`),
+    release: () => void (released[i] = true),
   }));
-  return { batch, outcome };
+  return { batch, outcome, released };
 }
 
 function coordinator(opts: {
@@ -136,6 +142,38 @@ describe('StreamIngest', () => {
     expect(outcome).toEqual(
       Array(2).fill(
         'failed: store could neither write the row nor record it in the dead-letter file',
+      ),
+    );
+    await coord.stop(1000);
+  });
+
+  it('on a Redis bus holds bars as COPY tuples and releases their envelopes; a bar the binary form cannot carry keeps its own', async () => {
+    const { bus, subs } = fakeBus('redis');
+    const written: StoreItem[] = [];
+    const coord = coordinator({
+      capacity: 100,
+      write: async (items) => void written.push(...items),
+    });
+    new StreamIngest(bus, coord, { consumer: 'c', kinds: ['bars'] }).start();
+    coord.start();
+    const bars = makeBars(4) as Row[];
+    bars[2] = { ...bars[2], trades: 1.5 }; // a fractional bigint: only the server can refuse it
+    const { batch, outcome, released } = deliveries(4, bars);
+    await subs[0].handler(batch);
+    await until(() => outcome.every((o) => o === 'acked'));
+    expect(released).toEqual([true, true, false, true]);
+    expect(written.map((i) => i.tuples !== undefined)).toEqual([true, true, false, true]);
+    // What the fallbacks read: the row as the table stores it (symbols upper-cased, absent columns null).
+    expect(written.map((i) => i.row)).toEqual(
+      bars.map((b, i) =>
+        i === 2
+          ? b
+          : {
+              ...b,
+              symbol: String(b.symbol).toUpperCase(),
+              trades: b.trades ?? null,
+              vwap: b.vwap ?? null,
+            },
       ),
     );
     await coord.stop(1000);
