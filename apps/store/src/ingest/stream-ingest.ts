@@ -20,22 +20,29 @@ export const STORE_GROUP = 'store';
  * A delivery as coordinator work. Written: acked. Dead-lettered or dropped: on a Redis bus the
  * delivery went to the stream's `.dlq` (`deadLetter`, appended and acked in one MULTI), so the later
  * settle is a no-op; on the in-memory bus into the dead-letter file, then acked. `failed`: redeliver
- * it later. A class rather than a closure per row: tens of thousands of these are held while batches
+ * it later. Classes rather than closures per row: tens of thousands of these are held while batches
  * are written, and each closure would be two more objects for the GC to copy.
  */
-class DeliveryItem implements StoreItem {
-  readonly row: Row;
+abstract class HeldDelivery implements StoreItem {
+  abstract readonly row: Row;
   constructor(
     readonly kind: SinkKind,
     protected readonly delivery: Delivery<Row>,
-  ) {
-    this.row = delivery.envelope.payload;
-  }
+  ) {}
 
   settle(outcome: SettleOutcome): void {
     if (outcome === 'failed')
       this.delivery.fail('store could neither write the row nor record it in the dead-letter file');
     else this.delivery.ack();
+  }
+}
+
+/** A delivery held with its envelope, as the in-memory bus hands it (dead letters: the file). */
+class DeliveryItem extends HeldDelivery {
+  readonly row: Row;
+  constructor(kind: SinkKind, delivery: Delivery<Row>) {
+    super(kind, delivery);
+    this.row = delivery.envelope.payload;
   }
 }
 
@@ -49,26 +56,23 @@ class StreamDeadLetterItem extends DeliveryItem {
 /**
  * A stream delivery held as its row's COPY binary tuple, its envelope released: a few bytes in a
  * chunk shared with the rows read with it, where the decoded envelope was a dozen objects that every
- * scavenge copied while the row waited in the queue (a quarter of the store's CPU at full rate).
- * Only the fallbacks (a batch the insert-only COPY could not take) decode the row again.
+ * scavenge copied and promoted while the row waited in the queue (garbage collection was a fifth of
+ * the store's CPU at full rate). Only the fallbacks (a batch the insert-only COPY could not take)
+ * decode the row again; its dead letter is the entry as written, which Pulse reads back.
  */
-class TupleItem implements StoreItem {
+class TupleItem extends HeldDelivery {
   constructor(
-    readonly kind: SinkKind,
-    private readonly delivery: Delivery<Row>,
+    kind: SinkKind,
+    delivery: Delivery<Row>,
     readonly tuples: CopyBuffer,
     readonly tupleStart: number,
     readonly tupleEnd: number,
-  ) {}
+  ) {
+    super(kind, delivery);
+  }
 
   get row(): Row {
     return decodeTuple(TABLES[this.kind], this.tuples.buf, this.tupleStart);
-  }
-
-  settle(outcome: SettleOutcome): void {
-    if (outcome === 'failed')
-      this.delivery.fail('store could neither write the row nor record it in the dead-letter file');
-    else this.delivery.ack();
   }
 
   deadLetter(reason: string): void {
