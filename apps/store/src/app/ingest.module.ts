@@ -40,6 +40,7 @@ export function defaultConsumerName(): string {
           batchSize: env.MDS_INGEST_BATCH_SIZE,
           blockMs: env.MDS_INGEST_BLOCK_MS,
           consumersPerStream: env.MDS_INGEST_CONSUMERS,
+          readAhead: env.MDS_INGEST_READ_AHEAD,
           // The coordinator queue must be what bounds reading (overflow=block): allow a full queue plus
           // the batches the workers hold plus one read in hand.
           maxInFlight:

@@ -69,6 +69,12 @@ export const StoreEnv = z
     MDS_INGEST_BATCH_SIZE: envPositiveInt(500),
     MDS_INGEST_BLOCK_MS: envPositiveInt(1000),
     MDS_INGEST_CONSUMERS: envPositiveInt(1),
+    /**
+     * XREADGROUP calls kept ahead per subscription. One, not Pulse's two: while the queue is full the
+     * reads ahead wait decoded in the heap and are promoted with every row in them (measured: store
+     * README "Memory").
+     */
+    MDS_INGEST_READ_AHEAD: envPositiveInt(1),
     /** A delivery unacked this long (its store instance died) is reclaimed by another instance. */
     MDS_INGEST_MIN_IDLE_MS: envPositiveInt(30_000),
     /** Consumers idle this long that hold nothing (instances that are gone) leave the group; 0: never. */

@@ -95,6 +95,8 @@ export interface StreamIngestOptions {
   minIdleMs?: number;
   /** Remove consumers idle this long that hold nothing (0: never). */
   consumerGraceMs?: number;
+  /** XREADGROUP calls kept ahead per subscription (Pulse's `readAhead`). */
+  readAhead?: number;
   /** Subscriptions per stream (consumer names `<consumer>-<i>`): overlaps reads with decoding. */
   consumersPerStream?: number;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
@@ -145,6 +147,7 @@ export class StreamIngest {
             batchSize: this.opts.batchSize ?? 500,
             blockMs: this.opts.blockMs ?? 1000,
             maxInFlight: this.opts.maxInFlight,
+            readAhead: this.opts.readAhead,
             minIdleMs: this.opts.minIdleMs,
             consumerGraceMs: this.opts.consumerGraceMs,
             // Redelivered rows are harmless (idempotent upserts), so no per-message dedup cache.

@@ -67,15 +67,21 @@ describe('StreamIngest', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const coord = coordinator({ capacity: 100, write: () => gate });
-    const ingest = new StreamIngest(bus, coord, { consumer: 'c1', maxInFlight: 123 });
+    const ingest = new StreamIngest(bus, coord, { consumer: 'c1', maxInFlight: 123, readAhead: 1 });
     ingest.start();
     expect(
-      subs.map((s) => [s.opts.stream, s.opts.group, s.opts.consumer, s.opts.maxInFlight]),
+      subs.map((s) => [
+        s.opts.stream,
+        s.opts.group,
+        s.opts.consumer,
+        s.opts.maxInFlight,
+        s.opts.readAhead,
+      ]),
     ).toEqual([
-      ['md.bars', 'store', 'c1', 123],
-      ['md.options', 'store', 'c1', 123],
-      ['md.news', 'store', 'c1', 123],
-      ['md.fundamentals', 'store', 'c1', 123],
+      ['md.bars', 'store', 'c1', 123, 1],
+      ['md.options', 'store', 'c1', 123, 1],
+      ['md.news', 'store', 'c1', 123, 1],
+      ['md.fundamentals', 'store', 'c1', 123, 1],
     ]);
     coord.start();
     const { batch, outcome } = deliveries(5);
