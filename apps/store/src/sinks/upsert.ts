@@ -147,8 +147,12 @@ export interface EncodedRows {
   rows(): readonly Row[];
 }
 
+function isEncoded(input: readonly Row[] | EncodedRows): input is EncodedRows {
+  return !Array.isArray(input);
+}
+
 function rowsOf(input: readonly Row[] | EncodedRows): readonly Row[] {
-  return Array.isArray(input) ? input : (input as EncodedRows).rows();
+  return isEncoded(input) ? input.rows() : input;
 }
 
 /** Diff-aware idempotent upsert of contract rows into `spec.table`. */
@@ -198,11 +202,11 @@ async function tryInsertOnly(
   }
   const scratch = copyBuffers.take();
   try {
-    const binary = Array.isArray(input)
-      ? binaryEncoderFor(spec)?.(input, scratch)
-      : encodedCopyData(input as EncodedRows, scratch);
+    const binary = isEncoded(input)
+      ? encodedCopyData(input, scratch)
+      : binaryEncoderFor(spec)?.(input, scratch);
     if (binary) await db.copyFrom!(sql.directBinary, binary);
-    else await db.copyFrom!(sql.direct, toDirectCopyText(spec, input as readonly Row[]));
+    else await db.copyFrom!(sql.direct, toDirectCopyText(spec, rowsOf(input)));
     return true;
   } catch (err) {
     // A lost connection, a timeout or a shutting-down server is the coordinator's to retry; data the
