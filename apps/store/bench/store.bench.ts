@@ -3,8 +3,8 @@
  * process (from `dist/main.js`, as deployed) and reports bars/s from the moment its stream ingest
  * starts to the last row committed and acked (the `store` group has nothing left unread or unacked;
  * `mds_coord_items_written_total` on its /metrics and count(*) are checked against N at the end), and
- * the store process's peak RSS (VmHWM: the kernel's high-water mark, so no
- * sample can miss the peak). The bench process's own memory (the publisher) is not counted.
+ * the store process's peak RSS (VmHWM: the kernel's high-water mark, so no sample can miss the
+ * peak). The bench process's own memory (the publisher) is not counted.
  *
  * CPU time per bar over the same window (`cpu_us_per_bar`: the store process from /proc, redis-server
  * from its INFO, the PostgreSQL processes from /proc, those the store connects meanwhile included)
@@ -21,8 +21,9 @@
  * Env: REDIS_URL, DATABASE_URL (127.0.0.1 defaults), BENCH_BARS (default 300000), BENCH_NODE_ARGS
  * (the store's Node flags; default those of its `start` script), and any MDS_* setting to override the
  * tuned ones below. BENCH_CPU_PROFILE=<dir> writes the store's CPU profile there (`--cpu-prof`);
- * BENCH_HEAP_SNAPSHOT=1 has the store write a heap snapshot when its queue is fullest (SIGUSR2,
- * `--heapsnapshot-signal`) into the working directory.
+ * BENCH_HEAP_SNAPSHOT=1 has the store write a heap snapshot once a third of the rows are written
+ * (SIGUSR2, `--heapsnapshot-signal`) into the working directory: mid-drain, whatever the queue's
+ * depth (with one read ahead it stays a few per cent full).
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -193,12 +194,7 @@ async function round(): Promise<RoundFigures> {
         for (const s of samples)
           if (s.name === 'nodejs_heap_space_size_used_bytes' && s.labels.space)
             spaces[s.labels.space] = Math.max(spaces[s.labels.space] ?? 0, s.value);
-        if (
-          process.env.BENCH_HEAP_SNAPSHOT &&
-          !snapshotTaken &&
-          written > N / 3 &&
-          depth > 0.5 * Number(settings.MDS_COORDINATOR_CAPACITY)
-        ) {
+        if (process.env.BENCH_HEAP_SNAPSHOT && !snapshotTaken && written > N / 3) {
           store.kill('SIGUSR2');
           snapshotTaken = true;
         }
